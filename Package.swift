@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Dependencies point one way:
+//   GGUF → Kernels (+ CKernels) → Tokenizer / Inference → Plugins → moed → moectl
+// Pure parts (GGUF, Kernels, Tokenizer, Inference) import no sockets and no event loop.
+
+// The C kernels are always optimised: a debug build of the tests would
+// otherwise run the matrix products at -O0, and SIMD paths are chosen per
+// function with target attributes, so no ISA flag leaks into the build.
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-O2", "-fno-math-errno"])]
+
+let package = Package(
+    name: "moed",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "moectl", targets: ["moectl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // GGUF files: reading (memory-mapped, hostile input) and writing.
+        .target(name: "GGUF"),
+        // Quantised tensor kernels: scalar references and SIMD paths in C,
+        // chosen at run time; the Swift side holds the per-type table and threads.
+        .target(name: "CKernels", cSettings: kernelCFlags),
+        .target(name: "Kernels", dependencies: ["GGUF", "CKernels"]),
+        // Tokenizers and chat templates, built from GGUF metadata.
+        .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        // Model math: forward passes, KV cache, sampling, generation.
+        .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer"]),
+        .executableTarget(name: "moectl", dependencies: [
+            "Inference",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

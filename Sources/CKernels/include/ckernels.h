@@ -1,0 +1,3 @@
+#pragma once
+// Placeholder; the kernel helper replaces this.
+int moe_kernels_placeholder(void);
