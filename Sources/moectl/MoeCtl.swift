@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// `moectl`: the command-line client of moed, and the offline front end of
+/// the inference core (run, tokenize, inspect, score) for people, scripts,
+/// conformance checks and benchmarks.
+@main
+struct MoeCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "moectl",
+        abstract: "Drive the moed inference service, or run a GGUF model in-process.",
+        subcommands: [
+            // Offline verbs (in-process, no daemon).
+            // Daemon verbs.
+        ]
+    )
+}

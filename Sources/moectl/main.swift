@@ -1,1 +1,0 @@
-print("moectl: not yet")
