@@ -1,0 +1,102 @@
+#pragma once
+// K-quant kernels (Q4_K, Q5_K, Q6_K weights; Q8_K activations), laid out
+// exactly as ggml lays them out so GGUF tensors can be used in place.
+//
+// Every n below counts scalar values and must be a multiple of 256
+// (MOE_QK_K); the caller (the Swift kernel table) checks that before calling.
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MOE_QK_K 256
+#define MOE_K_SCALE_SIZE 12
+
+
+
+// 8 sub-blocks of 32; 6-bit scale and min per sub-block packed in scales[12].
+// x = d * scale * q - dmin * min
+typedef struct {
+    uint16_t d; // IEEE binary16 bits
+    uint16_t dmin; // IEEE binary16 bits
+    uint8_t scales[MOE_K_SCALE_SIZE];
+    uint8_t qs[MOE_QK_K / 2];
+} moe_block_q4_K;
+
+// Q4_K plus a fifth bit per weight in qh.
+typedef struct {
+    uint16_t d; // IEEE binary16 bits
+    uint16_t dmin; // IEEE binary16 bits
+    uint8_t scales[MOE_K_SCALE_SIZE];
+    uint8_t qh[MOE_QK_K / 8];
+    uint8_t qs[MOE_QK_K / 2];
+} moe_block_q5_K;
+
+// 16 sub-blocks of 16; 6-bit weights (low 4 in ql, high 2 in qh), signed
+// 8-bit scales. x = d * scale * (q - 32)
+typedef struct {
+    uint8_t ql[MOE_QK_K / 2];
+    uint8_t qh[MOE_QK_K / 4];
+    int8_t scales[MOE_QK_K / 16];
+    uint16_t d; // IEEE binary16 bits
+} moe_block_q6_K;
+
+// 2 bits per weight, 16 sub-blocks of 16 with 4-bit scale and min.
+typedef struct {
+    uint8_t scales[MOE_QK_K / 16];
+    uint8_t qs[MOE_QK_K / 4];
+    uint16_t d; // IEEE binary16 bits
+    uint16_t dmin; // IEEE binary16 bits
+} moe_block_q2_K;
+
+// 3 bits per weight (low 2 in qs, high bit inverted in hmask), 16 sub-blocks
+// of 16 with 6-bit signed scales packed in scales[12].
+typedef struct {
+    uint8_t hmask[MOE_QK_K / 8];
+    uint8_t qs[MOE_QK_K / 4];
+    uint8_t scales[12];
+    uint16_t d; // IEEE binary16 bits
+} moe_block_q3_K;
+
+// Activations: float scale, 8-bit values, and the sums of each 16 values
+// (bsums) so the weight minimums can be applied without touching qs again.
+typedef struct {
+    float d;
+    int8_t qs[MOE_QK_K];
+    int16_t bsums[MOE_QK_K / 16];
+} moe_block_q8_K;
+
+// Dequantize n weights of x into y (bit-exact with ggml's dequantize_row_*).
+void moe_dequant_q2_K(const void *x, float *y, int64_t n);
+void moe_dequant_q3_K(const void *x, float *y, int64_t n);
+void moe_dequant_q4_K(const void *x, float *y, int64_t n);
+void moe_dequant_q5_K(const void *x, float *y, int64_t n);
+void moe_dequant_q6_K(const void *x, float *y, int64_t n);
+void moe_dequant_q8_K(const void *x, float *y, int64_t n);
+
+// Quantize n activations into Q8_K blocks as ggml's quantize_row_q8_K_ref does.
+void moe_quantize_q8_K(const float *x, void *y, int64_t n);
+
+// Dot product of n weights (x) with n Q8_K activations (y).
+// _ref is the scalar specification; the others must agree with it up to
+// float rounding. _avx2 and _avx512 require the caller to have checked the
+// CPU (moe_kquants_cpu_has_avx2 / _avx512).
+float moe_dot_q4_K_q8_K_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q5_K_q8_K_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q6_K_q8_K_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q4_K_q8_K_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q5_K_q8_K_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q6_K_q8_K_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q4_K_q8_K_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_q5_K_q8_K_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_q6_K_q8_K_avx512(const void *x, const void *y, int64_t n);
+
+// CPU feature queries (resolved once), so tests can skip SIMD paths safely.
+int moe_kquants_cpu_has_avx2(void);
+int moe_kquants_cpu_has_avx512(void);
+
+#ifdef __cplusplus
+}
+#endif
