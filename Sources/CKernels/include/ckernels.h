@@ -1,3 +1,128 @@
 #pragma once
-// Placeholder; the kernel helper replaces this.
-int moe_kernels_placeholder(void);
+// Kernels for the classic ggml block types (F32, F16, BF16, Q8_0, Q8_1,
+// Q4_0, Q4_1, Q5_0, Q5_1) and the per-type kernel table that also lists the
+// K-quants (kquants.h). Block layouts are ggml's, so GGUF tensor data is used
+// in place.
+//
+// Naming: moe_dequant_<w>, moe_quantize_<a>, moe_dot_<w>_<a>_<isa>, where
+// <isa> is ref (scalar, the specification and test oracle), avx2 or avx512.
+// SIMD variants must only be called after checking moe_isa_supported.
+// Every n counts scalar values and must be a multiple of the block size; the
+// Swift side checks that before calling.
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MOE_QK 32  // values per block of the classic quants
+
+typedef struct { uint16_t d; uint8_t qs[MOE_QK / 2]; } moe_block_q4_0;              // x = d * (q - 8)
+typedef struct { uint16_t d, m; uint8_t qs[MOE_QK / 2]; } moe_block_q4_1;           // x = d * q + m
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[MOE_QK / 2]; } moe_block_q5_0;   // x = d * (q - 16)
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[MOE_QK / 2]; } moe_block_q5_1; // x = d * q + m
+typedef struct { uint16_t d; int8_t qs[MOE_QK]; } moe_block_q8_0;                   // x = d * q
+typedef struct { uint16_t d, s; int8_t qs[MOE_QK]; } moe_block_q8_1;                // s = d * sum(q)
+
+// ---- half precision (exact IEEE binary16 and bfloat16) -------------------
+float moe_fp16_to_fp32(uint16_t h);
+uint16_t moe_fp32_to_fp16(float f);      // round to nearest even
+float moe_bf16_to_fp32(uint16_t h);
+uint16_t moe_fp32_to_bf16(float f);      // round to nearest even, NaN kept quiet
+
+// ---- scalar references ----------------------------------------------------
+void moe_dequant_f32(const void *x, float *y, int64_t n);
+void moe_dequant_f16(const void *x, float *y, int64_t n);
+void moe_dequant_bf16(const void *x, float *y, int64_t n);
+void moe_dequant_q4_0(const void *x, float *y, int64_t n);
+void moe_dequant_q4_1(const void *x, float *y, int64_t n);
+void moe_dequant_q5_0(const void *x, float *y, int64_t n);
+void moe_dequant_q5_1(const void *x, float *y, int64_t n);
+void moe_dequant_q8_0(const void *x, float *y, int64_t n);
+void moe_dequant_q8_1(const void *x, float *y, int64_t n);
+
+void moe_quantize_f32(const float *x, void *y, int64_t n);   // a copy
+void moe_quantize_f16(const float *x, void *y, int64_t n);
+void moe_quantize_bf16(const float *x, void *y, int64_t n);
+void moe_quantize_q8_0(const float *x, void *y, int64_t n);  // as quantize_row_q8_0_ref
+void moe_quantize_q8_1(const float *x, void *y, int64_t n);  // as quantize_row_q8_1_ref
+
+float moe_dot_f32_f32_ref(const void *x, const void *y, int64_t n);
+float moe_dot_f16_f16_ref(const void *x, const void *y, int64_t n);
+float moe_dot_bf16_bf16_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q4_0_q8_0_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q4_1_q8_1_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q5_0_q8_0_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q5_1_q8_1_ref(const void *x, const void *y, int64_t n);
+float moe_dot_q8_0_q8_0_ref(const void *x, const void *y, int64_t n);
+
+// ---- SIMD variants (same contracts) ---------------------------------------
+void moe_dequant_f16_f16c(const void *x, float *y, int64_t n);
+void moe_quantize_f16_f16c(const float *x, void *y, int64_t n);
+
+float moe_dot_f32_f32_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_f16_f16_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_bf16_bf16_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q4_0_q8_0_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q4_1_q8_1_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q5_0_q8_0_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q5_1_q8_1_avx2(const void *x, const void *y, int64_t n);
+float moe_dot_q8_0_q8_0_avx2(const void *x, const void *y, int64_t n);
+
+float moe_dot_f32_f32_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_f16_f16_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_bf16_bf16_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_q4_0_q8_0_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_q4_1_q8_1_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_q5_0_q8_0_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_q5_1_q8_1_avx512(const void *x, const void *y, int64_t n);
+float moe_dot_q8_0_q8_0_avx512(const void *x, const void *y, int64_t n);
+
+// ---- the per-type table -----------------------------------------------------
+typedef enum { MOE_ISA_SCALAR = 0, MOE_ISA_AVX2 = 1, MOE_ISA_AVX512 = 2 } moe_isa;
+
+typedef void (*moe_dequant_fn)(const void *x, float *y, int64_t n);
+typedef void (*moe_quantize_fn)(const float *x, void *y, int64_t n);
+typedef float (*moe_dot_fn)(const void *x, const void *y, int64_t n);
+
+// One weight type's kernels at one ISA level. `dot` takes a weight row and
+// an activation row already quantized to `act_type` with `quantize_act`.
+typedef struct {
+    uint32_t type;            // ggml_type number of the weights
+    int32_t block_size;       // values per block
+    int32_t block_bytes;      // bytes per block
+    uint32_t act_type;        // ggml_type the activations are quantized to
+    int32_t act_block_size;
+    int32_t act_block_bytes;
+    moe_dequant_fn dequant;   // may be NULL only for act-only types
+    moe_quantize_fn quantize_act;
+    moe_dot_fn dot;
+} moe_kernel;
+
+// Highest ISA level this CPU (and OS) supports; CPU features are read once.
+moe_isa moe_isa_best(void);
+int moe_isa_supported(moe_isa isa);
+
+// The kernels for ggml type `type` at `isa` (a level the CPU may not have:
+// check moe_isa_supported first), or NULL if the type has no kernels here
+// (unknown type, or a K-quant whose code is not linked in).
+const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa);
+
+// ---- vector helpers for the model (dispatched to the best ISA inside) -------
+float moe_vec_dot_f32(const float *x, const float *y, int64_t n);
+void moe_vec_axpy_f32(float a, const float *x, float *y, int64_t n);      // y += a*x
+void moe_vec_mul_f32(const float *x, const float *y, float *z, int64_t n);  // z = x*y
+void moe_vec_add_f32(const float *x, const float *y, float *z, int64_t n);  // z = x+y
+void moe_vec_scale_f32(float a, float *x, int64_t n);                       // x *= a
+// y = x / sqrt(mean(x^2) + eps) * w  (w may be NULL for no weight)
+void moe_vec_rms_norm_f32(const float *x, const float *w, float *y, int64_t n, float eps);
+// z = silu(g) * u  (SwiGLU)
+void moe_vec_silu_mul_f32(const float *g, const float *u, float *z, int64_t n);
+// x = softmax(x) in place; returns the sum of exponentials before normalising
+float moe_vec_softmax_f32(float *x, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif

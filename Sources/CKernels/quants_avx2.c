@@ -1,0 +1,118 @@
+// AVX2/FMA dot products for the classic types. Same contracts as the _ref
+// functions in quants_ref.c: integer sums per block are exact, so results
+// differ from the reference only in the order floats are added.
+
+#include "ck_internal.h"
+#include "ck_x86.h"
+
+CK_AVX2 float moe_dot_q4_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
+    const moe_block_q4_0 *a = x;
+    const moe_block_q8_0 *b = y;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / MOE_QK; i++) {
+        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        const __m256i q = _mm256_sub_epi8(ck_nibbles(a[i].qs), _mm256_set1_epi8(8));
+        const __m256i p = ck_dot_i8_i8(q, _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return ck_hsum256(acc);
+}
+
+CK_AVX2 float moe_dot_q4_1_q8_1_avx2(const void *x, const void *y, int64_t n) {
+    const moe_block_q4_1 *a = x;
+    const moe_block_q8_1 *b = y;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    for (int64_t i = 0; i < n / MOE_QK; i++) {
+        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        mins += ck_half(a[i].m) * ck_half(b[i].s);
+        const __m256i p = ck_dot_u8_i8(ck_nibbles(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return ck_hsum256(acc) + mins;
+}
+
+CK_AVX2 float moe_dot_q5_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
+    const moe_block_q5_0 *a = x;
+    const moe_block_q8_0 *b = y;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / MOE_QK; i++) {
+        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        const __m256i p = ck_dot_i8_i8(ck_q5_0_values(&a[i]), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return ck_hsum256(acc);
+}
+
+CK_AVX2 float moe_dot_q5_1_q8_1_avx2(const void *x, const void *y, int64_t n) {
+    const moe_block_q5_1 *a = x;
+    const moe_block_q8_1 *b = y;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    for (int64_t i = 0; i < n / MOE_QK; i++) {
+        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        mins += ck_half(a[i].m) * ck_half(b[i].s);
+        const __m256i p = ck_dot_u8_i8(ck_q5_1_values(&a[i]), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return ck_hsum256(acc) + mins;
+}
+
+CK_AVX2 float moe_dot_q8_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
+    const moe_block_q8_0 *a = x;
+    const moe_block_q8_0 *b = y;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / MOE_QK; i++) {
+        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        const __m256i p = ck_dot_i8_i8(_mm256_loadu_si256((const __m256i *)a[i].qs),
+                                       _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return ck_hsum256(acc);
+}
+
+// ---- float types: four accumulators hide the FMA latency -------------------
+
+CK_AVX2 float moe_dot_f32_f32_avx2(const void *x, const void *y, int64_t n) {
+    const float *a = x, *b = y;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float sum = ck_hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+CK_AVX2 float moe_dot_f16_f16_avx2(const void *x, const void *y, int64_t n) {
+    const uint16_t *a = x, *b = y;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(ck_load_f16(a + i), ck_load_f16(b + i), s0);
+        s1 = _mm256_fmadd_ps(ck_load_f16(a + i + 8), ck_load_f16(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(ck_load_f16(a + i), ck_load_f16(b + i), s0);
+    float sum = ck_hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) sum += ck_half(a[i]) * ck_half(b[i]);
+    return sum;
+}
+
+CK_AVX2 float moe_dot_bf16_bf16_avx2(const void *x, const void *y, int64_t n) {
+    const uint16_t *a = x, *b = y;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(ck_load_bf16(a + i), ck_load_bf16(b + i), s0);
+        s1 = _mm256_fmadd_ps(ck_load_bf16(a + i + 8), ck_load_bf16(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(ck_load_bf16(a + i), ck_load_bf16(b + i), s0);
+    float sum = ck_hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) sum += moe_bf16_to_fp32(a[i]) * moe_bf16_to_fp32(b[i]);
+    return sum;
+}
