@@ -15,6 +15,11 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "moectl", targets: ["moectl"]),
+        // Backend plugins and loader test fixtures, dlopen'ed as libmoe_<name>.so.
+        .library(name: "moe_toy", type: .dynamic, targets: ["MoeToyPlugin"]),
+        .library(name: "moe_wrongabi", type: .dynamic, targets: ["MoeWrongABIFixture"]),
+        .library(name: "moe_refuses", type: .dynamic, targets: ["MoeRefusesFixture"]),
+        .library(name: "moe_noinit", type: .dynamic, targets: ["MoeNoInitFixture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +39,15 @@ let package = Package(
             "Inference",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Service: plugin ABI, loader, plugins (the toy one tests the daemon alone).
+        .target(name: "CMoePlugin"),
+        .target(name: "PluginHost", dependencies: ["CMoePlugin"]),
+        .target(name: "MoeToyPlugin", dependencies: ["CMoePlugin"], path: "Plugins/Toy"),
+        .target(name: "MoeWrongABIFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/WrongABI", publicHeadersPath: "."),
+        .target(name: "MoeRefusesFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/Refuses", publicHeadersPath: "."),
+        .target(name: "MoeNoInitFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/NoInit", publicHeadersPath: "."),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "CMoePlugin"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),

@@ -1,0 +1,165 @@
+/*
+ * moe_plugin.h — the versioned C ABI between moed and its backend plugins.
+ *
+ * One header, shared by the daemon and every plugin. Only C types cross the
+ * boundary, so a plugin may be written in Swift, C or anything that exports
+ * C symbols. See docs/plugin-abi.md for the rules in prose.
+ *
+ * A plugin is a shared object exporting two symbols:
+ *
+ *   int32_t moe_plugin_probe(const moe_host_info *host,
+ *                            char *reason, size_t reason_capacity);
+ *   int32_t moe_plugin_init(uint32_t host_abi_version,
+ *                           const moe_plugin_api **out_api);
+ *
+ * Rules every function in the table follows:
+ *   - returns MOE_OK (0) or a negative moe_status; never aborts on bad input;
+ *   - after a failure, last_error() on the same thread names what failed;
+ *   - a failed call never fires its callback (open's progress callback is
+ *     only called while open is still going to succeed or fail later, and
+ *     never after open has returned);
+ *   - "capacity" arguments count elements; a too-small buffer gives
+ *     MOE_ERR_BUFFER_TOO_SMALL with the needed count written to the count
+ *     out-parameter, so the caller can retry.
+ *   - a moe_model is used by one thread at a time (the host serialises).
+ */
+#ifndef MOE_PLUGIN_H
+#define MOE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change to the structs or the table below. */
+#define MOE_PLUGIN_ABI_VERSION 1u
+
+#define MOE_PLUGIN_PROBE_SYMBOL "moe_plugin_probe"
+#define MOE_PLUGIN_INIT_SYMBOL "moe_plugin_init"
+
+typedef enum moe_status {
+    MOE_OK = 0,
+    MOE_ERR_INVALID_ARGUMENT = -1,  /* caller passed something unusable   */
+    MOE_ERR_NOT_FOUND = -2,         /* file, sequence or token not found  */
+    MOE_ERR_IO = -3,                /* reading the model failed           */
+    MOE_ERR_FORMAT = -4,            /* the model file is malformed        */
+    MOE_ERR_UNSUPPORTED = -5,       /* architecture or type not supported */
+    MOE_ERR_NO_MEMORY = -6,         /* allocation or mapping failed       */
+    MOE_ERR_BUFFER_TOO_SMALL = -7,  /* retry with the reported count      */
+    MOE_ERR_ABI_MISMATCH = -8,      /* host and plugin ABI disagree       */
+    MOE_ERR_INTERNAL = -9           /* a bug in the plugin                */
+} moe_status;
+
+/* What the host tells the probe. */
+typedef struct moe_host_info {
+    uint32_t abi_version;           /* MOE_PLUGIN_ABI_VERSION of the host */
+    uint32_t threads;               /* threads the host will allow        */
+} moe_host_info;
+
+/* Opaque model handle owned by the plugin. */
+typedef struct moe_model moe_model;
+
+typedef struct moe_open_params {
+    const char *path;               /* model file (GGUF), NUL-terminated  */
+    uint32_t context_length;        /* 0: the model's trained context     */
+    uint32_t threads;               /* 0: plugin's choice                 */
+    uint32_t experts_used;          /* 0: the model's default (MoE only)  */
+    uint32_t max_sequences;         /* sequences that may live at once    */
+} moe_open_params;
+
+/* Bytes the model would take if opened with the same params. */
+typedef struct moe_memory_estimate {
+    uint64_t weight_bytes;          /* mapped or copied weights           */
+    uint64_t cache_bytes;           /* KV cache for all sequences         */
+    uint64_t scratch_bytes;         /* activations and other buffers      */
+} moe_memory_estimate;
+
+typedef struct moe_model_info {
+    char architecture[64];          /* e.g. "llama", NUL-terminated       */
+    char name[128];                 /* human name, may be empty           */
+    uint32_t vocab_size;            /* logits per evaluated row           */
+    uint32_t context_length;        /* effective context per sequence     */
+    uint32_t layers;
+    uint32_t experts;               /* 0 for dense models                 */
+    uint32_t experts_used;          /* 0 for dense models                 */
+    int32_t bos_token;              /* -1: none                           */
+    int32_t eos_token;              /* -1: none                           */
+    int32_t eot_token;              /* end of turn, -1: none              */
+} moe_model_info;
+
+typedef struct moe_chat_message {
+    const char *role;               /* "system", "user", "assistant"      */
+    const char *content;            /* UTF-8, NUL-terminated              */
+} moe_chat_message;
+
+/* One token of a batch. Items of one sequence come in position order. */
+typedef struct moe_batch_item {
+    int32_t token;
+    int32_t position;               /* 0-based position in its sequence   */
+    int32_t sequence;               /* from sequence_create               */
+    int32_t want_logits;            /* nonzero: emit a logits row         */
+} moe_batch_item;
+
+/* Progress of open, fraction in [0, 1]. Called on open's thread. */
+typedef void (*moe_progress_fn)(void *context, float fraction);
+
+typedef struct moe_plugin_api {
+    uint32_t abi_version;           /* must equal the host's              */
+    uint32_t struct_size;           /* sizeof(moe_plugin_api) of plugin   */
+    const char *name;               /* short name, e.g. "dense"           */
+    const char *version;            /* plugin's own version string        */
+
+    /* Message for the last failed call on this thread; never NULL. */
+    const char *(*last_error)(void);
+
+    int32_t (*estimate)(const moe_open_params *params,
+                        moe_memory_estimate *out_estimate);
+    int32_t (*open)(const moe_open_params *params,
+                    moe_progress_fn progress, void *progress_context,
+                    moe_model **out_model);
+    int32_t (*describe)(const moe_model *model, moe_model_info *out_info);
+
+    /* Text to tokens; add_special adds BOS as the model says,
+     * parse_special turns special-token text into special tokens. */
+    int32_t (*tokenize)(moe_model *model, const char *text, size_t length,
+                        int32_t add_special, int32_t parse_special,
+                        int32_t *tokens, size_t capacity, size_t *out_count);
+    /* Bytes of the tokens' pieces (may end inside a UTF-8 character). */
+    int32_t (*detokenize)(moe_model *model, const int32_t *tokens,
+                          size_t count, char *bytes, size_t capacity,
+                          size_t *out_length);
+    /* Renders messages with the model's chat template. */
+    int32_t (*render_chat)(moe_model *model, const moe_chat_message *messages,
+                           size_t count, int32_t add_generation_prompt,
+                           char *bytes, size_t capacity, size_t *out_length);
+
+    int32_t (*sequence_create)(moe_model *model, int32_t *out_sequence);
+    /* Forgets every position of the sequence; the id stays valid. */
+    int32_t (*sequence_clear)(moe_model *model, int32_t sequence);
+    int32_t (*sequence_remove)(moe_model *model, int32_t sequence);
+
+    /* Evaluates count items; writes vocab_size floats per item with
+     * want_logits, in item order, into logits (capacity in floats). */
+    int32_t (*evaluate)(moe_model *model, const moe_batch_item *items,
+                        size_t count, float *logits, size_t capacity);
+
+    /* Per layer, per expert: how often the router chose it, as
+     * layers * experts counters, layer-major. Dense models give 0. */
+    int32_t (*expert_stats)(moe_model *model, uint64_t *counts,
+                            size_t capacity, size_t *out_count);
+
+    void (*close)(moe_model *model);
+} moe_plugin_api;
+
+typedef int32_t (*moe_plugin_probe_fn)(const moe_host_info *host,
+                                       char *reason, size_t reason_capacity);
+typedef int32_t (*moe_plugin_init_fn)(uint32_t host_abi_version,
+                                      const moe_plugin_api **out_api);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOE_PLUGIN_H */
