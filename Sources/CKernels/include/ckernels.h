@@ -123,6 +123,14 @@ void moe_vec_silu_mul_f32(const float *g, const float *u, float *z, int64_t n);
 // x = softmax(x) in place; returns the sum of exponentials before normalising
 float moe_vec_softmax_f32(float *x, int64_t n);
 
+// A pause hint for spin-wait loops (the thread pool's), so a spinning
+// thread yields pipeline resources to its sibling hyperthread.
+static inline void moe_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif

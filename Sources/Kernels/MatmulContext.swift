@@ -1,0 +1,117 @@
+import GGUF
+
+/// Multiplies activation rows by quantized weight matrices, reusing one
+/// scratch buffer for the quantized activations, so a call in the model's hot
+/// loop allocates nothing once the buffer has grown to its working size.
+///
+/// Not thread-safe: one context per thread that issues products (the work
+/// inside a product is spread over the pool's threads).
+public final class MatmulContext {
+    public let pool: ThreadPool
+    public let table: KernelTable
+    private var scratch: UnsafeMutableRawPointer
+    private var scratchBytes: Int
+
+    /// Weight bytes worked on together when several activation rows share
+    /// them: small enough to stay in L2 while every activation row passes.
+    static let tileBytes = 64 * 1024
+
+    public init(pool: ThreadPool, table: KernelTable = .best) {
+        self.pool = pool
+        self.table = table
+        scratchBytes = 64 * 1024
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// `output[i][r] = dot(input[i], weights[r])` for `inputRows` rows of input
+    /// and `rows` weight rows: Y[m × rows] = X[m × n] · Wᵀ.
+    ///
+    /// - Parameters:
+    ///   - weights: `rows` rows of `columns` values of `type`, ggml order (a
+    ///     GGUF tensor with ne0 = columns, ne1 = rows).
+    ///   - input: `inputRows × columns` floats, row-major.
+    ///   - output: `inputRows × rows` floats, row-major.
+    /// - Throws: `KernelError` if the type has no kernels or `columns` is not
+    ///   a whole number of its blocks.
+    public func matmul(
+        weights: UnsafeRawPointer, type: GGMLType, rows: Int, columns: Int,
+        input: UnsafePointer<Float>, inputRows: Int, output: UnsafeMutablePointer<Float>
+    ) throws {
+        let kernel = try table.matrixKernel(for: type)
+        guard rows >= 0, inputRows >= 0 else { throw KernelError.badShape("\(inputRows) × \(rows) output") }
+        guard let rowBytes = kernel.rowBytes(count: columns),
+              let activationBytes = kernel.activationRowBytes(count: columns)
+        else { throw KernelError.notBlockMultiple(type, length: columns) }
+        guard rows > 0, inputRows > 0 else { return }
+        let activations = try quantize(input, rows: inputRows, columns: columns,
+                                       rowBytes: activationBytes, kernel: kernel)
+        let shape = Shape(rows: rows, columns: columns, rowBytes: rowBytes,
+                          activationRowBytes: activationBytes, inputRows: inputRows)
+        if inputRows == 1 {
+            matvec(weights, activations, output, shape, kernel)
+        } else {
+            tiledProduct(weights, activations, output, shape, kernel)
+        }
+    }
+
+    struct Shape {
+        var rows: Int, columns: Int, rowBytes: Int, activationRowBytes: Int, inputRows: Int
+    }
+
+    /// Decode: one activation row; each thread takes a run of weight rows.
+    private func matvec(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                        _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        pool.parallelFor(shape.rows, grain: 16) { range in
+            for r in range {
+                output[r] = kernel.dot(weights + r * shape.rowBytes, activations, count: shape.columns)
+            }
+        }
+    }
+
+    /// Prompt processing: weight rows are taken a tile at a time, and every
+    /// activation row is multiplied with the tile while it is in cache, so
+    /// each weight row comes from memory once per call, not once per token.
+    private func tiledProduct(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                              _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        let tileRows = max(1, MatmulContext.tileBytes / max(1, shape.rowBytes))
+        let tiles = (shape.rows + tileRows - 1) / tileRows
+        pool.parallelFor(tiles) { tileRange in
+            for tile in tileRange {
+                let first = tile * tileRows, last = min(first + tileRows, shape.rows)
+                for i in 0..<shape.inputRows {
+                    let x = activations + i * shape.activationRowBytes
+                    let y = output + i * shape.rows
+                    for r in first..<last {
+                        y[r] = kernel.dot(weights + r * shape.rowBytes, x, count: shape.columns)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rounds the input rows to the kernel's activation format in the scratch
+    /// buffer (F32 activations are used in place).
+    private func quantize(_ input: UnsafePointer<Float>, rows: Int, columns: Int,
+                          rowBytes: Int, kernel: QuantKernel) throws -> UnsafeRawPointer {
+        if kernel.activationType == .f32 { return UnsafeRawPointer(input) }
+        let (total, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
+        guard !overflow else { throw KernelError.badShape("\(rows) rows of \(columns) activations overflow") }
+        reserveScratch(bytes: total)
+        let scratch = self.scratch
+        pool.parallelFor(rows, grain: 4) { range in
+            for i in range {
+                kernel.quantizeActivations(input + i * columns, into: scratch + i * rowBytes, count: columns)
+            }
+        }
+        return UnsafeRawPointer(scratch)
+    }
+
+    private func reserveScratch(bytes: Int) {
+        guard bytes > scratchBytes else { return }
+        scratch.deallocate()
+        scratchBytes = max(bytes, scratchBytes * 2)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+    }
+}

@@ -1,0 +1,116 @@
+import CKernels
+import GGUF
+
+/// One tensor type's kernels at one instruction-set level: how its blocks are
+/// laid out, how to turn them back into floats, which format activations are
+/// rounded to before a product, and the row dot product in that pairing.
+///
+/// The functions take raw pointers and trust their counts: `count` must be a
+/// multiple of `blockSize` and the buffers must hold that many values. The
+/// checked entry point for outside shapes is `MatmulContext.matmul`.
+public struct QuantKernel: @unchecked Sendable {
+    public let type: GGMLType
+    public let isa: KernelISA
+    public let blockSize: Int
+    public let bytesPerBlock: Int
+    /// The format activations are quantized to before `dot` (ggml's vec_dot_type).
+    public let activationType: GGMLType
+    public let activationBlockSize: Int
+    public let activationBytesPerBlock: Int
+
+    // C function pointers copied out of the static table, so a call is one
+    // indirect jump with no lookup.
+    private let dequantizeFunction: moe_dequant_fn
+    private let quantizeFunction: moe_quantize_fn
+    private let dotFunction: moe_dot_fn?
+
+    init?(_ kernel: UnsafePointer<moe_kernel>, isa: KernelISA) {
+        let k = kernel.pointee
+        guard let type = GGMLType(rawValue: k.type), let activationType = GGMLType(rawValue: k.act_type),
+              let dequantize = k.dequant, let quantize = k.quantize_act else { return nil }
+        self.type = type
+        self.isa = isa
+        self.blockSize = Int(k.block_size)
+        self.bytesPerBlock = Int(k.block_bytes)
+        self.activationType = activationType
+        self.activationBlockSize = Int(k.act_block_size)
+        self.activationBytesPerBlock = Int(k.act_block_bytes)
+        self.dequantizeFunction = dequantize
+        self.quantizeFunction = quantize
+        self.dotFunction = k.dot
+    }
+
+    /// Whether weights of this type can be multiplied (some types, such as
+    /// q8_K, are only ever activations and can only be dequantized).
+    public var canMultiply: Bool { dotFunction != nil }
+
+    /// Bytes of one weight row of `count` values, or nil if `count` is not a
+    /// whole number of blocks.
+    public func rowBytes(count: Int) -> Int? {
+        guard count >= 0, count % blockSize == 0 else { return nil }
+        return count / blockSize * bytesPerBlock
+    }
+
+    /// Bytes of one activation row of `count` values in `activationType`.
+    public func activationRowBytes(count: Int) -> Int? {
+        guard count >= 0, count % activationBlockSize == 0 else { return nil }
+        return count / activationBlockSize * activationBytesPerBlock
+    }
+
+    @inline(__always)
+    public func dequantize(_ blocks: UnsafeRawPointer, into output: UnsafeMutablePointer<Float>, count: Int) {
+        dequantizeFunction(blocks, output, Int64(count))
+    }
+
+    @inline(__always)
+    public func quantizeActivations(_ input: UnsafePointer<Float>, into blocks: UnsafeMutableRawPointer, count: Int) {
+        quantizeFunction(input, blocks, Int64(count))
+    }
+
+    /// Dot product of a weight row with an activation row already in
+    /// `activationType`; 0 for a type that `canMultiply` is false for.
+    @inline(__always)
+    public func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        dotFunction?(weights, activations, Int64(count)) ?? 0
+    }
+}
+
+/// The kernels of every supported type at one instruction-set level.
+public struct KernelTable: Sendable {
+    public let isa: KernelISA
+    private let kernels: [QuantKernel?]  // indexed by GGMLType.rawValue
+
+    /// The table for `isa`, or nil when this CPU cannot run that level.
+    public init?(isa: KernelISA) {
+        guard isa.isSupported else { return nil }
+        self.isa = isa
+        let largest = Int(GGMLType.allCases.map(\.rawValue).max() ?? 0)
+        var kernels = [QuantKernel?](repeating: nil, count: largest + 1)
+        for type in GGMLType.allCases {
+            if let raw = moe_kernel_get(type.rawValue, isa.cValue) {
+                kernels[Int(type.rawValue)] = QuantKernel(raw, isa: isa)
+            }
+        }
+        self.kernels = kernels
+    }
+
+    /// The fastest table this CPU supports.
+    public static let best: KernelTable = KernelTable(isa: .best) ?? scalar
+
+    /// The scalar references: the specification every other level is tested against.
+    public static let scalar: KernelTable = {
+        guard let table = KernelTable(isa: .scalar) else { fatalError("scalar kernels are always supported") }
+        return table
+    }()
+
+    /// The kernels for `type`, or nil if this build has none for it.
+    public subscript(type: GGMLType) -> QuantKernel? {
+        kernels[Int(type.rawValue)]
+    }
+
+    /// The kernels for multiplying weights of `type`, or a typed error naming it.
+    public func matrixKernel(for type: GGMLType) throws -> QuantKernel {
+        guard let kernel = self[type], kernel.canMultiply else { throw KernelError.unsupportedType(type) }
+        return kernel
+    }
+}

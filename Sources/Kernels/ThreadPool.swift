@@ -1,0 +1,190 @@
+import CKernels
+import Glibc
+import Synchronization
+
+/// Persistent worker threads that split a loop over indices: the one place
+/// in the engine where work is divided across cores.
+///
+/// A decode step calls `parallelFor` several times per layer, so waking the
+/// workers must cost microseconds: a worker spins for a short while after each
+/// job (catching the next one at once) and only then sleeps on a condition
+/// variable. The calling thread takes chunks too.
+///
+/// Calls may come from any thread. A call made while the pool is busy (from
+/// another thread, or from inside a `parallelFor` body) runs on the calling
+/// thread alone instead of waiting, so nesting can never deadlock.
+public final class ThreadPool: @unchecked Sendable {
+    /// Threads that work on each call, the caller included.
+    public let threadCount: Int
+    private let shared: PoolState
+    private var threads: [pthread_t] = []
+
+    /// A pool of `threadCount` threads (the caller counts as one, so
+    /// `threadCount - 1` workers are started). Values below 1 mean 1.
+    public init(threadCount: Int = ThreadPool.defaultThreadCount) {
+        self.threadCount = max(1, threadCount)
+        shared = PoolState(workers: self.threadCount - 1)
+        for _ in 1..<self.threadCount {
+            if let thread = shared.startWorker() { threads.append(thread) }
+        }
+        shared.workerCount = threads.count  // fewer if the OS refused a thread
+    }
+
+    /// One thread per online CPU.
+    public static var defaultThreadCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    deinit {
+        shared.stop()
+        for thread in threads { pthread_join(thread, nil) }
+    }
+
+    /// Calls `body` on disjoint ranges that together cover `0..<count`
+    /// exactly once, in parallel, and returns when all are done. Ranges hold
+    /// at least `grain` indices (except the last), so cheap items can be batched.
+    public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let grain = max(1, grain)
+        guard shared.workerCount > 0, count > grain, shared.tryBeginJob() else {
+            body(0..<count)
+            return
+        }
+        defer { shared.endJob() }
+        // Several chunks per thread balance cores that are shared with other
+        // processes; fewer would leave the caller waiting on a slow one.
+        let chunk = max(grain, (count + threadCount * 4 - 1) / (threadCount * 4))
+        withoutActuallyEscaping(body) { body in
+            shared.run(count: count, chunk: chunk, body: body)
+        }
+    }
+}
+
+/// The state workers and the submitting thread share. Workers hold it (not
+/// the pool), so the pool's deinit can stop and join them.
+final class PoolState: @unchecked Sendable {
+    private let generation = Atomic<Int>(0)   // bumped once per job; workers wait for a change
+    private let busyWorkers = Atomic<Int>(0)  // workers not yet finished with the current job
+    private let nextChunk = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let submitting = Atomic<Bool>(false)
+
+    // Written only by the submitter while no worker is running a job; read by
+    // workers after they observe the new generation (acquire).
+    private var body: ((Range<Int>) -> Void)?
+    private var count = 0
+    private var chunk = 1
+    var workerCount: Int
+
+    // pthread objects must not move: allocated once, freed in deinit.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    /// Spin iterations (pause hints, ~40 ns each) before a worker sleeps:
+    /// about 100 µs, longer than the gap between a layer's matrix products.
+    private static let spinLimit = 2_500
+
+    init(workers: Int) {
+        workerCount = workers
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        wake.deallocate()
+    }
+
+    func startWorker() -> pthread_t? {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<PoolState>.fromOpaque(context).takeRetainedValue().workerLoop()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<PoolState>.fromOpaque(context).release()
+            return nil
+        }
+        return thread
+    }
+
+    func tryBeginJob() -> Bool {
+        submitting.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    }
+
+    func endJob() { submitting.store(false, ordering: .releasing) }
+
+    func run(count: Int, chunk: Int, body: @escaping (Range<Int>) -> Void) {
+        self.body = body
+        self.count = count
+        self.chunk = chunk
+        nextChunk.store(0, ordering: .relaxed)
+        busyWorkers.store(workerCount, ordering: .relaxed)
+        publish()
+        runChunks()
+        var spins = 0
+        while busyWorkers.load(ordering: .acquiring) > 0 {
+            spins += 1
+            if spins < 100_000 { moe_cpu_relax() } else { sched_yield() }  // a descheduled worker
+        }
+        self.body = nil  // workers have dropped their copies before finishing
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        publish()
+    }
+
+    /// Bumps the generation and wakes sleeping workers. Sequentially
+    /// consistent on both sides: either a worker about to sleep sees the new
+    /// generation, or this sees it counted in `sleepers`.
+    private func publish() {
+        generation.add(1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    private func workerLoop() {
+        var seen = 0
+        while true {
+            seen = waitForGeneration(after: seen)
+            if stopping.load(ordering: .acquiring) { return }
+            runChunks()
+            busyWorkers.subtract(1, ordering: .releasing)
+        }
+    }
+
+    private func waitForGeneration(after seen: Int) -> Int {
+        for _ in 0..<PoolState.spinLimit {
+            let current = generation.load(ordering: .acquiring)
+            if current != seen { return current }
+            moe_cpu_relax()
+        }
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        pthread_mutex_lock(mutex)
+        while generation.load(ordering: .sequentiallyConsistent) == seen {
+            pthread_cond_wait(wake, mutex)
+        }
+        pthread_mutex_unlock(mutex)
+        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+        return generation.load(ordering: .acquiring)
+    }
+
+    /// Takes chunks until none are left. Kept separate so the local copy of
+    /// `body` is released before the worker reports itself finished.
+    private func runChunks() {
+        guard let body else { return }
+        let count = self.count, chunk = self.chunk
+        while true {
+            let start = nextChunk.add(chunk, ordering: .relaxed).oldValue
+            if start >= count { return }
+            body(start..<min(start + chunk, count))
+        }
+    }
+}
