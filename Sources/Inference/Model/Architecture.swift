@@ -1,0 +1,37 @@
+/// What distinguishes one transformer family from another, as data: the
+/// forward pass reads these values and never asks for an architecture name.
+public struct Architecture: Sendable, Equatable {
+    public var name: String
+    /// Which dimensions RoPE rotates together.
+    public var ropeStyle: RopeStyle
+    /// Q/K/V projections carry biases (`attn_q.bias`, …).
+    public var hasAttentionBiases: Bool
+    /// RMSNorm applied to queries and keys before RoPE (`attn_q_norm`, `attn_k_norm`).
+    public var queryKeyNorm: QueryKeyNorm
+
+    public enum QueryKeyNorm: Sendable, Equatable {
+        case none
+        /// One weight vector per head size, applied to each head (Qwen3).
+        case perHead
+        /// One weight vector over the whole projection (OLMoE).
+        case wholeProjection
+    }
+
+    /// The families this engine knows, by `general.architecture`.
+    public static func named(_ name: String) -> Architecture? {
+        switch name {
+        // Llama, Mistral, Mixtral, SmolLM: GGUF's converter permuted Q/K for
+        // interleaved RoPE. A Mixtral file is `llama` with experts.
+        case "llama":
+            return Architecture(name: name, ropeStyle: .interleaved, hasAttentionBiases: false, queryKeyNorm: .none)
+        case "qwen2", "qwen2moe":
+            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: true, queryKeyNorm: .none)
+        case "qwen3", "qwen3moe":
+            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .perHead)
+        case "olmoe":
+            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .wholeProjection)
+        default:
+            return nil
+        }
+    }
+}

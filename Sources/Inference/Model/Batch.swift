@@ -1,0 +1,40 @@
+/// One token to evaluate: which sequence it extends, at which position, and
+/// whether its logits are wanted (only the last prompt token's usually are).
+public struct BatchEntry: Sendable, Equatable {
+    public var token: Int32
+    public var position: Int
+    public var sequence: Int32
+    public var wantsLogits: Bool
+
+    public init(token: Int32, position: Int, sequence: Int32 = 0, wantsLogits: Bool = false) {
+        self.token = token
+        self.position = position
+        self.sequence = sequence
+        self.wantsLogits = wantsLogits
+    }
+
+    /// A whole prompt for one sequence, starting at `start`, with logits for
+    /// the last token (or for every token when `allLogits`).
+    public static func prompt(_ tokens: [Int32], sequence: Int32 = 0, start: Int = 0, allLogits: Bool = false) -> [BatchEntry] {
+        tokens.enumerated().map { i, t in
+            BatchEntry(token: t, position: start + i, sequence: sequence,
+                       wantsLogits: allLogits || i == tokens.count - 1)
+        }
+    }
+}
+
+/// Options that shape a loaded model's run state.
+public struct ModelOptions: Sendable, Equatable {
+    /// Threads for matrix products and attention.
+    public var threads: Int
+    /// Positions per sequence; 0 means the model's trained context length.
+    public var contextLength: Int
+    /// Most tokens evaluated in one pass; longer batches are split.
+    public var maxBatch: Int
+
+    public init(threads: Int = 1, contextLength: Int = 0, maxBatch: Int = 256) {
+        self.threads = max(1, threads)
+        self.contextLength = max(0, contextLength)
+        self.maxBatch = max(1, maxBatch)
+    }
+}

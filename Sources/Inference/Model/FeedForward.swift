@@ -1,0 +1,40 @@
+/// The feed-forward part of a block. Dense models have one SwiGLU; MoE
+/// models replace it with routed experts (see the MoE backend).
+enum FeedForward {
+    case dense(SwiGLU)
+
+    init(prefix p: String, source: TensorSource, shape h: Hyperparameters) throws {
+        let d = h.embeddingSize, f = h.feedForwardSize
+        self = .dense(SwiGLU(
+            gate: try source.linear(p + "ffn_gate.weight", inputs: d, outputs: f),
+            up: try source.linear(p + "ffn_up.weight", inputs: d, outputs: f),
+            down: try source.linear(p + "ffn_down.weight", inputs: f, outputs: d)))
+    }
+
+    /// Width of the largest intermediate activation, for sizing buffers.
+    var hiddenSize: Int {
+        switch self {
+        case .dense(let ffn): return ffn.hiddenSize
+        }
+    }
+}
+
+/// down(silu(gate·x) ⊙ up·x)
+struct SwiGLU {
+    let gate: Linear   // ffn_gate  [embedding → hidden]
+    let up: Linear     // ffn_up    [embedding → hidden]
+    let down: Linear   // ffn_down  [hidden → embedding]
+
+    var hiddenSize: Int { gate.outputs }
+
+    /// y[m × embedding] = FFN(x[m × embedding]); `gateBuffer` and `upBuffer`
+    /// hold m × hidden values each.
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
+               gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
+               compute: ComputeContext) throws {
+        try gate.apply(x, rows: m, into: gateBuffer, compute: compute)
+        try up.apply(x, rows: m, into: upBuffer, compute: compute)
+        siluMultiply(gateBuffer, upBuffer, count: m * hiddenSize)
+        try down.apply(gateBuffer, rows: m, into: y, compute: compute)
+    }
+}

@@ -1,0 +1,78 @@
+import GGUF
+import Kernels
+
+/// A weight matrix [outputs × inputs] held in a memory-mapped GGUF tensor
+/// (ggml shape [inputs, outputs]), applied to rows of activations: y = W·x.
+struct Linear {
+    let name: String
+    let type: GGMLType
+    let inputs: Int
+    let outputs: Int
+    let data: UnsafeRawPointer
+
+    /// Checks at load time that this engine can multiply the tensor, so
+    /// products in the forward pass cannot fail on the file's account.
+    init(name: String, tensor: GGUFTensorInfo, data: UnsafeRawPointer, rows: Int? = nil) throws {
+        let kernel: QuantKernel
+        do { kernel = try KernelTable.best.matrixKernel(for: tensor.type) } catch {
+            throw InferenceError.unsupportedTensorType(name, tensor.type.description)
+        }
+        guard kernel.rowBytes(count: tensor.rowLength) != nil else {
+            throw InferenceError.badTensorShape(name, expected: [tensor.rowLength], found: tensor.shape)
+        }
+        self.name = name
+        self.type = tensor.type
+        self.inputs = tensor.rowLength
+        self.outputs = rows ?? tensor.rowCount
+        self.data = data
+    }
+
+    /// y[m × outputs] = x[m × inputs] · Wᵀ
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
+               compute: ComputeContext) throws {
+        try compute.matmul.matmul(weights: data, type: type, rows: outputs, columns: inputs,
+                                  input: x, inputRows: m, output: y)
+    }
+
+    /// Bytes of weights one full application reads.
+    var byteCount: Int { (type.byteCount(elements: inputs) ?? 0) * outputs }
+}
+
+/// The threads and scratch space a model computes with.
+final class ComputeContext {
+    let pool: ThreadPool
+    let matmul: MatmulContext
+
+    init(threads: Int) {
+        pool = ThreadPool(threadCount: threads)
+        matmul = MatmulContext(pool: pool)
+    }
+
+    func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+        pool.parallelFor(count, body)
+    }
+}
+
+/// Rows of a token-embedding table, dequantized one at a time on lookup.
+struct EmbeddingTable {
+    let kernel: QuantKernel
+    let data: UnsafeRawPointer
+    let width: Int
+    let rowBytes: Int
+
+    init(source: TensorSource, name: String, width: Int, count: Int) throws {
+        let t = try source.info(name)
+        guard t.shape == [width, count] else { throw InferenceError.badTensorShape(name, expected: [width, count], found: t.shape) }
+        guard let k = KernelTable.best[t.type], let rb = k.rowBytes(count: width) else {
+            throw InferenceError.unsupportedTensorType(name, t.type.description)
+        }
+        kernel = k
+        data = source.file.data(of: t).baseAddress!
+        self.width = width
+        rowBytes = rb
+    }
+
+    func row(_ token: Int, into out: UnsafeMutablePointer<Float>) {
+        kernel.dequantize(data + token * rowBytes, into: out, count: width)
+    }
+}

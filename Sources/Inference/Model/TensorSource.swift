@@ -1,0 +1,68 @@
+import GGUF
+import Kernels
+
+/// Reads a model's tensors out of a GGUF file by name, checking each shape
+/// and type against what the architecture expects before anything computes
+/// with it. Errors name the tensor.
+struct TensorSource {
+    let file: GGUFFile
+
+    func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
+
+    func info(_ name: String) throws -> GGUFTensorInfo {
+        guard let t = file.tensor(named: name) else { throw InferenceError.missingTensor(name) }
+        return t
+    }
+
+    /// A weight matrix applied as y = W·x, stored [outputs × inputs]
+    /// (ggml shape [inputs, outputs]).
+    func linear(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
+        let t = try info(name)
+        try expectShape(t, [inputs, outputs])
+        return try Linear(name: name, tensor: t, data: file.data(of: t).baseAddress!)
+    }
+
+    func linearIfPresent(_ name: String, inputs: Int, outputs: Int) throws -> Linear? {
+        has(name) ? try linear(name, inputs: inputs, outputs: outputs) : nil
+    }
+
+    /// A stack of `count` matrices [outputs × inputs] in one tensor (ggml
+    /// shape [inputs, outputs, count]), as MoE files store their experts.
+    func stackedLinear(_ name: String, inputs: Int, outputs: Int, count: Int) throws -> [Linear] {
+        let t = try info(name)
+        try expectShape(t, [inputs, outputs, count])
+        let base = file.data(of: t).baseAddress!
+        let stride = t.byteCount / count
+        return try (0..<count).map { e in
+            try Linear(name: "\(name)[\(e)]", tensor: t, data: base + e * stride, rows: outputs)
+        }
+    }
+
+    /// A vector (norm weights, biases), dequantized to F32 once at load.
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        let t = try info(name)
+        try expectShape(t, [count])
+        return try dequantize(t)
+    }
+
+    func vectorIfPresent(_ name: String, count: Int) throws -> [Float]? {
+        has(name) ? try vector(name, count: count) : nil
+    }
+
+    func dequantize(_ t: GGUFTensorInfo) throws -> [Float] {
+        guard let kernel = KernelTable.best[t.type] else {
+            throw InferenceError.unsupportedTensorType(t.name, t.type.description)
+        }
+        var out = [Float](repeating: 0, count: t.elementCount)
+        let data = file.data(of: t)
+        out.withUnsafeMutableBufferPointer { kernel.dequantize(data.baseAddress!, into: $0.baseAddress!, count: t.elementCount) }
+        return out
+    }
+
+    private func expectShape(_ t: GGUFTensorInfo, _ expected: [Int]) throws {
+        // ggml drops trailing 1s from shapes; compare with them padded back.
+        var found = t.shape
+        while found.count < expected.count { found.append(1) }
+        guard found == expected else { throw InferenceError.badTensorShape(t.name, expected: expected, found: t.shape) }
+    }
+}

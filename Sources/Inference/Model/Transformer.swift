@@ -1,0 +1,92 @@
+import GGUF
+
+/// A decoder-only transformer read from a GGUF file: Llama and its relatives
+/// (RMSNorm, RoPE, grouped-query attention, SwiGLU), with a KV cache that
+/// holds several sequences. Weights stay memory-mapped in the file.
+///
+/// Not thread-safe: one caller evaluates at a time (the backend serialises).
+public final class Transformer {
+    public let hyperparameters: Hyperparameters
+    public let architecture: Architecture
+    public let options: ModelOptions
+    public let cache: KVCache
+    let file: GGUFFile
+
+    // Weights.
+    let tokenEmbedding: EmbeddingTable   // token_embd    [embedding × vocabulary]
+    let layers: [TransformerLayer]       // blk.N.*
+    let outputNorm: [Float]              // output_norm   [embedding]
+    let output: Linear                   // output        [embedding → vocabulary] (or token_embd when tied)
+
+    // Run state, allocated once.
+    let compute: ComputeContext
+    let state: RunState
+    let rope: RopeAngles
+
+    public init(file: GGUFFile, options: ModelOptions = ModelOptions()) throws {
+        let h = try Hyperparameters(file.metadata)
+        guard let a = Architecture.named(h.architecture) else {
+            throw InferenceError.unsupportedArchitecture(h.architecture)
+        }
+        let source = TensorSource(file: file)
+        let d = h.embeddingSize
+        self.file = file
+        self.hyperparameters = h
+        self.architecture = a
+        self.options = options
+        tokenEmbedding = try EmbeddingTable(source: source, name: "token_embd.weight", width: d, count: h.vocabularySize)
+        layers = try (0..<h.layerCount).map { try TransformerLayer(index: $0, source: source, shape: h, architecture: a) }
+        outputNorm = try source.vector("output_norm.weight", count: d)
+        output = try source.linearIfPresent("output.weight", inputs: d, outputs: h.vocabularySize)
+            ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize)
+        let context = options.contextLength > 0 ? min(options.contextLength, h.contextLength) : h.contextLength
+        cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context)
+        compute = ComputeContext(threads: options.threads)
+        state = RunState(shape: h, maxBatch: options.maxBatch, feedForwardSize: layers.map(\.feedForward.hiddenSize).max() ?? 0)
+        rope = RopeAngles(dimensions: h.ropeDimensions, base: h.ropeBase, scale: h.ropeScale)
+    }
+
+    public var vocabularySize: Int { hyperparameters.vocabularySize }
+
+    /// Evaluates `batch` and returns the logits of the entries that want them,
+    /// one row of `vocabularySize` values each, in batch order.
+    public func evaluate(_ batch: [BatchEntry]) throws -> [Float] {
+        let rows = batch.reduce(0) { $0 + ($1.wantsLogits ? 1 : 0) }
+        var logits = [Float](repeating: 0, count: rows * vocabularySize)
+        try logits.withUnsafeMutableBufferPointer { try evaluate(batch, logits: $0.baseAddress!) }
+        return logits
+    }
+
+    /// As `evaluate(_:)`, writing into `logits`, which must hold a row per
+    /// entry that wants logits.
+    public func evaluate(_ batch: [BatchEntry], logits: UnsafeMutablePointer<Float>) throws {
+        try validate(batch)
+        var written = 0
+        var start = 0
+        while start < batch.count {
+            let chunk = Array(batch[start..<min(start + options.maxBatch, batch.count)])
+            try forward(chunk, logits: logits + written * vocabularySize)
+            written += chunk.reduce(0) { $0 + ($1.wantsLogits ? 1 : 0) }
+            start += chunk.count
+        }
+    }
+
+    /// Tokens must be in the vocabulary and each sequence must continue where
+    /// it stopped (rewind with `cache.truncate` first), within the context.
+    private func validate(_ batch: [BatchEntry]) throws {
+        var next: [Int32: Int] = [:]
+        for e in batch {
+            guard e.token >= 0, Int(e.token) < vocabularySize else {
+                throw InferenceError.badToken(e.token, vocabularySize: vocabularySize)
+            }
+            let expected = next[e.sequence] ?? cache.length(of: e.sequence)
+            guard e.position == expected else {
+                throw InferenceError.badBatch("sequence \(e.sequence) is at position \(expected), got a token for \(e.position)")
+            }
+            guard e.position < cache.contextLength else {
+                throw InferenceError.contextFull(sequence: e.sequence, contextLength: cache.contextLength)
+            }
+            next[e.sequence] = expected + 1
+        }
+    }
+}
