@@ -36,7 +36,7 @@ let package = Package(
         // Model math: forward passes, KV cache, sampling, generation.
         .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer"]),
         .executableTarget(name: "moectl", dependencies: [
-            "Inference",
+            "Inference", "GGUF", "Kernels", "Tokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,6 +48,13 @@ let package = Package(
         .target(name: "MoeRefusesFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/Refuses", publicHeadersPath: "."),
         .target(name: "MoeNoInitFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/NoInit", publicHeadersPath: "."),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "CMoePlugin"]),
+        // Service: system libraries, the protobuf API (generated C + the one Swift layer over it).
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "MoeProtoC", dependencies: ["CProtobufC"]),
+        .target(name: "MoeAPI", dependencies: ["MoeProtoC"]),
+        .testTarget(name: "MoeAPITests", dependencies: ["MoeAPI"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),

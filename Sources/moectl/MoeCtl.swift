@@ -10,6 +10,7 @@ struct MoeCtl: ParsableCommand {
         abstract: "Drive the moed inference service, or run a GGUF model in-process.",
         subcommands: [
             // Offline verbs (in-process, no daemon).
+            RunCommand.self, TokenizeCommand.self, ScoreCommand.self, InspectCommand.self, DequantizeCommand.self,
             // Daemon verbs.
         ]
     )
