@@ -129,26 +129,3 @@ float moe_dot_q6_K_q8_K_ref(const void *x, const void *y, int64_t n) {
     }
     return sum;
 }
-
-int moe_kquants_cpu_has_avx2(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    static int cached = -1;
-    if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return cached;
-#else
-    return 0;
-#endif
-}
-
-int moe_kquants_cpu_has_avx512(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    static int cached = -1;
-    if (cached < 0) {
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vl") && moe_kquants_cpu_has_avx2();
-    }
-    return cached;
-#else
-    return 0;
-#endif
-}

@@ -82,7 +82,7 @@ void moe_quantize_q8_K(const float *x, void *y, int64_t n);
 // Dot product of n weights (x) with n Q8_K activations (y).
 // _ref is the scalar specification; the others must agree with it up to
 // float rounding. _avx2 and _avx512 require the caller to have checked the
-// CPU (moe_kquants_cpu_has_avx2 / _avx512).
+// CPU with moe_isa_supported (ckernels.h).
 float moe_dot_q4_K_q8_K_ref(const void *x, const void *y, int64_t n);
 float moe_dot_q5_K_q8_K_ref(const void *x, const void *y, int64_t n);
 float moe_dot_q6_K_q8_K_ref(const void *x, const void *y, int64_t n);
@@ -92,10 +92,6 @@ float moe_dot_q6_K_q8_K_avx2(const void *x, const void *y, int64_t n);
 float moe_dot_q4_K_q8_K_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q5_K_q8_K_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q6_K_q8_K_avx512(const void *x, const void *y, int64_t n);
-
-// CPU feature queries (resolved once), so tests can skip SIMD paths safely.
-int moe_kquants_cpu_has_avx2(void);
-int moe_kquants_cpu_has_avx512(void);
 
 #ifdef __cplusplus
 }
