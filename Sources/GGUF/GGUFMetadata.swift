@@ -12,7 +12,7 @@ public struct GGUFMetadata: Sendable, Sequence {
     private var entries: [Element] = []
     private var indexByKey: [String: Int] = [:]
 
-    public init() {}
+    init() {}
 
     /// Keys in file order.
     public var keys: [String] { entries.map(\.key) }

@@ -126,7 +126,8 @@ struct GGUFParser {
         for axis in 0..<Int(dimensionCount) {
             let dimension = try reader.read(UInt64.self, for: "dimension \(axis) of tensor '\(name)'")
             guard let value = Int(exactly: dimension) else {
-                throw GGUFError(.invalidShape, "tensor '\(name)' has dimension \(axis) = \(dimension), too large")
+                throw GGUFError(.invalidShape, "tensor '\(name)' has dimension \(axis) = \(dimension), "
+                    + "more than a signed 64-bit count (negative in ggml's int64)")
             }
             shape.append(value)
         }

@@ -40,9 +40,12 @@ public struct GGUFTensorInfo: Sendable, Hashable, CustomStringConvertible {
             elements = product
         }
         // Quantised rows must be whole blocks: ggml quantises row by row.
-        guard shape[0] % type.blockSize == 0, let bytes = type.byteCount(elements: elements) else {
+        guard shape[0] % type.blockSize == 0 else {
             throw GGUFError(.invalidShape, "tensor '\(name)' row length \(shape[0]) is not a multiple of "
-                + "\(type)'s block size \(type.blockSize), or its byte size overflows")
+                + "\(type)'s block size \(type.blockSize)")
+        }
+        guard let bytes = type.byteCount(elements: elements) else {
+            throw GGUFError(.invalidShape, "tensor '\(name)' shape \(shape) of \(type) takes more bytes than fit in an Int")
         }
         return (elements, bytes)
     }

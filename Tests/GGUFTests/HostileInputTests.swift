@@ -93,7 +93,7 @@ let hostileCases: [HostileCase] = [
     }, kind: .invalidShape, mentions: "'huge'"),
     HostileCase(name: "byte count overflows", bytes: file {
         $0.tensorInfos = [R.tensorInfo("bytes", dims: [1 << 31, 1 << 31])]; $0.data = oneTensorData
-    }, kind: .invalidShape, mentions: "'bytes'"),
+    }, kind: .invalidShape, mentions: "takes more bytes"),
     HostileCase(name: "row not whole blocks", bytes: file {
         $0.tensorInfos = [R.tensorInfo("q", dims: [16, 2], type: GGMLType.q4_0.rawValue)]; $0.data = oneTensorData
     }, kind: .invalidShape, mentions: "'q'"),
