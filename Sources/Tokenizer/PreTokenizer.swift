@@ -67,7 +67,7 @@ public struct PreTokenizer: Sendable {
     }
 
     enum Family: Equatable {
-        case `default`, gpt2, llama3, llama3Regex, qwen2, starCoder
+        case `default`, gpt2, llama3, llama3Regex, qwen2, starCoder, falcon
 
         var stages: [SplitStage] {
             switch self {
@@ -78,6 +78,14 @@ public struct PreTokenizer: Sendable {
                     },
                     .gpt2,
                     .isolateRuns { _, cls in cls.contains(.number) },
+                    .asciiDigitTriples,
+                ]
+            case .falcon:
+                return [
+                    .isolateRuns { scalar, cls in
+                        cls.contains(.punctuation) || "$+<=>^~|`".unicodeScalars.contains(scalar)
+                    },
+                    .gpt2,
                     .asciiDigitTriples,
                 ]
             case .gpt2: return [.gpt2]
@@ -96,6 +104,7 @@ public struct PreTokenizer: Sendable {
                      "midm-2.0", "lfm2", "jina-v5-nano"] {
             table[name] = (.llama3, true)
         }
+        table["falcon"] = (.falcon, true)
         for name in ["dbrx", "smaug-bpe"] { table[name] = (.llama3Regex, true) }
         for name in ["gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de",
                      "a.x-4.0", "mellum", "modern-bert", "mpt", "olmo", "jais", "exaone4"] {

@@ -105,7 +105,7 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable {
         case let .countMismatch(what, expected, actual):
             return "\(what) has \(actual) entries but the vocabulary has \(expected) tokens"
         case let .unknownPreTokenizer(name):
-            return "unknown pre-tokenizer type: '\(name)'"
+            return "unknown or unsupported pre-tokenizer type: '\(name)' (tokenizer.ggml.pre)"
         case let .unknownModel(name):
             return "unsupported tokenizer model: '\(name)' (supported: gpt2, llama)"
         case .missingMerges:
