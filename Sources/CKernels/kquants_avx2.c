@@ -21,11 +21,13 @@ MOE_AVX2 static inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// Σ mins[s] * (activation sum of sub-block s), with 32-value sub-blocks.
-static inline int32_t min_correction(const uint8_t mins[8], const int16_t bsums[16]) {
-    int32_t sum = 0;
-    for (int s = 0; s < 8; s++) sum += mins[s] * (bsums[2 * s] + bsums[2 * s + 1]);
-    return sum;
+// Σ mins[s] * (activation sum of sub-block s) as four i32 partial sums:
+// bsums cover 16 values, so adjacent pairs are added to cover 32.
+MOE_AVX2 static inline __m128i min_correction(const uint8_t mins[8], const int16_t bsums[16]) {
+    const __m128i lo = _mm_loadu_si128((const __m128i *)bsums);
+    const __m128i hi = _mm_loadu_si128((const __m128i *)(bsums + 8));
+    const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mins));
+    return _mm_madd_epi16(_mm_hadd_epi16(lo, hi), mins16);
 }
 
 // Scale-weighted i32 sums of one 32-value run: maddubs then madd by scale.
@@ -39,13 +41,13 @@ MOE_AVX2 float moe_dot_q4_K_q8_K_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q8_K *yb = (const moe_block_q8_K *)y;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     __m256 acc = _mm256_setzero_ps();
-    float acc_min = 0;
+    __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < n / MOE_QK_K; i++) {
         uint8_t sc[8], mn[8];
         moe_kq_unpack_scales_mins(xb[i].scales, sc, mn);
         const float d = moe_kq_half_to_float(xb[i].d) * yb[i].d;
         const float dmin = moe_kq_half_to_float(xb[i].dmin) * yb[i].d;
-        acc_min += dmin * (float)min_correction(mn, yb[i].bsums);
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(min_correction(mn, yb[i].bsums)), acc_min);
 
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
@@ -58,7 +60,7 @@ MOE_AVX2 float moe_dot_q4_K_q8_K_avx2(const void *x, const void *y, int64_t n) {
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - acc_min;
+    return hsum_ps(_mm256_sub_ps(acc, _mm256_zextps128_ps256(acc_min)));
 }
 
 MOE_AVX2 float moe_dot_q5_K_q8_K_avx2(const void *x, const void *y, int64_t n) {
@@ -67,13 +69,13 @@ MOE_AVX2 float moe_dot_q5_K_q8_K_avx2(const void *x, const void *y, int64_t n) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
-    float acc_min = 0;
+    __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < n / MOE_QK_K; i++) {
         uint8_t sc[8], mn[8];
         moe_kq_unpack_scales_mins(xb[i].scales, sc, mn);
         const float d = moe_kq_half_to_float(xb[i].d) * yb[i].d;
         const float dmin = moe_kq_half_to_float(xb[i].dmin) * yb[i].d;
-        acc_min += dmin * (float)min_correction(mn, yb[i].bsums);
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(min_correction(mn, yb[i].bsums)), acc_min);
 
         // Sub-block s takes bit s of each qh byte; shift qh down two bits
         // per 64-value step so the bits needed are always bits 0 and 1.
@@ -92,7 +94,7 @@ MOE_AVX2 float moe_dot_q5_K_q8_K_avx2(const void *x, const void *y, int64_t n) {
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - acc_min;
+    return hsum_ps(_mm256_sub_ps(acc, _mm256_zextps128_ps256(acc_min)));
 }
 
 // Q6_K runs of 32 span two 16-value sub-blocks: scale a for the low 128-bit
@@ -109,17 +111,15 @@ MOE_AVX2 float moe_dot_q6_K_q8_K_avx2(const void *x, const void *y, int64_t n) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i three = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
-    float acc_offset = 0;
     for (int64_t i = 0; i < n / MOE_QK_K; i++) {
         const int8_t *sc = xb[i].scales;
         const float d = moe_kq_half_to_float(xb[i].d) * yb[i].d;
         // Weights are stored as q+32 in 0..63; take the 32 off once per
         // sub-block: Σ sc·(q-32)·a = Σ sc·q·a - 32 Σ sc·bsum.
-        int32_t offset = 0;
-        for (int s = 0; s < 16; s++) offset += sc[s] * yb[i].bsums[s];
-        acc_offset += d * (float)(32 * offset);
-
-        __m256i sumi = _mm256_setzero_si256();
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        const __m256i bsums = _mm256_loadu_si256((const __m256i *)yb[i].bsums);
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                        _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5));
         for (int half = 0; half < 2; half++) {
             const uint8_t *ql = xb[i].ql + 64 * half;
             const __m256i ql_a = _mm256_loadu_si256((const __m256i *)ql);
@@ -145,5 +145,5 @@ MOE_AVX2 float moe_dot_q6_K_q8_K_avx2(const void *x, const void *y, int64_t n) {
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - acc_offset;
+    return hsum_ps(acc);
 }
