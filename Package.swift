@@ -55,6 +55,7 @@ let package = Package(
         .target(name: "MoeProtoC", dependencies: ["CProtobufC"]),
         .target(name: "MoeAPI", dependencies: ["MoeProtoC"]),
         .testTarget(name: "MoeAPITests", dependencies: ["MoeAPI"]),
+        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),

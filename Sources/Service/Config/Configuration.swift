@@ -1,0 +1,69 @@
+/// The daemon's settings, from the `[daemon]` table.
+public struct DaemonSettings: Equatable, Sendable {
+    public var socketPath = "/run/moed/moed.sock"
+    public var socketMode: UInt32 = 0o660
+    public var pluginDirectories = ["/usr/lib/moed/plugins"]
+    /// nil: a fraction of physical memory, decided at start.
+    public var memoryBudget: UInt64?
+    public var threads = 0
+    public var defaultTier = ""
+    /// Requests waiting for a tier, all tiers together, before RESOURCE_EXHAUSTED.
+    public var maxQueue = 64
+    /// Sequences a tier evaluates together per step.
+    public var maxBatch = 8
+    public var maxFrameBytes = 16 << 20
+    public init() {}
+}
+
+/// Sampling defaults of a tier; requests may override each.
+public struct SamplingDefaults: Equatable, Sendable {
+    public var temperature: Float = 0.7
+    public var topK = 40
+    public var topP: Float = 0.95
+    public var minP: Float = 0.05
+    public var repeatPenalty: Float = 1.1
+    public var repeatLastN = 64
+    /// 0: a fresh seed per request.
+    public var seed: UInt64 = 0
+    public var maxTokens = 256
+    public var stop: [String] = []
+    public init() {}
+}
+
+/// One `[tiers.NAME]` table.
+public struct TierSettings: Equatable, Sendable {
+    public var name: String
+    public var plugin: String
+    public var model: String
+    public var context = 2048
+    public var threads = 0
+    public var expertsUsed = 0
+    /// Seconds idle before unloading; nil: never.
+    public var keepAlive: Double? = 300
+    public var isPinned = false
+    public var sampling = SamplingDefaults()
+
+    public init(name: String, plugin: String, model: String) {
+        self.name = name
+        self.plugin = plugin
+        self.model = model
+    }
+}
+
+/// A whole, validated config file.
+public struct Configuration: Equatable, Sendable {
+    public var path: String
+    public var daemon: DaemonSettings
+    /// In file order.
+    public var tiers: [TierSettings]
+
+    public init(path: String, daemon: DaemonSettings, tiers: [TierSettings]) {
+        self.path = path
+        self.daemon = daemon
+        self.tiers = tiers
+    }
+
+    public func tier(named name: String) -> TierSettings? {
+        tiers.first { $0.name == name }
+    }
+}

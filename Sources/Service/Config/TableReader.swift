@@ -1,0 +1,128 @@
+/// Turns table entries into settings, with errors naming line and key.
+struct TableReader {
+    let path: String
+
+    func error(_ entry: TOMLEntry, _ message: String) -> ConfigError {
+        ConfigError(path: path, line: entry.line, key: entry.key, message: message)
+    }
+
+    func rejectAll(_ entries: [TOMLEntry], in place: String) throws {
+        if let first = entries.first { throw error(first, "not allowed in \(place)") }
+    }
+
+    mutating func daemon(_ entries: [TOMLEntry]) throws -> DaemonSettings {
+        var d = DaemonSettings()
+        for e in entries {
+            switch e.key {
+            case "socket": d.socketPath = try nonEmptyString(e)
+            case "socket_mode": d.socketMode = try mode(e)
+            case "plugin_dir": d.pluginDirectories = try stringOrStrings(e)
+            case "memory_budget": d.memoryBudget = try bytes(e)
+            case "threads": d.threads = try integer(e, 0...1024)
+            case "default_tier": d.defaultTier = try nonEmptyString(e)
+            case "max_queue": d.maxQueue = try integer(e, 1...100_000)
+            case "max_batch": d.maxBatch = try integer(e, 1...256)
+            case "max_frame_bytes": d.maxFrameBytes = try integer(e, 1024...(1 << 30))
+            default: throw error(e, "unknown key in [daemon]")
+            }
+        }
+        return d
+    }
+
+    mutating func tier(name: String, line: Int, _ entries: [TOMLEntry]) throws -> TierSettings {
+        guard let plugin = entries.first(where: { $0.key == "plugin" }) else {
+            throw ConfigError(path: path, line: line, key: "plugin", message: "[tiers.\(name)] needs a plugin (e.g. \"dense\")")
+        }
+        guard let model = entries.first(where: { $0.key == "model" }) else {
+            throw ConfigError(path: path, line: line, key: "model", message: "[tiers.\(name)] needs a model path")
+        }
+        var t = TierSettings(name: name, plugin: try pluginName(plugin), model: try nonEmptyString(model))
+        for e in entries where e.key != "plugin" && e.key != "model" {
+            try apply(e, to: &t)
+        }
+        return t
+    }
+
+    private func apply(_ e: TOMLEntry, to t: inout TierSettings) throws {
+        switch e.key {
+        case "context": t.context = try integer(e, 16...(1 << 20))
+        case "threads": t.threads = try integer(e, 0...1024)
+        case "experts_used": t.expertsUsed = try integer(e, 0...1024)
+        case "keep_alive": t.keepAlive = try duration(e)
+        case "pinned": t.isPinned = try boolean(e)
+        case "temperature": t.sampling.temperature = try float(e, 0...100)
+        case "top_k": t.sampling.topK = try integer(e, 0...1_000_000)
+        case "top_p": t.sampling.topP = try float(e, 0...1)
+        case "min_p": t.sampling.minP = try float(e, 0...1)
+        case "repeat_penalty": t.sampling.repeatPenalty = try float(e, 0.01...100)
+        case "repeat_last_n": t.sampling.repeatLastN = try integer(e, 0...1_000_000)
+        case "seed": t.sampling.seed = UInt64(try integer(e, 0...Int(Int64.max)))
+        case "max_tokens": t.sampling.maxTokens = try integer(e, 1...1_000_000)
+        case "stop": t.sampling.stop = try stringOrStrings(e)
+        default: throw error(e, "unknown key in [tiers.\(t.name)]")
+        }
+    }
+
+    // MARK: typed readers
+
+    func string(_ e: TOMLEntry) throws -> String {
+        guard case .string(let s) = e.value else { throw error(e, "expected a string, found \(e.value.typeName)") }
+        return s
+    }
+
+    func nonEmptyString(_ e: TOMLEntry) throws -> String {
+        let s = try string(e)
+        guard !s.isEmpty else { throw error(e, "must not be empty") }
+        return s
+    }
+
+    func stringOrStrings(_ e: TOMLEntry) throws -> [String] {
+        if case .array(let values) = e.value {
+            return try values.map { try string(TOMLEntry(key: e.key, value: $0, line: e.line)) }
+        }
+        return [try string(e)]
+    }
+
+    func pluginName(_ e: TOMLEntry) throws -> String {
+        let s = try nonEmptyString(e)
+        let allowed = s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "/" || $0 == "." }
+        guard allowed else { throw error(e, "plugin must be a name like \"dense\" or a path to a .so") }
+        return s
+    }
+
+    func integer(_ e: TOMLEntry, _ range: ClosedRange<Int>) throws -> Int {
+        guard case .integer(let v) = e.value else { throw error(e, "expected an integer, found \(e.value.typeName)") }
+        guard let value = Int(exactly: v), range.contains(value) else {
+            throw error(e, "\(v) is outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    func float(_ e: TOMLEntry, _ range: ClosedRange<Float>) throws -> Float {
+        let value: Float
+        switch e.value {
+        case .float(let v): value = Float(v)
+        case .integer(let v): value = Float(v)
+        default: throw error(e, "expected a number, found \(e.value.typeName)")
+        }
+        guard range.contains(value) else { throw error(e, "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
+        return value
+    }
+
+    func boolean(_ e: TOMLEntry) throws -> Bool {
+        guard case .boolean(let b) = e.value else { throw error(e, "expected true or false, found \(e.value.typeName)") }
+        return b
+    }
+
+    /// An octal mode: the string "0660", or the integer 0o660.
+    func mode(_ e: TOMLEntry) throws -> UInt32 {
+        let value: UInt32?
+        switch e.value {
+        case .string(let s): value = UInt32(s, radix: 8)
+        case .integer(let v): value = UInt32(exactly: v)
+        default: value = nil
+        }
+        guard let value, value <= 0o777 else { throw error(e, "expected an octal mode such as \"0660\"") }
+        return value
+    }
+}

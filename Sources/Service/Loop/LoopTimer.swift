@@ -1,0 +1,41 @@
+import CLibUV
+
+/// A one-shot or repeating timer on the loop.
+public final class LoopTimer {
+    private let handle: UnsafeMutablePointer<uv_timer_t>
+    private var action: () -> Void = {}
+    private var isClosed = false
+
+    public init(loop: EventLoop) throws {
+        handle = .allocate(capacity: 1)
+        handle.initialize(to: uv_timer_t())
+        let status = uv_timer_init(loop.raw, handle)
+        guard status == 0 else {
+            handle.deallocate()
+            throw LoopError(operation: "uv_timer_init", code: status)
+        }
+        handle.pointee.data = Unmanaged.passRetained(self as AnyObject).toOpaque()
+    }
+
+    /// Fires `action` after `milliseconds`, then every `repeat` ms if nonzero.
+    /// Restarting replaces the previous schedule.
+    public func start(after milliseconds: UInt64, repeat interval: UInt64 = 0, _ action: @escaping () -> Void) {
+        guard !isClosed else { return }
+        self.action = action
+        uv_timer_start(handle, { timer in
+            owner(ofHandle: timer, as: LoopTimer.self)?.action()
+        }, milliseconds, interval)
+    }
+
+    public func stop() {
+        guard !isClosed else { return }
+        uv_timer_stop(handle)
+    }
+
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        action = {}
+        closeHandle(handle)
+    }
+}

@@ -1,0 +1,127 @@
+import MoeAPI
+import PluginHost
+
+extension Scheduler {
+    /// Moves queued work onto a ready tier and starts the next step.
+    /// Called after anything that may let work proceed.
+    func pump(_ tier: Tier) {
+        guard tier.state == .ready, let model = tier.model, !tier.isStale else {
+            if tier.state == .draining { finishDrainIfDone(tier) }
+            return
+        }
+        dropCancelledIdle(tier)
+        guard !tier.isStepInFlight, !tier.isJobInFlight else { return }
+        if let index = tier.queue.firstIndex(where: { if case .tokenize = $0 { true } else { false } }),
+           case .tokenize(let job) = tier.queue.remove(at: index) {
+            return runTokenize(job, on: tier, model: model)
+        }
+        while tier.active.count < daemon.maxBatch, let index = tier.queue.firstIndex(where: { if case .generate = $0 { true } else { false } }),
+              case .generate(let generation) = tier.queue.remove(at: index) {
+            generation.startedAt = environment.now()
+            tier.active.append(generation)
+        }
+        if !tier.active.isEmpty { runStep(tier, model: model) }
+    }
+
+    /// Cancelled generations leave between steps; their sequences are
+    /// removed by the next job on the lane.
+    private func dropCancelledIdle(_ tier: Tier) {
+        guard !tier.isStepInFlight else { return }
+        for generation in tier.active where generation.isCancelled {
+            if generation.isPrepared { tier.retiredSequences.append(generation.sequence) }
+            tier.counters.failedRequests += 1
+        }
+        tier.active.removeAll { $0.isCancelled }
+        if tier.active.isEmpty && tier.queue.isEmpty { tier.lastUsed = environment.now(); onChange() }
+    }
+
+    private func runStep(_ tier: Tier, model: ModelBackend) {
+        tier.isStepInFlight = true
+        let job = StepJob(model: model, generations: tier.active, retiredSequences: tier.retiredSequences,
+                          contextLength: model.info.contextLength > 0 ? model.info.contextLength : tier.settings.context)
+        tier.retiredSequences = []
+        let started = environment.now()
+        environment.executor.run(lane: tier.name, { job.run() }, done: { [self] result in
+            tier.isStepInFlight = false
+            tier.counters.generationSeconds += environment.now() - started
+            if let counts = result.expertCounts { tier.counters.expertCounts = counts }
+            result.outcomes.forEach { handle($0, on: tier) }
+            tier.active.removeAll { $0.isCancelled }
+            tier.lastUsed = environment.now()
+            pump(tier)
+            if tier.active.isEmpty { onChange() }
+        })
+    }
+
+    /// Applies one step's result on the loop: stream text, or finish.
+    private func handle(_ outcome: StepOutcome, on tier: Tier) {
+        let g = outcome.generation
+        guard !g.isCancelled else {
+            if g.isPrepared { tier.retiredSequences.append(g.sequence) }
+            return
+        }
+        switch outcome.event {
+        case .failed(let message):
+            finish(g, on: tier, error: RemoteError(.internal, "generation failed: \(message)"))
+        case .contextFull:
+            finish(g, on: tier, reason: "length")
+        case .token(let token, let bytes):
+            if g.completionTokens == 0 {
+                g.firstTokenAt = environment.now()
+                tier.counters.promptTokens += UInt64(g.promptTokens.count)
+            }
+            if tier.model?.info.stopTokens.contains(token) == true { return finish(g, on: tier, reason: "eos") }
+            g.completionTokens += 1
+            tier.counters.completionTokens += 1
+            let (text, stopped) = g.text.feed(bytes)
+            if !text.isEmpty || !stopped {
+                g.sink.send(Response(id: g.requestID, isFinal: false, result: .chunk(GenerateChunk(text: text, tokens: [token]))))
+            }
+            if stopped { return finish(g, on: tier, reason: "stop") }
+            if g.completionTokens >= g.maxTokens { finish(g, on: tier, reason: "length") }
+        }
+    }
+
+    private func finish(_ g: Generation, on tier: Tier, reason: String = "", error: RemoteError? = nil) {
+        g.isCancelled = true  // leaves the active set after this step
+        if g.isPrepared { tier.retiredSequences.append(g.sequence) }
+        if let error {
+            tier.counters.failedRequests += 1
+            return g.sink.send(.failure(id: g.requestID, error))
+        }
+        let tail = g.text.finish()
+        if !tail.isEmpty {
+            g.sink.send(Response(id: g.requestID, isFinal: false, result: .chunk(GenerateChunk(text: tail, tokens: []))))
+        }
+        let now = environment.now()
+        var summary = GenerateSummary()
+        summary.tier = tier.name
+        summary.promptTokens = UInt32(clamping: g.promptTokens.count)
+        summary.completionTokens = UInt32(clamping: g.completionTokens)
+        summary.finishReason = reason
+        summary.queueSeconds = g.startedAt - g.enqueuedAt
+        summary.promptSeconds = (g.firstTokenAt > 0 ? g.firstTokenAt : now) - g.startedAt
+        summary.generationSeconds = g.firstTokenAt > 0 ? now - g.firstTokenAt : 0
+        g.sink.send(Response(id: g.requestID, isFinal: true, result: .summary(summary)))
+    }
+
+    private func runTokenize(_ job: TokenizeJob, on tier: Tier, model: ModelBackend) {
+        tier.isJobInFlight = true
+        let request = job.request
+        environment.executor.run(lane: tier.name, {
+            Result { () throws -> TokenizeReply in
+                let tokens = try model.tokenize(request.text, addSpecial: request.addSpecial, parseSpecial: request.parseSpecial)
+                return TokenizeReply(tokens: tokens, pieces: try tokens.map { try model.detokenize([$0]) })
+            }
+        }, done: { [self] result in
+            tier.isJobInFlight = false
+            tier.lastUsed = environment.now()
+            switch result {
+            case .success(let reply): job.sink.send(Response(id: job.requestID, isFinal: true, result: .tokenize(reply)))
+            case .failure(let error): job.sink.send(.failure(id: job.requestID, RemoteError(.invalidArgument, "\(error)")))
+            }
+            pump(tier)
+            onChange()
+        })
+    }
+}

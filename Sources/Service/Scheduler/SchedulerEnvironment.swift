@@ -1,0 +1,71 @@
+import MoeAPI
+import PluginHost
+
+/// A model as the scheduler uses it. `PluginModel` is the real one; tests
+/// pass fakes. Called only from the tier's worker lane, never the loop.
+public protocol ModelBackend: AnyObject {
+    var info: ModelInfo { get }
+    func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32]
+    func detokenize(_ tokens: [Int32]) throws -> [UInt8]
+    func renderChat(_ turns: [ChatTurn], addGenerationPrompt: Bool) throws -> String
+    func createSequence() throws -> Int32
+    func removeSequence(_ sequence: Int32) throws
+    func evaluate(_ items: [BatchItem]) throws -> [[Float]]
+    func expertStatistics() throws -> [UInt64]
+    func close()
+}
+
+extension PluginModel: ModelBackend {}
+
+/// Opens models for tiers (the plugin loader in the daemon, fakes in
+/// tests). Called off the loop thread.
+public protocol BackendProvider: AnyObject {
+    /// Bytes the tier's model would take, before committing to open it.
+    func estimate(_ tier: TierSettings, maxSequences: Int) throws -> UInt64
+    func open(_ tier: TierSettings, maxSequences: Int, progress: @escaping (Float) -> Void) throws -> ModelBackend
+    /// What is known about the plugins the tiers name.
+    func pluginReport(for tiers: [TierSettings]) -> [PluginInfo]
+}
+
+/// Runs blocking work off the loop thread, serially per lane (one lane
+/// per tier, so a model is used by one thread at a time), and brings
+/// results back to the loop.
+public protocol WorkExecutor: AnyObject {
+    func run(lane: String, _ work: @escaping () -> Void)
+    /// Runs `work` on the loop thread soon. Safe from any thread.
+    func post(_ work: @escaping () -> Void)
+}
+
+extension WorkExecutor {
+    /// Runs `work` on `lane`, then `done` with its result on the loop.
+    func run<T>(lane: String, _ work: @escaping () -> T, done: @escaping (T) -> Void) {
+        run(lane: lane) { [self] in
+            let result = work()
+            post { done(result) }
+        }
+    }
+}
+
+/// The side effects the scheduler needs, as values (fakes in tests).
+public struct SchedulerEnvironment {
+    /// Monotonic seconds.
+    public var now: () -> Double
+    public var backends: BackendProvider
+    public var executor: WorkExecutor
+    /// Physical memory in bytes, for a budget of "auto".
+    public var physicalMemory: () -> UInt64
+
+    public init(now: @escaping () -> Double, backends: BackendProvider, executor: WorkExecutor,
+                physicalMemory: @escaping () -> UInt64) {
+        self.now = now
+        self.backends = backends
+        self.executor = executor
+        self.physicalMemory = physicalMemory
+    }
+}
+
+/// Why a call failed, as the scheduler reports it to clients.
+struct Failure: Error {
+    let error: RemoteError
+    init(_ code: StatusCode, _ message: String) { error = RemoteError(code, message) }
+}

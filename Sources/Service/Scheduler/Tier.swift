@@ -1,0 +1,134 @@
+import MoeAPI
+import PluginHost
+
+/// Someone waiting for a tier to finish loading: a `load` or `use` call.
+struct LoadWaiter {
+    enum Purpose { case load, use }
+    let sink: ResponseSink
+    let requestID: UInt64
+    let purpose: Purpose
+}
+
+/// Someone waiting for a tier to finish unloading.
+struct UnloadWaiter {
+    let sink: ResponseSink
+    let requestID: UInt64
+}
+
+/// Work waiting for a tier to be ready.
+enum TierWork {
+    case generate(Generation)
+    case tokenize(TokenizeJob)
+
+    var sink: ResponseSink {
+        switch self {
+        case .generate(let g): g.sink
+        case .tokenize(let t): t.sink
+        }
+    }
+
+    var requestID: UInt64 {
+        switch self {
+        case .generate(let g): g.requestID
+        case .tokenize(let t): t.requestID
+        }
+    }
+}
+
+struct TokenizeJob {
+    let sink: ResponseSink
+    let requestID: UInt64
+    let request: TokenizeRequest
+}
+
+/// Counters for `moectl stats`.
+struct TierCounters {
+    var requests: UInt64 = 0
+    var failedRequests: UInt64 = 0
+    var promptTokens: UInt64 = 0
+    var completionTokens: UInt64 = 0
+    var generationSeconds = 0.0
+    var layers: UInt32 = 0
+    var experts: UInt32 = 0
+    var expertCounts: [UInt64] = []
+}
+
+/// One tier's runtime: its settings, state, model and queues. Lives on
+/// the loop thread; only `model` is handed to the worker lane.
+final class Tier {
+    var settings: TierSettings
+    private(set) var state = TierState.unloaded
+    var model: ModelBackend?
+    var memoryBytes: UInt64 = 0
+    var lastError = ""
+    var loadProgress: Float = 0
+    var loadWaiters: [LoadWaiter] = []
+    var unloadWaiters: [UnloadWaiter] = []
+    var queue: [TierWork] = []
+    var active: [Generation] = []
+    /// Sequences of finished generations, removed by the next job.
+    var retiredSequences: [Int32] = []
+    var isStepInFlight = false
+    var isJobInFlight = false
+    var lastUsed: Double
+    var counters = TierCounters()
+    /// Removed from the config by a reload: unloads, then disappears.
+    var isRetired = false
+    /// Settings changed by a reload while loaded: reload on next use.
+    var isStale = false
+
+    init(settings: TierSettings, now: Double) {
+        self.settings = settings
+        self.lastUsed = now
+    }
+
+    var name: String { settings.name }
+
+    /// Moves along the state machine; false (and no change) if not allowed.
+    @discardableResult
+    func move(to next: TierState) -> Bool {
+        guard state.canMove(to: next) else {
+            log("tier \(name): refused move \(state.name) → \(next.name)")
+            return false
+        }
+        state = next
+        return true
+    }
+
+    /// Loaded, with nothing running or waiting: may be unloaded.
+    var isIdle: Bool {
+        state == .ready && active.isEmpty && queue.isEmpty && !isStepInFlight && !isJobInFlight
+    }
+
+    func status(isDefault: Bool, now: Double) -> TierStatus {
+        var s = TierStatus()
+        s.name = name
+        s.plugin = settings.plugin
+        s.model = settings.model
+        s.state = state
+        s.isDefault = isDefault
+        s.isPinned = settings.isPinned
+        s.memoryBytes = memoryBytes
+        s.activeRequests = UInt32(active.count)
+        s.queuedRequests = UInt32(queue.count)
+        s.lastError = lastError
+        s.context = UInt32(settings.context)
+        s.keepAliveSeconds = settings.keepAlive ?? -1
+        s.idleSeconds = isIdle ? max(0, now - lastUsed) : 0
+        s.loadProgress = loadProgress
+        return s
+    }
+}
+
+/// Diagnostics go to stderr (the journal, under systemd).
+func log(_ message: String) {
+    var line = "moed: " + message + "\n"
+    line.withUTF8 { _ = fwriteStderr($0.baseAddress, $0.count) }
+}
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+private func fwriteStderr(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int {
+    write(2, bytes, count)
+}
