@@ -1,0 +1,81 @@
+import GGUF
+import Testing
+@testable import Kernels
+
+/// Every SIMD level this CPU has must agree with the scalar reference on
+/// random (seeded) blocks: dequantization exactly, dot products within the
+/// type's named tolerance.
+@Suite("SIMD kernels against the scalar reference")
+struct SIMDAgreementTests {
+    static let count = 1024  // four K-quant super-blocks, 32 classic blocks
+
+    @Test("table rows describe ggml's block layouts", arguments: matrixTypes)
+    func layout(type: GGMLType) throws {
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[type], "\(type) at \(isa)")
+            #expect(kernel.blockSize == type.blockSize)
+            #expect(kernel.bytesPerBlock == type.bytesPerBlock)
+            #expect(kernel.activationBlockSize == kernel.activationType.blockSize)
+            #expect(kernel.activationBytesPerBlock == kernel.activationType.bytesPerBlock)
+            #expect(kernel.canMultiply)
+        }
+    }
+
+    @Test("dequantize agrees bit for bit at every ISA level", arguments: matrixTypes)
+    func dequantize(type: GGMLType) throws {
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) + 100)
+        let weights = randomWeights(type, count: Self.count, &rng)
+        let reference = try #require(KernelTable.scalar[type]).dequantized(weights, count: Self.count)
+        #expect(reference.allSatisfy { $0.isFinite })
+        for isa in supportedISAs.dropFirst() {
+            let simd = try #require(KernelTable(isa: isa)?[type]).dequantized(weights, count: Self.count)
+            #expect(simd.map(\.bitPattern) == reference.map(\.bitPattern), "\(type) at \(isa)")
+        }
+    }
+
+    @Test("dot product agrees within the type's tolerance at every ISA level", arguments: matrixTypes)
+    func dot(type: GGMLType) throws {
+        let tolerance = try #require(Tolerance.dot[type])
+        let scalar = try #require(KernelTable.scalar[type])
+        for trial in 0..<20 {
+            var rng = SeededGenerator(seed: UInt64(type.rawValue) * 1000 + UInt64(trial))
+            // odd lengths in blocks exercise the AVX-512 single-block tail
+            let count = trial % 2 == 0 ? Self.count : Self.count - (type.blockSize == 256 ? 256 : 32 * 3)
+            let weights = randomWeights(type, count: count, &rng)
+            let activations = scalar.quantizedActivations(randomFloats(count, &rng))
+            let reference = Double(scalar.dot(weights, activations, count: count))
+            let magnitude = zip(scalar.dequantized(weights, count: count),
+                                dequantizedActivations(activations, type: scalar.activationType, count: count))
+                .reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+            for isa in supportedISAs.dropFirst() {
+                let kernel = try #require(KernelTable(isa: isa)?[type])
+                let simd = Double(kernel.dot(weights, activations, count: count))
+                #expect(abs(simd - reference) <= tolerance * magnitude, "\(type) at \(isa), trial \(trial)")
+            }
+        }
+    }
+
+    @Test("activation quantizers agree bit for bit at every ISA level", arguments: matrixTypes)
+    func activations(type: GGMLType) throws {
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) + 200)
+        let x = randomFloats(Self.count, &rng, scale: 5)
+        let reference = try #require(KernelTable.scalar[type]).quantizedActivations(x)
+        for isa in supportedISAs.dropFirst() {
+            let kernel = try #require(KernelTable(isa: isa)?[type])
+            #expect(kernel.quantizedActivations(x) == reference, "\(type) at \(isa)")
+        }
+    }
+
+    @Test("the scalar dot is the dot of the dequantized rows", arguments: matrixTypes)
+    func scalarDotMatchesDequantized(type: GGMLType) throws {
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) + 300)
+        let scalar = try #require(KernelTable.scalar[type])
+        let weights = randomWeights(type, count: Self.count, &rng)
+        let activations = scalar.quantizedActivations(randomFloats(Self.count, &rng))
+        let pairs = zip(scalar.dequantized(weights, count: Self.count),
+                        dequantizedActivations(activations, type: scalar.activationType, count: Self.count))
+        let exact = pairs.reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let magnitude = pairs.reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+        #expect(abs(Double(scalar.dot(weights, activations, count: Self.count)) - exact) <= Tolerance.referenceVersusDequantized * magnitude)
+    }
+}
