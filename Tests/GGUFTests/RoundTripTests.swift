@@ -127,3 +127,20 @@ struct RoundTripTests {
         for (key, value) in source.metadata { #expect(copy.metadata[key] == value) }
     }
 }
+
+@Suite("String bytes")
+struct StringBytesTests {
+    @Test("invalid UTF-8 is repaired in strings() but kept exact by forEachStringBytes")
+    func invalidUTF8() throws {
+        let raw: [UInt8] = [0x61, 0xFF, 0x62]
+        let payload = RawGGUF.le(GGUFValueType.string.rawValue) + RawGGUF.le(UInt64(2))
+            + RawGGUF.le(UInt64(raw.count)) + raw + RawGGUF.le(UInt64(1)) + [0x63]
+        var builder = RawGGUF()
+        builder.keyValues = [RawGGUF.keyValue("toks", type: GGUFValueType.array.rawValue, payload: payload)]
+        let array = try GGUFFile(bytes: builder.bytes).metadata.array("toks")
+        #expect(array.strings() == ["a\u{FFFD}b", "c"])
+        var exact: [[UInt8]] = []
+        array.forEachStringBytes { exact.append(Array($0)) }
+        #expect(exact == [raw, [0x63]])
+    }
+}
