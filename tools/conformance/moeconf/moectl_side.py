@@ -60,9 +60,10 @@ class Moectl:
         return out
 
     def score_tokens(self, model: str, tokens: list[int], *, want_logits: bool = False,
-                     n_vocab: int | None = None) -> dict:
+                     n_vocab: int | None = None, threads: int = 2) -> dict:
         """Teacher-forced scoring; with want_logits adds out['logits'] [n, n_vocab]."""
-        args = ["score", "--model", model, "--json", "--tokens", ",".join(map(str, tokens))]
+        args = ["score", "--model", model, "--threads", str(threads), "--json",
+                "--tokens", ",".join(map(str, tokens))]
         if not want_logits:
             return self._checked_score(self._json(args), len(tokens))
         with tempfile.TemporaryDirectory() as tmp:

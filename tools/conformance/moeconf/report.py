@@ -28,12 +28,17 @@ def error_row(check: str, file: str, err: Exception) -> Row:
 def markdown(rows: list[Row]) -> str:
     lines = ["| check | file | figure | bound | result |", "|---|---|---|---|---|"]
     for r in rows:
-        figure = r.figure if r.passed or not r.detail else f"{r.figure} — {r.detail}"
+        figure = r.figure if r.passed or not r.detail else f"{r.figure} — {_short(r.detail)}"
         lines.append(f"| {r.check} | {r.file} | {_cell(figure)} | {_cell(r.bound)} | {r.verdict} |")
     passed = sum(r.passed for r in rows)
     lines.append("")
     lines.append(f"{passed}/{len(rows)} rows pass.")
     return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 240) -> str:
+    """The table stays readable; the JSON keeps the full reason."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _cell(text: str) -> str:

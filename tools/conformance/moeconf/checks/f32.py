@@ -52,7 +52,8 @@ def _one_prompt(ctx, ref: LlamaModel, path: str, prompt: str) -> dict:
     gen = ref.greedy(tokens, MAX_TOKENS, f32_kv=True, threads=ctx.threads)
     out = {"prompt": prompt, "tokens": tokens}
     try:
-        scored = ctx.moectl.score_tokens(path, tokens, want_logits=True, n_vocab=ref.n_vocab)
+        scored = ctx.moectl.score_tokens(path, tokens, want_logits=True, n_vocab=ref.n_vocab,
+                                         threads=ctx.threads)
         out["max_abs"] = float(np.max(np.abs(scored["logits"][-1] - gen.first_logits)))
     except MoectlError as err:
         out["score_error"] = str(err)

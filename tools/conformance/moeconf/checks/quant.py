@@ -39,7 +39,7 @@ def _perplexity(ctx, ref: LlamaModel, label: str, path: str) -> Row:
         tokens = tokens[:QUICK_TEXT_TOKENS]
     want = ref.score(tokens, threads=ctx.threads).perplexity
     try:
-        got = float(ctx.moectl.score_tokens(path, tokens)["perplexity"])
+        got = float(ctx.moectl.score_tokens(path, tokens, threads=ctx.threads)["perplexity"])
     except Exception as err:  # noqa: BLE001 — includes a missing or non-numeric field
         return Row(f"{NAME} perplexity", label, f"llama.cpp {want:.4f}, ours: error",
                    f"within {PPL_BOUND:.0%}", False, str(err))
@@ -59,7 +59,7 @@ def _agreement(ctx, ref: LlamaModel, label: str, path: str) -> Row:
         seq = prompt_tokens + gen.tokens
         teacher = ref.score(seq, threads=ctx.threads)
         try:
-            predictions = ctx.moectl.score_tokens(path, seq)["predictions"]
+            predictions = ctx.moectl.score_tokens(path, seq, threads=ctx.threads)["predictions"]
         except Exception as err:  # noqa: BLE001
             return Row(f"{NAME} top-1 agreement", label, "error", f"≥ {AGREEMENT_BOUND:.0%}",
                        False, str(err))
