@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "moectl", targets: ["moectl"]),
+        .executable(name: "moed", targets: ["moed"]),
         // Backend plugins and loader test fixtures, dlopen'ed as libmoe_<name>.so.
         .library(name: "moe_toy", type: .dynamic, targets: ["MoeToyPlugin"]),
         .library(name: "moe_wrongabi", type: .dynamic, targets: ["MoeWrongABIFixture"]),
@@ -36,7 +37,7 @@ let package = Package(
         // Model math: forward passes, KV cache, sampling, generation.
         .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer"]),
         .executableTarget(name: "moectl", dependencies: [
-            "Inference", "GGUF", "Kernels", "Tokenizer",
+            "Inference", "GGUF", "Kernels", "Tokenizer", "MoeClient", "MoeAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,11 +57,15 @@ let package = Package(
         .target(name: "MoeAPI", dependencies: ["MoeProtoC"]),
         .testTarget(name: "MoeAPITests", dependencies: ["MoeAPI"]),
         .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference"]),
+        .executableTarget(name: "moed", dependencies: ["Service"]),
+        .target(name: "MoeClient", dependencies: ["MoeAPI"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer", "TestSupport"]),
+        // Tiny models made in code, shared by every test target that needs one.
+        .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -180,6 +180,7 @@ extension GenerateSummary {
         promptSeconds = s.prompt_seconds
         generationSeconds = s.generation_seconds
         queueSeconds = s.queue_seconds
+        promptTokenIDs = elements(s.prompt_token_ids, s.n_prompt_token_ids)
     }
 }
 

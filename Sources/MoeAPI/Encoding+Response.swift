@@ -180,6 +180,8 @@ extension GenerateSummary {
             s.pointee.generation_seconds = generationSeconds
             s.pointee.has_queue_seconds = 1
             s.pointee.queue_seconds = queueSeconds
+            s.pointee.n_prompt_token_ids = promptTokenIDs.count
+            s.pointee.prompt_token_ids = arena.array(promptTokenIDs)
         }
     }
 }

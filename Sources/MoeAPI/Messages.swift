@@ -189,6 +189,7 @@ public struct GenerateSummary: Sendable, Equatable {
     public var promptSeconds = 0.0
     public var generationSeconds = 0.0
     public var queueSeconds = 0.0
+    public var promptTokenIDs: [Int32] = []
     public init() {}
 }
 

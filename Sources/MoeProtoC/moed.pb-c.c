@@ -2776,7 +2776,7 @@ const ProtobufCMessageDescriptor moed__v1__generate_chunk__descriptor =
   (ProtobufCMessageInit) moed__v1__generate_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descriptors[7] =
+static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descriptors[8] =
 {
   {
     "tier",
@@ -2862,12 +2862,25 @@ static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_token_ids",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Moed__V1__GenerateSummary, n_prompt_token_ids),
+    offsetof(Moed__V1__GenerateSummary, prompt_token_ids),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__generate_summary__field_indices_by_name[] = {
   2,   /* field[2] = completion_tokens */
   3,   /* field[3] = finish_reason */
   5,   /* field[5] = generation_seconds */
   4,   /* field[4] = prompt_seconds */
+  7,   /* field[7] = prompt_token_ids */
   1,   /* field[1] = prompt_tokens */
   6,   /* field[6] = queue_seconds */
   0,   /* field[0] = tier */
@@ -2875,7 +2888,7 @@ static const unsigned moed__v1__generate_summary__field_indices_by_name[] = {
 static const ProtobufCIntRange moed__v1__generate_summary__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor moed__v1__generate_summary__descriptor =
 {
@@ -2885,7 +2898,7 @@ const ProtobufCMessageDescriptor moed__v1__generate_summary__descriptor =
   "Moed__V1__GenerateSummary",
   "moed.v1",
   sizeof(Moed__V1__GenerateSummary),
-  7,
+  8,
   moed__v1__generate_summary__field_descriptors,
   moed__v1__generate_summary__field_indices_by_name,
   1,  moed__v1__generate_summary__number_ranges,

@@ -12,6 +12,8 @@ struct MoeCtl: ParsableCommand {
             // Offline verbs (in-process, no daemon).
             RunCommand.self, TokenizeCommand.self, ScoreCommand.self, InspectCommand.self, DequantizeCommand.self,
             // Daemon verbs.
+            StatusCommand.self, TiersCommand.self, PluginsCommand.self, LoadCommand.self, UnloadCommand.self,
+            UseCommand.self, GenerateCommand.self, ChatCommand.self, StatsCommand.self, ReloadCommand.self,
         ]
     )
 }

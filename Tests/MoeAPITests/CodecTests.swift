@@ -45,6 +45,7 @@ struct CodecTests {
         var summary = GenerateSummary()
         summary.finishReason = "length"
         summary.completionTokens = 9
+        summary.promptTokenIDs = [1, 2, 300]
         var plugin = PluginInfo()
         plugin.name = "dense"
         plugin.isLoaded = true

@@ -81,9 +81,11 @@ extension Scheduler {
     private func reportProgress(_ tier: Tier, _ fraction: Float) {
         guard tier.state == .loading, fraction.isFinite else { return }
         tier.loadProgress = min(max(fraction, 0), 1)
-        for waiter in tier.loadWaiters {
-            waiter.sink.send(Response(id: waiter.requestID, isFinal: false,
-                                      result: .loadProgress(tier: tier.name, fraction: tier.loadProgress)))
+        // Load and use callers, and generations waiting on the load, all see progress.
+        let watchers = tier.loadWaiters.map { ($0.sink, $0.requestID) } + tier.queue.map { ($0.sink, $0.requestID) }
+        for (sink, requestID) in watchers {
+            sink.send(Response(id: requestID, isFinal: false,
+                               result: .loadProgress(tier: tier.name, fraction: tier.loadProgress)))
         }
     }
 

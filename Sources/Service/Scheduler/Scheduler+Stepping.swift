@@ -97,6 +97,7 @@ extension Scheduler {
         var summary = GenerateSummary()
         summary.tier = tier.name
         summary.promptTokens = UInt32(clamping: g.promptTokens.count)
+        summary.promptTokenIDs = g.promptTokens
         summary.completionTokens = UInt32(clamping: g.completionTokens)
         summary.finishReason = reason
         summary.queueSeconds = g.startedAt - g.enqueuedAt

@@ -485,10 +485,12 @@ struct  Moed__V1__GenerateSummary
   double generation_seconds;
   protobuf_c_boolean has_queue_seconds;
   double queue_seconds;
+  size_t n_prompt_token_ids;
+  int32_t *prompt_token_ids;
 };
 #define MOED__V1__GENERATE_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_summary__descriptor) \
-    , NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0 }
+    , NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0,NULL }
 
 
 struct  Moed__V1__TokenizeRequest

@@ -1,0 +1,155 @@
+import MoeAPI
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// moed itself: the loop, the socket, the scheduler, signals and systemd.
+///
+/// Lifecycle: `start()` binds and listens (READY=1); SIGHUP or a reload
+/// call re-reads the config (a bad one is refused, the running one kept);
+/// SIGTERM stops listening, lets accepted calls finish, unloads every
+/// model, closes every handle, and `run()` returns.
+public final class Daemon {
+    public static let version = "0.1.0"
+
+    let loop: EventLoop
+    let scheduler: Scheduler
+    let backends: PluginBackends
+    private let loopQueue: AsyncQueue
+    private let keepAliveTimer: LoopTimer
+    private var server: UnixSocketServer?
+    private var signals: [SignalWatcher] = []
+    private var configuration: Configuration
+    private let startedAt: Double
+    private var isStopping = false
+    let router: RequestRouter
+    /// Searched after the configured plugin_dir (the build folder in development).
+    private let extraDirectories: [String]
+
+    public init(configuration: Configuration, extraPluginDirectories: [String] = []) throws {
+        self.configuration = configuration
+        self.extraDirectories = extraPluginDirectories
+        loop = try EventLoop()
+        loopQueue = try AsyncQueue(loop: loop)
+        keepAliveTimer = try LoopTimer(loop: loop)
+        let settings = configuration.daemon
+        let directories = settings.pluginDirectories + extraPluginDirectories
+        backends = PluginBackends(directories: directories, threads: { settings.threads > 0 ? settings.threads : Daemon.processorCount })
+        let executor = DispatchExecutor(loopQueue: loopQueue)
+        scheduler = Scheduler(configuration: configuration, environment: SchedulerEnvironment(
+            now: Daemon.monotonicSeconds, backends: backends, executor: executor, physicalMemory: Daemon.physicalMemory))
+        startedAt = Daemon.monotonicSeconds()
+        router = RequestRouter(scheduler: scheduler)
+        router.daemon = self
+        scheduler.onChange = { [weak self] in self?.rearmKeepAlive() }
+    }
+
+    /// Listens (on the socket systemd passed, or the configured path) and
+    /// installs signal handlers.
+    public func start() throws {
+        let settings = configuration.daemon
+        if let fd = Systemd.activatedSocket() {
+            server = try UnixSocketServer(loop: loop, listeningDescriptor: fd, maximumFrameSize: settings.maxFrameBytes)
+        } else {
+            server = try UnixSocketServer(loop: loop, path: settings.socketPath, mode: settings.socketMode,
+                                          maximumFrameSize: settings.maxFrameBytes)
+        }
+        server?.delegate = router
+        signals = [
+            try SignalWatcher(loop: loop, signal: SIGTERM) { [weak self] in self?.stop() },
+            try SignalWatcher(loop: loop, signal: SIGINT) { [weak self] in self?.stop() },
+            try SignalWatcher(loop: loop, signal: SIGHUP) { [weak self] in _ = self?.reload() },
+        ]
+        scheduler.loadPinnedTiers()
+        log("listening on \(settings.socketPath) (pid \(getpid()), default tier \(scheduler.defaultTier))")
+        Systemd.notify("READY=1\nSTATUS=serving; default tier \(scheduler.defaultTier)\nMAINPID=\(getpid())")
+    }
+
+    /// Runs the loop until shutdown completes.
+    public func run() {
+        loop.run()
+    }
+
+    /// Begins a graceful stop (SIGTERM): refuse new work, finish running
+    /// calls, unload models, close everything.
+    public func stop() {
+        guard !isStopping else { return }
+        isStopping = true
+        log("stopping: draining in-flight requests")
+        Systemd.notify("STOPPING=1\nSTATUS=draining")
+        scheduler.beginShutdown()
+        server?.stopListening()
+        signals.forEach { $0.close() }
+        signals = []
+        continueStopping()
+    }
+
+    /// Each scheduler change re-checks whether the stop can go on; no polling.
+    private func continueStopping() {
+        guard isStopping else { return }
+        if scheduler.isQuiet { scheduler.unloadAll() }
+        guard scheduler.isQuiet, scheduler.isFullyUnloaded else { return }
+        log("stopped")
+        server?.close()
+        server = nil
+        keepAliveTimer.close()
+        loopQueue.close()
+    }
+
+    /// Re-reads the config file. A bad file changes nothing.
+    public func reload() -> Result<Configuration, ConfigError> {
+        do {
+            let fresh = try Configuration.load(path: configuration.path)
+            configuration = fresh
+            backends.setDirectories(fresh.daemon.pluginDirectories + extraDirectories)
+            scheduler.apply(fresh)
+            log("reloaded \(fresh.path): tiers \(fresh.tiers.map(\.name).joined(separator: ", "))")
+            Systemd.notify("STATUS=serving; default tier \(scheduler.defaultTier)")
+            return .success(fresh)
+        } catch let error as ConfigError {
+            log("reload refused, keeping the running config: \(error)")
+            return .failure(error)
+        } catch {
+            return .failure(ConfigError(path: configuration.path, line: nil, key: nil, message: "\(error)"))
+        }
+    }
+
+    private func rearmKeepAlive() {
+        Systemd.notify("STATUS=serving; default tier \(scheduler.defaultTier)")
+        if isStopping { return continueStopping() }
+        guard let seconds = scheduler.nextKeepAliveDeadline() else { return keepAliveTimer.stop() }
+        keepAliveTimer.start(after: UInt64(seconds * 1000) + 1) { [weak self] in
+            self?.scheduler.expireIdleTiers()
+            self?.rearmKeepAlive()
+        }
+    }
+
+    func statusReply() -> StatusReply {
+        var reply = StatusReply()
+        reply.pid = UInt32(getpid())
+        reply.version = Daemon.version
+        reply.defaultTier = scheduler.defaultTier
+        reply.uptimeSeconds = Daemon.monotonicSeconds() - startedAt
+        reply.configPath = configuration.path
+        reply.socket = configuration.daemon.socketPath
+        reply.memoryBudget = scheduler.memoryBudget
+        reply.memoryUsed = scheduler.memoryUsed
+        reply.connections = UInt32(server?.connections.count ?? 0)
+        reply.tiers = scheduler.tierStatuses()
+        return reply
+    }
+
+    // MARK: injected effects, real versions
+
+    static func monotonicSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    static func physicalMemory() -> UInt64 {
+        UInt64(max(sysconf(Int32(_SC_PHYS_PAGES)), 0)) * UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 0))
+    }
+
+    static var processorCount: Int { max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1) }
+}

@@ -1,0 +1,82 @@
+import MoeAPI
+import PluginHost
+
+/// Opens tier models through plugins found in the configured directories.
+public final class PluginBackends: BackendProvider {
+    private let loader = PluginLoader()
+    private let lock = NSLockLite()
+    private var directories: [String]
+    private var loadErrors: [String: String] = [:]
+    private let threads: () -> Int
+
+    public init(directories: [String], threads: @escaping () -> Int) {
+        self.directories = directories
+        self.threads = threads
+    }
+
+    /// Replaces the search path (after a config reload).
+    public func setDirectories(_ directories: [String]) {
+        lock.lock()
+        self.directories = directories
+        lock.unlock()
+    }
+
+    private func plugin(named name: String) throws -> Plugin {
+        lock.lock()
+        let searched = directories
+        lock.unlock()
+        guard let path = PluginLoader.locate(plugin: name, in: searched) else {
+            let message = "plugin \(name): \(PluginLoader.fileName(forPlugin: name)) not found in \(searched.joined(separator: ", "))"
+            record(name, message)
+            throw StepError(message)
+        }
+        do {
+            return try loader.load(path: path, threads: UInt32(clamping: threads()))
+        } catch {
+            record(name, "\(error)")
+            throw error
+        }
+    }
+
+    private func record(_ name: String, _ message: String) {
+        lock.lock()
+        loadErrors[name] = message
+        lock.unlock()
+    }
+
+    private func parameters(_ tier: TierSettings, maxSequences: Int) -> OpenParameters {
+        OpenParameters(path: tier.model, contextLength: UInt32(clamping: tier.context),
+                       threads: UInt32(clamping: tier.threads > 0 ? tier.threads : threads()),
+                       expertsUsed: UInt32(clamping: tier.expertsUsed), maxSequences: UInt32(clamping: maxSequences))
+    }
+
+    public func estimate(_ tier: TierSettings, maxSequences: Int) throws -> UInt64 {
+        try plugin(named: tier.plugin).estimate(parameters(tier, maxSequences: maxSequences)).totalBytes
+    }
+
+    public func open(_ tier: TierSettings, maxSequences: Int, progress: @escaping (Float) -> Void) throws -> ModelBackend {
+        try plugin(named: tier.plugin).open(parameters(tier, maxSequences: maxSequences), progress: progress)
+    }
+
+    public func pluginReport(for tiers: [TierSettings]) -> [PluginInfo] {
+        lock.lock()
+        let searched = directories
+        let errors = loadErrors
+        lock.unlock()
+        let loaded = loader.loadedPlugins
+        var names: [String] = []
+        for tier in tiers where !names.contains(tier.plugin) { names.append(tier.plugin) }
+        return names.map { name in
+            var info = PluginInfo()
+            info.name = name
+            info.path = PluginLoader.locate(plugin: name, in: searched) ?? ""
+            if let plugin = loaded.first(where: { $0.path == info.path }) {
+                info.isLoaded = true
+                info.version = plugin.version
+            } else {
+                info.error = errors[name] ?? (info.path.isEmpty ? "not found in \(searched.joined(separator: ", "))" : "")
+            }
+            return info
+        }
+    }
+}

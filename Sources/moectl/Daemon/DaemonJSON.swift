@@ -1,0 +1,68 @@
+import MoeAPI
+
+// The --json shapes of the daemon verbs: snake_case keys, as in the proto.
+
+struct TierJSON: Encodable {
+    var name, plugin, model, state: String
+    var is_default, pinned: Bool
+    var memory_bytes: UInt64
+    var active_requests, queued_requests, context: UInt32
+    var last_error: String
+    var keep_alive_seconds, idle_seconds: Double
+    var load_progress: Float
+
+    init(_ t: TierStatus) {
+        name = t.name; plugin = t.plugin; model = t.model; state = t.state.name
+        is_default = t.isDefault; pinned = t.isPinned; memory_bytes = t.memoryBytes
+        active_requests = t.activeRequests; queued_requests = t.queuedRequests; context = t.context
+        last_error = t.lastError; keep_alive_seconds = t.keepAliveSeconds; idle_seconds = t.idleSeconds
+        load_progress = t.loadProgress
+    }
+}
+
+struct TiersJSON: Encodable {
+    var default_tier: String
+    var tiers: [TierJSON]
+}
+
+struct StatusJSON: Encodable {
+    var pid: UInt32
+    var version, default_tier, config_path, socket: String
+    var uptime_seconds: Double
+    var memory_budget, memory_used: UInt64
+    var connections: UInt32
+    var tiers: [TierJSON]
+
+    init(_ s: StatusReply) {
+        pid = s.pid; version = s.version; default_tier = s.defaultTier; config_path = s.configPath
+        socket = s.socket; uptime_seconds = s.uptimeSeconds; memory_budget = s.memoryBudget
+        memory_used = s.memoryUsed; connections = s.connections; tiers = s.tiers.map(TierJSON.init)
+    }
+}
+
+struct PluginJSON: Encodable {
+    var name, path, version, error: String
+    var loaded: Bool
+    init(_ p: PluginInfo) {
+        name = p.name; path = p.path; version = p.version; error = p.error; loaded = p.isLoaded
+    }
+}
+
+struct StatsJSON: Encodable {
+    var name: String
+    var requests, failed_requests, prompt_tokens, completion_tokens: UInt64
+    var generation_seconds, tokens_per_second: Double
+    var layers, experts: UInt32
+    var expert_counts: [UInt64]
+    init(_ s: TierStats) {
+        name = s.name; requests = s.requests; failed_requests = s.failedRequests; prompt_tokens = s.promptTokens
+        completion_tokens = s.completionTokens; generation_seconds = s.generationSeconds
+        tokens_per_second = s.tokensPerSecond; layers = s.layers; experts = s.experts; expert_counts = s.expertCounts
+    }
+}
+
+struct ReloadJSON: Encodable {
+    var config_path: String
+    var tiers: [String]
+    var default_tier: String
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import MoeAPI
+import MoeClient
+
+/// Sampling flags of the daemon verbs: the same names as `moectl run`,
+/// but unset flags take the tier's defaults from moed's config.
+struct DaemonSamplingOptions: ParsableArguments {
+    @Option(name: .long, help: "Most tokens to generate (default: the tier's).") var maxTokens: UInt32?
+    @Option(name: .long, help: "Sampling temperature; 0 is greedy.") var temperature: Float?
+    @Option(name: .long, help: "Keep the K most likely tokens (0: off).") var topK: UInt32?
+    @Option(name: .long, help: "Nucleus sampling mass (1: off).") var topP: Float?
+    @Option(name: .long, help: "Drop tokens below this fraction of the best one's probability.") var minP: Float?
+    @Option(name: .long, help: "Repetition penalty (1: off).") var repeatPenalty: Float?
+    @Option(name: .long, help: "Random seed; the same seed gives the same output.") var seed: UInt64?
+    @Option(name: .long, parsing: .singleValue, help: "Stop before this string (repeatable).") var stop: [String] = []
+
+    var overrides: SamplingOverrides {
+        var o = SamplingOverrides()
+        o.temperature = temperature
+        o.topK = topK
+        o.topP = topP
+        o.minP = minP
+        o.repeatPenalty = repeatPenalty
+        o.seed = seed
+        return o
+    }
+}
+
+/// `moectl generate`: stream a completion from moed.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Generate text with moed (streams as it comes).")
+    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var sampling: DaemonSamplingOptions
+    @Option(name: .long, help: "The tier (default: the daemon's default tier).") var tier: String?
+    @Flag(name: .long, help: "Treat PROMPT as plain text to continue, without the chat template.") var raw = false
+    @Argument(help: "The prompt (a user message unless --raw).") var prompt: String
+
+    func run() throws {
+        var request = GenerateRequest()
+        request.tier = tier ?? ""
+        if raw { request.prompt = prompt } else { request.messages = [ChatMessage(role: "user", content: prompt)] }
+        request.sampling = sampling.overrides
+        request.stop = sampling.stop
+        request.maxTokens = sampling.maxTokens ?? 0
+        let result = try daemon.withClient { try streamGeneration($0, request, echo: !daemon.json) }
+        if daemon.json { try printJSON(RunOutput(result)) } else { writeStreamed("\n") }
+    }
+}
+
+/// `moectl chat`: one turn with PROMPT, or a conversation on stdin.
+struct ChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat", abstract: "Chat with a tier: one message, or a conversation read line by line from stdin.")
+    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var sampling: DaemonSamplingOptions
+    @Option(name: .long, help: "The tier (default: the daemon's default tier).") var tier: String?
+    @Option(name: .long, help: "A system message to start with.") var system: String?
+    @Argument(help: "The message; without it, each stdin line is a turn.") var message: String?
+
+    func run() throws {
+        var history: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
+        try daemon.withClient { client in
+            let turns = message.map { [$0] } ?? Array(AnyIterator { readLine() })
+            for turn in turns where !turn.isEmpty {
+                history.append(ChatMessage(role: "user", content: turn))
+                var request = GenerateRequest()
+                request.tier = tier ?? ""
+                request.messages = history
+                request.sampling = sampling.overrides
+                request.stop = sampling.stop
+                request.maxTokens = sampling.maxTokens ?? 0
+                let result = try streamGeneration(client, request, echo: !daemon.json)
+                if daemon.json { try printJSON(RunOutput(result)) } else { writeStreamed("\n") }
+                history.append(ChatMessage(role: "assistant", content: result.text))
+            }
+        }
+    }
+}
+
+/// What one streamed generation produced.
+struct DaemonGeneration {
+    var text = ""
+    var tokens: [Int32] = []
+    var summary = GenerateSummary()
+}
+
+func streamGeneration(_ client: MoeClient, _ request: GenerateRequest, echo: Bool) throws -> DaemonGeneration {
+    var result = DaemonGeneration()
+    var progress = ProgressLine()
+    let final = try client.call(.generate(request)) { response in
+        if progress.handle(response) { return }
+        progress.end()
+        guard case .chunk(let chunk) = response.result else { return }
+        result.text += chunk.text
+        result.tokens += chunk.tokens
+        if echo { writeStreamed(chunk.text) }
+    }
+    progress.end()
+    if case .summary(let summary) = final.result { result.summary = summary }
+    return result
+}
+
+extension RunOutput {
+    /// The same JSON shape as `moectl run --json`, from a daemon answer.
+    init(_ g: DaemonGeneration) {
+        let s = g.summary
+        prompt_tokens = s.promptTokenIDs
+        tokens = g.tokens
+        text = g.text
+        finish_reason = s.finishReason
+        timings = Timings(
+            prompt_tokens: Int(s.promptTokens), prompt_seconds: s.promptSeconds,
+            prompt_tokens_per_second: s.promptSeconds > 0 ? Double(s.promptTokens) / s.promptSeconds : 0,
+            generated_tokens: Int(s.completionTokens), generation_seconds: s.generationSeconds,
+            generation_tokens_per_second: s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0)
+    }
+}

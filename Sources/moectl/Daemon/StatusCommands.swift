@@ -1,0 +1,109 @@
+import ArgumentParser
+import MoeAPI
+import MoeClient
+
+/// `moectl status`: the daemon and its tiers at a glance.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show moed's state.")
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() throws {
+        let reply = try daemon.withClient { client -> StatusReply in
+            guard case .status(let s) = try client.call(.status).result else { throw ClientError.connectionLost("no status") }
+            return s
+        }
+        if daemon.json { return try printJSON(StatusJSON(reply)) }
+        print("moed \(reply.version), pid \(reply.pid), up \(Int(reply.uptimeSeconds)) s")
+        print("socket \(reply.socket), config \(reply.configPath)")
+        print("memory \(formatBytes(reply.memoryUsed)) of \(formatBytes(reply.memoryBudget)); \(reply.connections) connection(s)")
+        print("default tier: \(reply.defaultTier)")
+        printTiers(reply.tiers)
+    }
+}
+
+/// `moectl tiers`: the configured tiers and their states.
+struct TiersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tiers", abstract: "List moed's tiers.")
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() throws {
+        let reply = try daemon.withClient { client -> TiersReply in
+            guard case .tiers(let t) = try client.call(.tiers).result else { throw ClientError.connectionLost("no tiers") }
+            return t
+        }
+        if daemon.json { return try printJSON(TiersJSON(default_tier: reply.defaultTier, tiers: reply.tiers.map(TierJSON.init))) }
+        printTiers(reply.tiers)
+    }
+}
+
+func printTiers(_ tiers: [TierStatus]) {
+    for t in tiers {
+        let mark = t.isDefault ? "*" : " "
+        var line = "\(mark) \(t.name)\t\(t.state.name)\t\(t.plugin)\t\(formatBytes(t.memoryBytes))\tactive \(t.activeRequests) queued \(t.queuedRequests)"
+        if t.isPinned { line += "\tpinned" }
+        if !t.lastError.isEmpty { line += "\terror: \(t.lastError)" }
+        print(line)
+        print("    model \(t.model)")
+    }
+}
+
+/// `moectl plugins`: which backend plugins the tiers use and whether they load.
+struct PluginsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "plugins", abstract: "List backend plugins.")
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() throws {
+        let plugins = try daemon.withClient { client -> [PluginInfo] in
+            guard case .plugins(let p) = try client.call(.plugins).result else { throw ClientError.connectionLost("no plugins") }
+            return p
+        }
+        if daemon.json { return try printJSON(plugins.map(PluginJSON.init)) }
+        for p in plugins {
+            let state = p.isLoaded ? "loaded \(p.version)" : (p.error.isEmpty ? "not loaded" : "error: \(p.error)")
+            print("\(p.name)\t\(p.path.isEmpty ? "(not found)" : p.path)\t\(state)")
+        }
+    }
+}
+
+/// `moectl stats`: per-tier counters and MoE expert usage.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Show per-tier request and expert statistics.")
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() throws {
+        let stats = try daemon.withClient { client -> [TierStats] in
+            guard case .stats(let s) = try client.call(.stats).result else { throw ClientError.connectionLost("no stats") }
+            return s
+        }
+        if daemon.json { return try printJSON(stats.map(StatsJSON.init)) }
+        for s in stats {
+            print("\(s.name): \(s.requests) requests (\(s.failedRequests) failed), \(s.promptTokens) prompt + \(s.completionTokens) generated tokens, \(String(format2(s.tokensPerSecond))) tokens/s")
+            guard s.experts > 0, s.layers > 0, s.expertCounts.count == Int(s.layers * s.experts) else { continue }
+            for layer in 0..<Int(s.layers) {
+                let row = s.expertCounts[layer * Int(s.experts) ..< (layer + 1) * Int(s.experts)]
+                print("  layer \(layer): " + row.map(String.init).joined(separator: " "))
+            }
+        }
+    }
+}
+
+func format2(_ value: Double) -> String {
+    "\((value * 100).rounded() / 100)"
+}
+
+/// `moectl reload`: re-read the config; a bad one is refused and the running one kept.
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reload", abstract: "Make moed re-read its config.")
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() throws {
+        let reply = try daemon.withClient { client -> ReloadReply in
+            guard case .reload(let r) = try client.call(.reload).result else { throw ClientError.connectionLost("no reload reply") }
+            return r
+        }
+        if daemon.json {
+            return try printJSON(ReloadJSON(config_path: reply.configPath, tiers: reply.tiers, default_tier: reply.defaultTier))
+        }
+        print("reloaded \(reply.configPath): tiers \(reply.tiers.joined(separator: ", ")); default \(reply.defaultTier)")
+    }
+}
