@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "moe_wrongabi", type: .dynamic, targets: ["MoeWrongABIFixture"]),
         .library(name: "moe_refuses", type: .dynamic, targets: ["MoeRefusesFixture"]),
         .library(name: "moe_noinit", type: .dynamic, targets: ["MoeNoInitFixture"]),
+        .library(name: "moe_dense", type: .dynamic, targets: ["MoeDensePlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,9 @@ let package = Package(
         .target(name: "CMoePlugin"),
         .target(name: "PluginHost", dependencies: ["CMoePlugin"]),
         .target(name: "MoeToyPlugin", dependencies: ["CMoePlugin"], path: "Plugins/Toy"),
+        .target(name: "MoePluginKit", dependencies: ["CMoePlugin"], path: "Plugins/Kit"),
+        .target(name: "MoeDensePlugin", dependencies: ["CMoePlugin", "MoePluginKit", "Inference", "GGUF", "Tokenizer"],
+                path: "Plugins/Dense"),
         .target(name: "MoeWrongABIFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/WrongABI", publicHeadersPath: "."),
         .target(name: "MoeRefusesFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/Refuses", publicHeadersPath: "."),
         .target(name: "MoeNoInitFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/NoInit", publicHeadersPath: "."),

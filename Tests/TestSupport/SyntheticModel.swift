@@ -1,0 +1,129 @@
+import GGUF
+
+/// Tiny Llama-family models made in code and written as real GGUF files, so
+/// tests exercise the same reader, kernels and forward pass as a download.
+///
+/// Weights are seeded pseudo-random values; the tokenizer is byte-level BPE
+/// over all 256 bytes plus a few merges and ChatML special tokens.
+public struct SyntheticModel {
+    public var architecture = "llama"
+    public var embedding = 64
+    public var layers = 2
+    public var heads = 4
+    public var kvHeads = 2
+    public var feedForward = 128
+    public var contextLength = 256
+    public var ropeBase: Float = 10_000
+    public var rmsEpsilon: Float = 1e-5
+    public var seed: UInt64 = 1
+    /// Type of the large matrices; norms stay F32. Q8_0 needs widths that are multiples of 32.
+    public var weightType: GGMLType = .f32
+    /// Write a separate `output.weight` instead of tying it to the embeddings.
+    public var separateOutput = true
+    /// Leave these tensors out (to test errors).
+    public var omittedTensors: Set<String> = []
+
+    public init() {}
+
+    public var headSize: Int { embedding / heads }
+    public var vocabulary: SyntheticVocabulary { SyntheticVocabulary() }
+
+    /// Writes the model to a fresh file under the temporary directory and returns its path.
+    public func write(named name: String = "synthetic") throws -> String {
+        let path = TemporaryFiles.path(name + ".gguf")
+        try makeWriter().write(toFile: path)
+        return path
+    }
+
+    public func makeWriter() throws -> GGUFWriter {
+        var w = try GGUFWriter()
+        let a = architecture
+        try w.set("general.architecture", .string(a))
+        try w.set("general.name", .string("synthetic-\(a)"))
+        try w.set("\(a).context_length", .uint32(UInt32(contextLength)))
+        try w.set("\(a).embedding_length", .uint32(UInt32(embedding)))
+        try w.set("\(a).block_count", .uint32(UInt32(layers)))
+        try w.set("\(a).feed_forward_length", .uint32(UInt32(feedForward)))
+        try w.set("\(a).attention.head_count", .uint32(UInt32(heads)))
+        try w.set("\(a).attention.head_count_kv", .uint32(UInt32(kvHeads)))
+        try w.set("\(a).attention.layer_norm_rms_epsilon", .float32(rmsEpsilon))
+        try w.set("\(a).rope.freq_base", .float32(ropeBase))
+        try w.set("\(a).rope.dimension_count", .uint32(UInt32(headSize)))
+        try vocabulary.addMetadata(to: &w)
+        try addTensors(to: &w)
+        return w
+    }
+
+    private func addTensors(to w: inout GGUFWriter) throws {
+        var random = SeededRandom(seed: seed)
+        let d = embedding, v = vocabulary.count
+        func add(_ name: String, _ shape: [Int], scale: Float, type: GGMLType? = nil, offset: Float = 0) throws {
+            let values = (0..<shape.reduce(1, *)).map { _ in offset + scale * random.nextSigned() }
+            guard !omittedTensors.contains(name) else { return }
+            let t = type ?? weightType
+            try w.addTensor(name: name, shape: shape, type: t, bytes: try encode(values, as: t))
+        }
+        try add("token_embd.weight", [d, v], scale: 0.5)
+        for i in 0..<layers {
+            let p = "blk.\(i)."
+            try add(p + "attn_norm.weight", [d], scale: 0.2, type: .f32, offset: 1)
+            try add(p + "attn_q.weight", [d, heads * headSize], scale: 0.3)
+            try add(p + "attn_k.weight", [d, kvHeads * headSize], scale: 0.3)
+            try add(p + "attn_v.weight", [d, kvHeads * headSize], scale: 0.3)
+            try add(p + "attn_output.weight", [heads * headSize, d], scale: 0.3)
+            try add(p + "ffn_norm.weight", [d], scale: 0.2, type: .f32, offset: 1)
+            try add(p + "ffn_gate.weight", [d, feedForward], scale: 0.3)
+            try add(p + "ffn_up.weight", [d, feedForward], scale: 0.3)
+            try add(p + "ffn_down.weight", [feedForward, d], scale: 0.3)
+        }
+        try add("output_norm.weight", [d], scale: 0.2, type: .f32, offset: 1)
+        if separateOutput { try add("output.weight", [d, v], scale: 0.5) }
+    }
+}
+
+/// Raw bytes of `values` stored as `type` (F32, F16 via bit conversion, or Q8_0).
+func encode(_ values: [Float], as type: GGMLType) throws -> [UInt8] {
+    switch type {
+    case .f32:
+        return values.withUnsafeBytes { Array($0) }
+    case .f16:
+        return values.map { Float16($0) }.withUnsafeBytes { Array($0) }
+    case .q8_0:
+        return quantizeQ80(values)
+    default:
+        throw SyntheticModelError("synthetic models support f32, f16 and q8_0 weights, not \(type)")
+    }
+}
+
+/// Q8_0 as ggml rounds it: per 32 values, d = max|x| / 127, q = round(x / d).
+func quantizeQ80(_ values: [Float]) -> [UInt8] {
+    var out: [UInt8] = []
+    for start in stride(from: 0, to: values.count, by: 32) {
+        let block = values[start..<start + 32]
+        let amax = block.map(abs).max() ?? 0
+        let d = amax / 127
+        let inverse: Float = d != 0 ? 1 / d : 0
+        withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        for x in block { out.append(UInt8(bitPattern: Int8((x * inverse).rounded()))) }
+    }
+    return out
+}
+
+public struct SyntheticModelError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+/// xorshift64*: deterministic values for weights, independent of the engine's own RNG.
+public struct SeededRandom {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+    public mutating func next() -> UInt64 {
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
+        return state &* 0x2545_F491_4F6C_DD1D
+    }
+    /// Uniform in [-1, 1).
+    public mutating func nextSigned() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
+}
