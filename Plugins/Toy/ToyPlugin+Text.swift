@@ -113,7 +113,7 @@ func copy(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int
 }
 
 // Per-thread last error: a pthread key holding a malloc'd C string.
-nonisolated(unsafe) private let errorKey: pthread_key_t = {
+private let errorKey: pthread_key_t = {
     var key = pthread_key_t()
     pthread_key_create(&key) { free($0) }
     return key
