@@ -14,6 +14,10 @@ CK_AVX2 static inline float ck_hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// binary16 -> float in one instruction (exact, like ck_half); the scalar
+// bit-twiddling version would cost more than the rest of a block's work.
+CK_AVX2 static inline float ck_half_f16c(uint16_t h) { return _cvtsh_ss(h); }
+
 // 16 packed bytes -> 32 values 0..15: low nibbles (values 0..15) in the low
 // lane, high nibbles (values 16..31) in the high lane, matching q8 order.
 CK_AVX2 static inline __m256i ck_nibbles(const uint8_t *qs) {

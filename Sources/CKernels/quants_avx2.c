@@ -10,7 +10,7 @@ CK_AVX2 float moe_dot_q4_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q8_0 *b = y;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
         const __m256i q = _mm256_sub_epi8(ck_nibbles(a[i].qs), _mm256_set1_epi8(8));
         const __m256i p = ck_dot_i8_i8(q, _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
@@ -24,8 +24,8 @@ CK_AVX2 float moe_dot_q4_1_q8_1_avx2(const void *x, const void *y, int64_t n) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0.0f;
     for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
-        mins += ck_half(a[i].m) * ck_half(b[i].s);
+        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
+        mins += ck_half_f16c(a[i].m) * ck_half_f16c(b[i].s);
         const __m256i p = ck_dot_u8_i8(ck_nibbles(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
@@ -37,7 +37,7 @@ CK_AVX2 float moe_dot_q5_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q8_0 *b = y;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
         const __m256i p = ck_dot_i8_i8(ck_q5_0_values(&a[i]), _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
@@ -50,8 +50,8 @@ CK_AVX2 float moe_dot_q5_1_q8_1_avx2(const void *x, const void *y, int64_t n) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0.0f;
     for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
-        mins += ck_half(a[i].m) * ck_half(b[i].s);
+        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
+        mins += ck_half_f16c(a[i].m) * ck_half_f16c(b[i].s);
         const __m256i p = ck_dot_u8_i8(ck_q5_1_values(&a[i]), _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
@@ -63,7 +63,7 @@ CK_AVX2 float moe_dot_q8_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q8_0 *b = y;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half(a[i].d) * ck_half(b[i].d));
+        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
         const __m256i p = ck_dot_i8_i8(_mm256_loadu_si256((const __m256i *)a[i].qs),
                                        _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
@@ -99,7 +99,7 @@ CK_AVX2 float moe_dot_f16_f16_avx2(const void *x, const void *y, int64_t n) {
     }
     for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(ck_load_f16(a + i), ck_load_f16(b + i), s0);
     float sum = ck_hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) sum += ck_half(a[i]) * ck_half(b[i]);
+    for (; i < n; i++) sum += ck_half_f16c(a[i]) * ck_half_f16c(b[i]);
     return sum;
 }
 

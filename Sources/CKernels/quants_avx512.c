@@ -44,8 +44,8 @@ CK_AVX512 static inline __m512i ck_q8_pair(const int8_t *q0, const int8_t *q1) {
     const int64_t nb = n / MOE_QK;                                                        \
     int64_t i = 0;                                                                        \
     for (; i + 2 <= nb; i += 2) {                                                         \
-        const __m512 d = ck_two_scales(ck_half(A[i].d) * ck_half(B[i].d),                 \
-                                       ck_half(A[i + 1].d) * ck_half(B[i + 1].d));        \
+        const __m512 d = ck_two_scales(ck_half_f16c(A[i].d) * ck_half_f16c(B[i].d),                 \
+                                       ck_half_f16c(A[i + 1].d) * ck_half_f16c(B[i + 1].d));        \
         const __m512i p = DOT(ck_join_i(VALUES(i), VALUES(i + 1)), ck_q8_pair(B[i].qs, B[i + 1].qs)); \
         acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);                             \
         mins += MIN(i) + MIN(i + 1);                                                      \
@@ -68,7 +68,7 @@ CK_AVX512 float moe_dot_q4_1_q8_1_avx512(const void *x, const void *y, int64_t n
     const moe_block_q4_1 *a = x;
     const moe_block_q8_1 *b = y;
 #define VALUES(k) ck_nibbles(a[k].qs)
-#define MIN(k) (ck_half(a[k].m) * ck_half(b[k].s))
+#define MIN(k) (ck_half_f16c(a[k].m) * ck_half_f16c(b[k].s))
     CK_DOT512_LOOP(a, b, VALUES, ck_dot512_u8_i8, MIN, moe_dot_q4_1_q8_1_avx2)
 #undef VALUES
 #undef MIN
@@ -86,7 +86,7 @@ CK_AVX512 float moe_dot_q5_1_q8_1_avx512(const void *x, const void *y, int64_t n
     const moe_block_q5_1 *a = x;
     const moe_block_q8_1 *b = y;
 #define VALUES(k) ck_q5_1_values(&a[k])
-#define MIN(k) (ck_half(a[k].m) * ck_half(b[k].s))
+#define MIN(k) (ck_half_f16c(a[k].m) * ck_half_f16c(b[k].s))
     CK_DOT512_LOOP(a, b, VALUES, ck_dot512_u8_i8, MIN, moe_dot_q5_1_q8_1_avx2)
 #undef VALUES
 #undef MIN

@@ -22,7 +22,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// A pool of `threadCount` threads (the caller counts as one, so
     /// `threadCount - 1` workers are started). Values below 1 mean 1.
     public init(threadCount: Int = ThreadPool.defaultThreadCount) {
-        self.threadCount = max(1, threadCount)
+        self.threadCount = max(1, min(threadCount, 1024))
         shared = PoolState(workers: self.threadCount - 1)
         for _ in 1..<self.threadCount {
             if let thread = shared.startWorker() { threads.append(thread) }
@@ -51,7 +51,7 @@ public final class ThreadPool: @unchecked Sendable {
         defer { shared.endJob() }
         // Several chunks per thread balance cores that are shared with other
         // processes; fewer would leave the caller waiting on a slow one.
-        let chunk = max(grain, (count + threadCount * 4 - 1) / (threadCount * 4))
+        let chunk = max(grain, (count + threadCount * 4 - 1) / (threadCount * 4))  // ≤ 4 per thread
         withoutActuallyEscaping(body) { body in
             shared.run(count: count, chunk: chunk, body: body)
         }
@@ -60,19 +60,25 @@ public final class ThreadPool: @unchecked Sendable {
 
 /// The state workers and the submitting thread share. Workers hold it (not
 /// the pool), so the pool's deinit can stop and join them.
+///
+/// Chunks are claimed through one word holding the job number, its chunk
+/// count and the next chunk, so a worker that wakes late can never take a chunk of a job other
+/// than the one it saw, and the caller only waits for chunks to finish, not
+/// for every worker to show up: a worker the OS has descheduled costs nothing.
 final class PoolState: @unchecked Sendable {
-    private let generation = Atomic<Int>(0)   // bumped once per job; workers wait for a change
-    private let busyWorkers = Atomic<Int>(0)  // workers not yet finished with the current job
-    private let nextChunk = Atomic<Int>(0)
+    private let generation = Atomic<Int>(0)  // bumped once per job; workers wait for a change
+    private let claim = Atomic<Int>(0)       // see ClaimWord
+    private let finishedChunks = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let submitting = Atomic<Bool>(false)
 
-    // Written only by the submitter while no worker is running a job; read by
-    // workers after they observe the new generation (acquire).
+    // Written by the submitter before it publishes a job; read by a worker
+    // only while it holds an unfinished chunk, so the job is still live.
     private var body: ((Range<Int>) -> Void)?
     private var count = 0
     private var chunk = 1
+    private var chunkCount = 0  // the submitter's copy; workers read the claim word's
     var workerCount: Int
 
     // pthread objects must not move: allocated once, freed in deinit.
@@ -121,16 +127,18 @@ final class PoolState: @unchecked Sendable {
         self.body = body
         self.count = count
         self.chunk = chunk
-        nextChunk.store(0, ordering: .relaxed)
-        busyWorkers.store(workerCount, ordering: .relaxed)
-        publish()
-        runChunks()
+        chunkCount = (count + chunk - 1) / chunk
+        finishedChunks.store(0, ordering: .relaxed)
+        let job = generation.load(ordering: .relaxed) &+ 1
+        claim.store(ClaimWord.first(job: job, chunks: chunkCount), ordering: .relaxed)
+        publish()  // sequentially consistent: orders everything above before the workers' loads
+        runChunks(job: job)
         var spins = 0
-        while busyWorkers.load(ordering: .acquiring) > 0 {
+        while finishedChunks.load(ordering: .acquiring) < chunkCount {
             spins += 1
-            if spins < 100_000 { moe_cpu_relax() } else { sched_yield() }  // a descheduled worker
+            if spins < 20_000 { moe_cpu_relax() } else { sched_yield() }  // a worker lost its core mid-chunk
         }
-        self.body = nil  // workers have dropped their copies before finishing
+        self.body = nil  // every chunk is finished, so no worker holds a copy
     }
 
     func stop() {
@@ -155,8 +163,7 @@ final class PoolState: @unchecked Sendable {
         while true {
             seen = waitForGeneration(after: seen)
             if stopping.load(ordering: .acquiring) { return }
-            runChunks()
-            busyWorkers.subtract(1, ordering: .releasing)
+            runChunks(job: seen)
         }
     }
 
@@ -176,15 +183,37 @@ final class PoolState: @unchecked Sendable {
         return generation.load(ordering: .acquiring)
     }
 
-    /// Takes chunks until none are left. Kept separate so the local copy of
-    /// `body` is released before the worker reports itself finished.
-    private func runChunks() {
-        guard let body else { return }
-        let count = self.count, chunk = self.chunk
-        while true {
-            let start = nextChunk.add(chunk, ordering: .relaxed).oldValue
-            if start >= count { return }
-            body(start..<min(start + chunk, count))
+    /// Claims and runs chunks of job `job` until none are left or another
+    /// job has replaced it.
+    private func runChunks(job: Int) {
+        var word = claim.load(ordering: .acquiring)
+        while ClaimWord.isJob(word, job) {
+            let index = ClaimWord.next(word)
+            if index >= ClaimWord.chunks(word) { return }
+            let (exchanged, current) = claim.compareExchange(
+                expected: word, desired: word + 1, ordering: .acquiringAndReleasing)
+            guard exchanged else { word = current; continue }
+            runChunk(index)
+            finishedChunks.add(1, ordering: .releasing)
+            word = claim.load(ordering: .acquiring)
         }
     }
+
+    /// Runs one claimed chunk. Separate so the copy of `body` is released
+    /// before the chunk is reported finished.
+    private func runChunk(_ index: Int) {
+        guard let body else { return }
+        let start = index * chunk
+        body(start..<min(start + chunk, count))
+    }
+}
+
+/// One 64-bit word: job number (24 bits, wrapping) | chunk count (20 bits) |
+/// next chunk (20 bits). A job never has more than 2^20 chunks because
+/// `parallelFor` makes at most four per thread.
+enum ClaimWord {
+    static func first(job: Int, chunks: Int) -> Int { (job & 0xff_ffff) << 40 | chunks << 20 }
+    static func isJob(_ word: Int, _ job: Int) -> Bool { word >> 40 == job & 0xff_ffff }
+    static func chunks(_ word: Int) -> Int { (word >> 20) & 0xf_ffff }
+    static func next(_ word: Int) -> Int { word & 0xf_ffff }
 }
