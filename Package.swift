@@ -63,6 +63,7 @@ let package = Package(
         .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference"]),
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),

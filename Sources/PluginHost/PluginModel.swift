@@ -16,6 +16,20 @@ public struct ModelInfo: Sendable, Equatable {
     public var eosToken: Int32?
     public var eotToken: Int32?
 
+    public init(architecture: String, name: String, vocabularySize: Int, contextLength: Int, layers: Int,
+                experts: Int, expertsUsed: Int, bosToken: Int32?, eosToken: Int32?, eotToken: Int32?) {
+        self.architecture = architecture
+        self.name = name
+        self.vocabularySize = vocabularySize
+        self.contextLength = contextLength
+        self.layers = layers
+        self.experts = experts
+        self.expertsUsed = expertsUsed
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        self.eotToken = eotToken
+    }
+
     /// Tokens that end a generation.
     public var stopTokens: Set<Int32> {
         Set([eosToken, eotToken].compactMap { $0 })

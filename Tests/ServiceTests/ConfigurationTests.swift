@@ -1,0 +1,123 @@
+import Testing
+@testable import Service
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    static let sample = """
+        # moed config
+        [daemon]
+        socket = "/run/moed/moed.sock"
+        socket_mode = "0600"
+        plugin_dir = ["/usr/lib/moed/plugins", "/opt/moed"]
+        memory_budget = "2GiB"
+        threads = 4
+        default_tier = "opus"
+
+        [tiers.haiku]
+        plugin = "dense"
+        model = '/models/smol.gguf'   # literal string
+        context = 4_096
+        keep_alive = "2m"
+        pinned = true
+        temperature = 0.2
+        stop = ["\\n\\n", "END"]
+
+        [tiers.opus]
+        plugin = "moe"
+        model = "/models/opus.gguf"
+        experts_used = 2
+        keep_alive = "forever"
+        """
+
+    @Test("a full config reads every setting")
+    func sample() throws {
+        let c = try Configuration.parse(Self.sample, path: "moed.toml")
+        #expect(c.daemon.socketMode == 0o600)
+        #expect(c.daemon.pluginDirectories == ["/usr/lib/moed/plugins", "/opt/moed"])
+        #expect(c.daemon.memoryBudget == 2 << 30)
+        #expect(c.daemon.threads == 4)
+        #expect(c.daemon.defaultTier == "opus")
+        let haiku = try #require(c.tier(named: "haiku"))
+        #expect(haiku.model == "/models/smol.gguf")
+        #expect(haiku.context == 4096)
+        #expect(haiku.keepAlive == 120)
+        #expect(haiku.isPinned)
+        #expect(haiku.sampling.temperature == 0.2)
+        #expect(haiku.sampling.stop == ["\n\n", "END"])
+        let opus = try #require(c.tier(named: "opus"))
+        #expect(opus.expertsUsed == 2)
+        #expect(opus.keepAlive == nil)
+        #expect(c.tiers.map(\.name) == ["haiku", "opus"])
+    }
+
+    @Test("everything but plugin and model has a default; the first tier is the default tier")
+    func defaults() throws {
+        let c = try Configuration.parse("[tiers.a]\nplugin = \"dense\"\nmodel = \"m\"\n", path: "x")
+        #expect(c.daemon == DaemonSettings(defaultTier: "a"))
+        #expect(c.tiers[0].context == 2048)
+        #expect(c.tiers[0].keepAlive == 300)
+    }
+
+    @Test("bad configs are refused naming the line and key", arguments: [
+        ("[daemon]\nthreads = \"four\"\n[tiers.a]\nplugin=\"d\"\nmodel=\"m\"", 2, "threads"),
+        ("[daemon]\nsokcet = \"/x\"\n[tiers.a]\nplugin=\"d\"\nmodel=\"m\"", 2, "sokcet"),
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\ncontext = 8\n", 4, "context"),
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\nmodel=\"n\"\n", 4, "model"),
+        ("[tiers.a]\nmodel=\"m\"\n", 1, "plugin"),
+        ("[daemon]\ndefault_tier = \"zz\"\n[tiers.a]\nplugin=\"d\"\nmodel=\"m\"", 2, "default_tier"),
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\nkeep_alive = \"soon\"\n", 4, "keep_alive"),
+        ("[daemon]\nmemory_budget = \"lots\"\n[tiers.a]\nplugin=\"d\"\nmodel=\"m\"", 2, "memory_budget"),
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\ntemperature = 0.5 extra\n", 4, "temperature"),
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"unterminated\n", 3, "model"),
+    ] as [(String, Int, String)])
+    func refused(source: String, line: Int, key: String) {
+        do {
+            _ = try Configuration.parse(source, path: "bad.toml")
+            Issue.record("accepted a bad config")
+        } catch let error as ConfigError {
+            #expect(error.line == line)
+            #expect(error.key == key)
+            #expect(error.description.hasPrefix("bad.toml:\(line): \(key): "))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("structural errors name the line", arguments: [
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\n[tiers.a]\n", 4),
+        ("[tiers.a\n", 1),
+        ("[nonsense]\n", 1),
+        ("= 3\n", 1),
+    ] as [(String, Int)])
+    func structural(source: String, line: Int) {
+        #expect(throws: ConfigError.self) { try Configuration.parse(source, path: "x") }
+        do { _ = try Configuration.parse(source, path: "x") } catch let error as ConfigError {
+            #expect(error.line == line)
+        } catch {}
+    }
+
+    @Test("a config without tiers is refused")
+    func noTiers() {
+        #expect(throws: ConfigError.self) { try Configuration.parse("[daemon]\nthreads = 2\n", path: "x") }
+    }
+
+    @Test("sizes read with binary and decimal units", arguments: [
+        ("512MiB", UInt64(512) << 20), ("4GiB", UInt64(4) << 30), ("2GB", 2_000_000_000), ("1.5 GiB", UInt64(3) << 29),
+        ("100", 100),
+    ] as [(String, UInt64)])
+    func sizes(text: String, bytes: UInt64) {
+        #expect(TableReader.parseSize(text) == bytes)
+    }
+
+    @Test("a missing file is a config error naming the path")
+    func missingFile() {
+        #expect(throws: ConfigError.self) { try Configuration.load(path: "/nonexistent/moed.toml") }
+    }
+}
+
+extension DaemonSettings {
+    init(defaultTier: String) {
+        self.init()
+        self.defaultTier = defaultTier
+    }
+}
