@@ -5,70 +5,82 @@
 #include "ck_internal.h"
 #include "ck_x86.h"
 
+// Each kernel is a per-block step (acc += scale * integer sums) run over
+// pairs of blocks with two accumulators, so consecutive FMAs do not wait on
+// each other.
+#define CK_DOT_LOOP(A, B, STEP)                                                \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();             \
+    float mins = 0.0f;                                                         \
+    const int64_t nb = n / MOE_QK;                                             \
+    int64_t i = 0;                                                             \
+    for (; i + 2 <= nb; i += 2) {                                              \
+        acc0 = STEP(&A[i], &B[i], acc0, &mins);                                \
+        acc1 = STEP(&A[i + 1], &B[i + 1], acc1, &mins);                        \
+    }                                                                          \
+    if (i < nb) acc0 = STEP(&A[i], &B[i], acc0, &mins);                        \
+    return ck_hsum256(_mm256_add_ps(acc0, acc1)) + mins;
+
+CK_AVX2 static inline __m256 ck_scaled(__m256i sums, float scale, __m256 acc) {
+    return _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc);
+}
+
+CK_AVX2 static inline __m256i ck_q8(const int8_t *qs) { return _mm256_loadu_si256((const __m256i *)qs); }
+
+CK_AVX2 static inline __m256 ck_step_q4_0(const moe_block_q4_0 *a, const moe_block_q8_0 *b, __m256 acc, float *mins) {
+    (void)mins;
+    const __m256i q = _mm256_sub_epi8(ck_nibbles(a->qs), _mm256_set1_epi8(8));
+    return ck_scaled(ck_dot_i8_i8(q, ck_q8(b->qs)), ck_half_f16c(a->d) * ck_half_f16c(b->d), acc);
+}
+
+// The min term uses s = d_y * sum(q_y), so the activations are not revisited.
+CK_AVX2 static inline __m256 ck_step_q4_1(const moe_block_q4_1 *a, const moe_block_q8_1 *b, __m256 acc, float *mins) {
+    *mins += ck_half_f16c(a->m) * ck_half_f16c(b->s);
+    return ck_scaled(ck_dot_u8_i8(ck_nibbles(a->qs), ck_q8(b->qs)), ck_half_f16c(a->d) * ck_half_f16c(b->d), acc);
+}
+
+CK_AVX2 static inline __m256 ck_step_q5_0(const moe_block_q5_0 *a, const moe_block_q8_0 *b, __m256 acc, float *mins) {
+    (void)mins;
+    return ck_scaled(ck_dot_i8_i8(ck_q5_0_values(a), ck_q8(b->qs)), ck_half_f16c(a->d) * ck_half_f16c(b->d), acc);
+}
+
+CK_AVX2 static inline __m256 ck_step_q5_1(const moe_block_q5_1 *a, const moe_block_q8_1 *b, __m256 acc, float *mins) {
+    *mins += ck_half_f16c(a->m) * ck_half_f16c(b->s);
+    return ck_scaled(ck_dot_u8_i8(ck_q5_1_values(a), ck_q8(b->qs)), ck_half_f16c(a->d) * ck_half_f16c(b->d), acc);
+}
+
+CK_AVX2 static inline __m256 ck_step_q8_0(const moe_block_q8_0 *a, const moe_block_q8_0 *b, __m256 acc, float *mins) {
+    (void)mins;
+    return ck_scaled(ck_dot_i8_i8(ck_q8(a->qs), ck_q8(b->qs)), ck_half_f16c(a->d) * ck_half_f16c(b->d), acc);
+}
+
 CK_AVX2 float moe_dot_q4_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q4_0 *a = x;
     const moe_block_q8_0 *b = y;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
-        const __m256i q = _mm256_sub_epi8(ck_nibbles(a[i].qs), _mm256_set1_epi8(8));
-        const __m256i p = ck_dot_i8_i8(q, _mm256_loadu_si256((const __m256i *)b[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    return ck_hsum256(acc);
+    CK_DOT_LOOP(a, b, ck_step_q4_0)
 }
 
 CK_AVX2 float moe_dot_q4_1_q8_1_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q4_1 *a = x;
     const moe_block_q8_1 *b = y;
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.0f;
-    for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
-        mins += ck_half_f16c(a[i].m) * ck_half_f16c(b[i].s);
-        const __m256i p = ck_dot_u8_i8(ck_nibbles(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    return ck_hsum256(acc) + mins;
+    CK_DOT_LOOP(a, b, ck_step_q4_1)
 }
 
 CK_AVX2 float moe_dot_q5_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q5_0 *a = x;
     const moe_block_q8_0 *b = y;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
-        const __m256i p = ck_dot_i8_i8(ck_q5_0_values(&a[i]), _mm256_loadu_si256((const __m256i *)b[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    return ck_hsum256(acc);
+    CK_DOT_LOOP(a, b, ck_step_q5_0)
 }
 
 CK_AVX2 float moe_dot_q5_1_q8_1_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q5_1 *a = x;
     const moe_block_q8_1 *b = y;
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.0f;
-    for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
-        mins += ck_half_f16c(a[i].m) * ck_half_f16c(b[i].s);
-        const __m256i p = ck_dot_u8_i8(ck_q5_1_values(&a[i]), _mm256_loadu_si256((const __m256i *)b[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    return ck_hsum256(acc) + mins;
+    CK_DOT_LOOP(a, b, ck_step_q5_1)
 }
 
 CK_AVX2 float moe_dot_q8_0_q8_0_avx2(const void *x, const void *y, int64_t n) {
     const moe_block_q8_0 *a = x;
     const moe_block_q8_0 *b = y;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MOE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(ck_half_f16c(a[i].d) * ck_half_f16c(b[i].d));
-        const __m256i p = ck_dot_i8_i8(_mm256_loadu_si256((const __m256i *)a[i].qs),
-                                       _mm256_loadu_si256((const __m256i *)b[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    return ck_hsum256(acc);
+    CK_DOT_LOOP(a, b, ck_step_q8_0)
 }
 
 // ---- float types: four accumulators hide the FMA latency -------------------
