@@ -97,6 +97,18 @@ public final class Tokenizer: Sendable {
         var types = vocabulary.tokenTypes.isEmpty
             ? [TokenType](repeating: .normal, count: count) : vocabulary.tokenTypes
         var endOfGeneration = Set([eos, eot, eom].compactMap { $0 })
+        // FIM pad/repo/separator tokens end generation too; when found by
+        // name they are forced to control type, like the named EOG tokens.
+        for (given, names) in [(vocabulary.fimPad, Tokenizer.fimPadNames),
+                               (vocabulary.fimRepository, Tokenizer.fimRepositoryNames),
+                               (vocabulary.fimSeparator, ["<|file_sep|>"])] {
+            if let id = valid(given) {
+                endOfGeneration.insert(id)
+            } else if let id = Tokenizer.firstNamed(names, in: ids) {
+                endOfGeneration.insert(id)
+                types[Int(id)] = .control
+            }
+        }
         for name in Tokenizer.endOfGenerationNames {
             guard let id = ids[Array(name.utf8)] else { continue }
             endOfGeneration.insert(id)
@@ -154,6 +166,9 @@ public final class Tokenizer: Sendable {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
         "<EOT>", "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
     ]
+
+    static let fimPadNames = ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]
+    static let fimRepositoryNames = ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]
 
     /// llama.cpp's list of token texts that end generation.
     static let endOfGenerationNames: Set<String> = [

@@ -40,6 +40,11 @@ public struct Vocabulary: Sendable {
     public var eom: Int32?
     public var unknown: Int32?
     public var padding: Int32?
+    /// Fill-in-the-middle pad, repository and file-separator tokens; llama.cpp
+    /// ends generation on them (found by name when the file gives no id).
+    public var fimPad: Int32?
+    public var fimRepository: Int32?
+    public var fimSeparator: Int32?
 
     /// nil means "use llama.cpp's default for this model and pre-tokenizer".
     public var addBOS: Bool?
@@ -53,6 +58,7 @@ public struct Vocabulary: Sendable {
         scores: [Float] = [], tokenTypes: [TokenType] = [], merges: [String] = [],
         bos: Int32? = nil, eos: Int32? = nil, eot: Int32? = nil, eom: Int32? = nil,
         unknown: Int32? = nil, padding: Int32? = nil,
+        fimPad: Int32? = nil, fimRepository: Int32? = nil, fimSeparator: Int32? = nil,
         addBOS: Bool? = nil, addEOS: Bool? = nil, addSpacePrefix: Bool? = nil,
         chatTemplate: String? = nil
     ) {
@@ -68,6 +74,9 @@ public struct Vocabulary: Sendable {
         self.eom = eom
         self.unknown = unknown
         self.padding = padding
+        self.fimPad = fimPad
+        self.fimRepository = fimRepository
+        self.fimSeparator = fimSeparator
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.addSpacePrefix = addSpacePrefix

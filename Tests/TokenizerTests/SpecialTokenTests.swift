@@ -47,6 +47,17 @@ struct SpecialTokenTests {
         #expect(tokenizer.isEndOfGeneration(13))
     }
 
+    @Test("fill-in-the-middle repo and file-separator tokens found by name end generation")
+    func fillInTheMiddle() throws {
+        let vocabulary = Vocabulary(model: .bytePairEncoding, preTokenizer: "smollm",
+                                    tokens: ["a", "aa", "<reponame>", "<|file_sep|>", "<|fim_pad|>"],
+                                    merges: ["a a"], fimPad: 1)
+        let tokenizer = try Tokenizer(vocabulary: vocabulary)
+        #expect(tokenizer.endOfGenerationTokens == [1, 2, 3])
+        #expect(tokenizer.type(of: 2) == .control)
+        #expect(tokenizer.type(of: 1) == .normal)  // an id from the file keeps its type
+    }
+
     @Test("asking for BOS without a BOS id is an error")
     func missingBOS() {
         var vocabulary = TestVocabularies.bytePair(addBOS: true)
