@@ -8,6 +8,8 @@ public struct Architecture: Sendable, Equatable {
     public var hasAttentionBiases: Bool
     /// RMSNorm applied to queries and keys before RoPE (`attn_q_norm`, `attn_k_norm`).
     public var queryKeyNorm: QueryKeyNorm
+    /// How the router weighs experts, for files with `expert_count` > 0.
+    public var routing: ExpertRouting
 
     public enum QueryKeyNorm: Sendable, Equatable {
         case none
@@ -23,13 +25,17 @@ public struct Architecture: Sendable, Equatable {
         // Llama, Mistral, Mixtral, SmolLM: GGUF's converter permuted Q/K for
         // interleaved RoPE. A Mixtral file is `llama` with experts.
         case "llama":
-            return Architecture(name: name, ropeStyle: .interleaved, hasAttentionBiases: false, queryKeyNorm: .none)
+            return Architecture(name: name, ropeStyle: .interleaved, hasAttentionBiases: false, queryKeyNorm: .none,
+                                routing: .mixtral)
         case "qwen2", "qwen2moe":
-            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: true, queryKeyNorm: .none)
+            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: true, queryKeyNorm: .none,
+                                routing: .qwen2MoE)
         case "qwen3", "qwen3moe":
-            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .perHead)
+            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .perHead,
+                                routing: .qwen3MoE)
         case "olmoe":
-            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .wholeProjection)
+            return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .wholeProjection,
+                                routing: .olmoe)
         default:
             return nil
         }

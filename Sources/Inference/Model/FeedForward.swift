@@ -1,9 +1,14 @@
 /// The feed-forward part of a block. Dense models have one SwiGLU; MoE
-/// models replace it with routed experts (see the MoE backend).
+/// models (`expert_count` > 0) replace it with routed experts.
 enum FeedForward {
     case dense(SwiGLU)
+    case experts(ExpertFeedForward)
 
-    init(prefix p: String, source: TensorSource, shape h: Hyperparameters) throws {
+    init(prefix p: String, source: TensorSource, shape h: Hyperparameters, architecture a: Architecture) throws {
+        if h.isMixtureOfExperts {
+            self = .experts(try ExpertFeedForward(prefix: p, source: source, shape: h, routing: a.routing.applying(h)))
+            return
+        }
         let d = h.embeddingSize, f = h.feedForwardSize
         self = .dense(SwiGLU(
             gate: try source.linear(p + "ffn_gate.weight", inputs: d, outputs: f),
@@ -15,6 +20,7 @@ enum FeedForward {
     var hiddenSize: Int {
         switch self {
         case .dense(let ffn): return ffn.hiddenSize
+        case .experts(let moe): return moe.hiddenSize
         }
     }
 }

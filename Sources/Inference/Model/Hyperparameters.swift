@@ -19,6 +19,10 @@ public struct Hyperparameters: Sendable, Equatable {
     public var expertsUsed: Int            // <arch>.expert_used_count
     public var expertFeedForwardSize: Int  // <arch>.expert_feed_forward_length (default: feed_forward_length)
     public var sharedExpertFeedForwardSize: Int // <arch>.expert_shared_feed_forward_length
+    // Routing keys some files set; when absent the family's routing decides.
+    public var expertWeightsNormalized: Bool?   // <arch>.expert_weights_norm
+    public var expertWeightsScale: Float?       // <arch>.expert_weights_scale
+    public var expertGatingFunction: Int?       // <arch>.expert_gating_func (1 softmax, 2 sigmoid, 3 softmax over selected)
 
     public var qWidth: Int { headCount * headSize }
     public var kvWidth: Int { kvHeadCount * headSize }
@@ -55,6 +59,9 @@ public struct Hyperparameters: Sendable, Equatable {
         feedForwardSize = try positive("feed_forward_length", ffn ?? expertFFN)
         expertFeedForwardSize = expertFFN ?? feedForwardSize
         sharedExpertFeedForwardSize = try meta.intIfPresent(key("expert_shared_feed_forward_length")) ?? 0
+        expertWeightsNormalized = try meta.boolIfPresent(key("expert_weights_norm"))
+        expertWeightsScale = try meta.floatIfPresent(key("expert_weights_scale"))
+        expertGatingFunction = try meta.intIfPresent(key("expert_gating_func"))
         let vocab = try meta.intIfPresent(key("vocab_size")) ?? meta.arrayIfPresent("tokenizer.ggml.tokens")?.count
         vocabularySize = try positive("vocab_size", vocab)
         try validate()
@@ -74,9 +81,18 @@ public struct Hyperparameters: Sendable, Equatable {
             throw InferenceError.badHyperparameter("\(arch).attention.layer_norm_rms_epsilon / rope.freq_base",
                 "must be positive and finite")
         }
-        guard expertCount >= 0, expertCount <= 1024, expertsUsed >= 0, expertsUsed <= expertCount else {
+        guard expertCount >= 0, expertCount <= 1024, expertsUsed >= 0, expertsUsed <= expertCount,
+              expertCount == 0 || expertsUsed > 0 else {
             throw InferenceError.badHyperparameter("\(arch).expert_used_count",
                 "\(expertsUsed) experts used of \(expertCount)")
+        }
+        guard expertFeedForwardSize > 0, expertFeedForwardSize < 1 << 24,
+              sharedExpertFeedForwardSize >= 0, sharedExpertFeedForwardSize < 1 << 24 else {
+            throw InferenceError.badHyperparameter("\(arch).expert_feed_forward_length",
+                "\(expertFeedForwardSize) (shared \(sharedExpertFeedForwardSize)) is out of range")
+        }
+        if let scale = expertWeightsScale, !scale.isFinite {
+            throw InferenceError.badHyperparameter("\(arch).expert_weights_scale", "must be finite")
         }
     }
 }

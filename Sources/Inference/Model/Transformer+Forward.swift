@@ -22,11 +22,13 @@ extension Transformer {
             try layer.output.apply(s.attention, rows: m, into: s.blockOutput, compute: compute)
             add(s.blockOutput, into: s.x, count: m * d)
 
-            // Feed-forward: norm → FFN → residual.
+            // Feed-forward: norm → FFN (one SwiGLU, or routed experts) → residual.
             rmsNorm(s.x, rows: m, width: d, weight: layer.feedForwardNorm, epsilon: h.rmsEpsilon, into: s.normed)
             switch layer.feedForward {
             case .dense(let ffn):
                 try ffn.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
+            case .experts(let moe):
+                try moe.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
             }
             add(s.blockOutput, into: s.x, count: m * d)
         }

@@ -43,6 +43,6 @@ struct TransformerLayer {
             keyNorm = try source.vector(p + "attn_k_norm.weight", count: h.kvWidth)
         }
         feedForwardNorm = try source.vector(p + "ffn_norm.weight", count: d)
-        feedForward = try FeedForward(prefix: p, source: source, shape: h)
+        feedForward = try FeedForward(prefix: p, source: source, shape: h, architecture: a)
     }
 }

@@ -1,0 +1,124 @@
+import Foundation
+
+/// A Mixture-of-Experts feed-forward block: a router picks `expertsUsed` of
+/// `expertCount` SwiGLU experts per token and mixes their outputs by the
+/// routing weights; some families add an always-on shared expert.
+///
+/// The experts stay memory-mapped in the file's stacked tensors; a batch
+/// reads each chosen expert's weights once and never touches the others,
+/// so work per token follows the active parameters, not the total.
+///
+/// A class because its statistics and experts-used setting change while the
+/// weights do not; only the thread running the forward pass touches it.
+final class ExpertFeedForward {
+    let router: Linear        // ffn_gate_inp       [embedding → experts]
+    let gates: [Linear]       // ffn_gate_exps      [embedding → hidden] per expert
+    let ups: [Linear]         // ffn_up_exps        [embedding → hidden] per expert
+    let downs: [Linear]       // ffn_down_exps      [hidden → embedding] per expert
+    let shared: SwiGLU?       // ffn_{gate,up,down}_shexp (Qwen2-MoE)
+    let sharedGate: [Float]?  // ffn_gate_inp_shexp [embedding]
+    let routing: ExpertRouting
+    let expertCount: Int
+    /// The file's experts per token; `expertsUsed` may be set lower or higher per run.
+    let defaultExpertsUsed: Int
+    var expertsUsed: Int
+    private(set) var statistics: ExpertLayerStatistics
+    private let scratch: ExpertScratch
+
+    init(prefix p: String, source: TensorSource, shape h: Hyperparameters, routing: ExpertRouting) throws {
+        let d = h.embeddingSize, f = h.expertFeedForwardSize, n = h.expertCount
+        router = try source.linear(p + "ffn_gate_inp.weight", inputs: d, outputs: n)
+        gates = try source.stackedLinear(p + "ffn_gate_exps.weight", inputs: d, outputs: f, count: n)
+        ups = try source.stackedLinear(p + "ffn_up_exps.weight", inputs: d, outputs: f, count: n)
+        downs = try source.stackedLinear(p + "ffn_down_exps.weight", inputs: f, outputs: d, count: n)
+        switch routing.sharedExpert {
+        case .none:
+            (shared, sharedGate) = (nil, nil)
+        case .sigmoidGated:
+            let fs = h.sharedExpertFeedForwardSize > 0 ? h.sharedExpertFeedForwardSize : h.feedForwardSize
+            shared = SwiGLU(gate: try source.linear(p + "ffn_gate_shexp.weight", inputs: d, outputs: fs),
+                            up: try source.linear(p + "ffn_up_shexp.weight", inputs: d, outputs: fs),
+                            down: try source.linear(p + "ffn_down_shexp.weight", inputs: fs, outputs: d))
+            sharedGate = try source.vector(p + "ffn_gate_inp_shexp.weight", count: d)
+        }
+        self.routing = routing
+        expertCount = n
+        defaultExpertsUsed = h.expertsUsed
+        expertsUsed = h.expertsUsed
+        statistics = ExpertLayerStatistics(expertCount: n)
+        scratch = ExpertScratch(width: d, experts: n)
+    }
+
+    /// Width of the largest intermediate activation (an expert's or the shared one's).
+    var hiddenSize: Int { max(gates.first?.outputs ?? 0, shared?.hiddenSize ?? 0) }
+
+    /// Bytes of weights one token reads: router, k experts, shared expert.
+    var activeByteCount: Int {
+        let expert = (gates.first?.byteCount ?? 0) + (ups.first?.byteCount ?? 0) + (downs.first?.byteCount ?? 0)
+        let sharedBytes = shared.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0
+        return router.byteCount + expertsUsed * expert + sharedBytes
+    }
+
+    func resetStatistics() { statistics.reset() }
+
+    /// y[m × embedding] = Σ_e w_e · expert_e(x) (+ shared expert) for each row of x.
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
+               gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
+               compute: ComputeContext) throws {
+        let d = scratch.width
+        scratch.reserve(rows: m)
+        // Router: one logit per expert per token, then the top-k choice.
+        try router.apply(x, rows: m, into: scratch.logits, compute: compute)
+        let choices = (0..<m).map { t in route(scratch.logits + t * expertCount) }
+        // Experts: each chosen expert reads its weights once for all its tokens.
+        scratch.group(choices)
+        y.initialize(repeating: 0, count: m * d)
+        for e in 0..<expertCount where scratch.slotStart[e + 1] > scratch.slotStart[e] {
+            try runExpert(e, x, into: y, gateBuffer: gateBuffer, upBuffer: upBuffer, compute: compute)
+        }
+        // Shared expert, scaled per token by its sigmoid gate.
+        if let shared, let sharedGate {
+            try shared.apply(x, rows: m, into: scratch.expertOutput, gateBuffer: gateBuffer, upBuffer: upBuffer,
+                             compute: compute)
+            sharedGate.withUnsafeBufferPointer { g in
+                for t in 0..<m {
+                    let gate = 1 / (1 + exp(-dotProduct(g.baseAddress!, x + t * d, count: d)))
+                    axpy(gate, scratch.expertOutput + t * d, into: y + t * d, count: d)
+                }
+            }
+        }
+    }
+
+    /// The routing of one token, recorded in the statistics.
+    private func route(_ logits: UnsafePointer<Float>) -> ExpertChoice {
+        let choice = routing.route(logits, count: expertCount, k: expertsUsed, probabilities: scratch.probabilities)
+        statistics.record(choice, entropy: entropy(scratch.probabilities, count: expertCount))
+        return choice
+    }
+
+    /// Gathers the rows routed to expert `e`, runs its SwiGLU on them in one
+    /// product, and adds each result into y scaled by that token's weight.
+    private func runExpert(_ e: Int, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                           gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
+                           compute: ComputeContext) throws {
+        let d = scratch.width
+        let slots = scratch.slotStart[e]..<scratch.slotStart[e + 1]
+        let n = slots.count
+        let input: UnsafePointer<Float>
+        if n == 1 {
+            input = x + scratch.slotRow[slots.lowerBound] * d   // decode: no copy
+        } else {
+            for (i, slot) in slots.enumerated() {
+                (scratch.gathered + i * d).update(from: x + scratch.slotRow[slot] * d, count: d)
+            }
+            input = UnsafePointer(scratch.gathered)
+        }
+        try gates[e].apply(input, rows: n, into: gateBuffer, compute: compute)
+        try ups[e].apply(input, rows: n, into: upBuffer, compute: compute)
+        siluMultiply(gateBuffer, upBuffer, count: n * gates[e].outputs)
+        try downs[e].apply(gateBuffer, rows: n, into: scratch.expertOutput, compute: compute)
+        for (i, slot) in slots.enumerated() {
+            axpy(scratch.slotWeight[slot], scratch.expertOutput + i * d, into: y + scratch.slotRow[slot] * d, count: d)
+        }
+    }
+}
