@@ -73,20 +73,42 @@ public final class MatmulContext {
     /// Prompt processing: weight rows are taken a tile at a time, and every
     /// activation row is multiplied with the tile while it is in cache, so
     /// each weight row comes from memory once per call, not once per token.
+    /// Activation rows go four at a time, so a weight block is unpacked once
+    /// for four of them.
     private func tiledProduct(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                               _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
         let tileRows = max(1, MatmulContext.tileBytes / max(1, shape.rowBytes))
         let tiles = (shape.rows + tileRows - 1) / tileRows
         pool.parallelFor(tiles) { tileRange in
             for tile in tileRange {
-                let first = tile * tileRows, last = min(first + tileRows, shape.rows)
-                for i in 0..<shape.inputRows {
+                let rows = tile * tileRows..<min((tile + 1) * tileRows, shape.rows)
+                var i = 0
+                while i + 4 <= shape.inputRows {
+                    multiplyFour(rows, inputRow: i, weights, activations, output, shape, kernel)
+                    i += 4
+                }
+                for i in i..<shape.inputRows {
                     let x = activations + i * shape.activationRowBytes
-                    let y = output + i * shape.rows
-                    for r in first..<last {
-                        y[r] = kernel.dot(weights + r * shape.rowBytes, x, count: shape.columns)
+                    for r in rows {
+                        output[i * shape.rows + r] = kernel.dot(weights + r * shape.rowBytes, x, count: shape.columns)
                     }
                 }
+            }
+        }
+    }
+
+    /// Output rows `inputRow…inputRow+3` for weight rows `rows`.
+    @inline(__always)
+    private func multiplyFour(_ rows: Range<Int>, inputRow i: Int, _ weights: UnsafeRawPointer,
+                              _ activations: UnsafeRawPointer, _ output: UnsafeMutablePointer<Float>,
+                              _ shape: Shape, _ kernel: QuantKernel) {
+        let x = activations + i * shape.activationRowBytes
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4) { results in
+            guard let results = results.baseAddress else { return }
+            for r in rows {
+                kernel.dot4(weights + r * shape.rowBytes, x, activationStride: shape.activationRowBytes,
+                            into: results, count: shape.columns)
+                for j in 0..<4 { output[(i + j) * shape.rows + r] = results[j] }
             }
         }
     }

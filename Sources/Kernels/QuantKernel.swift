@@ -23,6 +23,7 @@ public struct QuantKernel: @unchecked Sendable {
     private let dequantizeFunction: moe_dequant_fn
     private let quantizeFunction: moe_quantize_fn
     private let dotFunction: moe_dot_fn?
+    private let fourRowDotFunction: moe_dot4_fn?
 
     init?(_ kernel: UnsafePointer<moe_kernel>, isa: KernelISA) {
         let k = kernel.pointee
@@ -38,6 +39,7 @@ public struct QuantKernel: @unchecked Sendable {
         self.dequantizeFunction = dequantize
         self.quantizeFunction = quantize
         self.dotFunction = k.dot
+        self.fourRowDotFunction = k.dot4
     }
 
     /// Whether weights of this type can be multiplied (some types, such as
@@ -72,6 +74,20 @@ public struct QuantKernel: @unchecked Sendable {
     @inline(__always)
     public func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         dotFunction?(weights, activations, Int64(count)) ?? 0
+    }
+
+    /// Dots of one weight row with four activation rows `activationStride`
+    /// bytes apart: `results[j] = dot(weights, activations + j·stride)`. One
+    /// pass over the weights where the level has a four-row kernel (prompt
+    /// processing), four single-row dots otherwise.
+    @inline(__always)
+    public func dot4(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, activationStride: Int,
+                     into results: UnsafeMutablePointer<Float>, count: Int) {
+        if let fourRowDotFunction {
+            fourRowDotFunction(weights, activations, activationStride, results, Int64(count))
+            return
+        }
+        for j in 0..<4 { results[j] = dot(weights, activations + j * activationStride, count: count) }
     }
 }
 

@@ -55,6 +55,33 @@ struct SIMDAgreementTests {
         }
     }
 
+    @Test("four-row dot agrees with four single-row dots at every ISA level", arguments: matrixTypes)
+    func fourRows(type: GGMLType) throws {
+        let tolerance = try #require(Tolerance.dot[type])
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) + 400)
+        let scalar = try #require(KernelTable.scalar[type])
+        let weights = randomWeights(type, count: Self.count, &rng)
+        let rows = (0..<4).map { _ in scalar.quantizedActivations(randomFloats(Self.count, &rng)) }
+        let stride = rows[0].count
+        let packed = rows.flatMap { $0 }
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[type])
+            var results = [Float](repeating: .nan, count: 4)
+            weights.withUnsafeBytes { w in
+                packed.withUnsafeBytes { a in
+                    kernel.dot4(w.baseAddress!, a.baseAddress!, activationStride: stride, into: &results, count: Self.count)
+                }
+            }
+            for j in 0..<4 {
+                let single = Double(scalar.dot(weights, rows[j], count: Self.count))
+                let magnitude = zip(scalar.dequantized(weights, count: Self.count),
+                                    dequantizedActivations(rows[j], type: scalar.activationType, count: Self.count))
+                    .reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                #expect(abs(Double(results[j]) - single) <= tolerance * magnitude, "\(type) at \(isa), row \(j)")
+            }
+        }
+    }
+
     @Test("activation quantizers agree bit for bit at every ISA level", arguments: matrixTypes)
     func activations(type: GGMLType) throws {
         var rng = SeededGenerator(seed: UInt64(type.rawValue) + 200)

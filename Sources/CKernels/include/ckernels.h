@@ -80,12 +80,22 @@ float moe_dot_q5_0_q8_0_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q5_1_q8_1_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q8_0_q8_0_avx512(const void *x, const void *y, int64_t n);
 
+// One weight row with four activation rows (prompt processing):
+// out[j] = dot(x, y + j * y_stride), j = 0..3. AVX2 only; the table falls
+// back to four single-row dots elsewhere.
+void moe_dot4_q4_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
+void moe_dot4_q4_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
+void moe_dot4_q5_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
+void moe_dot4_q5_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
+void moe_dot4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
+
 // ---- the per-type table -----------------------------------------------------
 typedef enum { MOE_ISA_SCALAR = 0, MOE_ISA_AVX2 = 1, MOE_ISA_AVX512 = 2 } moe_isa;
 
 typedef void (*moe_dequant_fn)(const void *x, float *y, int64_t n);
 typedef void (*moe_quantize_fn)(const float *x, void *y, int64_t n);
 typedef float (*moe_dot_fn)(const void *x, const void *y, int64_t n);
+typedef void (*moe_dot4_fn)(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
 
 // One weight type's kernels at one ISA level. `dot` takes a weight row and
 // an activation row already quantized to `act_type` with `quantize_act`.
@@ -99,6 +109,7 @@ typedef struct {
     moe_dequant_fn dequant;   // may be NULL only for act-only types
     moe_quantize_fn quantize_act;
     moe_dot_fn dot;
+    moe_dot4_fn dot4;         // four activation rows at once, or NULL
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports; CPU features are read once.
