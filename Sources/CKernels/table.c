@@ -6,6 +6,8 @@
 #include "kquants.h"
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 // The K-quants live in kquants*.c, written separately. Weak references keep
 // this file linkable without them: a missing kernel reads as NULL and its
@@ -47,10 +49,20 @@ static moe_isa ck_read_cpu(void) {
     return MOE_ISA_AVX2;
 }
 
+// MOED_KERNEL_ISA=scalar|avx2 lowers the level (for benchmarks and for
+// checking a fallback path); it can never raise it above what the CPU has.
+static moe_isa ck_apply_cap(moe_isa isa) {
+    const char *cap = getenv("MOED_KERNEL_ISA");
+    if (cap == NULL) return isa;
+    if (strcmp(cap, "scalar") == 0) return MOE_ISA_SCALAR;
+    if (strcmp(cap, "avx2") == 0 && isa > MOE_ISA_AVX2) return MOE_ISA_AVX2;
+    return isa;
+}
+
 moe_isa moe_isa_best(void) {
     int isa = atomic_load_explicit(&ck_best_isa, memory_order_relaxed);
     if (isa < 0) {
-        isa = (int)ck_read_cpu();  // idempotent, so a race only repeats the work
+        isa = (int)ck_apply_cap(ck_read_cpu());  // idempotent, so a race only repeats the work
         atomic_store_explicit(&ck_best_isa, isa, memory_order_relaxed);
     }
     return (moe_isa)isa;

@@ -56,6 +56,25 @@ public final class MatmulContext {
         }
     }
 
+    /// `matmul` on a weight buffer whose size is checked against the shape
+    /// first, for callers holding tensor data of outside origin.
+    public func matmul(
+        weights: UnsafeRawBufferPointer, type: GGMLType, rows: Int, columns: Int,
+        input: UnsafePointer<Float>, inputRows: Int, output: UnsafeMutablePointer<Float>
+    ) throws {
+        let kernel = try table.matrixKernel(for: type)
+        guard let rowBytes = kernel.rowBytes(count: columns) else {
+            throw KernelError.notBlockMultiple(type, length: columns)
+        }
+        let (needed, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
+        guard rows >= 0, !overflow, needed <= weights.count else {
+            throw KernelError.badShape("\(rows) rows of \(columns) \(type) values need more than the \(weights.count) bytes given")
+        }
+        // an empty buffer has no address, but then no weight byte is read
+        try matmul(weights: weights.baseAddress ?? UnsafeRawPointer(output), type: type, rows: rows, columns: columns,
+                   input: input, inputRows: inputRows, output: output)
+    }
+
     struct Shape {
         var rows: Int, columns: Int, rowBytes: Int, activationRowBytes: Int, inputRows: Int
     }

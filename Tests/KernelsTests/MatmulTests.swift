@@ -82,6 +82,25 @@ struct MatmulTests {
         }
     }
 
+    @Test("a weight buffer smaller than rows × row bytes is refused")
+    func shortWeights() {
+        let context = MatmulContext(pool: ThreadPool(threadCount: 1))
+        let weights = [UInt8](repeating: 0, count: 3 * 20 - 1)  // three q4_1 rows of 32 need 60 bytes
+        let input = [Float](repeating: 1, count: 32)
+        var output = [Float](repeating: 0, count: 3)
+        #expect(throws: KernelError.self) {
+            try weights.withUnsafeBytes { w in
+                try context.matmul(weights: w, type: .q4_1, rows: 3, columns: 32, input: input, inputRows: 1, output: &output)
+            }
+        }
+        let enough = [UInt8](repeating: 0, count: 60)
+        #expect(throws: Never.self) {
+            try enough.withUnsafeBytes { w in
+                try context.matmul(weights: w, type: .q4_1, rows: 3, columns: 32, input: input, inputRows: 1, output: &output)
+            }
+        }
+    }
+
     @Test("types without matrix kernels are refused")
     func unsupported() {
         #expect(throws: KernelError.unsupportedType(.i32)) { try KernelTable.best.matrixKernel(for: .i32) }
