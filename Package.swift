@@ -64,6 +64,7 @@ let package = Package(
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),

@@ -160,7 +160,7 @@ struct SchedulerTests {
         let h = try Harness(Harness.twoTiers)
         let sink = CollectingSink()
         h.generate("x", id: 1, sink: sink, maxTokens: 50)
-        for _ in 0..<8 { if h.executor.pendingLaneCount > 0 { h.executor.settle(limit: 2) } }
+        while sink.text(of: 1).count < 2 { h.executor.settle(limit: 1) }
         h.scheduler.cancel(target: 1, id: 2, sink: sink)
         h.executor.settle()
         #expect(sink.final(of: 1)?.error?.code == .cancelled)
@@ -195,7 +195,7 @@ struct SchedulerTests {
         #expect(h.state("haiku") == .draining)
         h.executor.settle()
         #expect(sink.final(of: 1)?.error == nil)
-        guard case .tier(let status) = sink.final(of: 2)?.result else { Issue.record("no unload answer"); return }
+        guard case .tier(let status) = sink.final(of: 2)?.result else { Issue.record("no unload answer: \(sink.responses)"); return }
         #expect(status.state == .unloaded)
         #expect(h.backends.models["haiku"]?.isClosed == true)
     }

@@ -4,13 +4,17 @@ import PluginHost
 extension Scheduler {
     /// Moves queued work onto a ready tier and starts the next step.
     /// Called after anything that may let work proceed.
+    /// A draining tier keeps stepping its running streams but takes no
+    /// new work; it unloads once they end.
     func pump(_ tier: Tier) {
-        guard tier.state == .ready, let model = tier.model, !tier.isStale else {
-            if tier.state == .draining { finishDrainIfDone(tier) }
-            return
-        }
+        guard tier.state == .ready || tier.state == .draining, let model = tier.model else { return }
+        if tier.isStale && tier.state == .ready { return beginDrain(tier) }  // reloads with new settings
         dropCancelledIdle(tier)
         guard !tier.isStepInFlight, !tier.isJobInFlight else { return }
+        if tier.state == .draining {
+            if tier.active.isEmpty { return finishDrainIfDone(tier) }
+            return runStep(tier, model: model)
+        }
         if let index = tier.queue.firstIndex(where: { if case .tokenize = $0 { true } else { false } }),
            case .tokenize(let job) = tier.queue.remove(at: index) {
             return runTokenize(job, on: tier, model: model)
@@ -20,7 +24,24 @@ extension Scheduler {
             generation.startedAt = environment.now()
             tier.active.append(generation)
         }
-        if !tier.active.isEmpty { runStep(tier, model: model) }
+        if !tier.active.isEmpty {
+            runStep(tier, model: model)
+        } else if !tier.retiredSequences.isEmpty {
+            removeRetiredSequences(tier, model: model)
+        }
+    }
+
+    /// Frees the sequences of finished generations once the tier is idle,
+    /// so a quiet tier holds no KV cache for requests that are gone.
+    private func removeRetiredSequences(_ tier: Tier, model: ModelBackend) {
+        let retired = tier.retiredSequences
+        tier.retiredSequences = []
+        tier.isJobInFlight = true
+        environment.executor.run(lane: tier.name, { retired.forEach { try? model.removeSequence($0) } }, done: { [self] in
+            tier.isJobInFlight = false
+            pump(tier)
+            onChange()
+        })
     }
 
     /// Cancelled generations leave between steps; their sequences are

@@ -1,0 +1,188 @@
+import Foundation
+import MoeAPI
+import MoeClient
+
+/// Where the build put moed, moectl and the plugins: beside the test binary.
+enum Build {
+    static let directory: String = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<6 {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("moed").path) { return url.path }
+        }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "."
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+    }()
+
+    static func path(_ name: String) -> String { directory + "/" + name }
+}
+
+/// A scratch folder with a toy model file and a config, removed at the end.
+final class Scratch {
+    let directory: String
+
+    init() {
+        directory = NSTemporaryDirectory() + "moed-e2e-" + UUID().uuidString.prefix(8)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    var socket: String { directory + "/moed.sock" }
+    var config: String { directory + "/moed.toml" }
+
+    @discardableResult
+    func write(_ name: String, _ contents: String) -> String {
+        let path = directory + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(contents.utf8))
+        return path
+    }
+
+    /// A config with tiers haiku and opus on the toy plugin.
+    func writeConfig(budget: String = "\"1GiB\"", tiers extra: String = "", toyKnobs: String = "step_ms=2") {
+        let model = write("toy.txt", "#toy \(toyKnobs)\nHello from the toy model. ")
+        write("moed.toml", """
+            [daemon]
+            socket = "\(socket)"
+            socket_mode = "0600"
+            memory_budget = \(budget)
+            default_tier = "haiku"
+
+            [tiers.haiku]
+            plugin = "toy"
+            model = "\(model)"
+            temperature = 0
+
+            [tiers.opus]
+            plugin = "toy"
+            model = "\(model)"
+            temperature = 0
+            \(extra)
+            """)
+    }
+}
+
+/// A running moed, started with NOTIFY_SOCKET so the test hears READY=1
+/// the way systemd would, and stopped with SIGTERM at the end.
+final class DaemonProcess {
+    let process = Process()
+    let scratch: Scratch
+    let notify: NotifyListener
+    private let stderrPipe = Pipe()
+
+    init(_ scratch: Scratch) throws {
+        self.scratch = scratch
+        notify = try NotifyListener(path: scratch.directory + "/notify.sock")
+        process.executableURL = URL(fileURLWithPath: Build.path("moed"))
+        process.arguments = ["--config", scratch.config]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify.path
+        process.environment = environment
+        process.standardError = stderrPipe
+        try process.run()
+        guard notify.wait(for: "READY=1", seconds: 20) else {
+            process.terminate()
+            throw E2EError("moed did not report READY=1: \(log)")
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    var log: String {
+        String(decoding: stderrPipe.fileHandleForReading.availableData, as: UTF8.self)
+    }
+
+    func client() throws -> MoeClient { try MoeClient(socketPath: scratch.socket) }
+
+    func signal(_ number: Int32) { kill(pid, number) }
+
+    /// SIGTERM, then waits for exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { signal(SIGTERM) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+}
+
+/// A datagram socket standing in for systemd's notify socket.
+final class NotifyListener {
+    let path: String
+    private let fd: Int32
+    private(set) var messages: [String] = []
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard status == 0 else { throw E2EError("cannot bind notify socket") }
+    }
+
+    deinit { close(fd) }
+
+    /// Waits until some message contains `text`.
+    func wait(for text: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !messages.contains(where: { $0.contains(text) }) {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return false }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32(remaining * 1000)) > 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count > 0 { messages.append(String(decoding: buffer[..<count], as: UTF8.self)) }
+        }
+        return true
+    }
+}
+
+struct E2EError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs moectl with `arguments`; returns exit code, stdout and stderr.
+func moectl(_ arguments: [String], socket: String, stdin: String? = nil) throws -> (code: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Build.path("moectl"))
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["MOED_SOCKET"] = socket
+    process.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    if let stdin {
+        let input = Pipe()
+        process.standardInput = input
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+    }
+    try process.run()
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    let error = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+}
+
+/// Generates on `tier` through a client, returning the final summary.
+func generate(_ client: MoeClient, prompt: String, tier: String = "", maxTokens: UInt32 = 8) throws -> (text: String, summary: GenerateSummary) {
+    var request = GenerateRequest()
+    request.prompt = prompt
+    request.tier = tier
+    request.maxTokens = maxTokens
+    var text = ""
+    let final = try client.call(.generate(request)) { response in
+        if case .chunk(let chunk) = response.result { text += chunk.text }
+    }
+    guard case .summary(let summary) = final.result else { throw E2EError("no summary") }
+    return (text, summary)
+}
