@@ -77,8 +77,22 @@ def _meta(args, binary: str, model: str, seconds: float) -> dict:
         "checks": args.only or "all", "quick": args.quick, "threads": args.threads,
         "moectl": binary, "model": model, "seconds": round(seconds, 1),
         "llama_cpp_python": version("llama-cpp-python"), "gguf": version("gguf"),
-        "machine": platform.platform(),
+        "machine": platform.platform(), "git": _git_head(),
     }
+
+
+def _git_head() -> str:
+    """The commit the engine was built from, '+dirty' if the tree had edits."""
+    import subprocess
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        head = subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 if __name__ == "__main__":

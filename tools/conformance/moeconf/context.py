@@ -47,7 +47,8 @@ class Context:
         return files
 
     def random_blocks(self) -> str:
-        dst = os.path.join(self.cache, "random-blocks.gguf")
+        # The name carries the layout: change it with RANDOM_SHAPE or the seed.
+        dst = os.path.join(self.cache, "random-blocks-64x512.gguf")
         return self._once("random blocks", lambda: derive.random_blocks_file(dst))
 
     def vocab_files(self) -> dict[str, str]:

@@ -74,7 +74,7 @@ SCALE_OFFSETS = {
     T.Q4_K: (0, 2), T.Q5_K: (0, 2), T.Q6_K: (208,),
 }
 RANDOM_TYPES = (T.F32, T.F16, T.BF16, *SCALE_OFFSETS)
-RANDOM_SHAPE = (16, 512)  # rows x elements per row: 256-multiple for K-quants
+RANDOM_SHAPE = (64, 512)  # rows x elements per row: 256-multiple for K-quants
 
 
 def random_tensor_name(qtype: T) -> str:
