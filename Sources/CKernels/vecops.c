@@ -85,8 +85,64 @@ void moe_vec_rms_norm_f32(const float *x, const float *w, float *y, int64_t n, f
     if (w != NULL) moe_vec_mul_f32(y, w, y, n);
 }
 
+// exp(x) for 8 floats, within about 2 ulp of expf: x = k·ln2 + r with
+// |r| <= ln2/2 (ln2 split in two so r is exact), e^r from Cephes' degree-7
+// polynomial, 2^k built in the exponent bits. Inputs below -87.3 give 0 and
+// above 88.3 give about 2.4e38 (callers here never need more).
+CK_AVX2 static inline __m256 ck_exp256(__m256 x) {
+    const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i two_k = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(two_k)));
+}
+
+CK_AVX2 static void ck_silu_mul_avx2(const float *g, const float *u, float *z, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = ck_exp256(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        const __m256 silu = _mm256_div_ps(x, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(z + i, _mm256_mul_ps(silu, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) z[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 void moe_vec_silu_mul_f32(const float *g, const float *u, float *z, int64_t n) {
+    if (ck_has_avx2()) { ck_silu_mul_avx2(g, u, z, n); return; }
     for (int64_t i = 0; i < n; i++) z[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+// x = exp(x - max) in place; returns the sum in double.
+CK_AVX2 static double ck_exp_shifted_avx2(float *x, int64_t n, float max) {
+    const __m256 shift = _mm256_set1_ps(max);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = ck_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift));
+        _mm256_storeu_ps(x + i, e);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+    double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
 }
 
 float moe_vec_softmax_f32(float *x, int64_t n) {
@@ -94,11 +150,14 @@ float moe_vec_softmax_f32(float *x, int64_t n) {
     float max = -INFINITY;
     for (int64_t i = 0; i < n; i++) max = fmaxf(max, x[i]);
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
+    if (ck_has_avx2()) {
+        sum = ck_exp_shifted_avx2(x, n, max);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = expf(x[i] - max);
+            sum += x[i];
+        }
     }
-    const float inverse = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++) x[i] *= inverse;
+    moe_vec_scale_f32((float)(1.0 / sum), x, n);
     return (float)sum;
 }

@@ -50,6 +50,31 @@ struct VectorOpsTests {
         #expect(close(z, zip(g, u).map { Double($0) / (1 + Foundation.exp(-Double($0))) * Double($1) }))
     }
 
+    @Test("siluMultiply stays accurate from -100 to 100 (the vector exp's whole range)")
+    func swigluRange() {
+        let g = stride(from: -100.0, through: 100.0, by: 0.037).map { Float($0) }
+        let u = [Float](repeating: 1, count: g.count)
+        var z = [Float](repeating: 0, count: g.count)
+        VectorOps.siluMultiply(gate: g, up: u, into: &z, count: g.count)
+        for (value, x) in zip(z, g) {
+            let exact = Double(x) / (1 + Foundation.exp(-Double(x)))
+            #expect(abs(Double(value) - exact) <= 1e-6 * max(1e-30, abs(exact)) + 1e-37, "x = \(x)")
+        }
+    }
+
+    @Test("softmax of a long row with masked (-inf) entries matches double precision")
+    func softmaxLong() {
+        var rng = SeededGenerator(seed: 13)
+        var x = randomFloats(1001, &rng, scale: 30)
+        for i in stride(from: 0, to: x.count, by: 7) { x[i] = -.infinity }
+        let m = Double(x.max()!)
+        let e = x.map { Foundation.exp(Double($0) - m) }
+        let total = e.reduce(0, +)
+        VectorOps.softmax(&x, count: x.count)
+        #expect(close(x, e.map { $0 / total }, relative: 1e-6))
+        #expect(stride(from: 0, to: x.count, by: 7).allSatisfy { x[$0] == 0 })
+    }
+
     @Test("softmax sums to one and survives large logits")
     func softmax() {
         var x: [Float] = [1000, 999, 998, -1000]
