@@ -23,6 +23,23 @@ public struct SyntheticModel {
     /// Leave these tensors out (to test errors).
     public var omittedTensors: Set<String> = []
 
+    // Family features beyond Llama (all off by default: a dense Llama model).
+    /// Q/K/V biases (Qwen2 families).
+    public var attentionBiases = false
+    /// RMSNorm weights on queries and keys: per head (Qwen3) or over the whole projection (OLMoE).
+    public var queryKeyNorm: QueryKeyNormShape = .none
+    /// Routed experts per layer (0: a dense SwiGLU); written as stacked `ffn_*_exps` tensors.
+    public var experts = 0
+    public var expertsUsed = 0
+    /// Hidden size of each expert, written as `expert_feed_forward_length` when set.
+    public var expertFeedForward: Int? = nil
+    /// > 0: a sigmoid-gated shared expert of this hidden size (Qwen2-MoE).
+    public var sharedExpertFeedForward = 0
+    /// Extra `<arch>.KEY` metadata, e.g. `expert_weights_norm`.
+    public var extraKeys: [(key: String, value: GGUFValue)] = []
+
+    public enum QueryKeyNormShape: Sendable { case none, perHead, wholeProjection }
+
     public init() {}
 
     public var headSize: Int { embedding / heads }
@@ -49,6 +66,15 @@ public struct SyntheticModel {
         try w.set("\(a).attention.layer_norm_rms_epsilon", .float32(rmsEpsilon))
         try w.set("\(a).rope.freq_base", .float32(ropeBase))
         try w.set("\(a).rope.dimension_count", .uint32(UInt32(headSize)))
+        if experts > 0 {
+            try w.set("\(a).expert_count", .uint32(UInt32(experts)))
+            try w.set("\(a).expert_used_count", .uint32(UInt32(expertsUsed)))
+        }
+        if let f = expertFeedForward { try w.set("\(a).expert_feed_forward_length", .uint32(UInt32(f))) }
+        if sharedExpertFeedForward > 0 {
+            try w.set("\(a).expert_shared_feed_forward_length", .uint32(UInt32(sharedExpertFeedForward)))
+        }
+        for (key, value) in extraKeys { try w.set("\(a).\(key)", value) }
         try vocabulary.addMetadata(to: &w)
         try addTensors(to: &w)
         return w
@@ -71,13 +97,86 @@ public struct SyntheticModel {
             try add(p + "attn_k.weight", [d, kvHeads * headSize], scale: 0.3)
             try add(p + "attn_v.weight", [d, kvHeads * headSize], scale: 0.3)
             try add(p + "attn_output.weight", [heads * headSize, d], scale: 0.3)
+            if attentionBiases {
+                try add(p + "attn_q.bias", [heads * headSize], scale: 0.2, type: .f32)
+                try add(p + "attn_k.bias", [kvHeads * headSize], scale: 0.2, type: .f32)
+                try add(p + "attn_v.bias", [kvHeads * headSize], scale: 0.2, type: .f32)
+            }
+            switch queryKeyNorm {
+            case .none: break
+            case .perHead:
+                try add(p + "attn_q_norm.weight", [headSize], scale: 0.2, type: .f32, offset: 1)
+                try add(p + "attn_k_norm.weight", [headSize], scale: 0.2, type: .f32, offset: 1)
+            case .wholeProjection:
+                try add(p + "attn_q_norm.weight", [heads * headSize], scale: 0.2, type: .f32, offset: 1)
+                try add(p + "attn_k_norm.weight", [kvHeads * headSize], scale: 0.2, type: .f32, offset: 1)
+            }
             try add(p + "ffn_norm.weight", [d], scale: 0.2, type: .f32, offset: 1)
-            try add(p + "ffn_gate.weight", [d, feedForward], scale: 0.3)
-            try add(p + "ffn_up.weight", [d, feedForward], scale: 0.3)
-            try add(p + "ffn_down.weight", [feedForward, d], scale: 0.3)
+            if experts > 0 {
+                try addExperts(prefix: p, add)
+            } else {
+                try add(p + "ffn_gate.weight", [d, feedForward], scale: 0.3)
+                try add(p + "ffn_up.weight", [d, feedForward], scale: 0.3)
+                try add(p + "ffn_down.weight", [feedForward, d], scale: 0.3)
+            }
         }
         try add("output_norm.weight", [d], scale: 0.2, type: .f32, offset: 1)
         if separateOutput { try add("output.weight", [d, v], scale: 0.5) }
+    }
+}
+
+extension SyntheticModel {
+    /// Router, stacked experts [in, out, experts] and the optional shared expert of one layer.
+    private func addExperts(prefix p: String,
+                            _ add: (String, [Int], Float, GGMLType?, Float) throws -> Void) throws {
+        let d = embedding, f = expertFeedForward ?? feedForward, n = experts
+        try add(p + "ffn_gate_inp.weight", [d, n], 0.3, .f32, 0)
+        try add(p + "ffn_gate_exps.weight", [d, f, n], 0.3, nil, 0)
+        try add(p + "ffn_up_exps.weight", [d, f, n], 0.3, nil, 0)
+        try add(p + "ffn_down_exps.weight", [f, d, n], 0.3, nil, 0)
+        if sharedExpertFeedForward > 0 {
+            let fs = sharedExpertFeedForward
+            try add(p + "ffn_gate_inp_shexp.weight", [d], 0.3, .f32, 0)
+            try add(p + "ffn_gate_shexp.weight", [d, fs], 0.3, nil, 0)
+            try add(p + "ffn_up_shexp.weight", [d, fs], 0.3, nil, 0)
+            try add(p + "ffn_down_shexp.weight", [fs, d], 0.3, nil, 0)
+        }
+    }
+
+    /// Mixtral layout: a `llama` file with experts (softmax, top-k, renormalised).
+    public static func mixtral(experts: Int = 8, used: Int = 2) -> SyntheticModel {
+        var m = SyntheticModel()
+        m.experts = experts
+        m.expertsUsed = used
+        m.feedForward = 32
+        return m
+    }
+
+    /// OLMoE: q/k norms over the whole projection, weights not renormalised.
+    public static func olmoe(experts: Int = 8, used: Int = 2) -> SyntheticModel {
+        var m = mixtral(experts: experts, used: used)
+        m.architecture = "olmoe"
+        m.queryKeyNorm = .wholeProjection
+        return m
+    }
+
+    /// Qwen2-MoE: attention biases, not renormalised, sigmoid-gated shared expert.
+    public static func qwen2MoE(experts: Int = 8, used: Int = 2) -> SyntheticModel {
+        var m = mixtral(experts: experts, used: used)
+        m.architecture = "qwen2moe"
+        m.attentionBiases = true
+        m.expertFeedForward = 32
+        m.sharedExpertFeedForward = 64
+        return m
+    }
+
+    /// Qwen3-MoE: per-head q/k norms, renormalised.
+    public static func qwen3MoE(experts: Int = 8, used: Int = 2) -> SyntheticModel {
+        var m = mixtral(experts: experts, used: used)
+        m.architecture = "qwen3moe"
+        m.queryKeyNorm = .perHead
+        m.expertFeedForward = 32
+        return m
     }
 }
 
