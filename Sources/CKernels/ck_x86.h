@@ -18,6 +18,19 @@ CK_AVX2 static inline float ck_hsum256(__m256 v) {
 // bit-twiddling version would cost more than the rest of a block's work.
 CK_AVX2 static inline float ck_half_f16c(uint16_t h) { return _cvtsh_ss(h); }
 
+// Two adjacent binary16 fields (d and m, or d and s) as [f0, f1, 0, 0].
+CK_AVX2 static inline __m128 ck_half_pair(const uint16_t *pair) {
+    uint32_t bits;
+    memcpy(&bits, pair, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128((int)bits));
+}
+
+// d_x · d_y broadcast to 8 lanes, with one conversion for both halves.
+CK_AVX2 static inline __m256 ck_scale_product(uint16_t dx, uint16_t dy) {
+    const __m128 both = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)dx | (uint32_t)dy << 16)));
+    return _mm256_broadcastss_ps(_mm_mul_ss(both, _mm_movehdup_ps(both)));
+}
+
 // 16 packed bytes -> 32 values 0..15: low nibbles (values 0..15) in the low
 // lane, high nibbles (values 16..31) in the high lane, matching q8 order.
 CK_AVX2 static inline __m256i ck_nibbles(const uint8_t *qs) {

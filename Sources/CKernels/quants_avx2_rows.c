@@ -22,12 +22,11 @@ CK_AVX2 static inline void ck_store_sums(const __m256 acc[CK_ROWS], const float 
     for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
         const __m256i q = VALUES(&a[i]);                                                      \
         const __m256i magnitude = _mm256_sign_epi8(q, q);                                     \
-        const float dx = ck_half_f16c(a[i].d);                                                \
         for (int j = 0; j < CK_ROWS; j++) {                                                   \
             const moe_block_q8_0 *b = CK_Y(moe_block_q8_0, j, i);                             \
             const __m256i yq = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)b->qs), q); \
             const __m256 sums = _mm256_cvtepi32_ps(ck_dot_u8_i8(magnitude, yq));              \
-            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dx * ck_half_f16c(b->d)), sums, acc[j]);  \
+            acc[j] = _mm256_fmadd_ps(ck_scale_product(a[i].d, b->d), sums, acc[j]);           \
         }                                                                                     \
     }                                                                                         \
     ck_store_sums(acc, mins, out);
@@ -36,17 +35,21 @@ CK_AVX2 static inline void ck_store_sums(const __m256 acc[CK_ROWS], const float 
 #define CK_OFFSET_ROWS(WTYPE, VALUES)                                                         \
     const WTYPE *a = x;                                                                       \
     __m256 acc[CK_ROWS] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
-    float mins[CK_ROWS] = {0, 0, 0, 0};                                                       \
+    __m128 min_terms[CK_ROWS] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()}; \
     for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
         const __m256i q = VALUES(&a[i]);                                                      \
-        const float dx = ck_half_f16c(a[i].d), mx = ck_half_f16c(a[i].m);                     \
+        const __m128 x_dm = ck_half_pair(&a[i].d);                                            \
         for (int j = 0; j < CK_ROWS; j++) {                                                   \
             const moe_block_q8_1 *b = CK_Y(moe_block_q8_1, j, i);                             \
+            /* [d_x·d_y, m_x·s_y]: the block's scale and its min term */                      \
+            const __m128 sm = _mm_mul_ps(x_dm, ck_half_pair(&b->d));                          \
             const __m256 sums = _mm256_cvtepi32_ps(ck_dot_u8_i8(q, _mm256_loadu_si256((const __m256i *)b->qs))); \
-            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dx * ck_half_f16c(b->d)), sums, acc[j]);  \
-            mins[j] += mx * ck_half_f16c(b->s);                                               \
+            acc[j] = _mm256_fmadd_ps(_mm256_broadcastss_ps(sm), sums, acc[j]);                \
+            min_terms[j] = _mm_add_ps(min_terms[j], sm);                                      \
         }                                                                                     \
     }                                                                                         \
+    float mins[CK_ROWS];                                                                      \
+    for (int j = 0; j < CK_ROWS; j++) mins[j] = _mm_cvtss_f32(_mm_shuffle_ps(min_terms[j], min_terms[j], 1)); \
     ck_store_sums(acc, mins, out);
 
 CK_AVX2 static inline __m256i ck_q4_0_values(const moe_block_q4_0 *blk) {
