@@ -69,7 +69,8 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer", "TestSupport"],
+                    exclude: ["Golden"]),
         // Tiny models made in code, shared by every test target that needs one.
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport"),
     ],
