@@ -37,8 +37,10 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         // Model math: forward passes, KV cache, sampling, generation.
         .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer"]),
+        // Offline model surgery: sparse upcycling of a dense GGUF into a Mixtral-layout MoE.
+        .target(name: "Upcycle", dependencies: ["GGUF", "Kernels"]),
         .executableTarget(name: "moectl", dependencies: [
-            "Inference", "GGUF", "Kernels", "Tokenizer", "MoeClient", "MoeAPI",
+            "Inference", "GGUF", "Kernels", "Tokenizer", "MoeClient", "MoeAPI", "Upcycle",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -69,7 +71,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer", "TestSupport"],
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer", "TestSupport", "Upcycle"],
                     exclude: ["Golden"]),
         // Tiny models made in code, shared by every test target that needs one.
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport"),
