@@ -10,7 +10,7 @@ struct MoeCtl: ParsableCommand {
         abstract: "Drive the moed inference service, or run a GGUF model in-process.",
         subcommands: [
             // Offline verbs (in-process, no daemon).
-            RunCommand.self, TokenizeCommand.self, ScoreCommand.self, InspectCommand.self, DequantizeCommand.self,
+            RunCommand.self, TokenizeCommand.self, ScoreCommand.self, InspectCommand.self, DequantizeCommand.self, UpcycleCommand.self,
             // Daemon verbs.
             StatusCommand.self, TiersCommand.self, PluginsCommand.self, LoadCommand.self, UnloadCommand.self,
             UseCommand.self, GenerateCommand.self, ChatCommand.self, StatsCommand.self, ReloadCommand.self,

@@ -39,6 +39,8 @@ struct InspectReport: Encodable {
     var hyperparameters: [String: Double]
     var tokenizer: [String: String]
     var parameters: Int
+    /// MoE files: parameters one token uses (shared weights + k of N experts, + router).
+    var active_parameters: Int?
     var tensor_types: [TypeTotal]
     var tensors: [TensorRow]
 
@@ -70,6 +72,11 @@ struct InspectReport: Encodable {
         }
         tensors = f.tensors.map { TensorRow(name: $0.name, type: $0.type.description, shape: $0.shape, bytes: $0.byteCount) }
         parameters = f.tensors.reduce(0) { $0 + $1.elementCount }
+        if let h = try? Hyperparameters(f.metadata), h.isMixtureOfExperts {
+            // Routed expert tensors (`*_exps`) count k/N; everything else, router and shared expert included, counts fully.
+            let routed = f.tensors.filter { $0.name.contains("_exps.") }.reduce(0) { $0 + $1.elementCount }
+            active_parameters = parameters - routed + routed / h.expertCount * h.expertsUsed
+        }
         var totals: [String: TypeTotal] = [:]
         for t in f.tensors {
             totals[t.type.description, default: TypeTotal(type: t.type.description, tensors: 0, bytes: 0)].tensors += 1
@@ -81,6 +88,10 @@ struct InspectReport: Encodable {
     func printHuman(listTensors: Bool) {
         print("architecture   \(architecture)\(name.map { "  (\($0))" } ?? "")")
         print("file           \(file_bytes) bytes, GGUF v\(gguf_version), \(tensors.count) tensors, \(parameters) parameters")
+        if let active = active_parameters, let n = hyperparameters["expert_count"], let k = hyperparameters["expert_used_count"] {
+            print("experts        \(Int(n)) per layer, \(Int(k)) used per token: \(active) active of \(parameters) parameters "
+                + String(format: "(%.1f%%)", 100 * Double(active) / Double(max(1, parameters))))
+        }
         for key in hyperparameters.keys.sorted() {
             let v = hyperparameters[key]!
             print("  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(v == v.rounded() ? String(Int(v)) : String(v))")

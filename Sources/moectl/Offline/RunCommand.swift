@@ -18,11 +18,20 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of streaming text.")
     var json = false
 
+    @Option(name: .long, help: "MoE models: route each token to this many experts instead of the file's count (fewer is faster and lower quality).")
+    var expertsUsed: Int?
+
+    @Flag(name: .long, help: "MoE models: report per-layer expert counts and routing entropy (in the JSON, or on stderr).")
+    var expertStats = false
+
     @Argument(help: "The prompt (a user message unless --raw).")
     var prompt: String
 
     func run() throws {
         let lm = try model.load()
+        if let k = expertsUsed {
+            do { try lm.transformer.setExpertsUsed(k) } catch { throw ValidationError("--experts-used: \(error)") }
+        }
         let promptTokens = raw ? lm.tokenize(raw: prompt)
                                : try lm.tokenize(chat: [ChatMessage(role: "user", content: prompt)])
         let generator = TextGenerator(model: lm)
@@ -30,11 +39,47 @@ struct RunCommand: ParsableCommand {
             if !json { writeStreamed(text) }
             return true
         }
+        let stats = expertStats ? lm.transformer.expertStatistics.map(ExpertStatsOutput.init) : nil
         if json {
-            try printJSON(RunOutput(result))
+            var output = RunOutput(result)
+            output.experts = stats
+            try printJSON(output)
         } else {
             writeStreamed("\n")
+            stats?.printHuman()
         }
+    }
+}
+
+/// Per-layer routing counts of a run (`--expert-stats`), prompt and generated tokens together.
+struct ExpertStatsOutput: Encodable {
+    var experts_used: Int
+    var tokens: Int
+    var mean_entropy: Double
+    var max_entropy: Double
+    var layers: [Layer]
+
+    struct Layer: Encodable {
+        var counts: [Int]
+        var entropy: Double
+    }
+
+    init(_ s: ExpertStatistics) {
+        tokens = s.tokens
+        mean_entropy = s.meanEntropy
+        max_entropy = s.layers.first?.maximumEntropy ?? 0
+        experts_used = tokens > 0 ? (s.layers.first?.selections.reduce(0, +) ?? 0) / tokens : 0
+        layers = s.layers.map { Layer(counts: $0.selections, entropy: $0.meanEntropy) }
+    }
+
+    func printHuman() {
+        var text = "expert picks per layer over \(tokens) tokens (mean routing entropy "
+            + String(format: "%.3f of %.3f nats", mean_entropy, max_entropy) + ")\n"
+        for (i, l) in layers.enumerated() {
+            text += "  layer \(i): " + l.counts.map(String.init).joined(separator: " ")
+                + String(format: "  entropy %.3f", l.entropy) + "\n"
+        }
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }
 
@@ -45,6 +90,8 @@ struct RunOutput: Encodable {
     var text: String
     var finish_reason: String
     var timings: Timings
+    /// MoE routing statistics, only with `run --expert-stats`.
+    var experts: ExpertStatsOutput? = nil
 
     struct Timings: Encodable {
         var prompt_tokens: Int
