@@ -1,0 +1,138 @@
+import Foundation
+import Inference
+
+// moebench: the engine's side of bench/run.sh. One figure per invocation,
+// printed as one JSON object, so the driver can interleave runs with
+// llama.cpp's and take medians. Token ids are synthetic and identical to
+// the ones bench/llama_bench.py feeds llama.cpp: the cost of a step does not
+// depend on which tokens are evaluated.
+//
+//   moebench decode --model F --threads T [--tokens 128] [--prompt 16]
+//   moebench prompt --model F --threads T --tokens 512
+//   moebench streams --model F --threads T --streams 4 [--tokens 64] [--prompt 16]
+
+struct Options {
+    var verb = ""
+    var model = ""
+    var threads = 1
+    var tokens = 128
+    var prompt = 16
+    var streams = 4
+    var expertsUsed: Int?
+}
+
+func parse(_ args: [String]) -> Options? {
+    var o = Options()
+    guard args.count >= 2 else { return nil }
+    o.verb = args[1]
+    var i = 2
+    while i + 1 < args.count {
+        let value = args[i + 1]
+        switch args[i] {
+        case "--model": o.model = value
+        case "--threads": o.threads = Int(value) ?? 0
+        case "--tokens": o.tokens = Int(value) ?? 0
+        case "--prompt": o.prompt = Int(value) ?? 0
+        case "--streams": o.streams = Int(value) ?? 0
+        case "--experts-used": o.expertsUsed = Int(value)
+        default: return nil
+        }
+        i += 2
+    }
+    guard !o.model.isEmpty, o.threads > 0, o.tokens > 0, o.prompt > 0, o.streams > 0 else { return nil }
+    return o
+}
+
+/// The synthetic prompt both engines evaluate: ids spread over the vocabulary.
+func syntheticTokens(_ count: Int, vocabulary: Int) -> [Int32] {
+    (0..<count).map { Int32((1000 + $0 * 7919) % min(vocabulary, 32000)) }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func report(_ fields: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+/// Greedy decoding of `tokens` steps after a short prompt, one token per step.
+func decode(_ t: Transformer, _ o: Options) throws -> [String: Any] {
+    let prompt = syntheticTokens(o.prompt, vocabulary: t.vocabularySize)
+    var logits = try t.evaluate(BatchEntry.prompt(prompt))
+    var position = prompt.count
+    let elapsed = try seconds {
+        for _ in 0..<o.tokens {
+            let next = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
+            logits = try t.evaluate([BatchEntry(token: next, position: position, wantsLogits: true)])
+            position += 1
+        }
+    }
+    return ["tokens": o.tokens, "seconds": elapsed, "tokens_per_second": Double(o.tokens) / elapsed]
+}
+
+/// One prompt of `tokens` tokens in one evaluate (split by maxBatch inside).
+func prompt(_ t: Transformer, _ o: Options) throws -> [String: Any] {
+    let prompt = syntheticTokens(o.tokens, vocabulary: t.vocabularySize)
+    _ = try t.evaluate(BatchEntry.prompt(Array(prompt.prefix(8)), sequence: 1))  // warm the pool and pages
+    t.cache.remove(1)
+    let elapsed = try seconds { _ = try t.evaluate(BatchEntry.prompt(prompt)) }
+    return ["tokens": o.tokens, "seconds": elapsed, "tokens_per_second": Double(o.tokens) / elapsed]
+}
+
+/// `streams` sequences decoded together: one evaluate with one entry per
+/// sequence per step, so every step passes over the weights once.
+func streams(_ t: Transformer, _ o: Options) throws -> [String: Any] {
+    let n = o.streams
+    var next = [Int32](repeating: 0, count: n)
+    for s in 0..<n {
+        let prompt = syntheticTokens(o.prompt + s, vocabulary: t.vocabularySize)
+        let logits = try t.evaluate(BatchEntry.prompt(prompt, sequence: Int32(s)))
+        next[s] = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
+    }
+    let elapsed = try seconds {
+        for _ in 0..<o.tokens {
+            let batch = (0..<n).map { s in
+                BatchEntry(token: next[s], position: t.cache.length(of: Int32(s)), sequence: Int32(s), wantsLogits: true)
+            }
+            let logits = try t.evaluate(batch)
+            logits.withUnsafeBufferPointer { all in
+                for s in 0..<n {
+                    next[s] = Sampler.argmax(UnsafeBufferPointer(rebasing: all[s * t.vocabularySize..<(s + 1) * t.vocabularySize]))
+                }
+            }
+        }
+    }
+    let total = n * o.tokens
+    return ["streams": n, "tokens": total, "seconds": elapsed, "tokens_per_second": Double(total) / elapsed]
+}
+
+guard let options = parse(CommandLine.arguments) else {
+    FileHandle.standardError.write(Data("usage: moebench decode|prompt|streams --model FILE --threads N [--tokens N] [--prompt N] [--streams N] [--experts-used K]\n".utf8))
+    exit(2)
+}
+do {
+    let context = max(options.prompt + options.tokens + options.streams + 8, options.tokens + 16)
+    let lm = try LanguageModel(path: options.model,
+                               options: ModelOptions(threads: options.threads, contextLength: context, maxBatch: 512))
+    if let k = options.expertsUsed { try lm.transformer.setExpertsUsed(k) }
+    var result: [String: Any]
+    switch options.verb {
+    case "decode": result = try decode(lm.transformer, options)
+    case "prompt": result = try prompt(lm.transformer, options)
+    case "streams": result = try streams(lm.transformer, options)
+    default:
+        FileHandle.standardError.write(Data("unknown verb \(options.verb)\n".utf8))
+        exit(2)
+    }
+    result["engine"] = "moed"
+    result["figure"] = options.verb
+    result["threads"] = options.threads
+    report(result)
+} catch {
+    FileHandle.standardError.write(Data("moebench: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,91 @@
+"""Turns the JSON lines bench/run.sh collected into a Markdown table of
+medians and ratios (moed ÷ llama.cpp) and one JSON document.
+
+    python report.py RESULTS.jsonl BANDWIDTH.json BYTES.json ENV.json OUT.json
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def load_lines(path: str) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip().startswith("{")]
+
+
+def key(r: dict) -> tuple:
+    return (r["label"], r["figure"], r.get("size", 0), r["threads"])
+
+
+def main() -> None:
+    results, bw_path, bytes_path, env_path, out_path = sys.argv[1:6]
+    runs = load_lines(results)
+    bandwidth = json.load(open(bw_path))
+    model_bytes = {m["label"]: m for m in load_lines(bytes_path)}
+    env = json.load(open(env_path))
+    samples: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        samples[key(r)][r["engine"]].append(r["tokens_per_second"])
+
+    rows = []
+    for k in sorted(samples, key=lambda k: (k[1], k[0], k[2], k[3])):
+        label, figure, size, threads = k
+        med = {e: statistics.median(v) for e, v in samples[k].items()}
+        row = {"model": label, "figure": figure, "size": size, "threads": threads,
+               "moed": med.get("moed"), "llama.cpp": med.get("llama.cpp"),
+               "runs": {e: len(v) for e, v in samples[k].items()}}
+        if row["moed"] and row["llama.cpp"]:
+            row["ratio"] = row["moed"] / row["llama.cpp"]
+        if figure == "decode" and label in model_bytes:
+            bound = bandwidth[f"gbps_{threads}_thread" + ("s" if threads > 1 else "")] * 1e9
+            per_token = model_bytes[label]["active_bytes"]
+            for e in ("moed", "llama.cpp"):
+                if row[e]:
+                    row[f"{e}_bound_fraction"] = row[e] * per_token / bound
+                    row[f"{e}_effective_gbps"] = row[e] * per_token / 1e9
+        rows.append(row)
+
+    # Four streams against one: the same engine's single-stream decode.
+    for row in rows:
+        if row["figure"] != "streams":
+            continue
+        single = next((r for r in rows if r["figure"] == "decode" and r["model"] == row["model"]
+                       and r["threads"] == row["threads"]), None)
+        if single and single["moed"] and row["moed"]:
+            row["moed_vs_one_stream"] = row["moed"] / single["moed"]
+        if single and single["llama.cpp"] and row["llama.cpp"]:
+            row["llama.cpp_vs_one_stream"] = row["llama.cpp"] / single["llama.cpp"]
+
+    doc = {"environment": env, "bandwidth": bandwidth, "model_bytes": list(model_bytes.values()), "rows": rows}
+    with open(out_path, "w") as f:
+        json.dump(doc, f, indent=1)
+
+    def fmt(v, spec=".1f"):
+        return "—" if v is None else format(v, spec)
+
+    print(f"CPU: {env.get('cpu')}; flags of interest: {env.get('flags')}")
+    print(f"Load average at start/end: {env.get('load_start')} / {env.get('load_end')}")
+    print(f"Read bandwidth: {bandwidth['gbps_1_thread']} GB/s (1 thread), {bandwidth['gbps_2_threads']} GB/s (2 threads)")
+    print()
+    print("| figure | model | size | threads | moed tok/s | llama.cpp tok/s | ratio | moed bound | llama.cpp bound | notes |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|---|")
+    for r in rows:
+        notes = ""
+        if "moed_vs_one_stream" in r:
+            notes = f"aggregate vs 1 stream: moed {r['moed_vs_one_stream']:.2f}×"
+            if "llama.cpp_vs_one_stream" in r:
+                notes += f", llama.cpp {r['llama.cpp_vs_one_stream']:.2f}×"
+        if "moed_effective_gbps" in r:
+            notes = f"moed {r['moed_effective_gbps']:.1f} GB/s effective"
+        bound = lambda e: fmt(r.get(f"{e}_bound_fraction"), ".0%") if r.get(f"{e}_bound_fraction") else "—"
+        print(f"| {r['figure']} | {r['model']} | {r['size'] or ''} | {r['threads']} | {fmt(r['moed'])} | "
+              f"{fmt(r['llama.cpp'])} | {fmt(r.get('ratio'), '.2f')} | {bound('moed')} | {bound('llama.cpp')} | {notes} |")
+    print()
+    print(f"JSON: {out_path}")
+
+
+if __name__ == "__main__":
+    main()
