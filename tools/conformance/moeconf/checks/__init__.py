@@ -7,6 +7,7 @@ A new check (the MoE synthetic models next) is one more module listed here;
 an F32 comparison of another model is a call to f32.compare_model.
 """
 from . import tokenize, kernels, f32, quant
+from . import moe
 
-ALL = [tokenize, kernels, f32, quant]
+ALL = [tokenize, kernels, f32, quant, moe]
 BY_NAME = {check.NAME: check for check in ALL}
