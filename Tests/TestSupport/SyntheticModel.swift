@@ -152,11 +152,13 @@ extension SyntheticModel {
         return m
     }
 
-    /// OLMoE: q/k norms over the whole projection, weights not renormalised.
+    /// OLMoE: q/k norms over the whole projection, weights not renormalised,
+    /// no grouped-query attention (llama.cpp sizes its k norm by n_embd).
     public static func olmoe(experts: Int = 8, used: Int = 2) -> SyntheticModel {
         var m = mixtral(experts: experts, used: used)
         m.architecture = "olmoe"
         m.queryKeyNorm = .wholeProjection
+        m.kvHeads = m.heads
         return m
     }
 
