@@ -33,11 +33,12 @@ CK_AVX2 static inline __m256 ck_scale_product(uint16_t dx, uint16_t dy) {
 
 // 16 packed bytes -> 32 values 0..15: low nibbles (values 0..15) in the low
 // lane, high nibbles (values 16..31) in the high lane, matching q8 order.
+// One broadcast load and a per-lane shift (0 low, 4 high) instead of two
+// shifts/masks and an insert: three instructions on the hottest path.
 CK_AVX2 static inline __m256i ck_nibbles(const uint8_t *qs) {
-    const __m128i packed = _mm_loadu_si128((const __m128i *)qs);
-    const __m128i lo = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
-    return _mm256_set_m128i(hi, lo);
+    const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const __m256i shifted = _mm256_srlv_epi64(both, _mm256_set_epi64x(4, 4, 0, 0));
+    return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
 }
 
 // Byte j = 0xff where bit j of the 32-bit mask is set, else 0.

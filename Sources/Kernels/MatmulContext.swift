@@ -79,12 +79,22 @@ public final class MatmulContext {
         var rows: Int, columns: Int, rowBytes: Int, activationRowBytes: Int, inputRows: Int
     }
 
-    /// Decode: one activation row; each thread takes a run of weight rows.
+    /// Decode: one activation row; each thread takes runs of weight rows,
+    /// four at a time (equal rows, so equal bytes per chunk).
     private func matvec(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                         _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
-        pool.parallelFor(shape.rows, grain: 16) { range in
-            for r in range {
-                output[r] = kernel.dot(weights + r * shape.rowBytes, activations, count: shape.columns)
+        let quads = (shape.rows + 3) / 4
+        pool.parallelFor(quads, grain: 4) { range in
+            for quad in range {
+                let r = quad * 4
+                if r + 4 <= shape.rows {
+                    kernel.dot4(weights: weights + r * shape.rowBytes, weightStride: shape.rowBytes, activations,
+                                into: output + r, count: shape.columns)
+                } else {
+                    for r in r..<shape.rows {
+                        output[r] = kernel.dot(weights + r * shape.rowBytes, activations, count: shape.columns)
+                    }
+                }
             }
         }
     }

@@ -24,6 +24,7 @@ public struct QuantKernel: @unchecked Sendable {
     private let quantizeFunction: moe_quantize_fn
     private let dotFunction: moe_dot_fn?
     private let fourRowDotFunction: moe_dot4_fn?
+    private let fourWeightRowDotFunction: moe_dotr4_fn?
 
     init?(_ kernel: UnsafePointer<moe_kernel>, isa: KernelISA) {
         let k = kernel.pointee
@@ -40,6 +41,7 @@ public struct QuantKernel: @unchecked Sendable {
         self.quantizeFunction = quantize
         self.dotFunction = k.dot
         self.fourRowDotFunction = k.dot4
+        self.fourWeightRowDotFunction = k.dotr4
     }
 
     /// Whether weights of this type can be multiplied (some types, such as
@@ -88,6 +90,22 @@ public struct QuantKernel: @unchecked Sendable {
             return
         }
         for j in 0..<4 { results[j] = dot(weights, activations + j * activationStride, count: count) }
+    }
+}
+
+extension QuantKernel {
+    /// Dots of four weight rows `weightStride` bytes apart with one
+    /// activation row: `results[j] = dot(weights + j·stride, activations)`.
+    /// Decoding's matrix-vector products go four rows at a time, so each
+    /// activation block is loaded once for four rows.
+    @inline(__always)
+    public func dot4(weights: UnsafeRawPointer, weightStride: Int, _ activations: UnsafeRawPointer,
+                     into results: UnsafeMutablePointer<Float>, count: Int) {
+        if let fourWeightRowDotFunction {
+            fourWeightRowDotFunction(weights, weightStride, activations, results, Int64(count))
+            return
+        }
+        for j in 0..<4 { results[j] = dot(weights + j * weightStride, activations, count: count) }
     }
 }
 

@@ -106,3 +106,52 @@ struct SIMDAgreementTests {
         #expect(abs(Double(scalar.dot(weights, activations, count: Self.count)) - exact) <= Tolerance.referenceVersusDequantized * magnitude)
     }
 }
+
+/// Decoding's four-weight-row dot against the scalar single-row reference.
+@Suite("Four weight rows with one activation row")
+struct FourWeightRowTests {
+    @Test("four-weight-row dot agrees with single-row scalar dots at every ISA level", arguments: matrixTypes)
+    func fourWeightRows(type: GGMLType) throws {
+        let tolerance = try #require(Tolerance.dot[type])
+        let count = SIMDAgreementTests.count
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) + 500)
+        let scalar = try #require(KernelTable.scalar[type])
+        let rows = (0..<4).map { _ in randomWeights(type, count: count, &rng) }
+        let stride = rows[0].count
+        let packed = rows.flatMap { $0 }
+        let activations = scalar.quantizedActivations(randomFloats(count, &rng))
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[type])
+            var results = [Float](repeating: .nan, count: 4)
+            packed.withUnsafeBytes { w in
+                activations.withUnsafeBytes { a in
+                    kernel.dot4(weights: w.baseAddress!, weightStride: stride, a.baseAddress!, into: &results, count: count)
+                }
+            }
+            for j in 0..<4 {
+                let single = Double(scalar.dot(rows[j], activations, count: count))
+                let magnitude = zip(scalar.dequantized(rows[j], count: count),
+                                    dequantizedActivations(activations, type: scalar.activationType, count: count))
+                    .reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                #expect(abs(Double(results[j]) - single) <= tolerance * magnitude, "\(type) at \(isa), row \(j)")
+            }
+        }
+    }
+}
+
+@Suite("SIMD activation quantizers on rounding ties")
+struct QuantizerTieTests {
+    /// With 127 in the block the scale is exactly 1, so x·(1/d) lands on the
+    /// ties themselves: the reference rounds them away from zero (roundf).
+    @Test("ties and near-ties round as the reference at every ISA level", arguments: [GGMLType.q4_0, .q4_1])
+    func ties(type: GGMLType) throws {
+        var x: [Float] = [127, -127, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999997, -0.49999997, 126.5, -126.5,
+                          3.4999998, -3.4999998, 0, -0.0]
+        x += (0..<16).map { Float($0) - 7.5 }
+        let reference = try #require(KernelTable.scalar[type]).quantizedActivations(x)
+        for isa in supportedISAs.dropFirst() {
+            let kernel = try #require(KernelTable(isa: isa)?[type])
+            #expect(kernel.quantizedActivations(x) == reference, "\(type) at \(isa)")
+        }
+    }
+}

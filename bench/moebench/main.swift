@@ -10,6 +10,7 @@ import Inference
 //   moebench decode --model F --threads T [--tokens 128] [--prompt 16]
 //   moebench prompt --model F --threads T --tokens 512
 //   moebench streams --model F --threads T --streams 4 [--tokens 64] [--prompt 16]
+//   moebench kernels --model F     (single-thread decode kernel speeds)
 
 struct Options {
     var verb = ""
@@ -113,6 +114,16 @@ func streams(_ t: Transformer, _ o: Options) throws -> [String: Any] {
 guard let options = parse(CommandLine.arguments) else {
     FileHandle.standardError.write(Data("usage: moebench decode|prompt|streams --model FILE --threads N [--tokens N] [--prompt N] [--streams N] [--experts-used K]\n".utf8))
     exit(2)
+}
+if options.verb == "kernels" {
+    do {
+        let names = ["token_embd.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_down.weight", "blk.0.attn_q.weight"]
+        report(try kernelFigures(model: options.model, tensors: names))
+    } catch {
+        FileHandle.standardError.write(Data("moebench: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
 }
 do {
     let context = max(options.prompt + options.tokens + options.streams + 8, options.tokens + 16)

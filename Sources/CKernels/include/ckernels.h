@@ -89,6 +89,18 @@ void moe_dot4_q5_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, floa
 void moe_dot4_q5_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
 void moe_dot4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
 
+// Four weight rows x_stride bytes apart with one activation row (decode):
+// out[j] = dot(x + j * x_stride, y), j = 0..3. AVX2 only, as dot4.
+void moe_dotr4_q4_0_q8_0_avx2(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q4_1_q8_1_avx2(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q5_0_q8_0_avx2(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q5_1_q8_1_avx2(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q8_0_q8_0_avx2(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+
+// AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
+void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);
+void moe_quantize_q8_1_avx2(const float *x, void *y, int64_t n);
+
 // ---- the per-type table -----------------------------------------------------
 typedef enum { MOE_ISA_SCALAR = 0, MOE_ISA_AVX2 = 1, MOE_ISA_AVX512 = 2 } moe_isa;
 
@@ -96,6 +108,7 @@ typedef void (*moe_dequant_fn)(const void *x, float *y, int64_t n);
 typedef void (*moe_quantize_fn)(const float *x, void *y, int64_t n);
 typedef float (*moe_dot_fn)(const void *x, const void *y, int64_t n);
 typedef void (*moe_dot4_fn)(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
+typedef void (*moe_dotr4_fn)(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
 
 // One weight type's kernels at one ISA level. `dot` takes a weight row and
 // an activation row already quantized to `act_type` with `quantize_act`.
@@ -110,6 +123,7 @@ typedef struct {
     moe_quantize_fn quantize_act;
     moe_dot_fn dot;
     moe_dot4_fn dot4;         // four activation rows at once, or NULL
+    moe_dotr4_fn dotr4;       // four weight rows at once, or NULL
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports; CPU features are read once.
