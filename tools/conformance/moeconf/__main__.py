@@ -24,7 +24,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--moectl", help="moectl binary (default: <repo>/.build-conformance/release/moectl)")
     p.add_argument("--only", help=f"comma-separated subset of: {','.join(BY_NAME)}")
     p.add_argument("--quick", action="store_true", help="fewer prompts, files and tokens")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="moectl threads")
+    p.add_argument("--llama-threads", type=int, default=1, help="llama.cpp threads (see context.py)")
     p.add_argument("--json-out", help="report path (default: <cache>/report.json)")
     return p.parse_args(argv)
 
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> int:
         return 2
     binary = args.moectl or os.path.join(repo, ".build-conformance", "release", "moectl")
     ctx = Context(model=model, cache=cache, moectl=Moectl(binary), quick=args.quick,
-                  threads=args.threads, log=log)
+                  threads=args.threads, llama_threads=args.llama_threads, log=log)
     rows, started = [], time.time()
     for check in checks:
         log(f"[conformance] running {check.NAME}")
@@ -75,6 +76,7 @@ def _meta(args, binary: str, model: str, seconds: float) -> dict:
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "checks": args.only or "all", "quick": args.quick, "threads": args.threads,
+        "llama_threads": args.llama_threads,
         "moectl": binary, "model": model, "seconds": round(seconds, 1),
         "llama_cpp_python": version("llama-cpp-python"), "gguf": version("gguf"),
         "machine": platform.platform(), "git": _git_head(),

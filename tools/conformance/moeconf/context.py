@@ -19,7 +19,11 @@ class Context:
     cache: str              # <repo>/models/conformance
     moectl: Moectl
     quick: bool = False
-    threads: int = 2
+    threads: int = 2        # moectl's --threads
+    # llama.cpp's threads. One by default: its thread pool spin-waits, and on
+    # a shared 2-core machine two threads ran ~35x slower than one; its
+    # logits do not depend on the thread count.
+    llama_threads: int = 1
     log: callable = print
     _made: dict = field(default_factory=dict)
 

@@ -49,7 +49,7 @@ def compare_model(ctx, path: str, prompts: list[str], *, min_prompts: int) -> li
 def _one_prompt(ctx, ref: LlamaModel, path: str, prompt: str) -> dict:
     """Everything measured for one prompt; a moectl failure is recorded, not raised."""
     tokens = ref.tokenize(prompt, add_special=True, parse_special=False)
-    gen = ref.greedy(tokens, MAX_TOKENS, f32_kv=True, threads=ctx.threads)
+    gen = ref.greedy(tokens, MAX_TOKENS, f32_kv=True, threads=ctx.llama_threads)
     out = {"prompt": prompt, "tokens": tokens}
     try:
         scored = ctx.moectl.score_tokens(path, tokens, want_logits=True, n_vocab=ref.n_vocab,

@@ -24,6 +24,7 @@ def run(ctx) -> list[Row]:
         return [error_row(NAME, "requantized files", err)]
     rows = []
     for label, path in files.items():
+        ctx.log(f"[conformance] quant: {label}")
         try:
             with LlamaModel(path) as ref:
                 rows.append(_perplexity(ctx, ref, label, path))
@@ -37,7 +38,7 @@ def _perplexity(ctx, ref: LlamaModel, label: str, path: str) -> Row:
     tokens = ref.tokenize(corpus.english_text(), add_special=True, parse_special=True)
     if ctx.quick:
         tokens = tokens[:QUICK_TEXT_TOKENS]
-    want = ref.score(tokens, threads=ctx.threads).perplexity
+    want = ref.score(tokens, threads=ctx.llama_threads).perplexity
     try:
         got = float(ctx.moectl.score_tokens(path, tokens, threads=ctx.threads)["perplexity"])
     except Exception as err:  # noqa: BLE001 — includes a missing or non-numeric field
@@ -55,9 +56,9 @@ def _agreement(ctx, ref: LlamaModel, label: str, path: str) -> Row:
     agree = counted = 0
     for prompt in prompts:
         prompt_tokens = ref.tokenize(prompt, add_special=True, parse_special=False)
-        gen = ref.greedy(prompt_tokens, CONTINUATION_TOKENS, threads=ctx.threads)
+        gen = ref.greedy(prompt_tokens, CONTINUATION_TOKENS, threads=ctx.llama_threads)
         seq = prompt_tokens + gen.tokens
-        teacher = ref.score(seq, threads=ctx.threads)
+        teacher = ref.score(seq, threads=ctx.llama_threads)
         try:
             predictions = ctx.moectl.score_tokens(path, seq, threads=ctx.threads)["predictions"]
         except Exception as err:  # noqa: BLE001
