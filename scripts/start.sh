@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The main job in one command: installs what is needed, builds moed, moectl
+# and the backend plugins (release), makes the default tiers' models, starts
+# moed with them in the background, and answers a `moectl generate`.
+# Safe to run twice: models are made once, and a daemon left by an earlier
+# run is stopped (drained) and started anew on the fresh build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUN="$ROOT/run"
+BIN="$ROOT/.build/release"
+MODELS="$ROOT/models"
+DENSE="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
+SONNET="$MODELS/SmolLM2-8x135M-top2.gguf"
+OPUS="$MODELS/SmolLM2-16x135M-top4.gguf"
+log() { printf '[start] %s\n' "$*" >&2; }
+
+scripts/install-deps.sh
+
+log "building moed, moectl and the plugins (release)"
+swift build -c release --product moed
+swift build -c release --product moectl
+swift build -c release --product moe_dense
+swift build -c release --product moe_moe
+
+# The MoE tiers are SmolLM2 upcycled: each FFN copied into N experts with a
+# little seeded noise, and a seeded router (docs/moe.md).
+upcycle() {  # out experts used
+    [ -f "$1" ] && return 0
+    log "making $(basename "$1"): $2 experts, $3 used per token"
+    "$BIN/moectl" upcycle --model "$DENSE" --out "$1" --experts "$2" --experts-used "$3" \
+        --noise 0.01 --seed 1 --expert-type same
+}
+upcycle "$SONNET" 8 2
+upcycle "$OPUS" 16 4
+
+mkdir -p "$RUN"
+cat > "$RUN/moed.toml" <<TOML
+# Written by scripts/start.sh; see docs/configuration.md for every key.
+[daemon]
+socket = "$RUN/moed.sock"
+socket_mode = "0600"
+plugin_dir = "$BIN"
+default_tier = "haiku"
+threads = $(nproc)
+
+[tiers.haiku]
+plugin = "dense"
+model = "$DENSE"
+context = 4096
+keep_alive = "30m"
+
+[tiers.sonnet]
+plugin = "moe"
+model = "$SONNET"
+context = 4096
+keep_alive = "30m"
+
+[tiers.opus]
+plugin = "moe"
+model = "$OPUS"
+context = 4096
+keep_alive = "30m"
+TOML
+
+scripts/stop.sh
+log "starting moed (log: $RUN/moed.log)"
+nohup "$BIN/moed" --config "$RUN/moed.toml" >"$RUN/moed.log" 2>&1 &
+echo $! > "$RUN/moed.pid"
+export MOED_SOCKET="$RUN/moed.sock"
+for _ in $(seq 1 100); do
+    "$BIN/moectl" status >/dev/null 2>&1 && break
+    kill -0 "$(cat "$RUN/moed.pid")" 2>/dev/null || { log "moed exited:"; cat "$RUN/moed.log" >&2; exit 1; }
+    sleep 0.1
+done
+
+"$BIN/moectl" status
+"$BIN/moectl" tiers
+log "asking the default tier (haiku) for a completion"
+"$BIN/moectl" generate --max-tokens 48 "Write one sentence about the sea."
+cat <<MSG
+
+moed is running (pid $(cat "$RUN/moed.pid")), serving haiku, sonnet and opus on $RUN/moed.sock.
+  export MOED_SOCKET=$RUN/moed.sock
+  $BIN/moectl chat --tier sonnet "Name three rivers in Europe."
+  $BIN/moectl use opus
+  scripts/stop.sh
+MSG
