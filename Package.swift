@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "moe_refuses", type: .dynamic, targets: ["MoeRefusesFixture"]),
         .library(name: "moe_noinit", type: .dynamic, targets: ["MoeNoInitFixture"]),
         .library(name: "moe_dense", type: .dynamic, targets: ["MoeDensePlugin"]),
+        .library(name: "moe_moe", type: .dynamic, targets: ["MoeMoEPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,6 +54,8 @@ let package = Package(
         .target(name: "MoePluginKit", dependencies: ["CMoePlugin"], path: "Plugins/Kit"),
         .target(name: "MoeDensePlugin", dependencies: ["CMoePlugin", "MoePluginKit", "Inference", "GGUF", "Tokenizer"],
                 path: "Plugins/Dense"),
+        .target(name: "MoeMoEPlugin", dependencies: ["CMoePlugin", "MoePluginKit", "Inference", "GGUF", "Tokenizer"],
+                path: "Plugins/MoE"),
         .target(name: "MoeWrongABIFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/WrongABI", publicHeadersPath: "."),
         .target(name: "MoeRefusesFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/Refuses", publicHeadersPath: "."),
         .target(name: "MoeNoInitFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/NoInit", publicHeadersPath: "."),

@@ -1,0 +1,153 @@
+import CMoePlugin
+import GGUF
+import Inference
+import MoePluginKit
+import Tokenizer
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// The Mixture-of-Experts backend: the same `Inference.LanguageModel` as the
+/// dense plugin (attention is shared; each MoE layer's FFN is routed
+/// experts), opened only for files with `expert_count` > 0, with the tier's
+/// experts-used override applied and router counts reported.
+///
+/// Mirrors Plugins/Dense on purpose: the two differ in what they accept and
+/// what they report, not in how they evaluate.
+final class MoEBackend: PluginBackend {
+    static let pluginName = "moe"
+    static let pluginVersion = "0.1.0"
+
+    let model: LanguageModel
+    private var sequences: Set<Int32> = []
+    private var nextSequence: Int32 = 0
+    private let chatTemplate: ChatTemplate?
+
+    private init(model: LanguageModel) {
+        self.model = model
+        self.chatTemplate = try? ChatTemplate(detecting: model.tokenizer.chatTemplate)
+    }
+
+    static func refusal(host: moe_host_info) -> String? {
+        nil  // the kernels pick AVX-512, AVX2 or scalar code at run time
+    }
+
+    /// Mapped file (only the chosen experts' pages are ever touched) plus an
+    /// F32 KV cache for every sequence at full context.
+    static func estimate(_ request: OpenRequest) throws -> moe_memory_estimate {
+        let file = try failure(MOE_ERR_FORMAT) { try GGUFFile(path: request.path) }
+        let h = try failure(MOE_ERR_FORMAT) { try Hyperparameters(file.metadata) }
+        try requireExperts(h)
+        let context = request.contextLength > 0 ? min(request.contextLength, h.contextLength) : h.contextLength
+        let (perSequence, o1) = (2 * h.layerCount * h.kvWidth * 4).multipliedReportingOverflow(by: context)
+        let (cache, o2) = perSequence.multipliedReportingOverflow(by: request.maxSequences)
+        guard !o1, !o2 else { throw PluginFailure(MOE_ERR_FORMAT, "KV cache size overflows") }
+        let hidden = max(h.expertFeedForwardSize, h.sharedExpertFeedForwardSize)
+        let scratch = 256 * (h.embeddingSize * 6 + hidden * 2 + h.expertCount + h.vocabularySize) * 4
+        return moe_memory_estimate(weight_bytes: UInt64(file.fileSize), cache_bytes: UInt64(cache), scratch_bytes: UInt64(scratch))
+    }
+
+    static func open(_ request: OpenRequest, progress: (Float) -> Void) throws -> MoEBackend {
+        guard access(request.path, R_OK) == 0 else {
+            throw PluginFailure(MOE_ERR_NOT_FOUND, "cannot read \(request.path): \(String(cString: strerror(errno)))")
+        }
+        progress(0)
+        let threads = request.threads > 0 ? request.threads : 1
+        let options = ModelOptions(threads: threads, contextLength: request.contextLength, maxBatch: 256)
+        let model = try failure(MOE_ERR_FORMAT) { try LanguageModel(path: request.path, options: options) }
+        try requireExperts(model.transformer.hyperparameters)
+        if request.expertsUsed > 0 {
+            try failure(MOE_ERR_INVALID_ARGUMENT) { try model.transformer.setExpertsUsed(request.expertsUsed) }
+        }
+        progress(1)
+        return MoEBackend(model: model)
+    }
+
+    private static func requireExperts(_ h: Hyperparameters) throws {
+        guard h.isMixtureOfExperts else {
+            throw PluginFailure(MOE_ERR_UNSUPPORTED, "\(h.architecture) file has no experts (expert_count 0); use the dense plugin")
+        }
+    }
+
+    func describe() -> ModelDescription {
+        let t = model.transformer, h = t.hyperparameters
+        let name = (try? model.file.metadata.stringIfPresent("general.name")) ?? nil
+        let tokenizer = model.tokenizer
+        return ModelDescription(
+            architecture: h.architecture, name: name ?? "", vocabularySize: t.vocabularySize,
+            contextLength: t.cache.contextLength, layers: h.layerCount,
+            experts: t.expertCount, expertsUsed: t.expertsUsed,
+            bos: tokenizer.bos, eos: tokenizer.eos, eot: tokenizer.eot ?? tokenizer.eom)
+    }
+
+    func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32] {
+        model.tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
+    }
+
+    func detokenize(_ tokens: [Int32]) throws -> [UInt8] {
+        let size = model.tokenizer.vocabularySize
+        for token in tokens where token < 0 || Int(token) >= size {
+            throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "token \(token) outside the vocabulary of \(size)")
+        }
+        return tokens.flatMap { model.tokenizer.piece($0) }
+    }
+
+    func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool) throws -> String {
+        guard let chatTemplate else {
+            throw PluginFailure(MOE_ERR_UNSUPPORTED, "the model has no chat template this engine recognises")
+        }
+        return chatTemplate.render(messages: messages.map { ChatMessage(role: $0.role, content: $0.content) },
+                                   addGenerationPrompt: addGenerationPrompt)
+    }
+
+    func createSequence() throws -> Int32 {
+        defer { nextSequence &+= 1 }
+        sequences.insert(nextSequence)
+        return nextSequence
+    }
+
+    func clearSequence(_ sequence: Int32) throws {
+        try requireSequence(sequence)
+        model.transformer.cache.truncate(sequence, to: 0)
+    }
+
+    func removeSequence(_ sequence: Int32) throws {
+        try requireSequence(sequence)
+        sequences.remove(sequence)
+        model.transformer.cache.remove(sequence)
+    }
+
+    func evaluate(_ items: [moe_batch_item], logits: UnsafeMutablePointer<Float>) throws {
+        for item in items { try requireSequence(item.sequence) }
+        let batch = items.map {
+            BatchEntry(token: $0.token, position: Int($0.position), sequence: $0.sequence, wantsLogits: $0.want_logits != 0)
+        }
+        try Self.failure(MOE_ERR_INVALID_ARGUMENT) { try model.transformer.evaluate(batch, logits: logits) }
+    }
+
+    /// layers × experts router pick counts since open, layer-major.
+    func expertCounts() throws -> [UInt64] {
+        (model.transformer.expertStatistics?.layers ?? []).flatMap { $0.selections.map { UInt64($0) } }
+    }
+
+    private func requireSequence(_ sequence: Int32) throws {
+        guard sequences.contains(sequence) else { throw PluginFailure(MOE_ERR_NOT_FOUND, "no sequence \(sequence)") }
+    }
+
+    /// Maps an engine error to a status, keeping its message.
+    static func failure<T>(_ status: moe_status, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as PluginFailure { throw error } catch {
+            throw PluginFailure(status, "\(error)")
+        }
+    }
+}
+
+@_cdecl("moe_plugin_probe")
+public func moePluginProbe(_ host: UnsafePointer<moe_host_info>?, _ reason: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    PluginKit.probe(MoEBackend.self, host: host, reason: reason, capacity: capacity)
+}
+
+@_cdecl("moe_plugin_init")
+public func moePluginInit(_ hostVersion: UInt32, _ out: UnsafeMutablePointer<UnsafePointer<moe_plugin_api>?>?) -> Int32 {
+    PluginKit.initialize(MoEBackend.self, hostVersion: hostVersion, out: out)
+}
