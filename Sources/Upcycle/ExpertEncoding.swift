@@ -36,8 +36,10 @@ struct ExpertEncoder {
         }
     }
 
-    /// Types whose kernel quantizes activations into the weight format itself.
+    /// Types whose kernel quantizes activations into the weight format
+    /// itself (f32, f16, q8_0), plus q4_1, the default model's own type.
     static func canEncode(_ type: GGMLType) -> Bool {
+        if type == .q4_1 { return true }
         guard let k = KernelTable.best[type] else { return false }
         return k.activationType == type
     }
@@ -58,12 +60,17 @@ struct ExpertEncoder {
             KernelTable.best[source.type]!.dequantize(sourceBytes.baseAddress!, into: v.baseAddress!, count: n)
         }
         if noise > 0 { perturb(&values, expert: index, stream: stream) }
+        let out = outputType == .q4_1 ? quantizeQ4_1(values) : quantizeWithKernel(values)
+        try out.withUnsafeBytes { try emit($0) }
+    }
+
+    private func quantizeWithKernel(_ values: [Float]) -> [UInt8] {
         let kernel = KernelTable.best[outputType]!
         var out = [UInt8](repeating: 0, count: expertByteCount)
         values.withUnsafeBufferPointer { v in
-            out.withUnsafeMutableBytes { kernel.quantizeActivations(v.baseAddress!, into: $0.baseAddress!, count: n) }
+            out.withUnsafeMutableBytes { kernel.quantizeActivations(v.baseAddress!, into: $0.baseAddress!, count: v.count) }
         }
-        try out.withUnsafeBytes { try emit($0) }
+        return out
     }
 
     /// w += noise · rms(W) · N(0, 1), from a generator seeded by (seed, matrix, expert).
@@ -73,6 +80,27 @@ struct ExpertEncoder {
         let scale = Double(noise) * rms
         for i in values.indices { values[i] += Float(scale * random.next()) }
     }
+}
+
+/// Q4_1 weights as ggml's reference rounds them: per 32 values, m = min,
+/// d = (max − min) / 15, q = min(15, ⌊(x − m) / d + ½⌋), nibbles packed low
+/// half first. The kernel library has no Q4_1 quantizer to reuse (Q4_1's
+/// activations are Q8_1), and re-encoding the default model's own type keeps
+/// noisy experts at the dense file's bytes per weight.
+func quantizeQ4_1(_ values: [Float]) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(values.count / 32 * 20)
+    for start in stride(from: 0, to: values.count, by: 32) {
+        let block = values[start..<start + 32]
+        let lo = block.min() ?? 0, hi = block.max() ?? 0
+        let d = (hi - lo) / 15
+        let inverse: Float = d != 0 ? 1 / d : 0
+        withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: Float16(lo).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        let q = block.map { UInt8(min(15, max(0, Int(($0 - lo) * inverse + 0.5)))) }
+        for j in 0..<16 { out.append(q[j] | q[j + 16] << 4) }
+    }
+    return out
 }
 
 /// Seeded standard normal values (SplitMix64 + Box–Muller): deterministic

@@ -2,7 +2,8 @@ import Foundation
 import GGUF
 import Testing
 import TestSupport
-import Upcycle
+import Kernels
+@testable import Upcycle
 @testable import Inference
 
 @Suite("Sparse upcycling")
@@ -79,6 +80,23 @@ struct MoEUpcycleTests {
         let spread = dense.max()! - dense.min()!
         #expect(zip(dense, moe).map { abs($0 - $1) }.max()! < 0.05 * spread)
         #expect(try GGUFFile(path: paths.moe).tensor(named: "blk.0.ffn_up_exps.weight")?.type == .q8_0)
+    }
+
+    @Test("Noisy experts of a Q4_1 model are re-encoded as Q4_1 within half a step of each value")
+    func q41RoundTrip() throws {
+        var random = SeededRandom(seed: 5)
+        let values = (0..<256).map { _ in 0.7 * random.nextSigned() + 0.1 }
+        let bytes = quantizeQ4_1(values)
+        #expect(bytes.count == 256 / 32 * 20)
+        var back = [Float](repeating: 0, count: values.count)
+        bytes.withUnsafeBytes { b in
+            back.withUnsafeMutableBufferPointer { KernelTable.scalar[.q4_1]!.dequantize(b.baseAddress!, into: $0.baseAddress!, count: 256) }
+        }
+        for start in stride(from: 0, to: 256, by: 32) {
+            let block = values[start..<start + 32]
+            let step = (block.max()! - block.min()!) / 15
+            for i in block.indices { #expect(abs(back[i] - values[i]) <= step / 2 + 1e-3, "value \(i)") }
+        }
     }
 
     @Test("Bad requests are refused with the reason named", arguments: [
