@@ -75,6 +75,21 @@ public final class MatmulContext {
                    input: input, inputRows: inputRows, output: output)
     }
 
+    /// One weight matrix of a group multiplied by the same input.
+    public struct MatrixProduct {
+        public var weights: UnsafeRawPointer
+        public var type: GGMLType
+        public var rows: Int
+        public var output: UnsafeMutablePointer<Float>
+
+        public init(weights: UnsafeRawPointer, type: GGMLType, rows: Int, output: UnsafeMutablePointer<Float>) {
+            self.weights = weights
+            self.type = type
+            self.rows = rows
+            self.output = output
+        }
+    }
+
     struct Shape {
         var rows: Int, columns: Int, rowBytes: Int, activationRowBytes: Int, inputRows: Int
     }
@@ -86,15 +101,22 @@ public final class MatmulContext {
         let quads = (shape.rows + 3) / 4
         pool.parallelFor(quads, grain: 4) { range in
             for quad in range {
-                let r = quad * 4
-                if r + 4 <= shape.rows {
-                    kernel.dot4(weights: weights + r * shape.rowBytes, weightStride: shape.rowBytes, activations,
-                                into: output + r, count: shape.columns)
-                } else {
-                    for r in r..<shape.rows {
-                        output[r] = kernel.dot(weights + r * shape.rowBytes, activations, count: shape.columns)
-                    }
-                }
+                MatmulContext.matvecQuad(quad, weights, activations, output, shape, kernel)
+            }
+        }
+    }
+
+    /// Output rows 4·quad…4·quad+3 (fewer at the end) of a matrix-vector product.
+    @inline(__always)
+    static func matvecQuad(_ quad: Int, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                           _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        let r = quad * 4
+        if r + 4 <= shape.rows {
+            kernel.dot4(weights: weights + r * shape.rowBytes, weightStride: shape.rowBytes, activations,
+                        into: output + r, count: shape.columns)
+        } else {
+            for r in r..<shape.rows {
+                output[r] = kernel.dot(weights + r * shape.rowBytes, activations, count: shape.columns)
             }
         }
     }
@@ -138,6 +160,50 @@ public final class MatmulContext {
                 kernel.dot4(weights + r * shape.rowBytes, x, activationStride: shape.activationRowBytes,
                             into: results, count: shape.columns)
                 for j in 0..<4 { output[(i + j) * shape.rows + r] = results[j] }
+            }
+        }
+    }
+
+    /// Several products of one input, Yₖ[m × rowsₖ] = X[m × n] · Wₖᵀ (a
+    /// layer's q, k and v, or its gate and up). When the weights share an
+    /// activation format, X is quantized once; with one input row, the rows of
+    /// every matrix are split across the threads in a single pass, so small
+    /// matrices (k, v) do not each pay a round of thread synchronisation.
+    public func matmul(_ products: [MatrixProduct], columns: Int, input: UnsafePointer<Float>, inputRows: Int) throws {
+        let kernels = try products.map { try table.matrixKernel(for: $0.type) }
+        guard let first = kernels.first else { return }
+        guard kernels.allSatisfy({ $0.activationType == first.activationType }) else {
+            for p in products {
+                try matmul(weights: p.weights, type: p.type, rows: p.rows, columns: columns,
+                           input: input, inputRows: inputRows, output: p.output)
+            }
+            return
+        }
+        guard inputRows >= 0, products.allSatisfy({ $0.rows >= 0 }) else { throw KernelError.badShape("negative rows") }
+        guard let activationBytes = first.activationRowBytes(count: columns) else {
+            throw KernelError.notBlockMultiple(first.type, length: columns)
+        }
+        var shapes: [Shape] = []
+        for (p, k) in zip(products, kernels) {
+            guard let rowBytes = k.rowBytes(count: columns) else { throw KernelError.notBlockMultiple(k.type, length: columns) }
+            shapes.append(Shape(rows: p.rows, columns: columns, rowBytes: rowBytes,
+                                activationRowBytes: activationBytes, inputRows: inputRows))
+        }
+        guard inputRows > 0 else { return }
+        let activations = try quantize(input, rows: inputRows, columns: columns, rowBytes: activationBytes, kernel: first)
+        guard inputRows == 1 else {
+            for i in products.indices { tiledProduct(products[i].weights, activations, products[i].output, shapes[i], kernels[i]) }
+            return
+        }
+        // Quads of all products end to end; `firstQuad[k]` is where product k starts.
+        var firstQuad = [0]
+        for shape in shapes { firstQuad.append(firstQuad[firstQuad.count - 1] + (shape.rows + 3) / 4) }
+        pool.parallelFor(firstQuad[firstQuad.count - 1], grain: 4) { range in
+            var k = 0
+            for quad in range {
+                while quad >= firstQuad[k + 1] { k += 1 }
+                MatmulContext.matvecQuad(quad - firstQuad[k], products[k].weights, activations,
+                                         products[k].output, shapes[k], kernels[k])
             }
         }
     }

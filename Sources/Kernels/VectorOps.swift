@@ -50,6 +50,17 @@ public enum VectorOps {
         moe_vec_silu_mul_f32(gate, up, z, Int64(count))
     }
 
+    /// One attention head over `length` cached positions: out = Σⱼ pⱼ·vⱼ with
+    /// p = softmax(scale · q·kⱼ); key/value rows are `stride` floats apart and
+    /// `scores` is scratch for `length` floats.
+    @inline(__always)
+    public static func attendHead(query: UnsafePointer<Float>, keys: UnsafePointer<Float>,
+                                  values: UnsafePointer<Float>, stride: Int, length: Int, size: Int,
+                                  scale: Float, scores: UnsafeMutablePointer<Float>,
+                                  into out: UnsafeMutablePointer<Float>) {
+        moe_attend_head_f32(query, keys, values, stride, Int64(length), Int64(size), scale, scores, out)
+    }
+
     /// x = softmax(x), in place, stable for large logits. Returns Σ exp(x - max).
     @discardableResult @inline(__always)
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) -> Float {

@@ -148,6 +148,12 @@ void moe_vec_silu_mul_f32(const float *g, const float *u, float *z, int64_t n);
 // x = softmax(x) in place; returns the sum of exponentials before normalising
 float moe_vec_softmax_f32(float *x, int64_t n);
 
+// One attention head: out[0..size) = Σ_j softmax_j(scale · q·k_j) v_j over
+// j < length, key and value rows `stride` floats apart; `scores` holds
+// `length` floats of scratch.
+void moe_attend_head_f32(const float *q, const float *keys, const float *values, size_t stride,
+                         int64_t length, int64_t size, float scale, float *scores, float *out);
+
 // A pause hint for spin-wait loops (the thread pool's), so a spinning
 // thread yields pipeline resources to its sibling hyperthread.
 static inline void moe_cpu_relax(void) {

@@ -34,6 +34,17 @@ struct Linear {
                                   input: x, inputRows: m, output: y)
     }
 
+    /// Several matrices applied to the same input (q/k/v, gate/up): the
+    /// input is quantized once and, when decoding, one pass of the threads
+    /// covers them all. `outputs[i]` receives `x · linears[i]ᵀ`.
+    static func apply(_ linears: [Linear], to x: UnsafePointer<Float>, rows m: Int,
+                      into outputs: [UnsafeMutablePointer<Float>], compute: ComputeContext) throws {
+        let products = zip(linears, outputs).map { linear, y in
+            MatmulContext.MatrixProduct(weights: linear.data, type: linear.type, rows: linear.outputs, output: y)
+        }
+        try compute.matmul.matmul(products, columns: linears[0].inputs, input: x, inputRows: m)
+    }
+
     /// Bytes of weights one full application reads.
     var byteCount: Int { (type.byteCount(elements: inputs) ?? 0) * outputs }
 }

@@ -26,7 +26,7 @@ extension Transformer {
             rmsNorm(s.x, rows: m, width: d, weight: layer.feedForwardNorm, epsilon: h.rmsEpsilon, into: s.normed)
             switch layer.feedForward {
             case .dense(let ffn):
-                try ffn.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
+                try feedForward(ffn, rows: m)
             case .experts(let moe):
                 try moe.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
             }
@@ -47,9 +47,7 @@ extension Transformer {
     /// q, k, v for every row, with biases, query/key norms and RoPE applied.
     private func projectQKV(_ layer: TransformerLayer, rows m: Int) throws {
         let h = hyperparameters, s = state
-        try layer.query.apply(s.normed, rows: m, into: s.q, compute: compute)
-        try layer.key.apply(s.normed, rows: m, into: s.k, compute: compute)
-        try layer.value.apply(s.normed, rows: m, into: s.v, compute: compute)
+        try Linear.apply([layer.query, layer.key, layer.value], to: s.normed, rows: m, into: [s.q, s.k, s.v], compute: compute)
         for t in 0..<m {
             let q = s.q + t * h.qWidth, k = s.k + t * h.kvWidth, v = s.v + t * h.kvWidth
             if let b = layer.queryBias { add(b, into: q, count: h.qWidth) }
@@ -63,6 +61,14 @@ extension Transformer {
             applyRope(k, heads: h.kvHeadCount, headSize: h.headSize, dimensions: h.ropeDimensions,
                       style: architecture.ropeStyle, cos: cos, sin: sin)
         }
+    }
+
+    /// down(silu(gate·x) ⊙ up·x), with gate and up computed in one pass.
+    private func feedForward(_ ffn: SwiGLU, rows m: Int) throws {
+        let s = state
+        try Linear.apply([ffn.gate, ffn.up], to: s.normed, rows: m, into: [s.gate, s.up], compute: compute)
+        siluMultiply(s.gate, s.up, count: m * ffn.hiddenSize)
+        try ffn.down.apply(s.gate, rows: m, into: s.blockOutput, compute: compute)
     }
 
     /// RMSNorm per head when the weight has one head's size, else over the whole vector.
@@ -91,21 +97,15 @@ extension Transformer {
         let positions = batch.map(\.position)
         let maxLength = (positions.max() ?? 0) + 1
         compute.parallelFor(batch.count * heads) { tasks in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: maxLength)
-            defer { scores.deallocate() }
-            for task in tasks {
-                let t = task / heads, head = task % heads
-                let kvOffset = (head / group) * size
-                let q = s.q + t * qWidth + head * size
-                let out = s.attention + t * qWidth + head * size
-                let length = positions[t] + 1
-                for j in 0..<length {
-                    scores[j] = dotProduct(q, keys[t] + j * kvWidth + kvOffset, count: size) * scale
-                }
-                softmaxInPlace(scores, count: length)
-                out.initialize(repeating: 0, count: size)
-                for j in 0..<length {
-                    axpy(scores[j], values[t] + j * kvWidth + kvOffset, into: out, count: size)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLength) { scores in
+                for task in tasks {
+                    let t = task / heads, head = task % heads
+                    let kvOffset = (head / group) * size
+                    // softmax(q·Kᵀ / √size) · V over positions 0...position
+                    attendHead(query: s.q + t * qWidth + head * size,
+                               keys: keys[t] + kvOffset, values: values[t] + kvOffset, stride: kvWidth,
+                               length: positions[t] + 1, size: size, scale: scale,
+                               scores: scores.baseAddress!, into: s.attention + t * qWidth + head * size)
                 }
             }
         }

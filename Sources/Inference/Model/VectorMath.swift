@@ -35,3 +35,10 @@ func axpy(_ a: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Fl
 func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     VectorOps.softmax(x, count: count)
 }
+
+func attendHead(query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                stride: Int, length: Int, size: Int, scale: Float,
+                scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    VectorOps.attendHead(query: query, keys: keys, values: values, stride: stride, length: length, size: size,
+                         scale: scale, scores: scores, into: out)
+}
