@@ -11,6 +11,8 @@ public final class MatmulContext {
     public let table: KernelTable
     private var scratch: UnsafeMutableRawPointer
     private var scratchBytes: Int
+    private var scaleScratch: UnsafeMutablePointer<Float>
+    private var scaleScratchCount: Int
 
     /// Weight bytes worked on together when several activation rows share
     /// them: small enough to stay in L2 while every activation row passes.
@@ -21,9 +23,14 @@ public final class MatmulContext {
         self.table = table
         scratchBytes = 64 * 1024
         scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+        scaleScratchCount = 1024
+        scaleScratch = UnsafeMutablePointer<Float>.allocate(capacity: scaleScratchCount)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        scaleScratch.deallocate()
+    }
 
     /// `output[i][r] = dot(input[i], weights[r])` for `inputRows` rows of input
     /// and `rows` weight rows: Y[m × rows] = X[m × n] · Wᵀ.
@@ -130,12 +137,19 @@ public final class MatmulContext {
                               _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
         let tileRows = max(1, MatmulContext.tileBytes / max(1, shape.rowBytes))
         let tiles = (shape.rows + tileRows - 1) / tileRows
+        let scales = fourRowScales(activations, shape, kernel)
+        let scalesPerGroup = shape.columns / max(1, kernel.activationBlockSize) * kernel.scalesPerBlock
         pool.parallelFor(tiles) { tileRange in
             for tile in tileRange {
                 let rows = tile * tileRows..<min((tile + 1) * tileRows, shape.rows)
                 var i = 0
                 while i + 4 <= shape.inputRows {
-                    multiplyFour(rows, inputRow: i, weights, activations, output, shape, kernel)
+                    if let scales {
+                        multiplyFour(rows, inputRow: i, scales: scales + (i / 4) * scalesPerGroup,
+                                     weights, activations, output, shape, kernel)
+                    } else {
+                        multiplyFour(rows, inputRow: i, weights, activations, output, shape, kernel)
+                    }
                     i += 4
                 }
                 for i in i..<shape.inputRows {
@@ -144,6 +158,44 @@ public final class MatmulContext {
                         output[i * shape.rows + r] = kernel.dot(weights + r * shape.rowBytes, x, count: shape.columns)
                     }
                 }
+            }
+        }
+    }
+
+    /// The float block scales of each group of four activation rows, for the
+    /// kernels that read them (nil when the kernel has none): converted once
+    /// per product and reused for every weight row.
+    private func fourRowScales(_ activations: UnsafeRawPointer, _ shape: Shape,
+                               _ kernel: QuantKernel) -> UnsafePointer<Float>? {
+        guard kernel.hasScaledFourRowDot, shape.inputRows >= 4 else { return nil }
+        let perGroup = shape.columns / kernel.activationBlockSize * kernel.scalesPerBlock
+        let groups = shape.inputRows / 4
+        if groups * perGroup > scaleScratchCount {
+            scaleScratch.deallocate()
+            scaleScratchCount = max(groups * perGroup, scaleScratchCount * 2)
+            scaleScratch = UnsafeMutablePointer<Float>.allocate(capacity: scaleScratchCount)
+        }
+        for g in 0..<groups {
+            kernel.activationScales4(activations + 4 * g * shape.activationRowBytes,
+                                     activationStride: shape.activationRowBytes,
+                                     into: scaleScratch + g * perGroup, count: shape.columns)
+        }
+        return UnsafePointer(scaleScratch)
+    }
+
+    /// Output rows `inputRow…inputRow+3` for weight rows `rows`, with the
+    /// activation rows' scales converted beforehand.
+    @inline(__always)
+    private func multiplyFour(_ rows: Range<Int>, inputRow i: Int, scales: UnsafePointer<Float>,
+                              _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                              _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        let x = activations + i * shape.activationRowBytes
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4) { results in
+            guard let results = results.baseAddress else { return }
+            for r in rows {
+                kernel.dot4(weights + r * shape.rowBytes, x, activationStride: shape.activationRowBytes,
+                            scales: scales, into: results, count: shape.columns)
+                for j in 0..<4 { output[(i + j) * shape.rows + r] = results[j] }
             }
         }
     }

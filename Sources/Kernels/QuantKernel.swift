@@ -25,6 +25,10 @@ public struct QuantKernel: @unchecked Sendable {
     private let dotFunction: moe_dot_fn?
     private let fourRowDotFunction: moe_dot4_fn?
     private let fourWeightRowDotFunction: moe_dotr4_fn?
+    private let scaledFourRowFunction: moe_gemm4_fn?
+    private let fourRowScalesFunction: moe_scales4_fn?
+    /// Floats `activationScales4` writes per block (0 without `gemm4`).
+    public let scalesPerBlock: Int
 
     init?(_ kernel: UnsafePointer<moe_kernel>, isa: KernelISA) {
         let k = kernel.pointee
@@ -42,6 +46,9 @@ public struct QuantKernel: @unchecked Sendable {
         self.dotFunction = k.dot
         self.fourRowDotFunction = k.dot4
         self.fourWeightRowDotFunction = k.dotr4
+        self.scaledFourRowFunction = k.scales4 == nil ? nil : k.gemm4
+        self.fourRowScalesFunction = k.gemm4 == nil ? nil : k.scales4  // scales only where a kernel reads them
+        self.scalesPerBlock = k.gemm4 == nil || k.scales4 == nil ? 0 : Int(k.scales_per_block)
     }
 
     /// Whether weights of this type can be multiplied (some types, such as
@@ -106,6 +113,34 @@ extension QuantKernel {
             return
         }
         for j in 0..<4 { results[j] = dot(weights + j * weightStride, activations, count: count) }
+    }
+}
+
+extension QuantKernel {
+    /// Whether `dot4(_:_:activationStride:scales:into:count:)` has a kernel
+    /// that reads pre-converted activation scales.
+    public var hasScaledFourRowDot: Bool { scalesPerBlock > 0 }
+
+    /// The float block scales of four activation rows `activationStride`
+    /// bytes apart, as the scaled four-row dot reads them:
+    /// `scalesPerBlock × count / activationBlockSize` floats.
+    @inline(__always)
+    public func activationScales4(_ activations: UnsafeRawPointer, activationStride: Int,
+                                  into scales: UnsafeMutablePointer<Float>, count: Int) {
+        fourRowScalesFunction?(activations, activationStride, scales, Int64(count))
+    }
+
+    /// As `dot4(_:_:activationStride:into:count:)`, with the activation rows'
+    /// scales converted beforehand by `activationScales4` (prompt tiles reuse
+    /// them for every weight row).
+    @inline(__always)
+    public func dot4(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, activationStride: Int,
+                     scales: UnsafePointer<Float>, into results: UnsafeMutablePointer<Float>, count: Int) {
+        if let scaledFourRowFunction {
+            scaledFourRowFunction(weights, activations, activationStride, scales, results, Int64(count))
+            return
+        }
+        dot4(weights, activations, activationStride: activationStride, into: results, count: count)
     }
 }
 

@@ -155,3 +155,36 @@ struct QuantizerTieTests {
         }
     }
 }
+
+@Suite("Four activation rows with pre-converted scales")
+struct ScaledFourRowTests {
+    @Test("scaled four-row dot agrees with single-row scalar dots at every ISA level", arguments: matrixTypes)
+    func scaledFourRows(type: GGMLType) throws {
+        let tolerance = try #require(Tolerance.dot[type])
+        let count = SIMDAgreementTests.count
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) + 600)
+        let scalar = try #require(KernelTable.scalar[type])
+        let weights = randomWeights(type, count: count, &rng)
+        let rows = (0..<4).map { j in scalar.quantizedActivations(randomFloats(count, &rng, scale: Float(1 + j))) }
+        let stride = rows[0].count
+        let packed = rows.flatMap { $0 }
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[type])
+            var results = [Float](repeating: .nan, count: 4)
+            var scales = [Float](repeating: .nan, count: max(1, count / kernel.activationBlockSize * kernel.scalesPerBlock))
+            weights.withUnsafeBytes { w in
+                packed.withUnsafeBytes { a in
+                    kernel.activationScales4(a.baseAddress!, activationStride: stride, into: &scales, count: count)
+                    kernel.dot4(w.baseAddress!, a.baseAddress!, activationStride: stride, scales: scales, into: &results, count: count)
+                }
+            }
+            for j in 0..<4 {
+                let single = Double(scalar.dot(weights, rows[j], count: count))
+                let magnitude = zip(scalar.dequantized(weights, count: count),
+                                    dequantizedActivations(rows[j], type: scalar.activationType, count: count))
+                    .reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                #expect(abs(Double(results[j]) - single) <= tolerance * magnitude, "\(type) at \(isa), row \(j)")
+            }
+        }
+    }
+}

@@ -97,6 +97,18 @@ void moe_dotr4_q5_0_q8_0_avx2(const void *x, size_t x_stride, const void *y, flo
 void moe_dotr4_q5_1_q8_1_avx2(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
 void moe_dotr4_q8_0_q8_0_avx2(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
 
+// One weight row with four activation rows whose block scales are already
+// float (moe_act_scales4_*): out[j] = dot(x, y + j * y_stride). AVX2 only.
+void moe_gemm4_q4_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q4_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q5_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q5_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+// Float scales of four activation rows: q8_0 gives 4 per block (d of each
+// row), q8_1 gives 8 (the four d, then the four s).
+void moe_act_scales4_q8_0(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_act_scales4_q8_1(const void *y, size_t y_stride, float *scales, int64_t n);
+
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
 void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);
 void moe_quantize_q8_1_avx2(const float *x, void *y, int64_t n);
@@ -108,6 +120,8 @@ typedef void (*moe_dequant_fn)(const void *x, float *y, int64_t n);
 typedef void (*moe_quantize_fn)(const float *x, void *y, int64_t n);
 typedef float (*moe_dot_fn)(const void *x, const void *y, int64_t n);
 typedef void (*moe_dot4_fn)(const void *x, const void *y, size_t y_stride, float *out, int64_t n);
+typedef void (*moe_gemm4_fn)(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+typedef void (*moe_scales4_fn)(const void *y, size_t y_stride, float *scales, int64_t n);
 typedef void (*moe_dotr4_fn)(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
 
 // One weight type's kernels at one ISA level. `dot` takes a weight row and
@@ -124,6 +138,9 @@ typedef struct {
     moe_dot_fn dot;
     moe_dot4_fn dot4;         // four activation rows at once, or NULL
     moe_dotr4_fn dotr4;       // four weight rows at once, or NULL
+    moe_gemm4_fn gemm4;       // four activation rows with float scales, or NULL
+    moe_scales4_fn scales4;   // the float scales gemm4 reads (set with gemm4)
+    int32_t scales_per_block; // floats scales4 writes per block
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports; CPU features are read once.

@@ -1,0 +1,103 @@
+// AVX2 product of one weight row with four activation rows whose block
+// scales were converted to float beforehand (prompt processing and batched
+// decoding): out[j] = dot(x, y + j·y_stride), j < 4.
+//
+// Per weight block the four integer sums are reduced together with
+// horizontal adds into one vector [row0 row1 row2 row3 | the same, upper
+// half], converted once and scaled once, instead of a convert, a broadcast
+// and an FMA per activation row. With the scales already in float, a pair
+// of (weight block, activation row) costs little more than its multiplies.
+//
+// y_scales holds, per block i, the four rows' d (q8_0): scales[4i + j]; for
+// q8_1 it holds d then s: scales[8i + j] = d_j, scales[8i + 4 + j] = s_j.
+
+#include "ck_x86.h"
+
+#define CK_YB(type, j, i) (((const type *)((const uint8_t *)y + (size_t)(j) * y_stride)) + (i))
+
+// Eight int32 partial sums each of four rows -> [r0 r1 r2 r3 | r0 r1 r2 r3]
+// (low and high halves of each row's sum).
+CK_AVX2 static inline __m256i ck_reduce4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+}
+
+CK_AVX2 static inline __m128 ck_halves(__m256 v) {
+    return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+}
+
+// Signed weights (q4_0, q5_0, q8_0) against q8_0.
+#define CK_SIGNED_GEMM(WTYPE, VALUES)                                                         \
+    const WTYPE *a = x;                                                                       \
+    __m256 acc = _mm256_setzero_ps();                                                         \
+    for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
+        const __m256i q = VALUES(&a[i]);                                                      \
+        const __m256i magnitude = _mm256_sign_epi8(q, q);                                     \
+        __m256i s[4];                                                                         \
+        for (int j = 0; j < 4; j++) {                                                         \
+            const __m256i yq = _mm256_loadu_si256((const __m256i *)CK_YB(moe_block_q8_0, j, i)->qs); \
+            s[j] = ck_dot_u8_i8(magnitude, _mm256_sign_epi8(yq, q));                          \
+        }                                                                                     \
+        const __m256 dy = _mm256_broadcast_ps((const __m128 *)(y_scales + 4 * i));            \
+        const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(ck_half_f16c(a[i].d)), dy);         \
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(ck_reduce4(s[0], s[1], s[2], s[3])), acc); \
+    }                                                                                         \
+    _mm_storeu_ps(out, ck_halves(acc));
+
+// Unsigned weights with a minimum (q4_1, q5_1) against q8_1.
+#define CK_OFFSET_GEMM(WTYPE, VALUES)                                                         \
+    const WTYPE *a = x;                                                                       \
+    __m256 acc = _mm256_setzero_ps();                                                         \
+    __m128 mins = _mm_setzero_ps();                                                           \
+    for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
+        const __m256i q = VALUES(&a[i]);                                                      \
+        __m256i s[4];                                                                         \
+        for (int j = 0; j < 4; j++) {                                                         \
+            const __m256i yq = _mm256_loadu_si256((const __m256i *)CK_YB(moe_block_q8_1, j, i)->qs); \
+            s[j] = ck_dot_u8_i8(q, yq);                                                       \
+        }                                                                                     \
+        const __m128 x_dm = ck_half_pair(&a[i].d);                                            \
+        const __m256 dy = _mm256_broadcast_ps((const __m128 *)(y_scales + 8 * i));            \
+        const __m256 scale = _mm256_mul_ps(_mm256_broadcastss_ps(x_dm), dy);                  \
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(ck_reduce4(s[0], s[1], s[2], s[3])), acc); \
+        /* m_x · s_j for the four rows */                                                     \
+        const __m128 m = _mm_shuffle_ps(x_dm, x_dm, 0x55);                                    \
+        mins = _mm_add_ps(mins, _mm_mul_ps(m, _mm_loadu_ps(y_scales + 8 * i + 4)));           \
+    }                                                                                         \
+    _mm_storeu_ps(out, _mm_add_ps(ck_halves(acc), mins));
+
+CK_AVX2 static inline __m256i ck_g_q4_0(const moe_block_q4_0 *blk) {
+    return _mm256_sub_epi8(ck_nibbles(blk->qs), _mm256_set1_epi8(8));
+}
+CK_AVX2 static inline __m256i ck_g_q8_0(const moe_block_q8_0 *blk) { return _mm256_loadu_si256((const __m256i *)blk->qs); }
+CK_AVX2 static inline __m256i ck_g_q4_1(const moe_block_q4_1 *blk) { return ck_nibbles(blk->qs); }
+
+CK_AVX2 void moe_gemm4_q4_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
+    CK_SIGNED_GEMM(moe_block_q4_0, ck_g_q4_0)
+}
+CK_AVX2 void moe_gemm4_q5_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
+    CK_SIGNED_GEMM(moe_block_q5_0, ck_q5_0_values)
+}
+CK_AVX2 void moe_gemm4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
+    CK_SIGNED_GEMM(moe_block_q8_0, ck_g_q8_0)
+}
+CK_AVX2 void moe_gemm4_q4_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
+    CK_OFFSET_GEMM(moe_block_q4_1, ck_g_q4_1)
+}
+CK_AVX2 void moe_gemm4_q5_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
+    CK_OFFSET_GEMM(moe_block_q5_1, ck_q5_1_values)
+}
+
+// The float scales those kernels read, for four q8_0 or q8_1 rows.
+void moe_act_scales4_q8_0(const void *y, size_t y_stride, float *scales, int64_t n) {
+    for (int64_t i = 0; i < n / MOE_QK; i++)
+        for (int j = 0; j < 4; j++) scales[4 * i + j] = moe_fp16_to_fp32(CK_YB(moe_block_q8_0, j, i)->d);
+}
+
+void moe_act_scales4_q8_1(const void *y, size_t y_stride, float *scales, int64_t n) {
+    for (int64_t i = 0; i < n / MOE_QK; i++)
+        for (int j = 0; j < 4; j++) {
+            const moe_block_q8_1 *b = CK_YB(moe_block_q8_1, j, i);
+            scales[8 * i + j] = moe_fp16_to_fp32(b->d);
+            scales[8 * i + 4 + j] = moe_fp16_to_fp32(b->s);
+        }
+}
