@@ -21,25 +21,41 @@ CK_AVX2 static inline __m256i ck_reduce4(__m256i s0, __m256i s1, __m256i s2, __m
     return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
 }
 
+// The same from the 16-bit pair sums of maddubs, for weights small enough
+// (|q| ≤ 31) that four of them add up within int16: two 16-bit horizontal
+// adds and one widening madd replace four madds and two 32-bit adds.
+CK_AVX2 static inline __m256i ck_reduce4_small(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p0, p1), _mm256_hadd_epi16(p2, p3));
+    return _mm256_madd_epi16(h, _mm256_set1_epi16(1));
+}
+
+// Pair sums of four rows, reduced to [r0 r1 r2 r3 | r0 r1 r2 r3] int32.
+// |pair| ≤ 2·31·127 = 7874 for 5-bit weights, so 4 pairs ≤ 31496 < 2^15.
+#define CK_SUMS_SMALL(u, y0, y1, y2, y3) \
+    ck_reduce4_small(_mm256_maddubs_epi16(u, y0), _mm256_maddubs_epi16(u, y1), \
+                     _mm256_maddubs_epi16(u, y2), _mm256_maddubs_epi16(u, y3))
+#define CK_SUMS_WIDE(u, y0, y1, y2, y3) \
+    ck_reduce4(ck_dot_u8_i8(u, y0), ck_dot_u8_i8(u, y1), ck_dot_u8_i8(u, y2), ck_dot_u8_i8(u, y3))
+
 CK_AVX2 static inline __m128 ck_halves(__m256 v) {
     return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
 }
 
 // Signed weights (q4_0, q5_0, q8_0) against q8_0.
-#define CK_SIGNED_GEMM(WTYPE, VALUES)                                                         \
+#define CK_Y8(type, j, i) _mm256_loadu_si256((const __m256i *)CK_YB(type, j, i)->qs)
+#define CK_SIGNED_GEMM(WTYPE, VALUES, SUMS)                                                   \
     const WTYPE *a = x;                                                                       \
     __m256 acc = _mm256_setzero_ps();                                                         \
     for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
         const __m256i q = VALUES(&a[i]);                                                      \
         const __m256i magnitude = _mm256_sign_epi8(q, q);                                     \
-        __m256i s[4];                                                                         \
-        for (int j = 0; j < 4; j++) {                                                         \
-            const __m256i yq = _mm256_loadu_si256((const __m256i *)CK_YB(moe_block_q8_0, j, i)->qs); \
-            s[j] = ck_dot_u8_i8(magnitude, _mm256_sign_epi8(yq, q));                          \
-        }                                                                                     \
+        const __m256i sums = SUMS(magnitude, _mm256_sign_epi8(CK_Y8(moe_block_q8_0, 0, i), q), \
+                                  _mm256_sign_epi8(CK_Y8(moe_block_q8_0, 1, i), q),           \
+                                  _mm256_sign_epi8(CK_Y8(moe_block_q8_0, 2, i), q),           \
+                                  _mm256_sign_epi8(CK_Y8(moe_block_q8_0, 3, i), q));          \
         const __m256 dy = _mm256_broadcast_ps((const __m128 *)(y_scales + 4 * i));            \
         const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(ck_half_f16c(a[i].d)), dy);         \
-        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(ck_reduce4(s[0], s[1], s[2], s[3])), acc); \
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);                          \
     }                                                                                         \
     _mm_storeu_ps(out, ck_halves(acc));
 
@@ -50,18 +66,15 @@ CK_AVX2 static inline __m128 ck_halves(__m256 v) {
     __m128 mins = _mm_setzero_ps();                                                           \
     for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
         const __m256i q = VALUES(&a[i]);                                                      \
-        __m256i s[4];                                                                         \
-        for (int j = 0; j < 4; j++) {                                                         \
-            const __m256i yq = _mm256_loadu_si256((const __m256i *)CK_YB(moe_block_q8_1, j, i)->qs); \
-            s[j] = ck_dot_u8_i8(q, yq);                                                       \
-        }                                                                                     \
+        const __m256i sums = CK_SUMS_SMALL(q, CK_Y8(moe_block_q8_1, 0, i), CK_Y8(moe_block_q8_1, 1, i), \
+                                           CK_Y8(moe_block_q8_1, 2, i), CK_Y8(moe_block_q8_1, 3, i)); \
         const __m128 x_dm = ck_half_pair(&a[i].d);                                            \
         const __m256 dy = _mm256_broadcast_ps((const __m128 *)(y_scales + 8 * i));            \
         const __m256 scale = _mm256_mul_ps(_mm256_broadcastss_ps(x_dm), dy);                  \
-        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(ck_reduce4(s[0], s[1], s[2], s[3])), acc); \
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);                          \
         /* m_x · s_j for the four rows */                                                     \
         const __m128 m = _mm_shuffle_ps(x_dm, x_dm, 0x55);                                    \
-        mins = _mm_add_ps(mins, _mm_mul_ps(m, _mm_loadu_ps(y_scales + 8 * i + 4)));           \
+        mins = _mm_fmadd_ps(m, _mm_loadu_ps(y_scales + 8 * i + 4), mins);                     \
     }                                                                                         \
     _mm_storeu_ps(out, _mm_add_ps(ck_halves(acc), mins));
 
@@ -72,13 +85,13 @@ CK_AVX2 static inline __m256i ck_g_q8_0(const moe_block_q8_0 *blk) { return _mm2
 CK_AVX2 static inline __m256i ck_g_q4_1(const moe_block_q4_1 *blk) { return ck_nibbles(blk->qs); }
 
 CK_AVX2 void moe_gemm4_q4_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
-    CK_SIGNED_GEMM(moe_block_q4_0, ck_g_q4_0)
+    CK_SIGNED_GEMM(moe_block_q4_0, ck_g_q4_0, CK_SUMS_SMALL)
 }
 CK_AVX2 void moe_gemm4_q5_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
-    CK_SIGNED_GEMM(moe_block_q5_0, ck_q5_0_values)
+    CK_SIGNED_GEMM(moe_block_q5_0, ck_q5_0_values, CK_SUMS_SMALL)
 }
 CK_AVX2 void moe_gemm4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
-    CK_SIGNED_GEMM(moe_block_q8_0, ck_g_q8_0)
+    CK_SIGNED_GEMM(moe_block_q8_0, ck_g_q8_0, CK_SUMS_WIDE)  /* |q| ≤ 127: int32 sums */
 }
 CK_AVX2 void moe_gemm4_q4_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n) {
     CK_OFFSET_GEMM(moe_block_q4_1, ck_g_q4_1)
