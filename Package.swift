@@ -41,7 +41,7 @@ let package = Package(
         // Offline model surgery: sparse upcycling of a dense GGUF into a Mixtral-layout MoE.
         .target(name: "Upcycle", dependencies: ["GGUF", "Kernels"]),
         // Benchmark driver for bench/run.sh (side by side with llama.cpp).
-        .executableTarget(name: "moebench", dependencies: ["Inference", "Kernels", "GGUF"], path: "bench/moebench"),
+        .executableTarget(name: "moebench", dependencies: ["Inference", "Kernels", "GGUF", "MoeClient", "MoeAPI"], path: "bench/moebench"),
         .executableTarget(name: "moectl", dependencies: [
             "Inference", "GGUF", "Kernels", "Tokenizer", "MoeClient", "MoeAPI", "Upcycle",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

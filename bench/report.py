@@ -1,7 +1,7 @@
 """Turns the JSON lines bench/run.sh collected into a Markdown table of
 medians and ratios (moed ÷ llama.cpp) and one JSON document.
 
-    python report.py RESULTS.jsonl BANDWIDTH.json BYTES.json ENV.json OUT.json
+    python report.py RESULTS.jsonl BANDWIDTH.json BYTES.json ENV.json OUT.json [SERVICE.jsonl]
 """
 from __future__ import annotations
 
@@ -59,7 +59,16 @@ def main() -> None:
         if single and single["llama.cpp"] and row["llama.cpp"]:
             row["llama.cpp_vs_one_stream"] = row["llama.cpp"] / single["llama.cpp"]
 
-    doc = {"environment": env, "bandwidth": bandwidth, "model_bytes": list(model_bytes.values()), "rows": rows}
+    service_runs = load_lines(sys.argv[6]) if len(sys.argv) > 6 else []
+    service = {}
+    for k in sorted({k for r in service_runs for k in r if isinstance(r[k], (int, float))}):
+        values = [r[k] for r in service_runs if k in r]
+        service[k] = statistics.median(values)
+    if service.get("in_process_tokens_per_second"):
+        service["daemon_vs_in_process"] = service.get("daemon_tokens_per_second", 0) / service["in_process_tokens_per_second"]
+
+    doc = {"environment": env, "bandwidth": bandwidth, "model_bytes": list(model_bytes.values()), "rows": rows,
+           "service": service}
     with open(out_path, "w") as f:
         json.dump(doc, f, indent=1)
 
@@ -83,6 +92,12 @@ def main() -> None:
         bound = lambda e: fmt(r.get(f"{e}_bound_fraction"), ".0%") if r.get(f"{e}_bound_fraction") else "—"
         print(f"| {r['figure']} | {r['model']} | {r['size'] or ''} | {r['threads']} | {fmt(r['moed'])} | "
               f"{fmt(r['llama.cpp'])} | {fmt(r.get('ratio'), '.2f')} | {bound('moed')} | {bound('llama.cpp')} | {notes} |")
+    if service:
+        print()
+        print("| service figure (median) | value |")
+        print("|---|--:|")
+        for k, v in service.items():
+            print(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
     print()
     print(f"JSON: {out_path}")
 

@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 REPEATS="${REPEATS:-5}"
-FIGURES="${FIGURES:-decode prompt streams moe}"
+FIGURES="${FIGURES:-decode prompt streams moe service}"
 DECODE_TOKENS="${DECODE_TOKENS:-128}"
 STREAM_TOKENS="${STREAM_TOKENS:-64}"
 VENV="$ROOT/.venv"
@@ -113,6 +113,46 @@ for r in $(seq 1 "$REPEATS"); do
     done
 done
 
+# ---- service: a moed with two tiers, driven over its socket ------------------------
+SERVICE="$OUT/service.jsonl"
+: > "$SERVICE"
+if [[ " $FIGURES " == *" service "* ]]; then
+    say "building moed and the dense plugin (release)"
+    if swift build -c release --scratch-path "$SCRATCH" --product moed >&2 &&
+       swift build -c release --scratch-path "$SCRATCH" --product moe_dense >&2; then
+        RUNDIR="$(mktemp -d /tmp/moed-bench.XXXXXX)"
+        cat > "$RUNDIR/moed.toml" <<TOML
+[daemon]
+socket = "$RUNDIR/moed.sock"
+plugin_dir = "$SCRATCH/release"
+default_tier = "haiku"
+threads = 2
+
+[tiers.haiku]
+plugin = "dense"
+model = "${MODELS[q4_1]}"
+context = 4096
+
+[tiers.sonnet]
+plugin = "dense"
+model = "${MODELS[q8_0]}"
+context = 4096
+TOML
+        "$SCRATCH/release/moed" --config "$RUNDIR/moed.toml" > "$RUNDIR/moed.log" 2>&1 &
+        MOED_PID=$!
+        for _ in $(seq 1 100); do [ -S "$RUNDIR/moed.sock" ] && break; sleep 0.1; done
+        for r in $(seq 1 "$REPEATS"); do
+            MOED_SOCKET="$RUNDIR/moed.sock" MOED_PID=$MOED_PID BENCH_TIER=haiku BENCH_OTHER_TIER=sonnet \
+                "$MOEBENCH" service --model "${MODELS[q4_1]}" --threads 2 --tokens "$DECODE_TOKENS" >> "$SERVICE" \
+                || say "service figures failed (see $RUNDIR/moed.log)"
+        done
+        kill -TERM "$MOED_PID" 2>/dev/null || true
+        wait "$MOED_PID" 2>/dev/null || true
+    else
+        say "moed did not build: service figures skipped"
+    fi
+fi
+
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" -c "import json; print(json.dumps({'cpu': '''$CPU''', 'flags': '''$FLAGS'''.strip(), 'load_start': '$LOAD_START', 'load_end': '$LOAD_END', 'repeats': $REPEATS, 'decode_tokens': $DECODE_TOKENS, 'commit': '$(git rev-parse --short HEAD)'}))" > "$ENV_JSON"
-"$PY" bench/report.py "$RESULTS" "$BW_JSON" "$BYTES" "$ENV_JSON" "$OUT/latest.json" | tee "$OUT/latest.md"
+"$PY" bench/report.py "$RESULTS" "$BW_JSON" "$BYTES" "$ENV_JSON" "$OUT/latest.json" "$SERVICE" | tee "$OUT/latest.md"

@@ -115,6 +115,23 @@ guard let options = parse(CommandLine.arguments) else {
     FileHandle.standardError.write(Data("usage: moebench decode|prompt|streams --model FILE --threads N [--tokens N] [--prompt N] [--streams N] [--experts-used K]\n".utf8))
     exit(2)
 }
+if options.verb == "service" {
+    // moebench service --model F --threads T --tokens N, with MOED_SOCKET, MOED_PID, tiers from the env
+    let env = ProcessInfo.processInfo.environment
+    do {
+        var result = try serviceFigures(
+            socket: env["MOED_SOCKET"] ?? "", tier: env["BENCH_TIER"] ?? "haiku",
+            otherTier: env["BENCH_OTHER_TIER"] ?? "sonnet", model: options.model, threads: options.threads,
+            tokens: options.tokens, daemonPID: env["MOED_PID"].flatMap { Int32($0) })
+        result["engine"] = "moed"
+        result["figure"] = "service"
+        report(result)
+    } catch {
+        FileHandle.standardError.write(Data("moebench service: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 if options.verb == "kernels" {
     do {
         let names = ["token_embd.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_down.weight", "blk.0.attn_q.weight"]

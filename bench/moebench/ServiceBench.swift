@@ -1,0 +1,83 @@
+import Foundation
+import Inference
+import MoeAPI
+import MoeClient
+
+/// `moebench service`: the daemon's overhead, measured through a running
+/// moed on `socket` (bench/run.sh starts one with two tiers):
+/// - status round trips on one connection (p50, p99);
+/// - generation through the daemon, client-side tokens/s from the first
+///   streamed token to the last, against the same generation in-process;
+/// - switching to the other tier (its file in the page cache): load to ready;
+/// - moed's resident memory next to the model file and KV cache.
+func serviceFigures(socket: String, tier: String, otherTier: String, model: String,
+                    threads: Int, tokens: Int, daemonPID: Int32?) throws -> [String: Any] {
+    let client = try MoeClient(socketPath: socket)
+    var figures: [String: Any] = [:]
+
+    // Warm both tiers, then unload the other so its switch can be timed.
+    _ = try client.call(.load(tier: tier))
+    var latencies: [Double] = []
+    for _ in 0..<2000 { latencies.append(try seconds { _ = try client.call(.status) }) }
+    latencies.sort()
+    figures["status_p50_us"] = latencies[latencies.count / 2] * 1e6
+    figures["status_p99_us"] = latencies[latencies.count * 99 / 100] * 1e6
+
+    let prompt = "The history of the printing press begins"
+    figures["daemon_tokens_per_second"] = try daemonGeneration(client, tier: tier, prompt: prompt, tokens: tokens)
+    figures["in_process_tokens_per_second"] = try inProcessGeneration(model: model, threads: threads,
+                                                                      prompt: prompt, tokens: tokens)
+
+    _ = try? client.call(.unload(tier: otherTier))
+    _ = try? client.call(.load(tier: otherTier))  // page the file in
+    _ = try? client.call(.unload(tier: otherTier))
+    figures["tier_switch_ms"] = try seconds { _ = try client.call(.load(tier: otherTier)) } * 1e3
+    _ = try? client.call(.unload(tier: otherTier))
+
+    if let pid = daemonPID, let rss = residentBytes(pid: pid) {
+        figures["daemon_rss_bytes"] = rss
+        let file = URL(fileURLWithPath: model).resolvingSymlinksInPath().path
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+        figures["model_file_bytes"] = size
+        // the bound: file + KV cache + 64 MiB (the cache grows with use; this run's is small)
+        figures["rss_over_file_mib"] = Double(rss - size) / 1_048_576
+    }
+    return figures
+}
+
+/// Greedy generation through moed, timed at the client from the first
+/// streamed chunk to the final message, in tokens per second.
+private func daemonGeneration(_ client: MoeClient, tier: String, prompt: String, tokens: Int) throws -> Double {
+    var request = GenerateRequest()
+    request.tier = tier
+    request.prompt = prompt
+    request.maxTokens = UInt32(tokens)
+    request.sampling.temperature = 0
+    var first: UInt64?
+    var streamed = 0
+    _ = try client.call(.generate(request)) { partial in
+        if case .chunk(let c) = partial.result {
+            if first == nil { first = DispatchTime.now().uptimeNanoseconds } else { streamed += c.tokens.count }
+        }
+    }
+    guard let start = first, streamed > 0 else { return 0 }
+    return Double(streamed) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+/// The same generation in this process (the `moectl run` path).
+private func inProcessGeneration(model: String, threads: Int, prompt: String, tokens: Int) throws -> Double {
+    let lm = try LanguageModel(path: model, options: ModelOptions(threads: threads, contextLength: 4096))
+    var options = GenerationOptions(maxTokens: tokens)
+    options.sampling = .greedy
+    let result = try TextGenerator(model: lm).generate(prompt: lm.tokenize(raw: prompt), options: options)
+    return result.timings.generationTokensPerSecond
+}
+
+private func residentBytes(pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first
+        return kb.map { $0 * 1024 }
+    }
+    return nil
+}
