@@ -41,9 +41,10 @@ class Context:
         dst = os.path.join(self.cache, f"{_stem(self.model)}.{ftype}.gguf")
         return self._once(ftype, lambda: derive.requantized(self.f32_model(), dst, ftype))
 
-    def quantized_models(self) -> dict[str, str]:
-        """Label → path: the original download, then llama.cpp requantizations."""
-        types = QUICK_REQUANT_TYPES if self.quick else REQUANT_TYPES
+    def quantized_models(self, *, every_type: bool = False) -> dict[str, str]:
+        """Label → path: the original download, then llama.cpp requantizations
+        (fewer with --quick unless `every_type`)."""
+        types = QUICK_REQUANT_TYPES if self.quick and not every_type else REQUANT_TYPES
         files = {os.path.basename(self.model): self.model}
         for ftype in types:
             path = self.requantized(ftype)
