@@ -64,6 +64,13 @@ public final class MoeClient {
 
     deinit { close(fd) }
 
+    /// Makes `receive` fail instead of waiting longer than `seconds`
+    /// (tests use it so a stuck daemon fails a test rather than hangs it).
+    public func setReceiveTimeout(seconds: Int) {
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Sends a call and returns its id, without waiting.
     @discardableResult
     public func send(_ call: Call) throws -> UInt64 {

@@ -92,7 +92,11 @@ final class DaemonProcess {
         String(decoding: stderrPipe.fileHandleForReading.availableData, as: UTF8.self)
     }
 
-    func client() throws -> MoeClient { try MoeClient(socketPath: scratch.socket) }
+    func client() throws -> MoeClient {
+        let client = try MoeClient(socketPath: scratch.socket)
+        client.setReceiveTimeout(seconds: 30)
+        return client
+    }
 
     func signal(_ number: Int32) { kill(pid, number) }
 
@@ -127,19 +131,29 @@ final class NotifyListener {
 
     deinit { close(fd) }
 
-    /// Waits until some message contains `text`.
+    /// Waits until some message contains `text`. Reads everything queued
+    /// on each call; systemd reads promptly, and so must a stand-in, or
+    /// the daemon's sd_notify would block on a full queue.
     func wait(for text: String, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
-        while !messages.contains(where: { $0.contains(text) }) {
+        while true {
+            drain(waitMilliseconds: 0)
+            if messages.contains(where: { $0.contains(text) }) { return true }
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { return false }
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(remaining * 1000)) > 0 else { continue }
+            drain(waitMilliseconds: Int32(min(remaining, 0.1) * 1000))
+        }
+    }
+
+    private func drain(waitMilliseconds: Int32) {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var wait = waitMilliseconds
+        while poll(&poller, 1, wait) > 0 {
             var buffer = [UInt8](repeating: 0, count: 4096)
             let count = recv(fd, &buffer, buffer.count, 0)
             if count > 0 { messages.append(String(decoding: buffer[..<count], as: UTF8.self)) }
+            wait = 0
         }
-        return true
     }
 }
 

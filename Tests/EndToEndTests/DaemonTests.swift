@@ -173,7 +173,7 @@ struct DaemonTests {
     @Test("a load that does not fit the memory budget is refused with the figures")
     func memoryBudget() throws {
         let scratch = Scratch()
-        scratch.writeConfig(budget: "100000", toyKnobs: "bytes=60000")
+        scratch.writeConfig(budget: "600000", toyKnobs: "bytes=150000")
         let daemon = try DaemonProcess(scratch)
         #expect(try moectl(["load", "haiku"], socket: scratch.socket).code == 0)
         _ = try generate(daemon.client(), prompt: "busy")  // haiku idle but evictable
@@ -181,7 +181,7 @@ struct DaemonTests {
         #expect(second.code == 0, "evicts idle haiku")
         let tiers = try statusOf(daemon).tiers
         #expect(tiers.first { $0.name == "haiku" }?.state == .unloaded)
-        scratch.writeConfig(budget: "100000", tiers: "pinned = true", toyKnobs: "bytes=60000")
+        scratch.writeConfig(budget: "600000", tiers: "pinned = true", toyKnobs: "bytes=150000")
         #expect(try moectl(["reload"], socket: scratch.socket).code == 0)
         let refused = try moectl(["load", "haiku"], socket: scratch.socket)
         #expect(refused.code == 2)

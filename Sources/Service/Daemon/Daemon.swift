@@ -22,6 +22,7 @@ public final class Daemon {
     private var configuration: Configuration
     private let startedAt: Double
     private var isStopping = false
+    private var lastStatus = ""
     let router: RequestRouter
     /// Searched after the configured plugin_dir (the build folder in development).
     private let extraDirectories: [String]
@@ -62,7 +63,8 @@ public final class Daemon {
         ]
         scheduler.loadPinnedTiers()
         log("listening on \(settings.socketPath) (pid \(getpid()), default tier \(scheduler.defaultTier))")
-        Systemd.notify("READY=1\nSTATUS=serving; default tier \(scheduler.defaultTier)\nMAINPID=\(getpid())")
+        lastStatus = "STATUS=serving; default tier \(scheduler.defaultTier)"
+        Systemd.notify("READY=1\n\(lastStatus)\nMAINPID=\(getpid())")
     }
 
     /// Runs the loop until shutdown completes.
@@ -79,8 +81,6 @@ public final class Daemon {
         Systemd.notify("STOPPING=1\nSTATUS=draining")
         scheduler.beginShutdown()
         server?.stopListening()
-        signals.forEach { $0.close() }
-        signals = []
         continueStopping()
     }
 
@@ -92,6 +92,10 @@ public final class Daemon {
         log("stopped")
         server?.close()
         server = nil
+        // Watchers stay until here, so a repeated SIGTERM during the drain
+        // is absorbed instead of killing the daemon mid-stream.
+        signals.forEach { $0.close() }
+        signals = []
         keepAliveTimer.close()
         loopQueue.close()
     }
@@ -104,7 +108,7 @@ public final class Daemon {
             backends.setDirectories(fresh.daemon.pluginDirectories + extraDirectories)
             scheduler.apply(fresh)
             log("reloaded \(fresh.path): tiers \(fresh.tiers.map(\.name).joined(separator: ", "))")
-            Systemd.notify("STATUS=serving; default tier \(scheduler.defaultTier)")
+            announceStatus()
             return .success(fresh)
         } catch let error as ConfigError {
             log("reload refused, keeping the running config: \(error)")
@@ -114,8 +118,17 @@ public final class Daemon {
         }
     }
 
+    /// Tells systemd the default tier, only when it changed: sd_notify
+    /// blocks if the notify socket's queue is full, so it is not chatty.
+    private func announceStatus() {
+        let status = "STATUS=serving; default tier \(scheduler.defaultTier)"
+        guard status != lastStatus else { return }
+        lastStatus = status
+        Systemd.notify(status)
+    }
+
     private func rearmKeepAlive() {
-        Systemd.notify("STATUS=serving; default tier \(scheduler.defaultTier)")
+        announceStatus()
         if isStopping { return continueStopping() }
         guard let seconds = scheduler.nextKeepAliveDeadline() else { return keepAliveTimer.stop() }
         keepAliveTimer.start(after: UInt64(seconds * 1000) + 1) { [weak self] in

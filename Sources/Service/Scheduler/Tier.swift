@@ -109,7 +109,7 @@ final class Tier {
         s.isDefault = isDefault
         s.isPinned = settings.isPinned
         s.memoryBytes = memoryBytes
-        s.activeRequests = UInt32(active.count)
+        s.activeRequests = UInt32(active.filter { !$0.isCancelled }.count)
         s.queuedRequests = UInt32(queue.count)
         s.lastError = lastError
         s.context = UInt32(settings.context)
