@@ -121,3 +121,16 @@ extension DaemonSettings {
         self.defaultTier = defaultTier
     }
 }
+
+@Suite("Shipped sample config")
+struct SampleConfigTests {
+    @Test("systemd/moed.toml parses and has the three default tiers")
+    func shippedSample() throws {
+        let root = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let c = try Configuration.load(path: "/" + root + "/systemd/moed.toml")
+        #expect(c.tiers.map(\.name) == ["haiku", "sonnet", "opus"])
+        #expect(c.tiers.map(\.plugin) == ["dense", "moe", "moe"])
+        #expect(c.daemon.defaultTier == "haiku")
+        #expect(c.daemon.memoryBudget == nil)
+    }
+}
