@@ -26,7 +26,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer prompts, files and tokens")
     p.add_argument("--threads", type=int, default=2, help="moectl threads")
     p.add_argument("--llama-threads", type=int, default=1, help="llama.cpp threads (see context.py)")
-    p.add_argument("--json-out", help="report path (default: <cache>/report.json)")
+    p.add_argument("--json-out", help="report path (default: <cache>/report.json, report-quick.json)")
     return p.parse_args(argv)
 
 
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     table = report.markdown(rows)
     print(table)
     meta = _meta(args, binary, model, time.time() - started)
-    out = args.json_out or os.path.join(cache, "report.json")
+    out = args.json_out or os.path.join(cache, "report-quick.json" if args.quick else "report.json")
     report.write_json(rows, out, meta)
     log(f"[conformance] JSON report: {out}")
     return 0 if all(r.passed for r in rows) else 1
