@@ -254,3 +254,38 @@ final class Locked<T>: @unchecked Sendable {
     func update(_ body: (inout T) -> Void) { lock.lock(); body(&stored); lock.unlock() }
     var value: T { lock.lock(); defer { lock.unlock() }; return stored }
 }
+
+@Suite("Socket activation", .serialized)
+struct SocketActivationTests {
+    static let activator = "/usr/bin/systemd-socket-activate"
+
+    @Test("moed serves a socket systemd passes as fd 3",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: activator), "needs systemd-socket-activate"))
+    func activated() throws {
+        let scratch = Scratch()
+        scratch.writeConfig()
+        let inherited = scratch.directory + "/activated.sock"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.activator)
+        process.arguments = ["-l", inherited, Build.path("moed"), "--config", scratch.config]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        var status: StatusReply?
+        for _ in 0..<100 where status == nil {
+            Thread.sleep(forTimeInterval: 0.05)
+            if let client = try? MoeClient(socketPath: inherited) {
+                client.setReceiveTimeout(seconds: 30)
+                if case .status(let s) = try client.call(.status).result { status = s }
+            }
+        }
+        #expect(status?.socket.contains("socket activation") == true)
+        #expect(!FileManager.default.fileExists(atPath: scratch.socket), "the configured path is not bound")
+        let client = try MoeClient(socketPath: inherited)
+        client.setReceiveTimeout(seconds: 30)
+        #expect(try generate(client, prompt: "abc", maxTokens: 3).text == toyContinuation(promptBytes: 3, count: 3))
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+}

@@ -23,6 +23,8 @@ public final class Daemon {
     private let startedAt: Double
     private var isStopping = false
     private var lastStatus = ""
+    /// The socket path, or how the listening socket was inherited.
+    private var listeningOn: String
     let router: RequestRouter
     /// Searched after the configured plugin_dir (the build folder in development).
     private let extraDirectories: [String]
@@ -30,6 +32,7 @@ public final class Daemon {
     public init(configuration: Configuration, extraPluginDirectories: [String] = []) throws {
         self.configuration = configuration
         self.extraDirectories = extraPluginDirectories
+        self.listeningOn = configuration.daemon.socketPath
         loop = try EventLoop()
         loopQueue = try AsyncQueue(loop: loop)
         keepAliveTimer = try LoopTimer(loop: loop)
@@ -51,6 +54,7 @@ public final class Daemon {
         let settings = configuration.daemon
         if let fd = Systemd.activatedSocket() {
             server = try UnixSocketServer(loop: loop, listeningDescriptor: fd, maximumFrameSize: settings.maxFrameBytes)
+            listeningOn = "fd \(fd) from systemd (socket activation)"
         } else {
             server = try UnixSocketServer(loop: loop, path: settings.socketPath, mode: settings.socketMode,
                                           maximumFrameSize: settings.maxFrameBytes)
@@ -62,7 +66,7 @@ public final class Daemon {
             try SignalWatcher(loop: loop, signal: SIGHUP) { [weak self] in _ = self?.reload() },
         ]
         scheduler.loadPinnedTiers()
-        log("listening on \(settings.socketPath) (pid \(getpid()), default tier \(scheduler.defaultTier))")
+        log("listening on \(listeningOn) (pid \(getpid()), default tier \(scheduler.defaultTier))")
         lastStatus = "STATUS=serving; default tier \(scheduler.defaultTier)"
         Systemd.notify("READY=1\n\(lastStatus)\nMAINPID=\(getpid())")
     }
@@ -144,7 +148,7 @@ public final class Daemon {
         reply.defaultTier = scheduler.defaultTier
         reply.uptimeSeconds = Daemon.monotonicSeconds() - startedAt
         reply.configPath = configuration.path
-        reply.socket = configuration.daemon.socketPath
+        reply.socket = listeningOn
         reply.memoryBudget = scheduler.memoryBudget
         reply.memoryUsed = scheduler.memoryUsed
         reply.connections = UInt32(server?.connections.count ?? 0)
