@@ -30,7 +30,7 @@ struct SchedulerTests {
         #expect(summary.promptTokenIDs == [256, 97, 98])
     }
 
-    @Test("an end-of-sequence token finishes with reason eos")
+    @Test("an end-of-generation token finishes with reason stop, as moectl run says")
     func eos() throws {
         let h = try Harness(Harness.twoTiers)
         h.backends.eosAfter = 5
@@ -38,7 +38,7 @@ struct SchedulerTests {
         h.generate("ab", id: 1, sink: sink, maxTokens: 50)
         h.executor.settle()
         guard case .summary(let summary) = sink.final(of: 1)?.result else { Issue.record("no summary"); return }
-        #expect(summary.finishReason == "eos")
+        #expect(summary.finishReason == "stop")
         #expect(sink.text(of: 1) == "de")
     }
 

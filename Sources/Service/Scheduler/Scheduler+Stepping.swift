@@ -85,20 +85,20 @@ extension Scheduler {
         case .failed(let message):
             finish(g, on: tier, error: RemoteError(.internal, "generation failed: \(message)"))
         case .contextFull:
-            finish(g, on: tier, reason: "length")
+            finish(g, on: tier, reason: "context_full")
         case .token(let token, let bytes):
             if g.completionTokens == 0 {
                 g.firstTokenAt = environment.now()
                 tier.counters.promptTokens += UInt64(g.promptTokens.count)
             }
-            if tier.model?.info.stopTokens.contains(token) == true { return finish(g, on: tier, reason: "eos") }
+            if tier.model?.info.stopTokens.contains(token) == true { return finish(g, on: tier, reason: "stop") }
             g.completionTokens += 1
             tier.counters.completionTokens += 1
             let (text, stopped) = g.text.feed(bytes)
             if !text.isEmpty || !stopped {
                 g.sink.send(Response(id: g.requestID, isFinal: false, result: .chunk(GenerateChunk(text: text, tokens: [token]))))
             }
-            if stopped { return finish(g, on: tier, reason: "stop") }
+            if stopped { return finish(g, on: tier, reason: "stop_string") }
             if g.completionTokens >= g.maxTokens { finish(g, on: tier, reason: "length") }
         }
     }

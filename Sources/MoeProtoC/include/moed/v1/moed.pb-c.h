@@ -476,7 +476,7 @@ struct  Moed__V1__GenerateSummary
   protobuf_c_boolean has_completion_tokens;
   uint32_t completion_tokens;
   /*
-   * "stop", "length", "eos"
+   * "stop" (end of generation), "stop_string", "length", "context_full"
    */
   char *finish_reason;
   protobuf_c_boolean has_prompt_seconds;
