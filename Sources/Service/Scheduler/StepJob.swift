@@ -44,7 +44,6 @@ struct StepJob {
     /// Tokenizes the prompt (or renders the chat) and opens a sequence.
     private func prepare(_ g: Generation) throws {
         guard !g.isPrepared else { return }
-        g.isPrepared = true
         if g.request.messages.isEmpty {
             g.promptTokens = try model.tokenize(g.request.prompt, addSpecial: true, parseSpecial: false)
         } else {
@@ -54,6 +53,7 @@ struct StepJob {
         }
         guard !g.promptTokens.isEmpty else { throw StepError("the prompt is empty") }
         g.sequence = try model.createSequence()
+        g.isPrepared = true  // from here on the sequence must be removed
         g.promptTokens.forEach { g.sampler.accept($0) }
     }
 
