@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev pkg-config python3-venv)
+# systemd brings systemd-socket-activate, which the socket-activation test uses.
+APT_PACKAGES=(libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev pkg-config python3-venv systemd)
 MODEL_DIR="${MOED_MODEL_DIR:-$PWD/models}"
 MODEL_FILE="$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
@@ -56,5 +57,15 @@ PY
     log "model: $MODEL_FILE"
 }
 
+# The end-to-end test talks to moed from Python with code that grpcio-tools
+# generates from Protos/, proving the wire format is plain protobuf.
+setup_python_client() {
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -c "import grpc_tools, google.protobuf" 2>/dev/null && return 0
+    log "venv: installing grpcio-tools and protobuf (the Python client test)"
+    .venv/bin/python -m pip install --quiet grpcio-tools protobuf
+}
+
 install_apt_packages
 fetch_model
+[ "${MOED_SKIP_PYTHON:-0}" = 1 ] || setup_python_client

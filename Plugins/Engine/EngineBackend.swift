@@ -7,12 +7,22 @@ import Tokenizer
 @preconcurrency import Glibc
 #endif
 
-/// The dense Llama-family backend: `Inference.LanguageModel` behind the
-/// plugin ABI. Weights stay memory-mapped, so opening costs a map, and
-/// "unloading" (close) unmaps them and frees the KV cache.
-final class DenseBackend: PluginBackend {
-    static let pluginName = "dense"
-    static let pluginVersion = "0.1.0"
+/// What tells one engine plugin from another: its name, and which files it
+/// takes. Evaluation is the same `Inference.LanguageModel` for all of them
+/// (a MoE file's layers simply route their feed-forward through experts).
+public protocol EngineFlavor {
+    static var pluginName: String { get }
+    static var pluginVersion: String { get }
+    /// Throws a `PluginFailure` naming why this plugin does not take the file.
+    static func check(_ h: Hyperparameters) throws
+}
+
+/// `Inference.LanguageModel` behind the plugin ABI. Weights stay
+/// memory-mapped, so opening costs a map; closing unmaps them and frees the
+/// KV cache. Plugins/Dense and Plugins/MoE are this class with a flavor.
+public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
+    public static var pluginName: String { Flavor.pluginName }
+    public static var pluginVersion: String { Flavor.pluginVersion }
 
     let model: LanguageModel
     private var sequences: Set<Int32> = []
@@ -24,23 +34,27 @@ final class DenseBackend: PluginBackend {
         self.chatTemplate = try? ChatTemplate(detecting: model.tokenizer.chatTemplate)
     }
 
-    static func refusal(host: moe_host_info) -> String? {
+    public static func refusal(host: moe_host_info) -> String? {
         nil  // the kernels pick AVX-512, AVX2 or scalar code at run time
     }
 
-    /// Mapped file plus an F32 KV cache for every sequence at full context.
-    static func estimate(_ request: OpenRequest) throws -> moe_memory_estimate {
+    /// The mapped file (a MoE token only touches its chosen experts' pages),
+    /// an F32 KV cache for every sequence at full context, and activations
+    /// for a 256-token batch.
+    public static func estimate(_ request: OpenRequest) throws -> moe_memory_estimate {
         let file = try failure(MOE_ERR_FORMAT) { try GGUFFile(path: request.path) }
         let h = try failure(MOE_ERR_FORMAT) { try Hyperparameters(file.metadata) }
+        try Flavor.check(h)
         let context = request.contextLength > 0 ? min(request.contextLength, h.contextLength) : h.contextLength
         let (perSequence, o1) = (2 * h.layerCount * h.kvWidth * 4).multipliedReportingOverflow(by: context)
         let (cache, o2) = perSequence.multipliedReportingOverflow(by: request.maxSequences)
         guard !o1, !o2 else { throw PluginFailure(MOE_ERR_FORMAT, "KV cache size overflows") }
-        let scratch = 256 * (h.embeddingSize * 4 + h.feedForwardSize * 3 + h.vocabularySize) * 4
+        let hidden = max(h.feedForwardSize, h.expertFeedForwardSize, h.sharedExpertFeedForwardSize)
+        let scratch = 256 * (h.embeddingSize * 6 + hidden * 3 + h.expertCount + h.vocabularySize) * 4
         return moe_memory_estimate(weight_bytes: UInt64(file.fileSize), cache_bytes: UInt64(cache), scratch_bytes: UInt64(scratch))
     }
 
-    static func open(_ request: OpenRequest, progress: (Float) -> Void) throws -> DenseBackend {
+    public static func open(_ request: OpenRequest, progress: (Float) -> Void) throws -> EngineBackend {
         guard access(request.path, R_OK) == 0 else {
             throw PluginFailure(MOE_ERR_NOT_FOUND, "cannot read \(request.path): \(String(cString: strerror(errno)))")
         }
@@ -48,26 +62,30 @@ final class DenseBackend: PluginBackend {
         let threads = request.threads > 0 ? request.threads : 1
         let options = ModelOptions(threads: threads, contextLength: request.contextLength, maxBatch: 256)
         let model = try failure(MOE_ERR_FORMAT) { try LanguageModel(path: request.path, options: options) }
+        try Flavor.check(model.transformer.hyperparameters)
+        if request.expertsUsed > 0 {
+            try failure(MOE_ERR_INVALID_ARGUMENT) { try model.transformer.setExpertsUsed(request.expertsUsed) }
+        }
         progress(1)
-        return DenseBackend(model: model)
+        return EngineBackend(model: model)
     }
 
-    func describe() -> ModelDescription {
-        let h = model.transformer.hyperparameters
+    public func describe() -> ModelDescription {
+        let t = model.transformer, h = t.hyperparameters
         let name = (try? model.file.metadata.stringIfPresent("general.name")) ?? nil
         let tokenizer = model.tokenizer
         return ModelDescription(
-            architecture: h.architecture, name: name ?? "", vocabularySize: model.transformer.vocabularySize,
-            contextLength: model.transformer.cache.contextLength, layers: h.layerCount,
-            experts: h.expertCount, expertsUsed: h.expertsUsed,
+            architecture: h.architecture, name: name ?? "", vocabularySize: t.vocabularySize,
+            contextLength: t.cache.contextLength, layers: h.layerCount,
+            experts: t.expertCount, expertsUsed: t.expertsUsed,
             bos: tokenizer.bos, eos: tokenizer.eos, eot: tokenizer.eot ?? tokenizer.eom)
     }
 
-    func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32] {
+    public func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32] {
         model.tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
     }
 
-    func detokenize(_ tokens: [Int32]) throws -> [UInt8] {
+    public func detokenize(_ tokens: [Int32]) throws -> [UInt8] {
         let size = model.tokenizer.vocabularySize
         for token in tokens where token < 0 || Int(token) >= size {
             throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "token \(token) outside the vocabulary of \(size)")
@@ -75,7 +93,7 @@ final class DenseBackend: PluginBackend {
         return tokens.flatMap { model.tokenizer.piece($0) }
     }
 
-    func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool) throws -> String {
+    public func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool) throws -> String {
         guard let chatTemplate else {
             throw PluginFailure(MOE_ERR_UNSUPPORTED, "the model has no chat template this engine recognises")
         }
@@ -83,24 +101,24 @@ final class DenseBackend: PluginBackend {
                                    addGenerationPrompt: addGenerationPrompt)
     }
 
-    func createSequence() throws -> Int32 {
+    public func createSequence() throws -> Int32 {
         defer { nextSequence &+= 1 }
         sequences.insert(nextSequence)
         return nextSequence
     }
 
-    func clearSequence(_ sequence: Int32) throws {
+    public func clearSequence(_ sequence: Int32) throws {
         try requireSequence(sequence)
         model.transformer.cache.truncate(sequence, to: 0)
     }
 
-    func removeSequence(_ sequence: Int32) throws {
+    public func removeSequence(_ sequence: Int32) throws {
         try requireSequence(sequence)
         sequences.remove(sequence)
         model.transformer.cache.remove(sequence)
     }
 
-    func evaluate(_ items: [moe_batch_item], logits: UnsafeMutablePointer<Float>) throws {
+    public func evaluate(_ items: [moe_batch_item], logits: UnsafeMutablePointer<Float>) throws {
         for item in items { try requireSequence(item.sequence) }
         let batch = items.map {
             BatchEntry(token: $0.token, position: Int($0.position), sequence: $0.sequence, wantsLogits: $0.want_logits != 0)
@@ -108,7 +126,10 @@ final class DenseBackend: PluginBackend {
         try Self.failure(MOE_ERR_INVALID_ARGUMENT) { try model.transformer.evaluate(batch, logits: logits) }
     }
 
-    func expertCounts() throws -> [UInt64] { [] }
+    /// layers × experts router pick counts since open, layer-major; empty for a dense file.
+    public func expertCounts() throws -> [UInt64] {
+        (model.transformer.expertStatistics?.layers ?? []).flatMap { $0.selections.map { UInt64($0) } }
+    }
 
     private func requireSequence(_ sequence: Int32) throws {
         guard sequences.contains(sequence) else { throw PluginFailure(MOE_ERR_NOT_FOUND, "no sequence \(sequence)") }
@@ -120,14 +141,4 @@ final class DenseBackend: PluginBackend {
             throw PluginFailure(status, "\(error)")
         }
     }
-}
-
-@_cdecl("moe_plugin_probe")
-public func moePluginProbe(_ host: UnsafePointer<moe_host_info>?, _ reason: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
-    PluginKit.probe(DenseBackend.self, host: host, reason: reason, capacity: capacity)
-}
-
-@_cdecl("moe_plugin_init")
-public func moePluginInit(_ hostVersion: UInt32, _ out: UnsafeMutablePointer<UnsafePointer<moe_plugin_api>?>?) -> Int32 {
-    PluginKit.initialize(DenseBackend.self, hostVersion: hostVersion, out: out)
 }
