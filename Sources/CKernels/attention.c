@@ -24,10 +24,41 @@ static void ck_attend_ref(const float *q, const float *keys, const float *values
         for (int64_t d = 0; d < size; d++) out[d] += scores[j] * values[(size_t)j * stride + d];
 }
 
+// scores[j] = scale · q·k_j for heads of 64: the query stays in eight
+// registers and four keys go together, their sums reduced with one
+// horizontal-add tree and stored as one vector.
+CK_AVX2 static void ck_scores64_avx2(const float *q, const float *keys, size_t stride, int64_t length,
+                                     float scale, float *scores) {
+    __m256 qv[8];
+    for (int k = 0; k < 8; k++) qv[k] = _mm256_loadu_ps(q + 8 * k);
+    int64_t j = 0;
+    for (; j + 4 <= length; j += 4) {
+        __m256 acc[4];
+        for (int r = 0; r < 4; r++) {
+            const float *key = keys + (size_t)(j + r) * stride;
+            __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(key));
+            __m256 b = _mm256_mul_ps(qv[1], _mm256_loadu_ps(key + 8));
+            for (int k = 2; k < 8; k += 2) {
+                a = _mm256_fmadd_ps(qv[k], _mm256_loadu_ps(key + 8 * k), a);
+                b = _mm256_fmadd_ps(qv[k + 1], _mm256_loadu_ps(key + 8 * k + 8), b);
+            }
+            acc[r] = _mm256_add_ps(a, b);
+        }
+        const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+        const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+        _mm_storeu_ps(scores + j, _mm_mul_ps(sums, _mm_set1_ps(scale)));
+    }
+    for (; j < length; j++) scores[j] = moe_dot_f32_f32_avx2(q, keys + (size_t)j * stride, 64) * scale;
+}
+
 // Head sizes that are a multiple of 8 (64 and 128 in practice).
 CK_AVX2 static void ck_attend_avx2(const float *q, const float *keys, const float *values, size_t stride,
                                    int64_t length, int64_t size, float scale, float *scores, float *out) {
-    for (int64_t j = 0; j < length; j++) scores[j] = moe_dot_f32_f32_avx2(q, keys + (size_t)j * stride, size) * scale;
+    if (size == 64) {
+        ck_scores64_avx2(q, keys, stride, length, scale, scores);
+    } else {
+        for (int64_t j = 0; j < length; j++) scores[j] = moe_dot_f32_f32_avx2(q, keys + (size_t)j * stride, size) * scale;
+    }
     moe_vec_softmax_f32(scores, length);
     for (int64_t base = 0; base < size; base += 64) {
         const int64_t width = size - base < 64 ? size - base : 64;
