@@ -4,7 +4,7 @@ import TestSupport
 import Tokenizer
 @testable import Inference
 
-@Suite("Text generation on a tiny model")
+@Suite("Text generation on a tiny model", .serialized)  // the tests share one model, which is not thread-safe
 struct GenerationTests {
     static let model: LanguageModel = {
         // The synthetic file is made once per test process.
