@@ -55,6 +55,8 @@ struct MoETierTests {
             let s = try stats(tier)
             let counts = s["expert_counts"] as? [Int] ?? []
             #expect(s["experts"] as? Int == 8 && s["layers"] as? Int == 2)
+            let entropy = s["expert_load_entropy"] as? [Double] ?? []
+            #expect(entropy.count == 2 && entropy.allSatisfy { $0 > 0 && $0 <= 3 }, "\(entropy)")
             #expect(counts.count == 16)
             // Every evaluated token picks `used` experts in each of the 2 layers;
             // the last generated token is sampled but never evaluated.

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import MoeAPI
 import MoeClient
@@ -78,12 +79,32 @@ struct StatsCommand: ParsableCommand {
         if daemon.json { return try printJSON(stats.map(StatsJSON.init)) }
         for s in stats {
             print("\(s.name): \(s.requests) requests (\(s.failedRequests) failed), \(s.promptTokens) prompt + \(s.completionTokens) generated tokens, \(String(format2(s.tokensPerSecond))) tokens/s")
-            guard s.experts > 0, s.layers > 0, s.expertCounts.count == Int(s.layers * s.experts) else { continue }
-            for layer in 0..<Int(s.layers) {
-                let row = s.expertCounts[layer * Int(s.experts) ..< (layer + 1) * Int(s.experts)]
-                print("  layer \(layer): " + row.map(String.init).joined(separator: " "))
+            let layers = s.expertLayers
+            guard !layers.isEmpty else { continue }
+            print("  picks per expert, and the entropy of the picks (bits; balanced = \(format2(log2(Double(s.experts))))):")
+            for (layer, row) in layers.enumerated() {
+                print("  layer \(layer): " + row.map(String.init).joined(separator: " ") + "  H=\(format2(loadEntropy(row)))")
             }
         }
+    }
+}
+
+extension TierStats {
+    /// The router's pick counts, one row of experts per layer (empty for dense tiers).
+    var expertLayers: [[UInt64]] {
+        guard experts > 0, layers > 0, expertCounts.count == Int(layers * experts) else { return [] }
+        return (0..<Int(layers)).map { Array(expertCounts[$0 * Int(experts) ..< ($0 + 1) * Int(experts)]) }
+    }
+}
+
+/// Entropy in bits of how a layer's picks spread over its experts: log2(N)
+/// when every expert is picked equally often, 0 when one takes all.
+func loadEntropy(_ counts: [UInt64]) -> Double {
+    let total = Double(counts.reduce(0, +))
+    guard total > 0 else { return 0 }
+    return counts.reduce(0.0) { h, c in
+        let p = Double(c) / total
+        return p > 0 ? h - p * log2(p) : h
     }
 }
 
