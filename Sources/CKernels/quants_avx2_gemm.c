@@ -9,9 +9,14 @@
 // of (weight block, activation row) costs little more than its multiplies.
 //
 // y_scales holds, per block i, the four rows' d (q8_0): scales[4i + j]; for
-// q8_1 it holds d then s: scales[8i + j] = d_j, scales[8i + 4 + j] = s_j.
+// q8_1 it holds d then s, then the values transposed (see CK_OFFSET_GEMM):
+// scales[40i + j] = d_j, scales[40i + 4 + j] = s_j.
 
 #include "ck_x86.h"
+#include <string.h>
+
+// Floats per block that moe_act_scales4_q8_1 writes: 8 scales, 128 bytes of values.
+#define CK_PREP_Q8_1 40
 
 #define CK_YB(type, j, i) (((const type *)((const uint8_t *)y + (size_t)(j) * y_stride)) + (i))
 
@@ -59,22 +64,37 @@ CK_AVX2 static inline __m128 ck_halves(__m256 v) {
     }                                                                                         \
     _mm_storeu_ps(out, ck_halves(acc));
 
-// Unsigned weights with a minimum (q4_1, q5_1) against q8_1.
+// Unsigned weights with a minimum (q4_1, q5_1) against q8_1, with the
+// activation rows prepared by moe_act_scales4_q8_1: per block 8 float scales,
+// then the four rows' values transposed in 4-byte groups, so that dword j of
+// group vector g holds row j's values 4g…4g+3 (lower half) and 16+4g…
+// (upper half). The unpacked weight vector has the same halves, so an
+// in-lane dword broadcast of its group g lines up with all four rows at once:
+// the 16-bit sums of the four groups add up to one vector whose dwords are
+// the four rows' sums [r0 r1 r2 r3 | r0 r1 r2 r3] with one widening madd,
+// and no horizontal adds. 4 groups · 2 · 31 · 127 = 31496 < 2^15 for weights
+// of ≤ 5 bits.
+#define CK_G(q, g, yt) _mm256_maddubs_epi16(_mm256_shuffle_epi32(q, (g) * 0x55), \
+                                           _mm256_loadu_si256((const __m256i *)(yt) + (g)))
 #define CK_OFFSET_GEMM(WTYPE, VALUES)                                                         \
     const WTYPE *a = x;                                                                       \
+    (void)y; (void)y_stride;                                                                  \
     __m256 acc = _mm256_setzero_ps();                                                         \
     __m128 mins = _mm_setzero_ps();                                                           \
     for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
+        const float *prep = y_scales + CK_PREP_Q8_1 * i;                                      \
+        const uint8_t *yt = (const uint8_t *)(prep + 8);                                      \
         const __m256i q = VALUES(&a[i]);                                                      \
-        const __m256i sums = CK_SUMS_SMALL(q, CK_Y8(moe_block_q8_1, 0, i), CK_Y8(moe_block_q8_1, 1, i), \
-                                           CK_Y8(moe_block_q8_1, 2, i), CK_Y8(moe_block_q8_1, 3, i)); \
+        const __m256i p = _mm256_add_epi16(_mm256_add_epi16(CK_G(q, 0, yt), CK_G(q, 1, yt)),  \
+                                           _mm256_add_epi16(CK_G(q, 2, yt), CK_G(q, 3, yt))); \
+        const __m256i sums = _mm256_madd_epi16(p, _mm256_set1_epi16(1));                      \
         const __m128 x_dm = ck_half_pair(&a[i].d);                                            \
-        const __m256 dy = _mm256_broadcast_ps((const __m128 *)(y_scales + 8 * i));            \
+        const __m256 dy = _mm256_broadcast_ps((const __m128 *)prep);                          \
         const __m256 scale = _mm256_mul_ps(_mm256_broadcastss_ps(x_dm), dy);                  \
         acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);                          \
         /* m_x · s_j for the four rows */                                                     \
         const __m128 m = _mm_shuffle_ps(x_dm, x_dm, 0x55);                                    \
-        mins = _mm_fmadd_ps(m, _mm_loadu_ps(y_scales + 8 * i + 4), mins);                     \
+        mins = _mm_fmadd_ps(m, _mm_loadu_ps(prep + 4), mins);                                 \
     }                                                                                         \
     _mm_storeu_ps(out, _mm_add_ps(ck_halves(acc), mins));
 
@@ -107,10 +127,19 @@ void moe_act_scales4_q8_0(const void *y, size_t y_stride, float *scales, int64_t
 }
 
 void moe_act_scales4_q8_1(const void *y, size_t y_stride, float *scales, int64_t n) {
-    for (int64_t i = 0; i < n / MOE_QK; i++)
+    for (int64_t i = 0; i < n / MOE_QK; i++) {
+        float *prep = scales + CK_PREP_Q8_1 * i;
+        uint8_t *yt = (uint8_t *)(prep + 8);
         for (int j = 0; j < 4; j++) {
             const moe_block_q8_1 *b = CK_YB(moe_block_q8_1, j, i);
-            scales[8 * i + j] = moe_fp16_to_fp32(b->d);
-            scales[8 * i + 4 + j] = moe_fp16_to_fp32(b->s);
+            prep[j] = moe_fp16_to_fp32(b->d);
+            prep[4 + j] = moe_fp16_to_fp32(b->s);
+            // group g of row j: values 4g… to dword j of vector g's lower
+            // half, values 16+4g… to dword j of its upper half
+            for (int g = 0; g < 4; g++) {
+                memcpy(yt + 32 * g + 4 * j, b->qs + 4 * g, 4);
+                memcpy(yt + 32 * g + 16 + 4 * j, b->qs + 16 + 4 * g, 4);
+            }
         }
+    }
 }
