@@ -93,8 +93,7 @@ CK_AVX2 static inline __m128 ck_halves(__m256 v) {
         const __m256 scale = _mm256_mul_ps(_mm256_broadcastss_ps(x_dm), dy);                  \
         acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);                          \
         /* m_x · s_j for the four rows */                                                     \
-        const __m128 m = _mm_shuffle_ps(x_dm, x_dm, 0x55);                                    \
-        mins = _mm_fmadd_ps(m, _mm_loadu_ps(prep + 4), mins);                                 \
+        mins = _mm_fmadd_ps(_mm_shuffle_ps(x_dm, x_dm, 0x55), _mm_loadu_ps(prep + 4), mins);  \
     }                                                                                         \
     _mm_storeu_ps(out, _mm_add_ps(ck_halves(acc), mins));
 

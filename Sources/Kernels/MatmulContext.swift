@@ -58,6 +58,9 @@ public final class MatmulContext {
                           activationRowBytes: activationBytes, inputRows: inputRows)
         if inputRows == 1 {
             matvec(weights, activations, output, shape, kernel)
+        } else if smallBatch([MatrixProduct(weights: weights, type: type, rows: rows, output: output)], [shape], [kernel],
+                             activations: activations) {
+            return
         } else {
             tiledProduct(weights, activations, output, shape, kernel)
         }
@@ -165,7 +168,7 @@ public final class MatmulContext {
     /// The float block scales of each group of four activation rows, for the
     /// kernels that read them (nil when the kernel has none): converted once
     /// per product and reused for every weight row.
-    private func fourRowScales(_ activations: UnsafeRawPointer, _ shape: Shape,
+    func fourRowScales(_ activations: UnsafeRawPointer, _ shape: Shape,
                                _ kernel: QuantKernel) -> UnsafePointer<Float>? {
         guard kernel.hasScaledFourRowDot, shape.inputRows >= 4 else { return nil }
         let perGroup = shape.columns / kernel.activationBlockSize * kernel.scalesPerBlock
@@ -190,6 +193,12 @@ public final class MatmulContext {
                               _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                               _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
         let x = activations + i * shape.activationRowBytes
+        if kernel.dot4Rows(weights: weights + rows.lowerBound * shape.rowBytes, weightStride: shape.rowBytes,
+                           rows: rows.count, x, activationStride: shape.activationRowBytes, scales: scales,
+                           into: output + i * shape.rows + rows.lowerBound, outputStride: shape.rows,
+                           count: shape.columns) {
+            return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4) { results in
             guard let results = results.baseAddress else { return }
             for r in rows {
@@ -244,6 +253,7 @@ public final class MatmulContext {
         guard inputRows > 0 else { return }
         let activations = try quantize(input, rows: inputRows, columns: columns, rowBytes: activationBytes, kernel: first)
         guard inputRows == 1 else {
+            if smallBatch(products, shapes, kernels, activations: activations) { return }
             for i in products.indices { tiledProduct(products[i].weights, activations, products[i].output, shapes[i], kernels[i]) }
             return
         }

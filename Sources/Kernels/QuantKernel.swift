@@ -142,6 +142,19 @@ extension QuantKernel {
         }
         dot4(weights, activations, activationStride: activationStride, into: results, count: count)
     }
+
+    /// The scaled four-row dot over `rows` weight rows `weightStride` bytes
+    /// apart: `output[j * outputStride + r]`, in one call (false, with
+    /// nothing written, when the type has no scaled kernel).
+    @inline(__always)
+    public func dot4Rows(weights: UnsafeRawPointer, weightStride: Int, rows: Int,
+                         _ activations: UnsafeRawPointer, activationStride: Int, scales: UnsafePointer<Float>,
+                         into output: UnsafeMutablePointer<Float>, outputStride: Int, count: Int) -> Bool {
+        guard let scaledFourRowFunction else { return false }
+        moe_gemm4_rows(scaledFourRowFunction, weights, weightStride, Int64(rows), activations, activationStride,
+                       scales, output, outputStride, Int64(count))
+        return true
+    }
 }
 
 /// The kernels of every supported type at one instruction-set level.

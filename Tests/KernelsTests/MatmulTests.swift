@@ -30,7 +30,7 @@ struct MatmulTests {
         return (value, magnitude)
     }
 
-    @Test("Y = X·Wᵀ for m = 1, 3, 17 on 1 and 2 threads", arguments: matrixTypes, [1, 3, 17])
+    @Test("Y = X·Wᵀ for m = 1, 3, 4, 6, 17 on 1 and 2 threads", arguments: matrixTypes, [1, 3, 4, 6, 17])
     func product(type: GGMLType, m: Int) throws {
         var rng = SeededGenerator(seed: UInt64(type.rawValue) * 31 + UInt64(m))
         let weights = randomWeights(type, count: Self.rows * Self.columns, &rng)
@@ -48,6 +48,38 @@ struct MatmulTests {
                 let error = abs(Double(output[i]) - expected.value[i])
                 #expect(error <= Tolerance.referenceVersusDequantized * expected.magnitude[i],
                         "\(type) m=\(m) threads=\(threads) index \(i)")
+            }
+        }
+    }
+
+    @Test("a group of products with four input rows (the small-batch path) matches the oracle", arguments: matrixTypes)
+    func groupedSmallBatch(type: GGMLType) throws {
+        let m = 4
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) * 77 + 5)
+        let first = randomWeights(type, count: Self.rows * Self.columns, &rng)
+        let second = randomWeights(type, count: Self.rows * Self.columns, &rng)
+        let input = randomFloats(m * Self.columns, &rng, scale: 2)
+        let kernel = try #require(KernelTable.best[type])
+        let expected = [naive(kernel, weights: first, input: input, inputRows: m),
+                        naive(kernel, weights: second, input: input, inputRows: m)]
+        for threads in [1, 2] {
+            let context = MatmulContext(pool: ThreadPool(threadCount: threads))
+            let outputs = (0..<2).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: m * Self.rows) }
+            defer { outputs.forEach { $0.deallocate() } }
+            for o in outputs { o.initialize(repeating: .nan, count: m * Self.rows) }
+            try first.withUnsafeBytes { a in
+                try second.withUnsafeBytes { b in
+                    try context.matmul([.init(weights: a.baseAddress!, type: type, rows: Self.rows, output: outputs[0]),
+                                        .init(weights: b.baseAddress!, type: type, rows: Self.rows, output: outputs[1])],
+                                       columns: Self.columns, input: input, inputRows: m)
+                }
+            }
+            for (k, output) in outputs.enumerated() {
+                for i in 0..<m * Self.rows {
+                    let error = abs(Double(output[i]) - expected[k].value[i])
+                    #expect(error <= Tolerance.referenceVersusDequantized * expected[k].magnitude[i],
+                            "\(type) product \(k) threads=\(threads) index \(i)")
+                }
             }
         }
     }

@@ -187,4 +187,45 @@ struct ScaledFourRowTests {
             }
         }
     }
+
+    @Test("scaled four-row dot over a run of weight rows agrees with single-row scalar dots at every ISA level",
+          arguments: matrixTypes)
+    func scaledFourRowRuns(type: GGMLType) throws {
+        let tolerance = try #require(Tolerance.dot[type])
+        let count = SIMDAgreementTests.count, rowCount = 5  // odd: not a whole number of any pairing
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) + 700)
+        let scalar = try #require(KernelTable.scalar[type])
+        let weights = randomWeights(type, count: rowCount * count, &rng)
+        let rowBytes = weights.count / rowCount
+        let rows = (0..<4).map { j in scalar.quantizedActivations(randomFloats(count, &rng, scale: Float(1 + j))) }
+        let stride = rows[0].count
+        let packed = rows.flatMap { $0 }
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[type])
+            guard kernel.hasScaledFourRowDot else { continue }
+            var results = [Float](repeating: .nan, count: 4 * rowCount)
+            var scales = [Float](repeating: .nan, count: count / kernel.activationBlockSize * kernel.scalesPerBlock)
+            var ran = false
+            weights.withUnsafeBytes { w in
+                packed.withUnsafeBytes { a in
+                    kernel.activationScales4(a.baseAddress!, activationStride: stride, into: &scales, count: count)
+                    ran = kernel.dot4Rows(weights: w.baseAddress!, weightStride: rowBytes, rows: rowCount, a.baseAddress!,
+                                          activationStride: stride, scales: scales, into: &results,
+                                          outputStride: rowCount, count: count)
+                }
+            }
+            #expect(ran, "\(type) at \(isa)")
+            for r in 0..<rowCount {
+                let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
+                for j in 0..<4 {
+                    let single = Double(scalar.dot(w, rows[j], count: count))
+                    let magnitude = zip(scalar.dequantized(w, count: count),
+                                        dequantizedActivations(rows[j], type: scalar.activationType, count: count))
+                        .reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                    #expect(abs(Double(results[j * rowCount + r]) - single) <= tolerance * magnitude,
+                            "\(type) at \(isa), weight row \(r), activation row \(j)")
+                }
+            }
+        }
+    }
 }

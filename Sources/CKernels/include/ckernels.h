@@ -125,6 +125,10 @@ typedef void (*moe_dot4_fn)(const void *x, const void *y, size_t y_stride, float
 typedef void (*moe_gemm4_fn)(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
 typedef void (*moe_scales4_fn)(const void *y, size_t y_stride, float *scales, int64_t n);
 typedef void (*moe_dotr4_fn)(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+// fn over `rows` weight rows x_stride bytes apart, against the same four
+// activation rows: out[j * out_stride + r] = dot(x + r * x_stride, y_j).
+void moe_gemm4_rows(moe_gemm4_fn fn, const void *x, size_t x_stride, int64_t rows, const void *y,
+                    size_t y_stride, const float *y_scales, float *out, size_t out_stride, int64_t n);
 
 // One weight type's kernels at one ISA level. `dot` takes a weight row and
 // an activation row already quantized to `act_type` with `quantize_act`.
