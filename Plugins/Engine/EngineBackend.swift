@@ -131,6 +131,11 @@ public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
         (model.transformer.expertStatistics?.layers ?? []).flatMap { $0.selections.map { UInt64($0) } }
     }
 
+    /// Per layer, the mean entropy (nats) of the router's distribution per token; empty for a dense file.
+    public func routingEntropy() throws -> [Double] {
+        (model.transformer.expertStatistics?.layers ?? []).map(\.meanEntropy)
+    }
+
     private func requireSequence(_ sequence: Int32) throws {
         guard sequences.contains(sequence) else { throw PluginFailure(MOE_ERR_NOT_FOUND, "no sequence \(sequence)") }
     }

@@ -26,6 +26,8 @@ public protocol PluginBackend: AnyObject {
     func evaluate(_ items: [moe_batch_item], logits: UnsafeMutablePointer<Float>) throws
     /// layers × experts router counts, layer-major; empty for dense.
     func expertCounts() throws -> [UInt64]
+    /// Per layer, the mean routing entropy in nats; empty for dense.
+    func routingEntropy() throws -> [Double]
 }
 
 /// The open parameters as Swift values.

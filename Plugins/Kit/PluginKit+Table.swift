@@ -85,6 +85,9 @@ extension PluginKit {
             expert_stats: { model, counts, capacity, count in
                 PluginKit.run { try PluginKit.emit(try PluginKit.model(model).expertCounts(), into: counts, capacity: capacity, count: count) }
             },
+            routing_entropy: { model, nats, capacity, count in
+                PluginKit.run { try PluginKit.emit(try PluginKit.model(model).routingEntropy(), into: nats, capacity: capacity, count: count) }
+            },
             close: { model in
                 guard let model else { return }
                 Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(model)).release()

@@ -72,6 +72,14 @@ let toyExpertStats: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt64>
     return emit(values, into: counts, capacity: capacity, count: count)
 }
 
+/// The toy router always picks one expert by rule, so it is certain: 0 nats per layer.
+let toyRoutingEntropy: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Double>?, Int, UnsafeMutablePointer<Int>?) -> Int32 = {
+    model, nats, capacity, count in
+    guard let model, let count else { return fail(.invalid("NULL argument")) }
+    let toy = Unmanaged<ToyModel>.fromOpaque(UnsafeRawPointer(model)).takeUnretainedValue()
+    return emit(toy.expertCounts.isEmpty ? [] : Array(repeating: 0.0, count: ToyModel.layers), into: nats, capacity: capacity, count: count)
+}
+
 /// Copies `values` out, or reports the size needed.
 func emit<T>(_ values: [T], into buffer: UnsafeMutablePointer<T>?, capacity: Int, count: UnsafeMutablePointer<Int>) -> Int32 {
     count.pointee = values.count

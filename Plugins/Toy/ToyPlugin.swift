@@ -47,7 +47,7 @@ nonisolated(unsafe) private let toyTable: UnsafeMutablePointer<moe_plugin_api> =
             guard let model else { return fail(.invalid("NULL model")) }
             return run { try toy(model).remove(sequence) }
         },
-        evaluate: toyEvaluate, expert_stats: toyExpertStats,
+        evaluate: toyEvaluate, expert_stats: toyExpertStats, routing_entropy: toyRoutingEntropy,
         close: { model in
             guard let model else { return }
             Unmanaged<ToyModel>.fromOpaque(UnsafeRawPointer(model)).release()

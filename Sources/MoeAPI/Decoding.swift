@@ -196,5 +196,6 @@ extension TierStats {
         layers = s.layers
         experts = s.experts
         expertCounts = elements(s.expert_counts, s.n_expert_counts)
+        routingEntropy = elements(s.routing_entropy, s.n_routing_entropy)
     }
 }

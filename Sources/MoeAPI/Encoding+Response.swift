@@ -207,6 +207,8 @@ extension TierStats {
             s.pointee.experts = experts
             s.pointee.n_expert_counts = expertCounts.count
             s.pointee.expert_counts = arena.array(expertCounts)
+            s.pointee.n_routing_entropy = routingEntropy.count
+            s.pointee.routing_entropy = arena.array(routingEntropy)
         }
     }
 }

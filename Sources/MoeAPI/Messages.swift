@@ -220,6 +220,8 @@ public struct TierStats: Sendable, Equatable {
     public var layers: UInt32 = 0
     public var experts: UInt32 = 0
     public var expertCounts: [UInt64] = []
+    /// Per layer: mean entropy (nats) of the router's distribution per token.
+    public var routingEntropy: [Double] = []
     public init() {}
 
     /// Completion tokens per second of generation time.

@@ -3052,7 +3052,7 @@ const ProtobufCMessageDescriptor moed__v1__stats_request__descriptor =
   (ProtobufCMessageInit) moed__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[9] =
+static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[10] =
 {
   {
     "name",
@@ -3162,6 +3162,18 @@ static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[9]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "routing_entropy",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Moed__V1__TierStats, n_routing_entropy),
+    offsetof(Moed__V1__TierStats, routing_entropy),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
   3,   /* field[3] = completion_tokens */
@@ -3173,11 +3185,12 @@ static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
   0,   /* field[0] = name */
   2,   /* field[2] = prompt_tokens */
   1,   /* field[1] = requests */
+  9,   /* field[9] = routing_entropy */
 };
 static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
 {
@@ -3187,7 +3200,7 @@ const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
   "Moed__V1__TierStats",
   "moed.v1",
   sizeof(Moed__V1__TierStats),
-  9,
+  10,
   moed__v1__tier_stats__field_descriptors,
   moed__v1__tier_stats__field_indices_by_name,
   1,  moed__v1__tier_stats__number_ranges,

@@ -125,6 +125,7 @@ public final class PluginLoader: @unchecked Sendable {
             ("render_chat", t.render_chat != nil), ("sequence_create", t.sequence_create != nil),
             ("sequence_clear", t.sequence_clear != nil), ("sequence_remove", t.sequence_remove != nil),
             ("evaluate", t.evaluate != nil), ("expert_stats", t.expert_stats != nil),
+            ("routing_entropy", t.routing_entropy != nil),
             ("close", t.close != nil), ("name", t.name != nil), ("version", t.version != nil),
         ]
         return entries.filter { !$0.1 }.map(\.0)

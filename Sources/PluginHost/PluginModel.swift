@@ -169,6 +169,15 @@ public final class PluginModel: @unchecked Sendable {
         }
     }
 
+    /// Mean routing entropy (nats) per layer since open; empty for dense.
+    public func routingEntropy() throws -> [Double] {
+        guard info.experts > 0 else { return [] }
+        let model = try open()
+        return try growing(operation: "routing_entropy", initial: info.layers, of: Double.self) { buffer, capacity, count in
+            api.routing_entropy(model, buffer, capacity, count)
+        }
+    }
+
     private func open() throws -> OpaquePointer {
         guard let handle else {
             throw PluginCallError(code: MOE_ERR_INVALID_ARGUMENT.rawValue, operation: "model",

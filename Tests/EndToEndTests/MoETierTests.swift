@@ -57,6 +57,9 @@ struct MoETierTests {
             #expect(s["experts"] as? Int == 8 && s["layers"] as? Int == 2)
             let entropy = s["expert_load_entropy"] as? [Double] ?? []
             #expect(entropy.count == 2 && entropy.allSatisfy { $0 > 0 && $0 <= 3 }, "\(entropy)")
+            // The router's own uncertainty: between certain (0) and uniform (ln 8).
+            let routing = s["routing_entropy"] as? [Double] ?? []
+            #expect(routing.count == 2 && routing.allSatisfy { $0 > 0 && $0 < log(8.0) }, "\(routing)")
             #expect(counts.count == 16)
             // Every evaluated token picks `used` experts in each of the 2 layers;
             // the last generated token is sampled but never evaluated.

@@ -42,6 +42,7 @@ struct CodecTests {
         var stats = TierStats()
         stats.name = "opus"
         stats.expertCounts = [1, 2, 3, 4]
+        stats.routingEntropy = [0.5, 1.25]
         var summary = GenerateSummary()
         summary.finishReason = "length"
         summary.completionTokens = 9

@@ -89,6 +89,7 @@ final class FakeModel: ModelBackend {
         }
     }
     func expertStatistics() throws -> [UInt64] { [] }
+    func routingEntropy() throws -> [Double] { [] }
     func close() { isClosed = true }
 }
 

@@ -150,6 +150,13 @@ typedef struct moe_plugin_api {
     int32_t (*expert_stats)(moe_model *model, uint64_t *counts,
                             size_t capacity, size_t *out_count);
 
+    /* Per layer: the mean entropy, in nats, of the router's distribution
+     * over all experts, per routed token since open (log(experts) is a
+     * router that cannot choose, 0 one that is certain). Dense models
+     * give 0 values. */
+    int32_t (*routing_entropy)(moe_model *model, double *nats,
+                               size_t capacity, size_t *out_count);
+
     void (*close)(moe_model *model);
 } moe_plugin_api;
 

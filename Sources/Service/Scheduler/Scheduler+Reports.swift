@@ -18,6 +18,7 @@ extension Scheduler {
             s.layers = c.layers
             s.experts = c.experts
             s.expertCounts = c.expertCounts
+            s.routingEntropy = c.routingEntropy
             return s
         }
     }

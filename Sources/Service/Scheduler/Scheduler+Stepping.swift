@@ -65,7 +65,10 @@ extension Scheduler {
         environment.executor.run(lane: tier.name, { job.run() }, done: { [self] result in
             tier.isStepInFlight = false
             tier.counters.generationSeconds += environment.now() - started
-            if let counts = result.expertCounts { tier.counters.expertCounts = counts }
+            if let experts = result.experts {
+                tier.counters.expertCounts = experts.counts
+                tier.counters.routingEntropy = experts.entropy
+            }
             result.outcomes.forEach { handle($0, on: tier) }
             tier.active.removeAll { $0.isCancelled }
             tier.lastUsed = environment.now()

@@ -12,6 +12,8 @@ public protocol ModelBackend: AnyObject {
     func removeSequence(_ sequence: Int32) throws
     func evaluate(_ items: [BatchItem]) throws -> [[Float]]
     func expertStatistics() throws -> [UInt64]
+    /// Per layer, the mean routing entropy in nats; empty for dense.
+    func routingEntropy() throws -> [Double]
     func close()
 }
 

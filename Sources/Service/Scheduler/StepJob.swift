@@ -11,6 +11,18 @@ struct StepOutcome {
     let event: Event
 }
 
+/// A MoE model's router statistics after a step, read on the worker lane.
+struct ExpertReport {
+    var counts: [UInt64]
+    var entropy: [Double]
+
+    init?(_ model: ModelBackend) {
+        guard let counts = try? model.expertStatistics(), let entropy = try? model.routingEntropy() else { return nil }
+        self.counts = counts
+        self.entropy = entropy
+    }
+}
+
 /// The worker side of a step: prepare newcomers, evaluate every active
 /// sequence of the tier in one batch, sample, detokenize. Runs on the
 /// tier's lane; touches only model-side fields of the generations.
@@ -20,7 +32,7 @@ struct StepJob {
     let retiredSequences: [Int32]
     let contextLength: Int
 
-    func run() -> (outcomes: [StepOutcome], expertCounts: [UInt64]?) {
+    func run() -> (outcomes: [StepOutcome], experts: ExpertReport?) {
         for sequence in retiredSequences { try? model.removeSequence(sequence) }
         var outcomes: [StepOutcome] = []
         var ready: [Generation] = []
@@ -37,8 +49,7 @@ struct StepJob {
             }
         }
         outcomes += evaluate(ready)
-        let experts = model.info.experts > 0 ? try? model.expertStatistics() : nil
-        return (outcomes, experts)
+        return (outcomes, model.info.experts > 0 ? ExpertReport(model) : nil)
     }
 
     /// Tokenizes the prompt (or renders the chat) and opens a sequence.

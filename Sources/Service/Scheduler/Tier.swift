@@ -51,6 +51,7 @@ struct TierCounters {
     var layers: UInt32 = 0
     var experts: UInt32 = 0
     var expertCounts: [UInt64] = []
+    var routingEntropy: [Double] = []
 }
 
 /// One tier's runtime: its settings, state, model and queues. Lives on

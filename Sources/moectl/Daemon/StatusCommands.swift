@@ -81,9 +81,12 @@ struct StatsCommand: ParsableCommand {
             print("\(s.name): \(s.requests) requests (\(s.failedRequests) failed), \(s.promptTokens) prompt + \(s.completionTokens) generated tokens, \(String(format2(s.tokensPerSecond))) tokens/s")
             let layers = s.expertLayers
             guard !layers.isEmpty else { continue }
-            print("  picks per expert, and the entropy of the picks (bits; balanced = \(format2(log2(Double(s.experts))))):")
+            print("  per layer: picks per expert; load entropy of the picks (bits, balanced = \(format2(log2(Double(s.experts)))));"
+                  + " mean routing entropy per token (nats, undecided router = \(format2(log(Double(s.experts))))):")
             for (layer, row) in layers.enumerated() {
-                print("  layer \(layer): " + row.map(String.init).joined(separator: " ") + "  H=\(format2(loadEntropy(row)))")
+                let routing = layer < s.routingEntropy.count ? format2(s.routingEntropy[layer]) : "?"
+                print("  layer \(layer): " + row.map(String.init).joined(separator: " ")
+                      + "  load H=\(format2(loadEntropy(row)))  routing H=\(routing)")
             }
         }
     }

@@ -559,10 +559,15 @@ struct  Moed__V1__TierStats
   uint64_t *expert_counts;
   protobuf_c_boolean has_failed_requests;
   uint64_t failed_requests;
+  /*
+   * per layer: mean nats of the router's distribution per token
+   */
+  size_t n_routing_entropy;
+  double *routing_entropy;
 };
 #define MOED__V1__TIER_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_stats__descriptor) \
-    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0 }
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL }
 
 
 struct  Moed__V1__StatsReply
