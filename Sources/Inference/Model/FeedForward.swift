@@ -34,12 +34,12 @@ struct SwiGLU {
     var hiddenSize: Int { gate.outputs }
 
     /// y[m × embedding] = FFN(x[m × embedding]); `gateBuffer` and `upBuffer`
-    /// hold m × hidden values each.
+    /// hold m × hidden values each. Gate and up share one quantized input and
+    /// one pass of the thread pool.
     func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
                gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
                compute: ComputeContext) throws {
-        try gate.apply(x, rows: m, into: gateBuffer, compute: compute)
-        try up.apply(x, rows: m, into: upBuffer, compute: compute)
+        try Linear.apply([gate, up], to: x, rows: m, into: [gateBuffer, upBuffer], compute: compute)
         siluMultiply(gateBuffer, upBuffer, count: m * hiddenSize)
         try down.apply(gateBuffer, rows: m, into: y, compute: compute)
     }

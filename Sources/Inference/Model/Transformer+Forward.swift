@@ -26,7 +26,7 @@ extension Transformer {
             rmsNorm(s.x, rows: m, width: d, weight: layer.feedForwardNorm, epsilon: h.rmsEpsilon, into: s.normed)
             switch layer.feedForward {
             case .dense(let ffn):
-                try feedForward(ffn, rows: m)
+                try ffn.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
             case .experts(let moe):
                 try moe.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
             }
@@ -61,14 +61,6 @@ extension Transformer {
             applyRope(k, heads: h.kvHeadCount, headSize: h.headSize, dimensions: h.ropeDimensions,
                       style: architecture.ropeStyle, cos: cos, sin: sin)
         }
-    }
-
-    /// down(silu(gate·x) ⊙ up·x), with gate and up computed in one pass.
-    private func feedForward(_ ffn: SwiGLU, rows m: Int) throws {
-        let s = state
-        try Linear.apply([ffn.gate, ffn.up], to: s.normed, rows: m, into: [s.gate, s.up], compute: compute)
-        siluMultiply(s.gate, s.up, count: m * ffn.hiddenSize)
-        try ffn.down.apply(s.gate, rows: m, into: s.blockOutput, compute: compute)
     }
 
     /// RMSNorm per head when the weight has one head's size, else over the whole vector.

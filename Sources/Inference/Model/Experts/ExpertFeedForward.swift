@@ -12,9 +12,7 @@ import Foundation
 /// weights do not; only the thread running the forward pass touches it.
 final class ExpertFeedForward {
     let router: Linear        // ffn_gate_inp       [embedding → experts]
-    let gates: [Linear]       // ffn_gate_exps      [embedding → hidden] per expert
-    let ups: [Linear]         // ffn_up_exps        [embedding → hidden] per expert
-    let downs: [Linear]       // ffn_down_exps      [hidden → embedding] per expert
+    let experts: [SwiGLU]     // ffn_{gate,up}_exps [embedding → hidden], ffn_down_exps [hidden → embedding], per expert
     let shared: SwiGLU?       // ffn_{gate,up,down}_shexp (Qwen2-MoE)
     let sharedGate: [Float]?  // ffn_gate_inp_shexp [embedding]
     let routing: ExpertRouting
@@ -28,9 +26,10 @@ final class ExpertFeedForward {
     init(prefix p: String, source: TensorSource, shape h: Hyperparameters, routing: ExpertRouting) throws {
         let d = h.embeddingSize, f = h.expertFeedForwardSize, n = h.expertCount
         router = try source.linear(p + "ffn_gate_inp.weight", inputs: d, outputs: n)
-        gates = try source.stackedLinear(p + "ffn_gate_exps.weight", inputs: d, outputs: f, count: n)
-        ups = try source.stackedLinear(p + "ffn_up_exps.weight", inputs: d, outputs: f, count: n)
-        downs = try source.stackedLinear(p + "ffn_down_exps.weight", inputs: f, outputs: d, count: n)
+        let gates = try source.stackedLinear(p + "ffn_gate_exps.weight", inputs: d, outputs: f, count: n)
+        let ups = try source.stackedLinear(p + "ffn_up_exps.weight", inputs: d, outputs: f, count: n)
+        let downs = try source.stackedLinear(p + "ffn_down_exps.weight", inputs: f, outputs: d, count: n)
+        experts = (0..<n).map { SwiGLU(gate: gates[$0], up: ups[$0], down: downs[$0]) }
         switch routing.sharedExpert {
         case .none:
             (shared, sharedGate) = (nil, nil)
@@ -50,11 +49,11 @@ final class ExpertFeedForward {
     }
 
     /// Width of the largest intermediate activation (an expert's or the shared one's).
-    var hiddenSize: Int { max(gates.first?.outputs ?? 0, shared?.hiddenSize ?? 0) }
+    var hiddenSize: Int { max(experts.first?.hiddenSize ?? 0, shared?.hiddenSize ?? 0) }
 
     /// Bytes of weights one token reads: router, k experts, shared expert.
     var activeByteCount: Int {
-        let expert = (gates.first?.byteCount ?? 0) + (ups.first?.byteCount ?? 0) + (downs.first?.byteCount ?? 0)
+        let expert = experts.first.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0
         let sharedBytes = shared.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0
         return router.byteCount + expertsUsed * expert + sharedBytes
     }
@@ -113,10 +112,8 @@ final class ExpertFeedForward {
             }
             input = UnsafePointer(scratch.gathered)
         }
-        try gates[e].apply(input, rows: n, into: gateBuffer, compute: compute)
-        try ups[e].apply(input, rows: n, into: upBuffer, compute: compute)
-        siluMultiply(gateBuffer, upBuffer, count: n * gates[e].outputs)
-        try downs[e].apply(gateBuffer, rows: n, into: scratch.expertOutput, compute: compute)
+        try experts[e].apply(input, rows: n, into: scratch.expertOutput, gateBuffer: gateBuffer, upBuffer: upBuffer,
+                             compute: compute)
         for (i, slot) in slots.enumerated() {
             axpy(scratch.slotWeight[slot], scratch.expertOutput + i * d, into: y + scratch.slotRow[slot] * d, count: d)
         }
