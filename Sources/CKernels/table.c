@@ -85,11 +85,11 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
         ENTRY(T_F32, 1, 4, T_F32, 1, 4, moe_dequant_f32, moe_quantize_f32, F32DOT),               \
         ENTRY(T_F16, 1, 2, T_F16, 1, 2, F16DEQ, F16Q, F16DOT),                                    \
         ENTRY(T_BF16, 1, 2, T_BF16, 1, 2, moe_dequant_bf16, moe_quantize_bf16, BF16DOT),          \
-        ENTRY4(T_Q4_0, 32, 18, T_Q8_0, 32, 34, moe_dequant_q4_0, Q80Q, Q40, D40, R40, G40, moe_act_scales4_q8_0, 4),           \
+        ENTRY4(T_Q4_0, 32, 18, T_Q8_0, 32, 34, moe_dequant_q4_0, Q80Q, Q40, D40, R40, G40, moe_act_scales4_q8_0, 68),           \
         ENTRY4(T_Q4_1, 32, 20, T_Q8_1, 32, 36, moe_dequant_q4_1, Q81Q, Q41, D41, R41, G41, moe_act_scales4_q8_1, 40),           \
-        ENTRY4(T_Q5_0, 32, 22, T_Q8_0, 32, 34, moe_dequant_q5_0, Q80Q, Q50, D50, R50, G50, moe_act_scales4_q8_0, 4),           \
+        ENTRY4(T_Q5_0, 32, 22, T_Q8_0, 32, 34, moe_dequant_q5_0, Q80Q, Q50, D50, R50, G50, moe_act_scales4_q8_0, 68),           \
         ENTRY4(T_Q5_1, 32, 24, T_Q8_1, 32, 36, moe_dequant_q5_1, Q81Q, Q51, D51, R51, G51, moe_act_scales4_q8_1, 40),           \
-        ENTRY4(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0, Q80Q, Q80, D80, R80, G80, moe_act_scales4_q8_0, 4),           \
+        ENTRY4(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0, Q80Q, Q80, D80, R80, G80, moe_act_scales4_q8_0, 68),           \
         ENTRY(T_Q8_1, 32, 36, T_Q8_1, 32, 36, moe_dequant_q8_1, moe_quantize_q8_1, NULL),          \
         ENTRY(T_Q2_K, 256, 84, T_Q8_K, 256, 292, moe_dequant_q2_K, moe_quantize_q8_K, NULL),       \
         ENTRY(T_Q3_K, 256, 110, T_Q8_K, 256, 292, moe_dequant_q3_K, moe_quantize_q8_K, NULL),      \

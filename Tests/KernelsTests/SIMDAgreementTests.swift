@@ -228,4 +228,33 @@ struct ScaledFourRowTests {
             }
         }
     }
+
+    @Test("q8_0 weights of -128 (no byte negation) agree with the scalar dots at every ISA level")
+    func q8WeightsOfMinus128() throws {
+        let count = 64
+        var rng = SeededGenerator(seed: 808)
+        let scalar = try #require(KernelTable.scalar[.q8_0])
+        // block 0 all -128, block 1 alternating -128 and 127 (scale 1/64 in binary16: 0x2400)
+        var weights = [UInt8](repeating: 0x80, count: 68)
+        weights[0] = 0x00; weights[1] = 0x24; weights[34] = 0x00; weights[35] = 0x24
+        for k in 0..<32 where k % 2 == 1 { weights[36 + k] = 127 }
+        let rows = (0..<4).map { j in scalar.quantizedActivations(randomFloats(count, &rng, scale: Float(1 + j))) }
+        let stride = rows[0].count
+        let packed = rows.flatMap { $0 }
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[.q8_0])
+            var results = [Float](repeating: .nan, count: 4)
+            var scales = [Float](repeating: .nan, count: max(1, count / kernel.activationBlockSize * kernel.scalesPerBlock))
+            weights.withUnsafeBytes { w in
+                packed.withUnsafeBytes { a in
+                    kernel.activationScales4(a.baseAddress!, activationStride: stride, into: &scales, count: count)
+                    kernel.dot4(w.baseAddress!, a.baseAddress!, activationStride: stride, scales: scales, into: &results, count: count)
+                }
+            }
+            for j in 0..<4 {
+                let single = scalar.dot(weights, rows[j], count: count)
+                #expect(abs(results[j] - single) <= 1e-5 * max(1, abs(single)), "\(isa), row \(j): \(results[j]) vs \(single)")
+            }
+        }
+    }
 }

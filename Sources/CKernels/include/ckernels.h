@@ -104,8 +104,9 @@ void moe_gemm4_q4_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, con
 void moe_gemm4_q5_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
 void moe_gemm4_q5_1_q8_1_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
 void moe_gemm4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
-// Float scales of four activation rows: q8_0 gives 4 per block (d of each
-// row); q8_1 gives 40 (the four d, the four s, then the four rows' values
+// Float scales of four activation rows: q8_0 gives 68 per block (d of each
+// row, then 128 bytes of |values| and 128 of values transposed in 4-byte
+// groups, which the q8_0 kernel reads instead of y); q8_1 gives 40 (the four d, the four s, then the four rows' values
 // transposed in 4-byte groups, 128 bytes, which the q4_1/q5_1 kernels read
 // instead of y).
 void moe_act_scales4_q8_0(const void *y, size_t y_stride, float *scales, int64_t n);
