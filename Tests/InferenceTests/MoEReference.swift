@@ -9,7 +9,7 @@ import TestSupport
 ///
 /// Its routing is described here, independently of the engine's
 /// `ExpertRouting`, so a wrong family table in the engine shows up.
-struct MoEReference {
+struct MoEReference: ReferenceMath {
     struct Family {
         /// NeoX-style RoPE: dimension i turns with i + size/2 (Qwen, OLMoE) instead of 2i with 2i+1.
         var ropeHalves: Bool
@@ -30,43 +30,6 @@ struct MoEReference {
         self.k = k ?? model.expertsUsed
     }
 
-    func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
-
-    /// Rows of a 2-D F32 tensor, or of one matrix of a stacked 3-D one.
-    func matrix(_ name: String, slice: Int = 0) -> [[Double]] {
-        let t = file.tensor(named: name)!
-        let floats = Array(file.data(of: t).bindMemory(to: Float.self))
-        let cols = t.shape[0], rows = t.shape.count > 1 ? t.shape[1] : 1
-        let base = slice * rows * cols
-        return (0..<rows).map { r in (0..<cols).map { Double(floats[base + r * cols + $0]) } }
-    }
-
-    func vector(_ name: String) -> [Double] { matrix(name)[0] }
-
-    func multiply(_ w: [[Double]], _ x: [Double]) -> [Double] {
-        w.map { row in zip(row, x).reduce(0) { $0 + $1.0 * $1.1 } }
-    }
-
-    func rmsNorm(_ x: [Double], _ w: [Double]) -> [Double] {
-        let scale = 1 / (x.reduce(0) { $0 + $1 * $1 } / Double(x.count) + Double(model.rmsEpsilon)).squareRoot()
-        return zip(x, w).map { $0 * scale * $1 }
-    }
-
-    func rope(_ x: [Double], heads: Int, position: Int) -> [Double] {
-        var y = x
-        let size = model.headSize
-        for h in 0..<heads {
-            for i in 0..<(size / 2) {
-                let theta = Double(position) * pow(Double(model.ropeBase), -2 * Double(i) / Double(size))
-                let (a, b) = family.ropeHalves ? (h * size + i, h * size + i + size / 2)
-                                               : (h * size + 2 * i, h * size + 2 * i + 1)
-                y[a] = x[a] * cos(theta) - x[b] * sin(theta)
-                y[b] = x[a] * sin(theta) + x[b] * cos(theta)
-            }
-        }
-        return y
-    }
-
     /// Projection, bias, then the q/k norm (per head or whole), then RoPE.
     func project(_ x: [Double], _ kind: String, layer p: String, heads: Int, position: Int, rotate: Bool) -> [Double] {
         var y = multiply(matrix(p + "attn_\(kind).weight"), x)
@@ -76,7 +39,7 @@ struct MoEReference {
             let size = w.count
             y = (0..<(y.count / size)).flatMap { h in rmsNorm(Array(y[(h * size)..<((h + 1) * size)]), w) }
         }
-        return rotate ? rope(y, heads: heads, position: position) : y
+        return rotate ? rope(y, heads: heads, position: position, halves: family.ropeHalves) : y
     }
 
     func swiglu(_ x: [Double], gate: [[Double]], up: [[Double]], down: [[Double]]) -> [Double] {
