@@ -15,7 +15,9 @@ final class GGUFStorage: @unchecked Sendable {
     /// Maps `path` read-only. The descriptor is closed at once; the mapping
     /// stays valid until deinit.
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO (a config naming the wrong path) must
+        // fail at the regular-file check below, not wait for a writer forever.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw GGUFError(.io, "cannot open '\(path)': \(Self.errnoText())") }
         defer { close(fd) }
 
