@@ -56,6 +56,11 @@ public final class PluginLoader: @unchecked Sendable {
         guard access(path, F_OK) == 0 else {
             throw PluginLoadError(step: .fileMissing, path: path, detail: "no such file")
         }
+        // dlopen would block forever on a FIFO and read a device; only files load.
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw PluginLoadError(step: .dlopenFailed, path: path, detail: "not a regular file")
+        }
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             throw PluginLoadError(step: .dlopenFailed, path: path, detail: dlerrorText())
         }

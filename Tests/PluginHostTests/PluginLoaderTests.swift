@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import PluginHost
 
@@ -15,6 +16,17 @@ struct PluginLoaderTests {
         let error = loadError(path)
         #expect(error?.step == .dlopenFailed)
         #expect(error?.detail.isEmpty == false)
+    }
+
+    @Test("a FIFO named as a plugin is refused at once, not waited on")
+    func fifo() {
+        let path = TestPaths.temporaryFile("", suffix: ".so")
+        unlink(path)
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        let error = loadError(path)
+        #expect(error?.step == .dlopenFailed)
+        #expect(error?.detail == "not a regular file")
     }
 
     @Test("a plugin without moe_plugin_init is refused naming the symbol")

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Service
 
@@ -28,6 +29,16 @@ struct ConfigurationTests {
         experts_used = 2
         keep_alive = "forever"
         """
+
+    @Test("a FIFO named as the config is refused at once, not waited on (a reload must not block the loop)")
+    func fifoConfig() throws {
+        let path = NSTemporaryDirectory() + "moed-config-fifo-\(getpid()).toml"
+        unlink(path)
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        let error = #expect(throws: ConfigError.self) { try Configuration.load(path: path) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("not a regular file"))
+    }
 
     @Test("a full config reads every setting")
     func sample() throws {

@@ -5,8 +5,16 @@
 extension Configuration {
     /// Reads and validates the file at `path`.
     public static func load(path: String) throws -> Configuration {
-        guard let file = fopen(path, "rb") else {
+        // O_NONBLOCK and the regular-file check: a reload must never block the
+        // loop on a FIFO or a device named as the config.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
             throw ConfigError(path: path, line: nil, key: nil, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, let file = fdopen(fd, "rb") else {
+            close(fd)
+            throw ConfigError(path: path, line: nil, key: nil, message: "not a regular file")
         }
         defer { fclose(file) }
         var bytes: [UInt8] = []
