@@ -10,6 +10,7 @@ public struct Sampler: Sendable {
     private var random: RandomSource
     private var recent: [Int32] = []
     private var candidates: [Candidate] = []
+    private var scratch: [Float] = []
 
     struct Candidate: Sendable {
         var token: Int32
@@ -31,15 +32,22 @@ public struct Sampler: Sendable {
 
     /// Chooses a token from `logits` (one value per vocabulary entry).
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        if parameters.isGreedy && parameters.repetitionPenalty == 1 { return Self.argmax(logits) }
-        candidates.removeAll(keepingCapacity: true)
-        candidates.reserveCapacity(logits.count)
-        for (i, l) in logits.enumerated() { candidates.append(Candidate(token: Int32(i), logit: l)) }
-        applyRepetitionPenalty()
-        if parameters.isGreedy {
-            return candidates.max { $0.logit < $1.logit }!.token
+        guard parameters.repetitionPenalty != 1, !recent.isEmpty else { return choose(from: logits) }
+        // Penalise a copy in reused scratch (moved out of self while in use).
+        var scores = scratch
+        scratch = []
+        defer { scratch = scores }
+        if scores.count != logits.count { scores = [Float](repeating: 0, count: logits.count) }
+        return scores.withUnsafeMutableBufferPointer { copy in
+            _ = copy.initialize(from: logits)
+            applyRepetitionPenalty(copy)
+            return choose(from: UnsafeBufferPointer(copy))
         }
-        keepTopK()
+    }
+
+    private mutating func choose(from scores: UnsafeBufferPointer<Float>) -> Int32 {
+        if parameters.isGreedy { return Self.argmax(scores) }
+        keepTopK(scores)
         keepTopP()
         keepMinP()
         return draw()
@@ -56,22 +64,34 @@ public struct Sampler: Sendable {
         return Int32(best)
     }
 
-    private mutating func applyRepetitionPenalty() {
+    /// Divides the positive logits (multiplies the negative ones) of the
+    /// recent tokens, each once however often it appeared.
+    private func applyRepetitionPenalty(_ scores: UnsafeMutableBufferPointer<Float>) {
         let penalty = parameters.repetitionPenalty
-        guard penalty != 1, !recent.isEmpty else { return }
-        for token in Set(recent) where Int(token) < candidates.count && token >= 0 {
-            let l = candidates[Int(token)].logit
-            candidates[Int(token)].logit = l > 0 ? l / penalty : l * penalty
+        for token in Set(recent) where token >= 0 && Int(token) < scores.count {
+            let l = scores[Int(token)]
+            scores[Int(token)] = l > 0 ? l / penalty : l * penalty
         }
     }
 
-    /// Sorts candidates by logit, descending, keeping at most k.
-    private mutating func keepTopK() {
-        let k = parameters.topK > 0 ? min(parameters.topK, candidates.count) : candidates.count
-        if k < candidates.count {
-            candidates = Array(candidates.partialSortedPrefix(k))
-        } else {
+    /// Keeps the k highest-scoring tokens (all when k is 0), sorted by score,
+    /// descending, in one pass over the vocabulary.
+    private mutating func keepTopK(_ scores: UnsafeBufferPointer<Float>) {
+        candidates.removeAll(keepingCapacity: true)
+        let k = parameters.topK > 0 ? min(parameters.topK, scores.count) : scores.count
+        guard k < scores.count else {
+            for (i, l) in scores.enumerated() { candidates.append(Candidate(token: Int32(i), logit: l)) }
             candidates.sort { $0.logit > $1.logit }
+            return
+        }
+        // A k-long sorted insertion list: k is small (40 by default) and most
+        // tokens fail the first comparison with the current k-th best.
+        for (i, l) in scores.enumerated() {
+            if candidates.count == k, l <= candidates[k - 1].logit { continue }
+            var at = candidates.count
+            while at > 0 && candidates[at - 1].logit < l { at -= 1 }
+            candidates.insert(Candidate(token: Int32(i), logit: l), at: at)
+            if candidates.count > k { candidates.removeLast() }
         }
     }
 
@@ -120,22 +140,4 @@ func softmax(_ logits: [Float]) -> [Float] {
     let sum = exps.reduce(0, +)
     for i in exps.indices { exps[i] /= sum }
     return exps
-}
-
-extension Array where Element == Sampler.Candidate {
-    /// The k largest candidates, sorted descending, without sorting the rest.
-    func partialSortedPrefix(_ k: Int) -> [Element] {
-        // A bounded min-heap would do less work; a k-sized sorted insertion
-        // is simpler and k is small (40 by default).
-        var top: [Element] = []
-        top.reserveCapacity(k + 1)
-        for c in self {
-            if top.count == k, let last = top.last, c.logit <= last.logit { continue }
-            var i = top.count
-            while i > 0 && top[i - 1].logit < c.logit { i -= 1 }
-            top.insert(c, at: i)
-            if top.count > k { top.removeLast() }
-        }
-        return top
-    }
 }
