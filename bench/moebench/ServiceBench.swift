@@ -53,6 +53,9 @@ private func daemonGeneration(_ client: MoeClient, tier: String, prompt: String,
     request.prompt = prompt
     request.maxTokens = UInt32(tokens)
     request.sampling.temperature = 0
+    // The same sampling as the in-process side (greedy, no repeat penalty),
+    // not the tier's defaults, so only the service's own cost differs.
+    request.sampling.repeatPenalty = 1
     var first: UInt64?
     var streamed = 0
     _ = try client.call(.generate(request)) { partial in
