@@ -86,6 +86,21 @@ struct SamplerTests {
     }
 }
 
+extension SamplerTests {
+    @Test("The repetition penalty also applies before top-k when sampling, and leaves the caller's logits alone")
+    func penaltyBeforeTopK() {
+        var p = SamplingParameters()
+        p.temperature = 5; p.topK = 1; p.topP = 1; p.minP = 0
+        p.repetitionPenalty = 1.5
+        var sampler = Sampler(p)
+        sampler.accept(1)
+        let logits = Self.logits
+        let picks = (0..<20).map { _ in logits.withUnsafeBufferPointer { sampler.sample($0) } }
+        #expect(Set(picks) == [5])
+        #expect(logits == Self.logits)
+    }
+}
+
 @Suite("Stop strings")
 struct StopStringTests {
     @Test("Text before a stop string is shown; the stop string and what follows are not")
