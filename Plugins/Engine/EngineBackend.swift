@@ -81,6 +81,8 @@ public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
             bos: tokenizer.bos, eos: tokenizer.eos, eot: tokenizer.eot ?? tokenizer.eom)
     }
 
+    public var vocabularySize: Int { model.transformer.vocabularySize }
+
     public func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32] {
         model.tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
     }

@@ -16,6 +16,8 @@ public protocol PluginBackend: AnyObject {
     static func open(_ request: OpenRequest, progress: (Float) -> Void) throws -> Self
 
     func describe() -> ModelDescription
+    /// Logits per row; asked on every evaluate, so it should be cheap.
+    var vocabularySize: Int { get }
     func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32]
     func detokenize(_ tokens: [Int32]) throws -> [UInt8]
     func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool) throws -> String
@@ -28,6 +30,10 @@ public protocol PluginBackend: AnyObject {
     func expertCounts() throws -> [UInt64]
     /// Per layer, the mean routing entropy in nats; empty for dense.
     func routingEntropy() throws -> [Double]
+}
+
+extension PluginBackend {
+    public var vocabularySize: Int { describe().vocabularySize }
 }
 
 /// The open parameters as Swift values.

@@ -74,7 +74,7 @@ extension PluginKit {
                     guard items != nil || count == 0 else { throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "NULL items") }
                     let backend = try PluginKit.model(model)
                     let batch = items.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
-                    let needed = batch.filter { $0.want_logits != 0 }.count * backend.describe().vocabularySize
+                    let needed = batch.filter { $0.want_logits != 0 }.count * backend.vocabularySize
                     guard needed <= capacity, needed == 0 || logits != nil else {
                         throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "logits buffer holds \(capacity) floats, \(needed) needed")
                     }

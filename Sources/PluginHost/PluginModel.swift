@@ -152,12 +152,16 @@ public final class PluginModel: @unchecked Sendable {
         }
         let rows = items.filter(\.wantsLogits).count
         let vocabulary = info.vocabularySize
-        var logits = [Float](repeating: 0, count: rows * vocabulary)
-        let status = logits.withUnsafeMutableBufferPointer { buffer in
-            api.evaluate(model, raw, raw.count, buffer.baseAddress, buffer.count)
+        // The plugin writes every float of the buffer (or fails and the
+        // buffer is dropped), so it needs no zeroing; a single row, the
+        // decode case, is returned without a second copy.
+        var status = MOE_OK.rawValue
+        let flat = [Float](unsafeUninitializedCapacity: rows * vocabulary) { buffer, count in
+            status = api.evaluate(model, raw, raw.count, buffer.baseAddress, buffer.count)
+            count = buffer.count
         }
         try plugin.check(status, "evaluate")
-        return (0..<rows).map { Array(logits[$0 * vocabulary ..< ($0 + 1) * vocabulary]) }
+        return rows == 1 ? [flat] : (0..<rows).map { Array(flat[$0 * vocabulary ..< ($0 + 1) * vocabulary]) }
     }
 
     /// Router choices per layer and expert, layer-major; empty for dense.

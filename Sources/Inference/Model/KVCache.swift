@@ -31,13 +31,6 @@ public final class KVCache {
     /// Positions currently held for `sequence` (0 when unknown).
     public func length(of sequence: Int32) -> Int { sequences[sequence]?.length ?? 0 }
 
-    public var sequenceIDs: [Int32] { Array(sequences.keys) }
-
-    /// Bytes of keys and values allocated right now.
-    public var allocatedBytes: Int {
-        sequences.values.reduce(0) { $0 + 2 * layers * $1.capacity * kvWidth * 4 }
-    }
-
     /// Forgets a sequence and frees its memory.
     public func remove(_ sequence: Int32) { sequences[sequence] = nil }
 
