@@ -112,6 +112,25 @@ void moe_gemm4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, con
 void moe_act_scales4_q8_0(const void *y, size_t y_stride, float *scales, int64_t n);
 void moe_act_scales4_q8_1(const void *y, size_t y_stride, float *scales, int64_t n);
 
+// ---- Q4_1 repacked eight rows at a time (repack_q4_1*.c) -------------------
+// Group k of eight weight rows (8k…8k+7), block i: the eight d, the eight m,
+// then bytes qs[4g…4g+3] of row r at 32g + 4r (g < 4). Same bytes per
+// block-row as Q4_1, and group k starts where row 8k starts in ggml's layout.
+typedef struct { uint16_t d[8], m[8]; uint8_t qs[8 * MOE_QK / 2]; } moe_block_q4_1x8;
+// rows must be a multiple of 8; src and dst hold rows × n/32 blocks each.
+void moe_repack_q4_1_x8(const void *src, void *dst, int64_t rows, int64_t n);
+void moe_unpack_q4_1_x8(const void *src, void *dst, int64_t rows, int64_t n);  // the inverse
+// `rows` (a multiple of 8) repacked weight rows against m q8_1 activation
+// rows y_stride bytes apart: out[j * out_stride + r] = dot(row r, y_j).
+// _ref is the specification (exactly moe_dot_q4_1_q8_1_ref per row).
+typedef void (*moe_repack_fn)(const void *src, void *dst, int64_t rows, int64_t n);
+typedef void (*moe_gemm_x8_fn)(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                               float *out, size_t out_stride, int64_t n);
+void moe_gemm_q4_1x8_q8_1_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                              float *out, size_t out_stride, int64_t n);
+void moe_gemm_q4_1x8_q8_1_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                               float *out, size_t out_stride, int64_t n);
+
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
 void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);
 void moe_quantize_q8_1_avx2(const float *x, void *y, int64_t n);
@@ -148,6 +167,10 @@ typedef struct {
     moe_gemm4_fn gemm4;       // four activation rows with float scales, or NULL
     moe_scales4_fn scales4;   // the float scales gemm4 reads (set with gemm4)
     int32_t scales_per_block; // floats scales4 writes per block
+    // Weights repacked eight rows at a time at load (only Q4_1): the repack
+    // and the product on that layout, both NULL for other types.
+    moe_repack_fn repack_x8;
+    moe_gemm_x8_fn gemm_x8;
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports; CPU features are read once.
