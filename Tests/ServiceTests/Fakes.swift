@@ -30,6 +30,13 @@ final class ManualExecutor: WorkExecutor {
     }
 
     var pendingLaneCount: Int { laneWork.count }
+    var pendingLoopCount: Int { loopWork.count }
+
+    /// Runs the loop work queued so far, now: called from inside lane work
+    /// it plays the loop thread acting while the lane is busy.
+    func runLoopWork() {
+        while !loopWork.isEmpty { loopWork.removeFirst()() }
+    }
 }
 
 /// Collects what the scheduler sends to one client.
@@ -57,6 +64,8 @@ final class FakeModel: ModelBackend {
     let info: ModelInfo
     let text: [UInt8]
     var evaluateCalls: [[BatchItem]] = []
+    /// Called at the start of each evaluate with the number of calls so far.
+    var onEvaluate: ((Int) -> Void)?
     var removedSequences: [Int32] = []
     var isClosed = false
     private var next: Int32 = 0
@@ -80,6 +89,7 @@ final class FakeModel: ModelBackend {
     func createSequence() throws -> Int32 { defer { next += 1 }; return next }
     func removeSequence(_ sequence: Int32) throws { removedSequences.append(sequence) }
     func evaluate(_ items: [BatchItem]) throws -> [[Float]] {
+        onEvaluate?(evaluateCalls.count)
         evaluateCalls.append(items)
         return items.filter(\.wantsLogits).map { item in
             var row = [Float](repeating: 0, count: 258)
@@ -125,11 +135,13 @@ struct Harness {
     let backends = FakeBackends()
     let scheduler: Scheduler
 
-    init(_ toml: String) throws {
+    init(_ toml: String, stepsPerRun: Int = 64) throws {
         let configuration = try Configuration.parse(toml, path: "test.toml")
         let clock = self.clock
-        scheduler = Scheduler(configuration: configuration, environment: SchedulerEnvironment(
-            now: { clock.now }, backends: backends, executor: executor, physicalMemory: { 1 << 30 }))
+        var environment = SchedulerEnvironment(now: { clock.now }, backends: backends, executor: executor,
+                                               physicalMemory: { 1 << 30 })
+        environment.stepsPerRun = stepsPerRun
+        scheduler = Scheduler(configuration: configuration, environment: environment)
     }
 
     static let twoTiers = """

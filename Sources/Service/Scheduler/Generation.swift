@@ -21,9 +21,13 @@ final class Generation {
     var position: Int32 = 0
     var pendingToken: Int32?
     var isPrepared = false
+    /// Tokens sampled so far, the stop token included.
+    var sampledTokens = 0
 
     // Loop side.
     var isCancelled = false
+    /// Its sequence is on the tier's list to remove (once).
+    var isRetired = false
     var completionTokens = 0
     var text = TextStream(stops: [])
 

@@ -7,6 +7,9 @@ extension Scheduler {
     /// A draining tier keeps stepping its running streams but takes no
     /// new work; it unloads once they end.
     func pump(_ tier: Tier) {
+        // A run of steps in flight hands the tier back at its next step
+        // boundary; this is called again then.
+        if tier.isStepInFlight { tier.stepYield?.request() }
         guard tier.state == .ready || tier.state == .draining, let model = tier.model else { return }
         if tier.isStale && tier.state == .ready { return beginDrain(tier) }  // reloads with new settings
         dropCancelledIdle(tier)
@@ -49,39 +52,66 @@ extension Scheduler {
     private func dropCancelledIdle(_ tier: Tier) {
         guard !tier.isStepInFlight else { return }
         for generation in tier.active where generation.isCancelled {
-            if generation.isPrepared { tier.retiredSequences.append(generation.sequence) }
+            retire(generation, from: tier)
             tier.counters.failedRequests += 1
         }
         tier.active.removeAll { $0.isCancelled }
         if tier.active.isEmpty && tier.queue.isEmpty { tier.lastUsed = environment.now(); onChange() }
     }
 
+    /// Starts a run of steps on the tier's lane (see `StepJob`): each
+    /// step's outcomes come back as they are made; the tier is free for
+    /// the next `pump` when the run ends.
     private func runStep(_ tier: Tier, model: ModelBackend) {
         tier.isStepInFlight = true
+        let yield = StepYield()
+        tier.stepYield = yield
         let job = StepJob(model: model, generations: tier.active, retiredSequences: tier.retiredSequences,
-                          contextLength: model.info.contextLength > 0 ? model.info.contextLength : tier.settings.context)
+                          contextLength: model.info.contextLength > 0 ? model.info.contextLength : tier.settings.context,
+                          now: environment.now)
         tier.retiredSequences = []
-        let started = environment.now()
-        environment.executor.run(lane: tier.name, { job.run() }, done: { [self] result in
-            tier.isStepInFlight = false
-            tier.counters.generationSeconds += environment.now() - started
-            if let experts = result.experts {
-                tier.counters.expertCounts = experts.counts
-                tier.counters.routingEntropy = experts.entropy
+        let executor = environment.executor, steps = environment.stepsPerRun
+        executor.run(lane: tier.name) { [self] in
+            job.run(maxSteps: steps, yield: yield) { result in
+                executor.post { [self] in apply(result, on: tier) }
             }
-            result.outcomes.forEach { handle($0, on: tier) }
-            tier.active.removeAll { $0.isCancelled }
-            tier.lastUsed = environment.now()
-            pump(tier)
-            if tier.active.isEmpty { onChange() }
-        })
+            executor.post { [self] in
+                tier.isStepInFlight = false
+                tier.stepYield = nil
+                tier.active.removeAll { $0.isCancelled }
+                tier.lastUsed = environment.now()
+                pump(tier)
+                if tier.active.isEmpty { onChange() }
+            }
+        }
+    }
+
+    /// One step's results on the loop: counters, then each stream's token.
+    /// A stream that ends here makes the run yield, so the next step
+    /// leaves it out (the lane may already have computed one more).
+    private func apply(_ result: StepResult, on tier: Tier) {
+        tier.counters.generationSeconds += result.seconds
+        if let experts = result.experts {
+            tier.counters.expertCounts = experts.counts
+            tier.counters.routingEntropy = experts.entropy
+        }
+        result.outcomes.forEach { handle($0, on: tier) }
+        if tier.active.contains(where: { $0.isCancelled }) { tier.stepYield?.request() }
+        tier.lastUsed = environment.now()
+    }
+
+    /// Puts a generation's sequence on the tier's list to remove, once.
+    private func retire(_ g: Generation, from tier: Tier) {
+        guard g.isPrepared, !g.isRetired else { return }
+        g.isRetired = true
+        tier.retiredSequences.append(g.sequence)
     }
 
     /// Applies one step's result on the loop: stream text, or finish.
     private func handle(_ outcome: StepOutcome, on tier: Tier) {
         let g = outcome.generation
         guard !g.isCancelled else {
-            if g.isPrepared { tier.retiredSequences.append(g.sequence) }
+            retire(g, from: tier)
             return
         }
         switch outcome.event {
@@ -108,7 +138,7 @@ extension Scheduler {
 
     private func finish(_ g: Generation, on tier: Tier, reason: String = "", error: RemoteError? = nil) {
         g.isCancelled = true  // leaves the active set after this step
-        if g.isPrepared { tier.retiredSequences.append(g.sequence) }
+        retire(g, from: tier)
         if let error {
             tier.counters.failedRequests += 1
             return g.sink.send(.failure(id: g.requestID, error))

@@ -23,17 +23,67 @@ struct ExpertReport {
     }
 }
 
-/// The worker side of a step: prepare newcomers, evaluate every active
-/// sequence of the tier in one batch, sample, detokenize. Runs on the
-/// tier's lane; touches only model-side fields of the generations.
+/// What one step sent back to the loop.
+struct StepResult {
+    var outcomes: [StepOutcome]
+    var experts: ExpertReport?
+    /// Lane time the step took, for the tier's counters.
+    var seconds: Double
+}
+
+/// Set by the loop when a run of steps should hand the tier back at the
+/// next step boundary: new work is waiting, a stream was cancelled or hit
+/// a stop string, the tier is draining. Read on the lane.
+final class StepYield: @unchecked Sendable {
+    private let lock = NSLockLite()
+    private var requested = false
+
+    func request() {
+        lock.lock()
+        requested = true
+        lock.unlock()
+    }
+
+    var isRequested: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return requested
+    }
+}
+
+/// The worker side of decoding: prepare newcomers, evaluate every active
+/// sequence of the tier in one batch, sample, detokenize — and, while the
+/// set of streams stays the same, go straight on to the next step instead
+/// of waiting for the loop to start it. Each step's outcomes go to the
+/// loop as they are made, so streaming is unchanged; the lane stops at
+/// the first step after which a stream ended by the model's own rules
+/// (stop token, max tokens, context, failure), after `maxSteps`, or when
+/// the loop asks it to yield. Runs on the tier's lane; touches only
+/// model-side fields of the generations.
 struct StepJob {
     let model: ModelBackend
     let generations: [Generation]
     let retiredSequences: [Int32]
     let contextLength: Int
+    let now: () -> Double
 
-    func run() -> (outcomes: [StepOutcome], experts: ExpertReport?) {
+    func run(maxSteps: Int, yield: StepYield, deliver: (StepResult) -> Void) {
         for sequence in retiredSequences { try? model.removeSequence(sequence) }
+        let stopTokens = model.info.stopTokens
+        for _ in 0..<max(1, maxSteps) {
+            let started = now()
+            let outcomes = step()
+            deliver(StepResult(outcomes: outcomes, experts: model.info.experts > 0 ? ExpertReport(model) : nil,
+                               seconds: now() - started))
+            let ended = outcomes.contains { outcome in
+                guard case .token(let token, _) = outcome.event else { return true }
+                return stopTokens.contains(token) || outcome.generation.sampledTokens >= outcome.generation.maxTokens
+            }
+            if ended || yield.isRequested { return }
+        }
+    }
+
+    private func step() -> [StepOutcome] {
         var outcomes: [StepOutcome] = []
         var ready: [Generation] = []
         for generation in generations {
@@ -48,8 +98,7 @@ struct StepJob {
                 outcomes.append(StepOutcome(generation: generation, event: .failed("\(error)")))
             }
         }
-        outcomes += evaluate(ready)
-        return (outcomes, model.info.experts > 0 ? ExpertReport(model) : nil)
+        return outcomes + evaluate(ready)
     }
 
     /// Tokenizes the prompt (or renders the chat) and opens a sequence.
@@ -89,6 +138,7 @@ struct StepJob {
             let token = row.withUnsafeBufferPointer { g.sampler.sample($0) }
             g.sampler.accept(token)
             g.pendingToken = token
+            g.sampledTokens += 1
             let bytes = (try? model.detokenize([token])) ?? []
             return StepOutcome(generation: g, event: .token(token, bytes: bytes))
         }

@@ -70,6 +70,8 @@ final class Tier {
     /// Sequences of finished generations, removed by the next job.
     var retiredSequences: [Int32] = []
     var isStepInFlight = false
+    /// How the loop asks the run of steps in flight to hand the tier back.
+    var stepYield: StepYield?
     var isJobInFlight = false
     var lastUsed: Double
     var counters = TierCounters()
