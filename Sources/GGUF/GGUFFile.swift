@@ -66,6 +66,15 @@ public final class GGUFFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(rebasing: storage.bytes[tensor.offset..<tensor.offset + tensor.byteCount])
     }
 
+    /// Gives back the resident memory of the tensor's whole pages, for a
+    /// caller that has copied the tensor elsewhere (weights repacked at load)
+    /// and will not read it again soon. The bytes stay valid: if read, they
+    /// are paged in again from the file. Does nothing for a file held in
+    /// memory (`init(bytes:)`).
+    public func dropPages(of tensor: GGUFTensorInfo) {
+        storage.dropPages(offset: tensor.offset, count: tensor.byteCount)
+    }
+
     /// The named tensor's bytes, or an error naming the missing tensor.
     public func data(named name: String) throws -> UnsafeRawBufferPointer {
         guard let info = tensor(named: name) else {

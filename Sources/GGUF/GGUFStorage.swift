@@ -52,6 +52,20 @@ final class GGUFStorage: @unchecked Sendable {
         isMapped = false
     }
 
+    /// Drops the whole pages inside `offset..<offset + count` from this
+    /// process's memory (madvise DONTNEED) when the bytes are a file
+    /// mapping: reading them again faults them back in from the file, so
+    /// nothing changes but the resident size. A copy is left alone (there,
+    /// dropping would zero the bytes).
+    func dropPages(offset: Int, count: Int) {
+        guard isMapped, let base = bytes.baseAddress, offset >= 0, count > 0, offset <= bytes.count - count else { return }
+        let page = max(1, Int(sysconf(Int32(_SC_PAGESIZE))))
+        let start = Int(bitPattern: base) + offset, end = start + count
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard first < last, let address = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(address, last - first, Int32(MADV_DONTNEED))
+    }
+
     deinit {
         guard let base = bytes.baseAddress else { return }
         if isMapped {

@@ -40,12 +40,19 @@ public final class MatmulContext {
     ///     GGUF tensor with ne0 = columns, ne1 = rows).
     ///   - input: `inputRows × columns` floats, row-major.
     ///   - output: `inputRows × rows` floats, row-major.
+    ///   - layout: how the weights are arranged (`.interleaved8` only for
+    ///     weights made by `QuantKernel.interleave` with this table's kernel).
     /// - Throws: `KernelError` if the type has no kernels or `columns` is not
     ///   a whole number of its blocks.
     public func matmul(
         weights: UnsafeRawPointer, type: GGMLType, rows: Int, columns: Int,
-        input: UnsafePointer<Float>, inputRows: Int, output: UnsafeMutablePointer<Float>
+        input: UnsafePointer<Float>, inputRows: Int, output: UnsafeMutablePointer<Float>,
+        layout: WeightLayout = .ggml
     ) throws {
+        if layout != .ggml {
+            return try matmul([MatrixProduct(weights: weights, type: type, rows: rows, output: output, layout: layout)],
+                              columns: columns, input: input, inputRows: inputRows)
+        }
         let kernel = try table.matrixKernel(for: type)
         guard rows >= 0, inputRows >= 0 else { throw KernelError.badShape("\(inputRows) × \(rows) output") }
         guard let rowBytes = kernel.rowBytes(count: columns),
@@ -91,12 +98,15 @@ public final class MatmulContext {
         public var type: GGMLType
         public var rows: Int
         public var output: UnsafeMutablePointer<Float>
+        public var layout: WeightLayout
 
-        public init(weights: UnsafeRawPointer, type: GGMLType, rows: Int, output: UnsafeMutablePointer<Float>) {
+        public init(weights: UnsafeRawPointer, type: GGMLType, rows: Int, output: UnsafeMutablePointer<Float>,
+                    layout: WeightLayout = .ggml) {
             self.weights = weights
             self.type = type
             self.rows = rows
             self.output = output
+            self.layout = layout
         }
     }
 
@@ -136,7 +146,7 @@ public final class MatmulContext {
     /// each weight row comes from memory once per call, not once per token.
     /// Activation rows go four at a time, so a weight block is unpacked once
     /// for four of them.
-    private func tiledProduct(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+    func tiledProduct(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                               _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
         let tileRows = max(1, MatmulContext.tileBytes / max(1, shape.rowBytes))
         let tiles = (shape.rows + tileRows - 1) / tileRows
@@ -235,12 +245,16 @@ public final class MatmulContext {
         guard let first = kernels.first else { return }
         guard kernels.allSatisfy({ $0.activationType == first.activationType }) else {
             for p in products {
-                try matmul(weights: p.weights, type: p.type, rows: p.rows, columns: columns,
-                           input: input, inputRows: inputRows, output: p.output)
+                try matmul([p], columns: columns, input: input, inputRows: inputRows)
             }
             return
         }
         guard inputRows >= 0, products.allSatisfy({ $0.rows >= 0 }) else { throw KernelError.badShape("negative rows") }
+        for (p, k) in zip(products, kernels) where p.layout == .interleaved8 {
+            guard k.canInterleave, p.rows % QuantKernel.interleavedRows == 0 else {
+                throw KernelError.badShape("\(p.rows) rows of \(p.type) cannot be in the interleaved layout")
+            }
+        }
         guard let activationBytes = first.activationRowBytes(count: columns) else {
             throw KernelError.notBlockMultiple(first.type, length: columns)
         }
@@ -252,6 +266,10 @@ public final class MatmulContext {
         }
         guard inputRows > 0 else { return }
         let activations = try quantize(input, rows: inputRows, columns: columns, rowBytes: activationBytes, kernel: first)
+        if products.contains(where: { $0.layout == .interleaved8 }) {
+            interleavedProducts(products, shapes, kernels, activations: activations)
+            return
+        }
         guard inputRows == 1 else {
             if smallBatch(products, shapes, kernels, activations: activations) { return }
             for i in products.indices { tiledProduct(products[i].weights, activations, products[i].output, shapes[i], kernels[i]) }

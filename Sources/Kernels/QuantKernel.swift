@@ -29,6 +29,9 @@ public struct QuantKernel: @unchecked Sendable {
     private let fourRowScalesFunction: moe_scales4_fn?
     /// Floats `activationScales4` writes per block (0 without `gemm4`).
     public let scalesPerBlock: Int
+    // The eight-row interleaved layout (QuantKernel+Interleaved.swift).
+    let interleaveFunction: moe_repack_fn?
+    let interleavedProductFunction: moe_gemm_x8_fn?
 
     init?(_ kernel: UnsafePointer<moe_kernel>, isa: KernelISA) {
         let k = kernel.pointee
@@ -49,6 +52,8 @@ public struct QuantKernel: @unchecked Sendable {
         self.scaledFourRowFunction = k.scales4 == nil ? nil : k.gemm4
         self.fourRowScalesFunction = k.gemm4 == nil ? nil : k.scales4  // scales only where a kernel reads them
         self.scalesPerBlock = k.gemm4 == nil || k.scales4 == nil ? 0 : Int(k.scales_per_block)
+        self.interleaveFunction = k.gemm_x8 == nil ? nil : k.repack_x8  // both or neither
+        self.interleavedProductFunction = k.repack_x8 == nil ? nil : k.gemm_x8
     }
 
     /// Whether weights of this type can be multiplied (some types, such as

@@ -16,7 +16,7 @@ public struct SyntheticModel {
     public var ropeBase: Float = 10_000
     public var rmsEpsilon: Float = 1e-5
     public var seed: UInt64 = 1
-    /// Type of the large matrices; norms stay F32. Q8_0 needs widths that are multiples of 32.
+    /// Type of the large matrices; norms stay F32. Q8_0 and Q4_1 need widths that are multiples of 32.
     public var weightType: GGMLType = .f32
     /// Write a separate `output.weight` instead of tying it to the embeddings.
     public var separateOutput = true
@@ -182,7 +182,7 @@ extension SyntheticModel {
     }
 }
 
-/// Raw bytes of `values` stored as `type` (F32, F16 via bit conversion, or Q8_0).
+/// Raw bytes of `values` stored as `type` (F32, F16 via bit conversion, Q8_0 or Q4_1).
 func encode(_ values: [Float], as type: GGMLType) throws -> [UInt8] {
     switch type {
     case .f32:
@@ -191,9 +191,29 @@ func encode(_ values: [Float], as type: GGMLType) throws -> [UInt8] {
         return values.map { Float16($0) }.withUnsafeBytes { Array($0) }
     case .q8_0:
         return quantizeQ80(values)
+    case .q4_1:
+        return quantizeQ41(values)
     default:
-        throw SyntheticModelError("synthetic models support f32, f16 and q8_0 weights, not \(type)")
+        throw SyntheticModelError("synthetic models support f32, f16, q8_0 and q4_1 weights, not \(type)")
     }
+}
+
+/// Q4_1 as ggml's quantize_row_q4_1_ref rounds it: per 32 values, m = min,
+/// d = (max − min) / 15, q = min(15, trunc((x − m) / d + 0.5)); byte j holds
+/// value j in its low nibble and value j + 16 in its high one.
+func quantizeQ41(_ values: [Float]) -> [UInt8] {
+    var out: [UInt8] = []
+    for start in stride(from: 0, to: values.count, by: 32) {
+        let block = Array(values[start..<start + 32])
+        let low = block.min() ?? 0, high = block.max() ?? 0
+        let d = (high - low) / 15
+        let inverse: Float = d != 0 ? 1 / d : 0
+        withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: Float16(low).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        let q = block.map { UInt8(min(15, Int8(($0 - low) * inverse + 0.5))) }
+        for j in 0..<16 { out.append(q[j] | q[j + 16] << 4) }
+    }
+    return out
 }
 
 /// Q8_0 as ggml rounds it: per 32 values, d = max|x| / 127, q = round(x / d).

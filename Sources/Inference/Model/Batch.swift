@@ -1,3 +1,5 @@
+import Foundation
+
 /// One token to evaluate: which sequence it extends, at which position, and
 /// whether its logits are wanted (only the last prompt token's usually are).
 public struct BatchEntry: Sendable, Equatable {
@@ -31,10 +33,23 @@ public struct ModelOptions: Sendable, Equatable {
     public var contextLength: Int
     /// Most tokens evaluated in one pass; longer batches are split.
     public var maxBatch: Int
+    /// Whether weight matrices whose kernels have an interleaved layout
+    /// (Q4_1 with rows a multiple of 8) are copied into it at load; on by
+    /// default, off when the environment sets `MOED_REPACK=0`.
+    public var repacksWeights: Bool
 
-    public init(threads: Int = 1, contextLength: Int = 0, maxBatch: Int = 256) {
+    public init(threads: Int = 1, contextLength: Int = 0, maxBatch: Int = 256,
+                repacksWeights: Bool = ModelOptions.repackingDefault) {
         self.threads = max(1, threads)
         self.contextLength = max(0, contextLength)
         self.maxBatch = max(1, maxBatch)
+        self.repacksWeights = repacksWeights
     }
+
+    /// `MOED_REPACK=0` turns repacking off (for comparisons, and as an
+    /// escape hatch); read once per process.
+    public static let repackingDefault: Bool = {
+        guard let value = getenv("MOED_REPACK") else { return true }
+        return String(cString: value) != "0"
+    }()
 }

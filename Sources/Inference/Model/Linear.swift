@@ -9,6 +9,10 @@ struct Linear {
     let inputs: Int
     let outputs: Int
     let data: UnsafeRawPointer
+    /// `.interleaved8` when `data` is a private copy made at load (`interleaved()`).
+    let layout: WeightLayout
+    /// Owns `data` when it is not the file's mapping.
+    let storage: InterleavedWeights?
 
     /// Checks at load time that this engine can multiply the tensor, so
     /// products in the forward pass cannot fail on the file's account.
@@ -25,13 +29,35 @@ struct Linear {
         self.inputs = tensor.rowLength
         self.outputs = rows ?? tensor.rowCount
         self.data = data
+        self.layout = .ggml
+        self.storage = nil
+    }
+
+    private init(_ other: Linear, interleavedIn storage: InterleavedWeights) {
+        (name, type, inputs, outputs) = (other.name, other.type, other.inputs, other.outputs)
+        data = UnsafeRawPointer(storage.bytes)
+        layout = .interleaved8
+        self.storage = storage
+    }
+
+    /// This matrix copied into the interleaved layout (eight rows per group,
+    /// `WeightLayout.interleaved8`), or nil when it has none: its kernel has
+    /// no such layout, or its rows are not a multiple of eight.
+    func interleaved() -> Linear? {
+        guard layout == .ggml, let kernel = KernelTable.best[type], kernel.canInterleave,
+              outputs > 0, outputs % QuantKernel.interleavedRows == 0,
+              let rowBytes = kernel.rowBytes(count: inputs),
+              let storage = InterleavedWeights(byteCount: outputs * rowBytes)
+        else { return nil }
+        kernel.interleave(data, into: storage.bytes, rows: outputs, count: inputs)
+        return Linear(self, interleavedIn: storage)
     }
 
     /// y[m × outputs] = x[m × inputs] · Wᵀ
     func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
                compute: ComputeContext) throws {
         try compute.matmul.matmul(weights: data, type: type, rows: outputs, columns: inputs,
-                                  input: x, inputRows: m, output: y)
+                                  input: x, inputRows: m, output: y, layout: layout)
     }
 
     /// Several matrices applied to the same input (q/k/v, gate/up): the
@@ -40,7 +66,8 @@ struct Linear {
     static func apply(_ linears: [Linear], to x: UnsafePointer<Float>, rows m: Int,
                       into outputs: [UnsafeMutablePointer<Float>], compute: ComputeContext) throws {
         let products = zip(linears, outputs).map { linear, y in
-            MatmulContext.MatrixProduct(weights: linear.data, type: linear.type, rows: linear.outputs, output: y)
+            MatmulContext.MatrixProduct(weights: linear.data, type: linear.type, rows: linear.outputs, output: y,
+                                        layout: linear.layout)
         }
         try compute.matmul.matmul(products, columns: linears[0].inputs, input: x, inputRows: m)
     }

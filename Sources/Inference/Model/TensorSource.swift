@@ -6,6 +6,9 @@ import Kernels
 /// with it. Errors name the tensor.
 struct TensorSource {
     let file: GGUFFile
+    /// Whether `linear` copies matrices into an interleaved layout where
+    /// their kernels have one (`ModelOptions.repacksWeights`).
+    var repacksWeights = false
 
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
 
@@ -15,11 +18,18 @@ struct TensorSource {
     }
 
     /// A weight matrix applied as y = W·x, stored [outputs × inputs]
-    /// (ggml shape [inputs, outputs]).
-    func linear(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
+    /// (ggml shape [inputs, outputs]). With `repacksWeights`, a matrix whose
+    /// kernel has an interleaved layout is copied into it, and the mapped
+    /// pages it came from are given back (the file's bytes stay readable);
+    /// `mayRepack: false` keeps a tensor that is also read row by row (a
+    /// tied token embedding) as it is.
+    func linear(_ name: String, inputs: Int, outputs: Int, mayRepack: Bool = true) throws -> Linear {
         let t = try info(name)
         try expectShape(t, [inputs, outputs])
-        return try Linear(name: name, tensor: t, data: file.data(of: t).baseAddress!)
+        let linear = try Linear(name: name, tensor: t, data: file.data(of: t).baseAddress!)
+        guard repacksWeights, mayRepack, let repacked = linear.interleaved() else { return linear }
+        file.dropPages(of: t)
+        return repacked
     }
 
     func linearIfPresent(_ name: String, inputs: Int, outputs: Int) throws -> Linear? {

@@ -28,7 +28,7 @@ public final class Transformer {
         guard let a = Architecture.named(h.architecture) else {
             throw InferenceError.unsupportedArchitecture(h.architecture)
         }
-        let source = TensorSource(file: file)
+        let source = TensorSource(file: file, repacksWeights: options.repacksWeights)
         let d = h.embeddingSize
         self.file = file
         self.hyperparameters = h
@@ -38,7 +38,7 @@ public final class Transformer {
         layers = try (0..<h.layerCount).map { try TransformerLayer(index: $0, source: source, shape: h, architecture: a) }
         outputNorm = try source.vector("output_norm.weight", count: d)
         output = try source.linearIfPresent("output.weight", inputs: d, outputs: h.vocabularySize)
-            ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize)
+            ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize, mayRepack: false)
         let context = options.contextLength > 0 ? min(options.contextLength, h.contextLength) : h.contextLength
         cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context)
         compute = ComputeContext(threads: options.threads)

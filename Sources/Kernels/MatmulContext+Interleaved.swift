@@ -1,0 +1,108 @@
+/// Products where some weights are in the interleaved layout (eight rows
+/// per group, `WeightLayout.interleaved8`). Their kernel takes any number of
+/// activation rows and a run of whole groups in one call, so decoding,
+/// batched decoding and prompt tiles all go through it; weights in ggml's
+/// layout in the same group of products (q/k/v, gate/up) take their usual
+/// kernels.
+extension MatmulContext {
+    /// Activation rows per call on one prompt tile: their quantized rows
+    /// (55 KB at 1536 columns) stay in L2 while the tile's groups pass.
+    static let interleavedChunkRows = 32
+
+    /// `products[k].output = input · products[k].weightsᵀ` for activations
+    /// already quantized (all kernels read the same activation format).
+    func interleavedProducts(_ products: [MatrixProduct], _ shapes: [Shape], _ kernels: [QuantKernel],
+                             activations: UnsafeRawPointer) {
+        guard let shape = shapes.first else { return }
+        guard shape.inputRows <= MatmulContext.smallBatchRows else {
+            for k in products.indices {
+                if products[k].layout == .interleaved8 {
+                    interleavedTiles(products[k].weights, activations, products[k].output, shapes[k], kernels[k])
+                } else {
+                    tiledProduct(products[k].weights, activations, products[k].output, shapes[k], kernels[k])
+                }
+            }
+            return
+        }
+        // the ggml-layout products' four-row kernels read prepared scales
+        var scales: UnsafePointer<Float>?
+        var perGroup = 0
+        if let k = products.indices.first(where: { products[$0].layout == .ggml && kernels[$0].hasScaledFourRowDot }),
+           let prepared = fourRowScales(activations, shapes[k], kernels[k]) {
+            scales = prepared
+            perGroup = shape.columns / kernels[k].activationBlockSize * kernels[k].scalesPerBlock
+        }
+        // Quads (four rows) of all products end to end, split across the
+        // threads in one pass; an interleaved group belongs to the range
+        // holding its first quad.
+        var firstQuad = [0]
+        for s in shapes { firstQuad.append(firstQuad[firstQuad.count - 1] + (s.rows + 3) / 4) }
+        pool.parallelFor(firstQuad[firstQuad.count - 1], grain: 4) { range in
+            var k = 0
+            var quad = range.lowerBound
+            while quad < range.upperBound {
+                while quad >= firstQuad[k + 1] { k += 1 }
+                let end = min(range.upperBound, firstQuad[k + 1])
+                let quads = quad - firstQuad[k]..<end - firstQuad[k]
+                if products[k].layout == .interleaved8 {
+                    MatmulContext.interleavedRows(quads, products[k].weights, activations, products[k].output,
+                                                  shapes[k], kernels[k])
+                } else {
+                    MatmulContext.ggmlRows(quads, products[k].weights, activations, scales: scales, perGroup: perGroup,
+                                           products[k].output, shapes[k], kernels[k])
+                }
+                quad = end
+            }
+        }
+    }
+
+    /// The groups of eight rows whose first quad is in `quads`, against every input row.
+    static func interleavedRows(_ quads: Range<Int>, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                                _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        let rows = (quads.lowerBound + 1) / 2 * 8..<min((quads.upperBound + 1) / 2 * 8, shape.rows)
+        guard !rows.isEmpty else { return }
+        kernel.interleavedProduct(weights: weights + rows.lowerBound * shape.rowBytes, rows: rows.count, activations,
+                                  activationStride: shape.activationRowBytes, inputRows: shape.inputRows,
+                                  into: output + rows.lowerBound, outputStride: shape.rows, count: shape.columns)
+    }
+
+    /// Rows of a ggml-layout product in such a group, as the decode and
+    /// small-batch paths compute them.
+    static func ggmlRows(_ quads: Range<Int>, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                         scales: UnsafePointer<Float>?, perGroup: Int,
+                         _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        if shape.inputRows >= 4, let scales, kernel.hasScaledFourRowDot {
+            multiplyRows(quads.lowerBound * 4..<min(quads.upperBound * 4, shape.rows), weights, activations,
+                         scales: scales, perGroup: perGroup, output, shape, kernel)
+            return
+        }
+        for i in 0..<shape.inputRows {
+            for quad in quads {
+                matvecQuad(quad, weights, activations + i * shape.activationRowBytes, output + i * shape.rows, shape, kernel)
+            }
+        }
+    }
+
+    /// Prompt processing on interleaved weights: tiles of about `tileBytes`
+    /// (whole groups) against chunks of activation rows, the pairs in
+    /// tile-major order so a thread's run of pairs keeps reusing one tile.
+    func interleavedTiles(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                          _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        let group = QuantKernel.interleavedRows
+        let tileRows = max(group, MatmulContext.tileBytes / max(1, shape.rowBytes) / group * group)
+        let tiles = (shape.rows + tileRows - 1) / tileRows
+        let chunk = MatmulContext.interleavedChunkRows
+        let chunks = (shape.inputRows + chunk - 1) / chunk
+        pool.parallelFor(tiles * chunks) { range in
+            for pair in range {
+                let rows = pair / chunks * tileRows..<min((pair / chunks + 1) * tileRows, shape.rows)
+                let inputs = pair % chunks * chunk..<min((pair % chunks + 1) * chunk, shape.inputRows)
+                kernel.interleavedProduct(weights: weights + rows.lowerBound * shape.rowBytes, rows: rows.count,
+                                          activations + inputs.lowerBound * shape.activationRowBytes,
+                                          activationStride: shape.activationRowBytes, inputRows: inputs.count,
+                                          into: output + inputs.lowerBound * shape.rows + rows.lowerBound,
+                                          outputStride: shape.rows, count: shape.columns)
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import GGUF
+import Kernels
+import Testing
+import TestSupport
+@testable import Inference
+
+/// Weights repacked at load (ModelOptions.repacksWeights, MOED_REPACK)
+/// change the order floats are summed in and nothing else: a Q4_1 model
+/// gives the same logits either way, for prompts, decoding and batches of
+/// a few sequences.
+@Suite("Weights repacked at load")
+struct RepackTests {
+    static let prompt: [Int32] = [72, 101, 108, 108, 111, 260, 32, 119, 111, 114, 108, 100]
+
+    static func load(repacking: Bool, threads: Int = 1, tied: Bool = false) throws -> Transformer {
+        var model = SyntheticModel()
+        model.weightType = .q4_1
+        model.separateOutput = !tied
+        let file = try GGUFFile(path: try model.write(named: "repack-q4_1"))
+        return try Transformer(file: file, options: ModelOptions(threads: threads, maxBatch: 64, repacksWeights: repacking))
+    }
+
+    /// Largest difference relative to the largest logit.
+    static func difference(_ a: [Float], _ b: [Float]) -> Double {
+        let scale = b.map { abs(Double($0)) }.max() ?? 1
+        return zip(a, b).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
+    }
+
+    /// Logits of a prompt (every position), eight decode steps, and four
+    /// sequences decoded together, in one array.
+    static func run(_ t: Transformer) throws -> [Float] {
+        var all = try t.evaluate(BatchEntry.prompt(prompt, allLogits: true))
+        // fixed tokens: picking the argmax could follow a near tie either way
+        for step in 0..<8 {
+            all += try t.evaluate([BatchEntry(token: Int32(65 + 3 * step), position: prompt.count + step, wantsLogits: true)])
+        }
+        for s in 1...4 { _ = try t.evaluate(BatchEntry.prompt(Array(prompt.prefix(s + 2)), sequence: Int32(s))) }
+        for _ in 0..<3 {
+            let batch = (1...4).map { s in
+                BatchEntry(token: Int32(40 + s), position: t.cache.length(of: Int32(s)), sequence: Int32(s), wantsLogits: true)
+            }
+            all += try t.evaluate(batch)
+        }
+        return all
+    }
+
+    @Test("repacked and mapped Q4_1 weights give the same logits", arguments: [1, 2])
+    func sameLogits(threads: Int) throws {
+        let repacked = try Self.load(repacking: true, threads: threads)
+        let mapped = try Self.load(repacking: false, threads: threads)
+        let layer = try #require(repacked.layers.first)
+        #expect(layer.query.layout == .interleaved8 && layer.key.layout == .interleaved8)
+        #expect(mapped.layers.first?.query.layout == .ggml)
+        if case .dense(let ffn) = layer.feedForward { #expect(ffn.down.layout == .interleaved8) }
+        let a = try Self.run(repacked), b = try Self.run(mapped)
+        #expect(a.count == b.count)
+        #expect(Self.difference(a, b) <= 1e-4, "threads \(threads)")
+    }
+
+    @Test("a tied output keeps the embedding's layout, which is read row by row")
+    func tiedOutput() throws {
+        let repacked = try Self.load(repacking: true, tied: true)
+        #expect(repacked.output.layout == .ggml)
+        #expect(repacked.layers.first?.output.layout == .interleaved8)
+        let mapped = try Self.load(repacking: false, tied: true)
+        let difference = Self.difference(try Self.run(repacked), try Self.run(mapped))
+        #expect(difference <= 1e-4)
+    }
+}

@@ -1,0 +1,145 @@
+import CKernels
+import GGUF
+import Testing
+@testable import Kernels
+
+/// The eight-row interleaved Q4_1 layout (repack_q4_1*.c): the repack, its
+/// inverse, and the products on it at every ISA level against the scalar
+/// single-row dot of the original rows.
+@Suite("Interleaved Q4_1 kernels")
+struct InterleavedKernelTests {
+    static let count = 256  // values per row: 8 blocks
+
+    static func interleaved(_ weights: [UInt8], rows: Int, count: Int = count) throws -> [UInt8] {
+        let kernel = try #require(KernelTable.scalar[.q4_1])
+        var out = [UInt8](repeating: 0, count: weights.count)
+        weights.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { kernel.interleave(src.baseAddress!, into: $0.baseAddress!, rows: rows, count: count) }
+        }
+        return out
+    }
+
+    /// `out[j * rows + r]` for every activation row j of `activations`.
+    static func product(_ kernel: QuantKernel, _ packed: [UInt8], rows: Int, _ activations: [[UInt8]],
+                        count: Int = count) -> [Float] {
+        var out = [Float](repeating: .nan, count: rows * activations.count)
+        let joined = activations.flatMap { $0 }
+        packed.withUnsafeBytes { w in
+            joined.withUnsafeBytes { a in
+                kernel.interleavedProduct(weights: w.baseAddress!, rows: rows, a.baseAddress!,
+                                          activationStride: activations[0].count, inputRows: activations.count,
+                                          into: &out, outputStride: rows, count: count)
+            }
+        }
+        return out
+    }
+
+    @Test("only Q4_1 has the layout, at every ISA level")
+    func whichTypes() throws {
+        for isa in supportedISAs {
+            let table = try #require(KernelTable(isa: isa))
+            for type in matrixTypes { #expect(table[type]?.canInterleave == (type == .q4_1), "\(type) at \(isa)") }
+        }
+    }
+
+    @Test("block i of group k holds the eight rows' d, m and 4-byte pieces of qs in order")
+    func layout() throws {
+        let rows = 16, blocks = Self.count / 32
+        var rng = SeededGenerator(seed: 4101)
+        let weights = randomWeights(.q4_1, count: rows * Self.count, &rng)
+        let packed = try Self.interleaved(weights, rows: rows)
+        for k in 0..<rows / 8 {
+            for i in 0..<blocks {
+                let out = (k * blocks + i) * 160
+                for r in 0..<8 {
+                    let src = ((8 * k + r) * blocks + i) * 20
+                    #expect(packed[out + 2 * r..<out + 2 * r + 2] == weights[src..<src + 2], "d of row \(r)")
+                    #expect(packed[out + 16 + 2 * r..<out + 18 + 2 * r] == weights[src + 2..<src + 4], "m of row \(r)")
+                    for g in 0..<4 {
+                        let piece = out + 32 + 32 * g + 4 * r
+                        #expect(packed[piece..<piece + 4] == weights[src + 4 + 4 * g..<src + 8 + 4 * g], "piece \(g) of row \(r)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("unpacking gives back the original bytes, so the dequantized matrix is unchanged")
+    func roundTrip() throws {
+        let rows = 24
+        var rng = SeededGenerator(seed: 4102)
+        let weights = randomWeights(.q4_1, count: rows * Self.count, &rng)
+        let packed = try Self.interleaved(weights, rows: rows)
+        #expect(packed != weights)
+        var back = [UInt8](repeating: 0, count: weights.count)
+        packed.withUnsafeBytes { src in
+            back.withUnsafeMutableBytes { moe_unpack_q4_1_x8(src.baseAddress!, $0.baseAddress!, Int64(rows), Int64(Self.count)) }
+        }
+        #expect(back == weights)
+        let kernel = try #require(KernelTable.scalar[.q4_1])
+        #expect(kernel.dequantized(back, count: rows * Self.count) == kernel.dequantized(weights, count: rows * Self.count))
+    }
+
+    @Test("the scalar product equals the scalar single-row dot exactly", arguments: [1, 3, 5])
+    func referenceIsExact(m: Int) throws {
+        let rows = 16
+        var rng = SeededGenerator(seed: 4103 + UInt64(m))
+        let scalar = try #require(KernelTable.scalar[.q4_1])
+        let weights = randomWeights(.q4_1, count: rows * Self.count, &rng)
+        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(Self.count, &rng, scale: Float(1 + j))) }
+        let out = Self.product(scalar, try Self.interleaved(weights, rows: rows), rows: rows, activations)
+        let rowBytes = weights.count / rows
+        for j in 0..<m {
+            for r in 0..<rows {
+                let expected = scalar.dot(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), activations[j], count: Self.count)
+                #expect(out[j * rows + r] == expected, "weight row \(r), activation row \(j)")
+            }
+        }
+    }
+
+    @Test("every ISA level agrees with the scalar dots for 1 to 9 activation rows",
+          arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    func agreement(m: Int) throws {
+        let rows = 24, tolerance = try #require(Tolerance.dot[.q4_1])
+        var rng = SeededGenerator(seed: 4200 + UInt64(m))
+        let scalar = try #require(KernelTable.scalar[.q4_1])
+        let weights = randomWeights(.q4_1, count: rows * Self.count, &rng)
+        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(Self.count, &rng, scale: Float(1 + j))) }
+        let packed = try Self.interleaved(weights, rows: rows)
+        let rowBytes = weights.count / rows
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[.q4_1])
+            let out = Self.product(kernel, packed, rows: rows, activations)
+            for j in 0..<m {
+                let x = dequantizedActivations(activations[j], type: .q8_1, count: Self.count)
+                for r in 0..<rows {
+                    let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
+                    let expected = Double(scalar.dot(w, activations[j], count: Self.count))
+                    let magnitude = zip(scalar.dequantized(w, count: Self.count), x).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                    #expect(abs(Double(out[j * rows + r]) - expected) <= tolerance * magnitude,
+                            "\(isa), weight row \(r), activation row \(j)")
+                }
+            }
+        }
+    }
+
+    @Test("weights of 15 against activations of ±127 do not overflow the 16-bit sums", arguments: [Float(1), -1])
+    func extremes(sign: Float) throws {
+        let rows = 8, count = 64
+        let scalar = try #require(KernelTable.scalar[.q4_1])
+        var weights = [UInt8](repeating: 0xff, count: rows * count / 32 * 20)
+        for b in 0..<rows * count / 32 {  // d = 1, m = 0
+            weights[b * 20] = UInt8(half(1) & 0xff); weights[b * 20 + 1] = UInt8(half(1) >> 8)
+            weights[b * 20 + 2] = 0; weights[b * 20 + 3] = 0
+        }
+        let activation = scalar.quantizedActivations([Float](repeating: sign, count: count))
+        let packed = try Self.interleaved(weights, rows: rows, count: count)
+        let expected = scalar.dot(Array(weights[0..<count / 32 * 20]), activation, count: count)
+        #expect(abs(expected) > 0)
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[.q4_1])
+            let out = Self.product(kernel, packed, rows: rows, [activation, activation, activation, activation], count: count)
+            for value in out { #expect(abs(value - expected) <= 1e-6 * abs(expected), "\(isa)") }
+        }
+    }
+}
