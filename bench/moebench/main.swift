@@ -55,6 +55,14 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+/// This process's resident memory in bytes (/proc/self/statm), 0 if unknown.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
 func report(_ fields: [String: Any]) {
     let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
@@ -144,8 +152,13 @@ if options.verb == "kernels" {
 }
 do {
     let context = max(options.prompt + options.tokens + options.streams + 8, options.tokens + 16)
-    let lm = try LanguageModel(path: options.model,
+    var lm: LanguageModel!
+    // load time includes repacking the weights (MOED_REPACK); RSS is read after the load
+    let loadSeconds = try seconds {
+        lm = try LanguageModel(path: options.model,
                                options: ModelOptions(threads: options.threads, contextLength: context, maxBatch: 512))
+    }
+    let loadedRSS = residentBytes()
     if let k = options.expertsUsed { try lm.transformer.setExpertsUsed(k) }
     var result: [String: Any]
     switch options.verb {
@@ -159,6 +172,8 @@ do {
     result["engine"] = "moed"
     result["figure"] = options.verb
     result["threads"] = options.threads
+    result["load_seconds"] = loadSeconds
+    result["loaded_rss_bytes"] = loadedRSS
     report(result)
 } catch {
     FileHandle.standardError.write(Data("moebench: \(error)\n".utf8))

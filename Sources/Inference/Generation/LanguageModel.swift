@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import Tokenizer
 
@@ -9,9 +10,15 @@ public final class LanguageModel {
     public let tokenizer: Tokenizer
 
     public init(path: String, options: ModelOptions = ModelOptions()) throws {
-        file = try GGUFFile(path: path)
-        tokenizer = try Tokenizer(file: file)
-        transformer = try Transformer(file: file, options: options)
+        let file = try GGUFFile(path: path)
+        self.file = file
+        // The tokenizer (about 55 ms for SmolLM2's 49k tokens) is built on
+        // a thread of its own while the transformer loads and repacks its
+        // weights (about 45 ms): a load takes the longer of the two.
+        let building = BackgroundWork { try Tokenizer(file: file) }
+        let loaded = Result { try Transformer(file: file, options: options) }
+        tokenizer = try building.result().get()
+        transformer = try loaded.get()
         guard tokenizer.vocabularySize <= transformer.vocabularySize else {
             throw InferenceError.badHyperparameter("tokenizer.ggml.tokens",
                 "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(transformer.vocabularySize) logits")
@@ -29,5 +36,27 @@ public final class LanguageModel {
         let template = try ChatTemplate(detecting: tokenizer.chatTemplate)
         let text = template.render(messages: messages, addGenerationPrompt: true)
         return tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+    }
+}
+
+/// One piece of work run on a thread of its own; `result()` waits for it.
+private final class BackgroundWork<Value>: @unchecked Sendable {
+    // Written by the thread before `done` is signalled, read after waiting.
+    private var outcome: Result<Value, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ body: @escaping @Sendable () throws -> Value) {
+        let thread = Thread { [self] in
+            outcome = Result { try body() }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20  // as the main thread's
+        thread.start()
+    }
+
+    func result() -> Result<Value, any Error> {
+        done.wait()
+        done.signal()  // a second call does not block
+        return outcome ?? .failure(InferenceError.badBatch("background work ended without a result"))
     }
 }

@@ -9,7 +9,7 @@ struct Linear {
     let inputs: Int
     let outputs: Int
     let data: UnsafeRawPointer
-    /// `.interleaved8` when `data` is a private copy made at load (`interleaved()`).
+    /// `.interleaved8` when `data` is a private copy made at load (`interleaved`).
     let layout: WeightLayout
     /// Owns `data` when it is not the file's mapping.
     let storage: InterleavedWeights?
@@ -42,14 +42,21 @@ struct Linear {
 
     /// This matrix copied into the interleaved layout (eight rows per group,
     /// `WeightLayout.interleaved8`), or nil when it has none: its kernel has
-    /// no such layout, or its rows are not a multiple of eight.
-    func interleaved() -> Linear? {
+    /// no such layout, or its rows are not a multiple of eight. Runs of
+    /// groups are copied on `pool`'s threads.
+    func interleaved(pool: ThreadPool) -> Linear? {
+        let group = QuantKernel.interleavedRows
         guard layout == .ggml, let kernel = KernelTable.best[type], kernel.canInterleave,
-              outputs > 0, outputs % QuantKernel.interleavedRows == 0,
+              outputs > 0, outputs % group == 0,
               let rowBytes = kernel.rowBytes(count: inputs),
               let storage = InterleavedWeights(byteCount: outputs * rowBytes)
         else { return nil }
-        kernel.interleave(data, into: storage.bytes, rows: outputs, count: inputs)
+        // group k starts 8k rows in, in both layouts
+        let source = data, destination = storage.bytes, columns = inputs
+        pool.parallelFor(outputs / group, grain: 16) { groups in
+            let offset = groups.lowerBound * group * rowBytes
+            kernel.interleave(source + offset, into: destination + offset, rows: groups.count * group, count: columns)
+        }
         return Linear(self, interleavedIn: storage)
     }
 

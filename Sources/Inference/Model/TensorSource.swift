@@ -7,8 +7,9 @@ import Kernels
 struct TensorSource {
     let file: GGUFFile
     /// Whether `linear` copies matrices into an interleaved layout where
-    /// their kernels have one (`ModelOptions.repacksWeights`).
+    /// their kernels have one (`ModelOptions.repacksWeights`), on `pool`'s threads.
     var repacksWeights = false
+    var pool: ThreadPool? = nil
 
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
 
@@ -27,7 +28,8 @@ struct TensorSource {
         let t = try info(name)
         try expectShape(t, [inputs, outputs])
         let linear = try Linear(name: name, tensor: t, data: file.data(of: t).baseAddress!)
-        guard repacksWeights, mayRepack, let repacked = linear.interleaved() else { return linear }
+        guard repacksWeights, mayRepack, let pool,
+              let repacked = linear.interleaved(pool: pool) else { return linear }
         file.dropPages(of: t)
         return repacked
     }

@@ -28,7 +28,8 @@ public final class Transformer {
         guard let a = Architecture.named(h.architecture) else {
             throw InferenceError.unsupportedArchitecture(h.architecture)
         }
-        let source = TensorSource(file: file, repacksWeights: options.repacksWeights)
+        let compute = ComputeContext(threads: options.threads)
+        let source = TensorSource(file: file, repacksWeights: options.repacksWeights, pool: compute.pool)
         let d = h.embeddingSize
         self.file = file
         self.hyperparameters = h
@@ -41,7 +42,7 @@ public final class Transformer {
             ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize, mayRepack: false)
         let context = options.contextLength > 0 ? min(options.contextLength, h.contextLength) : h.contextLength
         cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context)
-        compute = ComputeContext(threads: options.threads)
+        self.compute = compute
         state = RunState(shape: h, maxBatch: options.maxBatch, feedForwardSize: layers.map(\.feedForward.hiddenSize).max() ?? 0)
         rope = RopeAngles(dimensions: h.ropeDimensions, base: h.ropeBase, scale: h.ropeScale)
     }
