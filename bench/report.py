@@ -64,7 +64,7 @@ def main() -> None:
     for k in sorted({k for r in service_runs for k in r if isinstance(r[k], (int, float))}):
         values = [r[k] for r in service_runs if k in r]
         service[k] = statistics.median(values)
-    if service.get("in_process_tokens_per_second"):
+    if service.get("in_process_tokens_per_second") and "daemon_vs_in_process" not in service:
         service["daemon_vs_in_process"] = service.get("daemon_tokens_per_second", 0) / service["in_process_tokens_per_second"]
 
     doc = {"environment": env, "bandwidth": bandwidth, "model_bytes": list(model_bytes.values()), "rows": rows,

@@ -8,6 +8,8 @@ import MoeClient
 /// - status round trips on one connection (p50, p99);
 /// - generation through the daemon, client-side tokens/s from the first
 ///   streamed token to the last, against the same generation in-process;
+/// - four concurrent generations through the daemon (four connections)
+///   against one, both timed from the requests to the last final message;
 /// - switching to the other tier (its file in the page cache): load to ready;
 /// - moed's resident memory next to the model file and KV cache.
 func serviceFigures(socket: String, tier: String, otherTier: String, model: String,
@@ -27,6 +29,15 @@ func serviceFigures(socket: String, tier: String, otherTier: String, model: Stri
     figures["daemon_tokens_per_second"] = try daemonGeneration(client, tier: tier, prompt: prompt, tokens: tokens)
     figures["in_process_tokens_per_second"] = try inProcessGeneration(model: model, threads: threads,
                                                                       prompt: prompt, tokens: tokens)
+    if let daemon = figures["daemon_tokens_per_second"] as? Double, let inProcess = figures["in_process_tokens_per_second"] as? Double,
+       inProcess > 0 {
+        figures["daemon_vs_in_process"] = daemon / inProcess  // this run's pair; the report takes the median of these
+    }
+    let one = try concurrentGenerations(socket: socket, tier: tier, prompt: prompt, tokens: tokens, streams: 1)
+    let four = try concurrentGenerations(socket: socket, tier: tier, prompt: prompt, tokens: tokens, streams: 4)
+    figures["daemon_1_stream_tokens_per_second"] = one
+    figures["daemon_4_streams_tokens_per_second"] = four
+    if one > 0 { figures["daemon_4_streams_vs_1"] = four / one }
 
     _ = try? client.call(.unload(tier: otherTier))
     _ = try? client.call(.load(tier: otherTier))  // page the file in
@@ -67,6 +78,38 @@ private func daemonGeneration(_ client: MoeClient, tier: String, prompt: String,
     return Double(streamed) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
 }
 
+/// `streams` greedy generations at once, one connection each: completion
+/// tokens of all of them over the wall time from sending the requests to the
+/// last final message (prefill included, as a client sees it).
+private func concurrentGenerations(socket: String, tier: String, prompt: String, tokens: Int, streams: Int) throws -> Double {
+    let clients = try (0..<streams).map { _ in try MoeClient(socketPath: socket) }
+    var counts = [Int](repeating: 0, count: streams)
+    var failures = [String?](repeating: nil, count: streams)
+    let start = DispatchTime.now().uptimeNanoseconds
+    counts.withUnsafeMutableBufferPointer { countsOut in
+        failures.withUnsafeMutableBufferPointer { failuresOut in
+            DispatchQueue.concurrentPerform(iterations: streams) { i in
+                var request = GenerateRequest()
+                request.tier = tier
+                request.prompt = prompt + " \(i)"
+                request.maxTokens = UInt32(tokens)
+                request.sampling.temperature = 0
+                request.sampling.repeatPenalty = 1
+                do {
+                    let final = try clients[i].call(.generate(request))
+                    if case .summary(let summary) = final.result { countsOut[i] = Int(summary.completionTokens) }
+                } catch {
+                    failuresOut[i] = "\(error)"
+                }
+            }
+        }
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    if let failure = failures.compactMap({ $0 }).first { throw BenchError("concurrent generation failed: \(failure)") }
+    FileHandle.standardError.write(Data("streams \(streams): \(counts) tokens in \(seconds) s\n".utf8))
+    return Double(counts.reduce(0, +)) / seconds
+}
+
 /// The same generation in this process (the `moectl run` path).
 private func inProcessGeneration(model: String, threads: Int, prompt: String, tokens: Int) throws -> Double {
     let lm = try LanguageModel(path: model, options: ModelOptions(threads: threads, contextLength: 4096))
@@ -83,4 +126,9 @@ private func residentBytes(pid: Int32) -> Int? {
         return kb.map { $0 * 1024 }
     }
     return nil
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
