@@ -174,6 +174,7 @@ do {
     result["threads"] = options.threads
     result["load_seconds"] = loadSeconds
     result["loaded_rss_bytes"] = loadedRSS
+    result["final_rss_bytes"] = residentBytes()
     report(result)
 } catch {
     FileHandle.standardError.write(Data("moebench: \(error)\n".utf8))
