@@ -27,8 +27,11 @@ extension MatmulContext {
         // the ggml-layout products' four-row kernels read prepared scales
         var scales: UnsafePointer<Float>?
         var perGroup = 0
+        // (for the rows `quantize` padded to a multiple of four, as in `smallBatch`)
+        var padded = shape
+        padded.inputRows = MatmulContext.paddedRows(shape.inputRows)
         if let k = products.indices.first(where: { products[$0].layout == .ggml && kernels[$0].hasScaledFourRowDot }),
-           let prepared = fourRowScales(activations, shapes[k], kernels[k]) {
+           kernels[k].activationType != .f32, let prepared = fourRowScales(activations, padded, kernels[k]) {
             scales = prepared
             perGroup = shape.columns / kernels[k].activationBlockSize * kernels[k].scalesPerBlock
         }
@@ -71,9 +74,9 @@ extension MatmulContext {
     static func ggmlRows(_ quads: Range<Int>, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                          scales: UnsafePointer<Float>?, perGroup: Int,
                          _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
-        if shape.inputRows >= 4, let scales, kernel.hasScaledFourRowDot {
+        if shape.inputRows >= 2 {
             multiplyRows(quads.lowerBound * 4..<min(quads.upperBound * 4, shape.rows), weights, activations,
-                         scales: scales, perGroup: perGroup, output, shape, kernel)
+                         scales: kernel.hasScaledFourRowDot ? scales : nil, perGroup: perGroup, output, shape, kernel)
             return
         }
         for i in 0..<shape.inputRows {

@@ -10,17 +10,27 @@ extension MatmulContext {
     /// Inputs of at most this many rows take the small-batch path.
     static let smallBatchRows = 8
 
+    /// Weight rows a thread takes through every input row before moving
+    /// on: a multiple of four, small enough (≤ 40 KB of Q8_0 at 2048
+    /// columns) that the passes after the first read them from cache.
+    static let rowsPerPass = 16
+
     /// `products[k].output = input · products[k].weightsᵀ` for activations
-    /// already quantized; false, with nothing done, when some kernel has no
-    /// scaled four-row dot or there are fewer than four input rows.
+    /// already quantized, 2…8 input rows; false, with nothing done, for one
+    /// row (that is decoding) or four and more when a kernel has no scaled
+    /// four-row dot.
     func smallBatch(_ products: [MatrixProduct], _ shapes: [Shape], _ kernels: [QuantKernel],
                     activations: UnsafeRawPointer) -> Bool {
-        guard let first = kernels.first, let shape = shapes.first, shape.inputRows <= MatmulContext.smallBatchRows,
-              kernels.allSatisfy({ $0.hasScaledFourRowDot && $0.activationType == first.activationType }),
-              let scales = fourRowScales(activations, shape, first)
+        guard let first = kernels.first, let shape = shapes.first,
+              (2...MatmulContext.smallBatchRows).contains(shape.inputRows),
+              kernels.allSatisfy({ ($0.hasScaledFourRowDot || shape.inputRows < 4) && $0.activationType == first.activationType })
         else { return false }
         // every kernel here reads the same activation format, so one set of
-        // prepared scales serves them all
+        // prepared scales serves them all; `quantize` padded the rows to a
+        // multiple of four (not F32 activations, which no four-row kernel reads)
+        var padded = shape
+        padded.inputRows = MatmulContext.paddedRows(shape.inputRows)
+        let scales = first.activationType == .f32 ? nil : fourRowScales(activations, padded, first)
         let perGroup = shape.columns / first.activationBlockSize * first.scalesPerBlock
         var firstQuad = [0]
         for s in shapes { firstQuad.append(firstQuad[firstQuad.count - 1] + (s.rows + 3) / 4) }
@@ -40,25 +50,54 @@ extension MatmulContext {
     }
 
     /// Weight rows `rows` (starting at a multiple of four) against every
-    /// input row: groups of four input rows with the scaled four-row dot,
-    /// the rest with the decode kernel.
+    /// input row. With `scales` (prepared for the rows `quantize` padded to a
+    /// multiple of four), groups of four input rows take the scaled four-row
+    /// dot, the last partial group too, in passes of `rowsPerPass` weight
+    /// rows whose results go through a small buffer; without, every input
+    /// row takes the decode kernel, a pass of weight rows at a time, so the
+    /// rows after the first read the weights from cache.
     static func multiplyRows(_ rows: Range<Int>, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
-                             scales: UnsafePointer<Float>, perGroup: Int,
+                             scales: UnsafePointer<Float>?, perGroup: Int,
                              _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
-        var i = 0
-        while i + 4 <= shape.inputRows {
-            _ = kernel.dot4Rows(weights: weights + rows.lowerBound * shape.rowBytes, weightStride: shape.rowBytes,
-                                rows: rows.count, activations + i * shape.activationRowBytes,
-                                activationStride: shape.activationRowBytes, scales: scales + (i / 4) * perGroup,
-                                into: output + i * shape.rows + rows.lowerBound, outputStride: shape.rows,
-                                count: shape.columns)
-            i += 4
-        }
-        for i in i..<shape.inputRows {
-            let x = activations + i * shape.activationRowBytes
-            for quad in rows.lowerBound / 4..<(rows.upperBound + 3) / 4 {
-                matvecQuad(quad, weights, x, output + i * shape.rows, shape, kernel)
+        // with every row in a group of four, one pass covers all
+        let passRows = shape.inputRows % 4 == 0 && scales != nil ? max(1, rows.count) : rowsPerPass
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let pass = start..<min(start + passRows, rows.upperBound)
+            var i = 0
+            if let scales {
+                while i + 4 <= shape.inputRows {
+                    _ = kernel.dot4Rows(weights: weights + pass.lowerBound * shape.rowBytes, weightStride: shape.rowBytes,
+                                        rows: pass.count, activations + i * shape.activationRowBytes,
+                                        activationStride: shape.activationRowBytes, scales: scales + (i / 4) * perGroup,
+                                        into: output + i * shape.rows + pass.lowerBound, outputStride: shape.rows,
+                                        count: shape.columns)
+                    i += 4
+                }
+                if i < shape.inputRows {
+                    // the last one to three rows with the copies `quantize`
+                    // appended: four rows' results here, the real ones kept
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowsPerPass) { results in
+                        guard let results = results.baseAddress else { return }
+                        _ = kernel.dot4Rows(weights: weights + pass.lowerBound * shape.rowBytes, weightStride: shape.rowBytes,
+                                            rows: pass.count, activations + i * shape.activationRowBytes,
+                                            activationStride: shape.activationRowBytes, scales: scales + (i / 4) * perGroup,
+                                            into: results, outputStride: rowsPerPass, count: shape.columns)
+                        for j in 0..<shape.inputRows - i {
+                            (output + (i + j) * shape.rows + pass.lowerBound).update(from: results + j * rowsPerPass,
+                                                                                      count: pass.count)
+                        }
+                    }
+                    i = shape.inputRows
+                }
             }
+            for i in i..<shape.inputRows {
+                let x = activations + i * shape.activationRowBytes
+                for quad in pass.lowerBound / 4..<(pass.upperBound + 3) / 4 {
+                    matvecQuad(quad, weights, x, output + i * shape.rows, shape, kernel)
+                }
+            }
+            start = pass.upperBound
         }
     }
 }

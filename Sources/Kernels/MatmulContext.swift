@@ -289,11 +289,15 @@ public final class MatmulContext {
     }
 
     /// Rounds the input rows to the kernel's activation format in the scratch
-    /// buffer (F32 activations are used in place).
+    /// buffer (F32 activations are used in place). A few rows (the
+    /// small-batch path) are followed by copies of the last one up to a
+    /// multiple of four, so two, three, five… streams can take the four-row
+    /// kernels (`smallBatch`); the copies' results are dropped.
     private func quantize(_ input: UnsafePointer<Float>, rows: Int, columns: Int,
                           rowBytes: Int, kernel: QuantKernel) throws -> UnsafeRawPointer {
         if kernel.activationType == .f32 { return UnsafeRawPointer(input) }
-        let (total, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
+        let padded = MatmulContext.paddedRows(rows)
+        let (total, overflow) = padded.multipliedReportingOverflow(by: rowBytes)
         guard !overflow else { throw KernelError.badShape("\(rows) rows of \(columns) activations overflow") }
         reserveScratch(bytes: total)
         let scratch = self.scratch
@@ -302,7 +306,15 @@ public final class MatmulContext {
                 kernel.quantizeActivations(input + i * columns, into: scratch + i * rowBytes, count: columns)
             }
         }
+        for i in rows..<padded {
+            (scratch + i * rowBytes).copyMemory(from: scratch + (rows - 1) * rowBytes, byteCount: rowBytes)
+        }
         return UnsafeRawPointer(scratch)
+    }
+
+    /// Quantized activation rows `quantize` leaves for `rows` input rows.
+    static func paddedRows(_ rows: Int) -> Int {
+        (2...smallBatchRows).contains(rows) ? (rows + 3) / 4 * 4 : rows
     }
 
     private func reserveScratch(bytes: Int) {

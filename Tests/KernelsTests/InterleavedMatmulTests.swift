@@ -46,8 +46,8 @@ struct InterleavedMatmulTests {
         }
     }
 
-    @Test("a group of an interleaved and a ggml-layout matrix (q/k/v-like), m = 1, 3, 4, 6, 17",
-          arguments: [1, 3, 4, 6, 17])
+    @Test("a group of an interleaved and a ggml-layout matrix (q/k/v-like), m = 1, 2, 3, 4, 6, 7, 17",
+          arguments: [1, 2, 3, 4, 6, 7, 17])
     func mixedGroup(m: Int) throws {
         var rng = SeededGenerator(seed: 5100 + UInt64(m))
         let first = randomWeights(.q4_1, count: Self.rows * Self.columns, &rng)
@@ -56,23 +56,36 @@ struct InterleavedMatmulTests {
         let packed = try InterleavedKernelTests.interleaved(first, rows: Self.rows, count: Self.columns)
         let input = randomFloats(m * Self.columns, &rng, scale: 2)
         let expectedFirst = try Self.ggmlProduct(first, rows: Self.rows, input: input, m: m)
+        // one input row at a time: the decode path, which shares nothing
+        // (scales, padding, scratch) with the batched paths under test
         var expectedSecond = [Float](repeating: .nan, count: m * secondRows)
         try second.withUnsafeBytes { w in
-            try MatmulContext(pool: ThreadPool(threadCount: 1)).matmul(
-                weights: w.baseAddress!, type: .q5_1, rows: secondRows, columns: Self.columns,
-                input: input, inputRows: m, output: &expectedSecond)
+            for i in 0..<m {
+                try expectedSecond.withUnsafeMutableBufferPointer { out in
+                    try MatmulContext(pool: ThreadPool(threadCount: 1)).matmul(
+                        weights: w.baseAddress!, type: .q5_1, rows: secondRows, columns: Self.columns,
+                        input: Array(input[i * Self.columns..<(i + 1) * Self.columns]), inputRows: 1,
+                        output: out.baseAddress! + i * secondRows)
+                }
+            }
         }
+        // a product on other input first, so scratch the context keeps
+        // (scales of padded rows) holds values that would be wrong here
+        let other = randomFloats(m * Self.columns, &rng, scale: 3)
         for threads in [1, 2] {
             let context = MatmulContext(pool: ThreadPool(threadCount: threads))
             var a = [Float](repeating: .nan, count: m * Self.rows), b = [Float](repeating: .nan, count: m * secondRows)
-            try packed.withUnsafeBytes { p in
-                try second.withUnsafeBytes { s in
-                    try a.withUnsafeMutableBufferPointer { a in
-                        try b.withUnsafeMutableBufferPointer { b in
-                            try context.matmul([.init(weights: p.baseAddress!, type: .q4_1, rows: Self.rows,
-                                                      output: a.baseAddress!, layout: .interleaved8),
-                                                .init(weights: s.baseAddress!, type: .q5_1, rows: secondRows, output: b.baseAddress!)],
-                                               columns: Self.columns, input: input, inputRows: m)
+            for x in [other, input] {
+                try packed.withUnsafeBytes { p in
+                    try second.withUnsafeBytes { s in
+                        try a.withUnsafeMutableBufferPointer { a in
+                            try b.withUnsafeMutableBufferPointer { b in
+                                try context.matmul([.init(weights: p.baseAddress!, type: .q4_1, rows: Self.rows,
+                                                          output: a.baseAddress!, layout: .interleaved8),
+                                                    .init(weights: s.baseAddress!, type: .q5_1, rows: secondRows,
+                                                          output: b.baseAddress!)],
+                                                   columns: Self.columns, input: x, inputRows: m)
+                            }
                         }
                     }
                 }

@@ -30,7 +30,7 @@ struct MatmulTests {
         return (value, magnitude)
     }
 
-    @Test("Y = X·Wᵀ for m = 1, 3, 4, 6, 17 on 1 and 2 threads", arguments: matrixTypes, [1, 3, 4, 6, 17])
+    @Test("Y = X·Wᵀ for m = 1, 2, 3, 4, 6, 7, 17 on 1 and 2 threads", arguments: matrixTypes, [1, 2, 3, 4, 6, 7, 17])
     func product(type: GGMLType, m: Int) throws {
         var rng = SeededGenerator(seed: UInt64(type.rawValue) * 31 + UInt64(m))
         let weights = randomWeights(type, count: Self.rows * Self.columns, &rng)
@@ -52,10 +52,10 @@ struct MatmulTests {
         }
     }
 
-    @Test("a group of products with four input rows (the small-batch path) matches the oracle", arguments: matrixTypes)
-    func groupedSmallBatch(type: GGMLType) throws {
-        let m = 4
-        var rng = SeededGenerator(seed: UInt64(type.rawValue) * 77 + 5)
+    @Test("a group of products with 2 to 7 input rows (the small-batch path) matches the oracle",
+          arguments: matrixTypes, [2, 3, 4, 7])
+    func groupedSmallBatch(type: GGMLType, m: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(type.rawValue) * 77 + UInt64(m))
         let first = randomWeights(type, count: Self.rows * Self.columns, &rng)
         let second = randomWeights(type, count: Self.rows * Self.columns, &rng)
         let input = randomFloats(m * Self.columns, &rng, scale: 2)
