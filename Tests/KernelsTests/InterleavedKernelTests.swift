@@ -123,6 +123,35 @@ struct InterleavedKernelTests {
         }
     }
 
+    /// The AVX2 product converts the activation scales of up to 16 KB of
+    /// rows at a time (chunks of 32 rows at 2048 values) and takes its
+    /// unprepared path past 16384 values.
+    @Test("every ISA level agrees past one chunk of prepared scales and on rows too long for them",
+          arguments: [(2048, 37), (16416, 6)])
+    func longRows(count: Int, m: Int) throws {
+        let rows = 8, tolerance = try #require(Tolerance.dot[.q4_1])
+        var rng = SeededGenerator(seed: 4300 + UInt64(m))
+        let scalar = try #require(KernelTable.scalar[.q4_1])
+        let weights = randomWeights(.q4_1, count: rows * count, &rng)
+        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(count, &rng, scale: Float(1 + j % 3))) }
+        let packed = try Self.interleaved(weights, rows: rows, count: count)
+        let rowBytes = weights.count / rows
+        for isa in supportedISAs {
+            let kernel = try #require(KernelTable(isa: isa)?[.q4_1])
+            let out = Self.product(kernel, packed, rows: rows, activations, count: count)
+            for j in 0..<m {
+                let x = dequantizedActivations(activations[j], type: .q8_1, count: count)
+                for r in 0..<rows {
+                    let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
+                    let expected = Double(scalar.dot(w, activations[j], count: count))
+                    let magnitude = zip(scalar.dequantized(w, count: count), x).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                    #expect(abs(Double(out[j * rows + r]) - expected) <= tolerance * magnitude,
+                            "\(isa), count \(count), weight row \(r), activation row \(j)")
+                }
+            }
+        }
+    }
+
     @Test("weights of 15 against activations of ±127 do not overflow the 16-bit sums", arguments: [Float(1), -1])
     func extremes(sign: Float) throws {
         let rows = 8, count = 64
