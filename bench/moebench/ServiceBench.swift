@@ -83,27 +83,30 @@ private func daemonGeneration(_ client: MoeClient, tier: String, prompt: String,
 /// last final message (prefill included, as a client sees it).
 private func concurrentGenerations(socket: String, tier: String, prompt: String, tokens: Int, streams: Int) throws -> Double {
     let clients = try (0..<streams).map { _ in try MoeClient(socketPath: socket) }
-    var counts = [Int](repeating: 0, count: streams)
-    var failures = [String?](repeating: nil, count: streams)
+    let results = ConcurrentResults(streams)
+    // One thread per client: DispatchQueue.concurrentPerform would run only
+    // as many at once as there are cores (two here), two streams then two.
     let start = DispatchTime.now().uptimeNanoseconds
-    counts.withUnsafeMutableBufferPointer { countsOut in
-        failures.withUnsafeMutableBufferPointer { failuresOut in
-            DispatchQueue.concurrentPerform(iterations: streams) { i in
-                var request = GenerateRequest()
-                request.tier = tier
-                request.prompt = prompt + " \(i)"
-                request.maxTokens = UInt32(tokens)
-                request.sampling.temperature = 0
-                request.sampling.repeatPenalty = 1
-                do {
-                    let final = try clients[i].call(.generate(request))
-                    if case .summary(let summary) = final.result { countsOut[i] = Int(summary.completionTokens) }
-                } catch {
-                    failuresOut[i] = "\(error)"
-                }
+    let threads = (0..<streams).map { i in
+        Thread {
+            var request = GenerateRequest()
+            request.tier = tier
+            request.prompt = prompt + " \(i)"
+            request.maxTokens = UInt32(tokens)
+            request.sampling.temperature = 0
+            request.sampling.repeatPenalty = 1
+            do {
+                let final = try clients[i].call(.generate(request))
+                if case .summary(let summary) = final.result { results.set(i, count: Int(summary.completionTokens)) }
+            } catch {
+                results.set(i, failure: "\(error)")
             }
+            results.done.signal()
         }
     }
+    threads.forEach { $0.start() }
+    for _ in 0..<streams { results.done.wait() }
+    let (counts, failures) = results.snapshot()
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     if let failure = failures.compactMap({ $0 }).first { throw BenchError("concurrent generation failed: \(failure)") }
     FileHandle.standardError.write(Data("streams \(streams): \(counts) tokens in \(seconds) s\n".utf8))
@@ -126,6 +129,23 @@ private func residentBytes(pid: Int32) -> Int? {
         return kb.map { $0 * 1024 }
     }
     return nil
+}
+
+/// What the client threads of `concurrentGenerations` report.
+private final class ConcurrentResults: @unchecked Sendable {
+    let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var counts: [Int]
+    private var failures: [String?]
+
+    init(_ n: Int) {
+        counts = [Int](repeating: 0, count: n)
+        failures = [String?](repeating: nil, count: n)
+    }
+
+    func set(_ i: Int, count: Int) { lock.withLock { counts[i] = count } }
+    func set(_ i: Int, failure: String) { lock.withLock { failures[i] = failure } }
+    func snapshot() -> ([Int], [String?]) { lock.withLock { (counts, failures) } }
 }
 
 struct BenchError: Error, CustomStringConvertible {
