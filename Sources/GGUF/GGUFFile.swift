@@ -75,6 +75,15 @@ public final class GGUFFile: @unchecked Sendable {
         storage.dropPages(offset: tensor.offset, count: tensor.byteCount)
     }
 
+    /// As `dropPages(of:)` for `count` bytes starting `offset` bytes into the
+    /// tensor (one expert's slice of a stacked tensor): only whole pages
+    /// inside that range, so a neighbour's bytes stay resident. A range
+    /// running past the tensor's end is cut at it; one starting outside does nothing.
+    public func dropPages(of tensor: GGUFTensorInfo, offset: Int, count: Int) {
+        guard offset >= 0, count > 0, offset < tensor.byteCount else { return }
+        storage.dropPages(offset: tensor.offset + offset, count: min(count, tensor.byteCount - offset))
+    }
+
     /// The named tensor's bytes, or an error naming the missing tensor.
     public func data(named name: String) throws -> UnsafeRawBufferPointer {
         guard let info = tensor(named: name) else {

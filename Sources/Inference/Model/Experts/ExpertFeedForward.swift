@@ -4,15 +4,16 @@ import Foundation
 /// `expertCount` SwiGLU experts per token and mixes their outputs by the
 /// routing weights; some families add an always-on shared expert.
 ///
-/// The experts stay memory-mapped in the file's stacked tensors; a batch
-/// reads each chosen expert's weights once and never touches the others,
-/// so work per token follows the active parameters, not the total.
+/// The experts come from the file's stacked tensors (`ExpertBank`, which
+/// repacks each on its first use); a batch reads each chosen expert's
+/// weights once and never touches the others, so work per token follows
+/// the active parameters, not the total.
 ///
 /// A class because its statistics and experts-used setting change while the
 /// weights do not; only the thread running the forward pass touches it.
 final class ExpertFeedForward {
     let router: Linear        // ffn_gate_inp       [embedding → experts]
-    let experts: [SwiGLU]     // ffn_{gate,up}_exps [embedding → hidden], ffn_down_exps [hidden → embedding], per expert
+    let experts: ExpertBank   // ffn_{gate,up}_exps [embedding → hidden], ffn_down_exps [hidden → embedding], per expert
     let shared: SwiGLU?       // ffn_{gate,up,down}_shexp (Qwen2-MoE)
     let sharedGate: [Float]?  // ffn_gate_inp_shexp [embedding]
     let routing: ExpertRouting
@@ -26,10 +27,7 @@ final class ExpertFeedForward {
     init(prefix p: String, source: TensorSource, shape h: Hyperparameters, routing: ExpertRouting) throws {
         let d = h.embeddingSize, f = h.expertFeedForwardSize, n = h.expertCount
         router = try source.linear(p + "ffn_gate_inp.weight", inputs: d, outputs: n)
-        let gates = try source.stackedLinear(p + "ffn_gate_exps.weight", inputs: d, outputs: f, count: n)
-        let ups = try source.stackedLinear(p + "ffn_up_exps.weight", inputs: d, outputs: f, count: n)
-        let downs = try source.stackedLinear(p + "ffn_down_exps.weight", inputs: f, outputs: d, count: n)
-        experts = (0..<n).map { SwiGLU(gate: gates[$0], up: ups[$0], down: downs[$0]) }
+        experts = try ExpertBank(prefix: p, source: source, embedding: d, hidden: f, count: n)
         switch routing.sharedExpert {
         case .none:
             (shared, sharedGate) = (nil, nil)
@@ -49,13 +47,12 @@ final class ExpertFeedForward {
     }
 
     /// Width of the largest intermediate activation (an expert's or the shared one's).
-    var hiddenSize: Int { max(experts.first?.hiddenSize ?? 0, shared?.hiddenSize ?? 0) }
+    var hiddenSize: Int { max(experts.hiddenSize, shared?.hiddenSize ?? 0) }
 
     /// Bytes of weights one token reads: router, k experts, shared expert.
     var activeByteCount: Int {
-        let expert = experts.first.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0
         let sharedBytes = shared.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0
-        return router.byteCount + expertsUsed * expert + sharedBytes
+        return router.byteCount + expertsUsed * experts.bytesPerExpert + sharedBytes
     }
 
     func resetStatistics() { statistics.reset() }
@@ -112,7 +109,7 @@ final class ExpertFeedForward {
             }
             input = UnsafePointer(scratch.gathered)
         }
-        try experts[e].apply(input, rows: n, into: scratch.expertOutput, gateBuffer: gateBuffer, upBuffer: upBuffer,
+        try experts.expert(e, pool: compute.pool).apply(input, rows: n, into: scratch.expertOutput, gateBuffer: gateBuffer, upBuffer: upBuffer,
                              compute: compute)
         for (i, slot) in slots.enumerated() {
             axpy(scratch.slotWeight[slot], scratch.expertOutput + i * d, into: y + scratch.slotRow[slot] * d, count: d)
