@@ -71,16 +71,21 @@ func report(_ fields: [String: Any]) {
 /// Greedy decoding of `tokens` steps after a short prompt, one token per step.
 func decode(_ t: Transformer, _ o: Options) throws -> [String: Any] {
     let prompt = syntheticTokens(o.prompt, vocabulary: t.vocabularySize)
-    var logits = try t.evaluate(BatchEntry.prompt(prompt))
+    var logits: [Float] = []
+    // untimed in the rate, but reported: an MoE model repacks each expert on its first pick, mostly here
+    let promptSeconds = try seconds { logits = try t.evaluate(BatchEntry.prompt(prompt)) }
     var position = prompt.count
+    var firstStep = 0.0
     let elapsed = try seconds {
-        for _ in 0..<o.tokens {
+        for i in 0..<o.tokens {
             let next = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
-            logits = try t.evaluate([BatchEntry(token: next, position: position, wantsLogits: true)])
+            let step = try seconds { logits = try t.evaluate([BatchEntry(token: next, position: position, wantsLogits: true)]) }
+            if i == 0 { firstStep = step }
             position += 1
         }
     }
-    return ["tokens": o.tokens, "seconds": elapsed, "tokens_per_second": Double(o.tokens) / elapsed]
+    return ["tokens": o.tokens, "seconds": elapsed, "tokens_per_second": Double(o.tokens) / elapsed,
+            "prompt_seconds": promptSeconds, "first_step_seconds": firstStep]
 }
 
 /// One prompt of `tokens` tokens in one evaluate (split by maxBatch inside).
