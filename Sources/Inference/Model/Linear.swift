@@ -9,7 +9,8 @@ struct Linear {
     let inputs: Int
     let outputs: Int
     let data: UnsafeRawPointer
-    /// `.interleaved8` when `data` is a private copy made at load (`interleaved`).
+    /// `.interleaved8` when `data` is a private copy (`interleaved`), made at
+    /// load or, for a routed expert, on its first pick (`ExpertBank`).
     let layout: WeightLayout
     /// Owns `data` when it is not the file's mapping.
     let storage: InterleavedWeights?
