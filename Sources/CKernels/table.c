@@ -73,27 +73,26 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 // ---- tables --------------------------------------------------------------------
 
 #define ENTRY(t, bs, bb, at, abs_, abb, deq, qa, dt) \
-    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL }
+    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), NULL, NULL, NULL, NULL, 0, NULL, NULL }
 #define ENTRY4(t, bs, bb, at, abs_, abb, deq, qa, dt, d4, r4, g4, sc4, spb) \
-    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), (d4), (r4), (g4), (sc4), (spb), NULL, NULL, NULL }
-#define ENTRYX(t, bs, bb, at, abs_, abb, deq, qa, dt, d4, r4, g4, sc4, spb, rx, gx, ux) \
-    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), (d4), (r4), (g4), (sc4), (spb), (rx), (gx), (ux) }
+    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), (d4), (r4), (g4), (sc4), (spb), NULL, NULL }
+#define ENTRYX(t, bs, bb, at, abs_, abb, deq, qa, dt, d4, r4, g4, sc4, spb, rx, gx) \
+    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), (d4), (r4), (g4), (sc4), (spb), (rx), (gx) }
 
 // Rows: weights, then their activation format. Q8_K / Q8_1 appear as weights
 // too (dequantize only) so every type a GGUF file may hold can be read.
 #define CK_TABLE(name, F32DOT, F16DOT, BF16DOT, Q40, Q41, Q50, Q51, Q80, Q4K, Q5K, Q6K, F16DEQ, F16Q, \
-                 D40, D41, D50, D51, D80, Q80Q, Q81Q, R40, R41, R50, R51, R80, G40, G41, G50, G51, G80, X41, X80) \
+                 D40, D41, D50, D51, D80, Q80Q, Q81Q, R40, R41, R50, R51, R80, G40, G41, G50, G51, G80, X41) \
     static const moe_kernel name[] = {                                                          \
         ENTRY(T_F32, 1, 4, T_F32, 1, 4, moe_dequant_f32, moe_quantize_f32, F32DOT),               \
         ENTRY(T_F16, 1, 2, T_F16, 1, 2, F16DEQ, F16Q, F16DOT),                                    \
         ENTRY(T_BF16, 1, 2, T_BF16, 1, 2, moe_dequant_bf16, moe_quantize_bf16, BF16DOT),          \
         ENTRY4(T_Q4_0, 32, 18, T_Q8_0, 32, 34, moe_dequant_q4_0, Q80Q, Q40, D40, R40, G40, moe_act_scales4_q8_0, 68),           \
         ENTRYX(T_Q4_1, 32, 20, T_Q8_1, 32, 36, moe_dequant_q4_1, Q81Q, Q41, D41, R41, G41, moe_act_scales4_q8_1, 40, \
-               moe_repack_q4_1_x8, X41, NULL),                                                                                  \
+               moe_repack_q4_1_x8, X41),                                                                                  \
         ENTRY4(T_Q5_0, 32, 22, T_Q8_0, 32, 34, moe_dequant_q5_0, Q80Q, Q50, D50, R50, G50, moe_act_scales4_q8_0, 68),           \
         ENTRY4(T_Q5_1, 32, 24, T_Q8_1, 32, 36, moe_dequant_q5_1, Q81Q, Q51, D51, R51, G51, moe_act_scales4_q8_1, 40),           \
-        ENTRYX(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0, Q80Q, Q80, D80, R80, G80, moe_act_scales4_q8_0, 68, \
-               moe_repack_q8_0_x8, X80, moe_dequant_row_q8_0_x8),                                                         \
+        ENTRY4(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0, Q80Q, Q80, D80, R80, G80, moe_act_scales4_q8_0, 68),           \
         ENTRY(T_Q8_1, 32, 36, T_Q8_1, 32, 36, moe_dequant_q8_1, moe_quantize_q8_1, NULL),          \
         ENTRY(T_Q2_K, 256, 84, T_Q8_K, 256, 292, moe_dequant_q2_K, moe_quantize_q8_K, NULL),       \
         ENTRY(T_Q3_K, 256, 110, T_Q8_K, 256, 292, moe_dequant_q3_K, moe_quantize_q8_K, NULL),      \
@@ -108,7 +107,7 @@ CK_TABLE(ck_scalar, moe_dot_f32_f32_ref, moe_dot_f16_f16_ref, moe_dot_bf16_bf16_
          moe_dot_q8_0_q8_0_ref, moe_dot_q4_K_q8_K_ref, moe_dot_q5_K_q8_K_ref, moe_dot_q6_K_q8_K_ref,
          moe_dequant_f16, moe_quantize_f16, NULL, NULL, NULL, NULL, NULL,
          moe_quantize_q8_0, moe_quantize_q8_1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-         moe_gemm_q4_1x8_q8_1_ref, moe_gemm_q8_0x8_q8_0_ref);
+         moe_gemm_q4_1x8_q8_1_ref);
 
 CK_TABLE(ck_avx2, moe_dot_f32_f32_avx2, moe_dot_f16_f16_avx2, moe_dot_bf16_bf16_avx2,
          moe_dot_q4_0_q8_0_avx2, moe_dot_q4_1_q8_1_avx2, moe_dot_q5_0_q8_0_avx2, moe_dot_q5_1_q8_1_avx2,
@@ -118,8 +117,7 @@ CK_TABLE(ck_avx2, moe_dot_f32_f32_avx2, moe_dot_f16_f16_avx2, moe_dot_bf16_bf16_
          moe_quantize_q8_0_avx2, moe_quantize_q8_1_avx2, moe_dotr4_q4_0_q8_0_avx2, moe_dotr4_q4_1_q8_1_avx2,
          moe_dotr4_q5_0_q8_0_avx2, moe_dotr4_q5_1_q8_1_avx2, moe_dotr4_q8_0_q8_0_avx2,
          moe_gemm4_q4_0_q8_0_avx2, moe_gemm4_q4_1_q8_1_avx2, moe_gemm4_q5_0_q8_0_avx2,
-         moe_gemm4_q5_1_q8_1_avx2, moe_gemm4_q8_0_q8_0_avx2, moe_gemm_q4_1x8_q8_1_avx2,
-         moe_gemm_q8_0x8_q8_0_avx2);
+         moe_gemm4_q5_1_q8_1_avx2, moe_gemm4_q8_0_q8_0_avx2, moe_gemm_q4_1x8_q8_1_avx2);
 
 CK_TABLE(ck_avx512, moe_dot_f32_f32_avx512, moe_dot_f16_f16_avx512, moe_dot_bf16_bf16_avx512,
          moe_dot_q4_0_q8_0_avx512, moe_dot_q4_1_q8_1_avx512, moe_dot_q5_0_q8_0_avx512,
@@ -131,8 +129,7 @@ CK_TABLE(ck_avx512, moe_dot_f32_f32_avx512, moe_dot_f16_f16_avx512, moe_dot_bf16
          moe_quantize_q8_0_avx2, moe_quantize_q8_1_avx2, moe_dotr4_q4_0_q8_0_avx2, moe_dotr4_q4_1_q8_1_avx2,
          moe_dotr4_q5_0_q8_0_avx2, moe_dotr4_q5_1_q8_1_avx2, moe_dotr4_q8_0_q8_0_avx2,
          moe_gemm4_q4_0_q8_0_avx2, moe_gemm4_q4_1_q8_1_avx2, moe_gemm4_q5_0_q8_0_avx2,
-         moe_gemm4_q5_1_q8_1_avx2, moe_gemm4_q8_0_q8_0_avx2, moe_gemm_q4_1x8_q8_1_avx2,
-         moe_gemm_q8_0x8_q8_0_avx2);
+         moe_gemm4_q5_1_q8_1_avx2, moe_gemm4_q8_0_q8_0_avx2, moe_gemm_q4_1x8_q8_1_avx2);
 
 const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     const moe_kernel *table;

@@ -4,8 +4,7 @@ import CKernels
 public enum WeightLayout: Sendable, Equatable {
     /// ggml's: row after row of blocks, as in a GGUF file.
     case ggml
-    /// Eight rows interleaved block by block (`moe_block_q4_1x8`,
-    /// `moe_block_q8_0x8`), made at
+    /// Eight rows interleaved block by block (`moe_block_q4_1x8`), made at
     /// load time by `QuantKernel.interleave`: the same bytes per row, and
     /// group k of eight rows starts where row 8k starts in ggml's layout.
     case interleaved8
@@ -16,7 +15,7 @@ extension QuantKernel {
     public static let interleavedRows = 8
 
     /// Whether weights of this type can be interleaved (`interleave`) and
-    /// multiplied in that layout (`interleavedProduct`): Q4_1 and Q8_0.
+    /// multiplied in that layout (`interleavedProduct`): Q4_1 only.
     public var canInterleave: Bool { interleaveFunction != nil && interleavedProductFunction != nil }
 
     /// Copies `rows` rows of `count` values from ggml's layout into the
@@ -26,20 +25,6 @@ extension QuantKernel {
     @inline(__always)
     public func interleave(_ source: UnsafeRawPointer, into destination: UnsafeMutableRawPointer, rows: Int, count: Int) {
         interleaveFunction?(source, destination, Int64(rows), Int64(count))
-    }
-
-    /// Whether single rows of the interleaved layout can be dequantized
-    /// (`dequantizeInterleavedRow`), as a token embedding tied with the output
-    /// projection needs: Q8_0 only.
-    public var canReadInterleavedRows: Bool { canInterleave && interleavedRowFunction != nil }
-
-    /// Row `row` of an interleaved matrix of rows of `count` values,
-    /// dequantized as `dequantize` would the same row in ggml's layout.
-    /// Does nothing where `canReadInterleavedRows` is false.
-    @inline(__always)
-    public func dequantizeInterleavedRow(_ weights: UnsafeRawPointer, row: Int,
-                                         into output: UnsafeMutablePointer<Float>, count: Int) {
-        interleavedRowFunction?(weights, Int64(row), output, Int64(count))
     }
 
     /// `output[i * outputStride + r] = dot(weight row r, activation row i)`

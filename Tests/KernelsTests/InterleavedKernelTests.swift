@@ -34,11 +34,11 @@ struct InterleavedKernelTests {
         return out
     }
 
-    @Test("only Q4_1 and Q8_0 have the layout, at every ISA level")
+    @Test("only Q4_1 has the layout, at every ISA level")
     func whichTypes() throws {
         for isa in supportedISAs {
             let table = try #require(KernelTable(isa: isa))
-            for type in matrixTypes { #expect(table[type]?.canInterleave == (type == .q4_1 || type == .q8_0), "\(type) at \(isa)") }
+            for type in matrixTypes { #expect(table[type]?.canInterleave == (type == .q4_1), "\(type) at \(isa)") }
         }
     }
 

@@ -43,9 +43,7 @@ public struct SyntheticModel {
     public init() {}
 
     public var headSize: Int { embedding / heads }
-    /// Control tokens added after the vocabulary's own 267.
-    public var vocabularyPadding = 0
-    public var vocabulary: SyntheticVocabulary { SyntheticVocabulary(padding: vocabularyPadding) }
+    public var vocabulary: SyntheticVocabulary { SyntheticVocabulary() }
 
     /// Writes the model to a fresh file under the temporary directory and returns its path.
     public func write(named name: String = "synthetic") throws -> String {

@@ -14,16 +14,13 @@ public struct SyntheticVocabulary {
 
     public var count: Int { tokens.count }
 
-    /// `padding` control tokens `<|pad0|>`… after the others (a vocabulary
-    /// whose size is a multiple of eight, as repacked output matrices need).
-    public init(padding: Int = 0) {
+    public init() {
         var tokens = (0..<256).map { String(Self.byteToUnicode[$0]) }
         let merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "o n", "Ġ s"]
         for m in merges { tokens.append(m.replacingOccurrences(of: " ", with: "")) }
         endOfText = Int32(tokens.count); tokens.append("<|endoftext|>")
         imStart = Int32(tokens.count); tokens.append("<|im_start|>")
         imEnd = Int32(tokens.count); tokens.append("<|im_end|>")
-        for i in 0..<padding { tokens.append("<|pad\(i)|>") }
         self.tokens = tokens
         self.merges = merges
         types = tokens.indices.map { $0 >= 256 + merges.count ? 3 : 1 }  // 3: control, 1: normal

@@ -124,26 +124,11 @@ void moe_unpack_q4_1_x8(const void *src, void *dst, int64_t rows, int64_t n);  /
 // rows y_stride bytes apart: out[j * out_stride + r] = dot(row r, y_j).
 // _ref is the specification (exactly moe_dot_q4_1_q8_1_ref per row).
 typedef void (*moe_repack_fn)(const void *src, void *dst, int64_t rows, int64_t n);
-typedef void (*moe_dequant_row_x8_fn)(const void *x, int64_t row, float *y, int64_t n);
 typedef void (*moe_gemm_x8_fn)(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);
 void moe_gemm_q4_1x8_q8_1_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n);
 void moe_gemm_q4_1x8_q8_1_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
-                               float *out, size_t out_stride, int64_t n);
-
-// ---- Q8_0 repacked eight rows at a time (repack_q8_0*.c) -------------------
-// Group k of eight weight rows, block i: the eight d, then values 4g…4g+3 of
-// row r at 32g + 4r (g < 8). Same bytes per block-row as Q8_0.
-typedef struct { uint16_t d[8]; int8_t qs[8 * MOE_QK]; } moe_block_q8_0x8;
-void moe_repack_q8_0_x8(const void *src, void *dst, int64_t rows, int64_t n);
-void moe_unpack_q8_0_x8(const void *src, void *dst, int64_t rows, int64_t n);  // the inverse
-// Row `row` (any row, not a multiple of 8) of a repacked matrix, dequantized.
-void moe_dequant_row_q8_0_x8(const void *src, int64_t row, float *y, int64_t n);
-// As the q4_1x8 products, with q8_0 activations (_ref: moe_dot_q8_0_q8_0_ref per row).
-void moe_gemm_q8_0x8_q8_0_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
-                              float *out, size_t out_stride, int64_t n);
-void moe_gemm_q8_0x8_q8_0_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);
 
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
@@ -182,12 +167,10 @@ typedef struct {
     moe_gemm4_fn gemm4;       // four activation rows with float scales, or NULL
     moe_scales4_fn scales4;   // the float scales gemm4 reads (set with gemm4)
     int32_t scales_per_block; // floats scales4 writes per block
-    // Weights repacked eight rows at a time at load (Q4_1, Q8_0): the repack
-    // and the product on that layout, both NULL for other types; and one
-    // row of that layout dequantized (Q8_0 only, for a tied embedding).
+    // Weights repacked eight rows at a time at load (only Q4_1): the repack
+    // and the product on that layout, both NULL for other types.
     moe_repack_fn repack_x8;
     moe_gemm_x8_fn gemm_x8;
-    moe_dequant_row_x8_fn dequant_row_x8;
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports; CPU features are read once.

@@ -99,17 +99,12 @@ final class ComputeContext {
     }
 }
 
-/// Rows of a token-embedding table, dequantized one at a time on lookup:
-/// from the file's mapping, or, when the table is tied with the output
-/// projection and that was repacked (`init(interleaved:)`), from its copy.
+/// Rows of a token-embedding table, dequantized one at a time on lookup.
 struct EmbeddingTable {
     let kernel: QuantKernel
     let data: UnsafeRawPointer
     let width: Int
     let rowBytes: Int
-    let layout: WeightLayout
-    /// Keeps an interleaved copy alive.
-    let storage: InterleavedWeights?
 
     init(source: TensorSource, name: String, width: Int, count: Int) throws {
         let t = try source.info(name)
@@ -121,29 +116,9 @@ struct EmbeddingTable {
         data = source.file.data(of: t).baseAddress!
         self.width = width
         rowBytes = rb
-        layout = .ggml
-        storage = nil
-    }
-
-    /// The rows of `linear` (the tied output projection, [count × width]),
-    /// or nil unless it is interleaved and its kernel can read single rows
-    /// of that layout.
-    init?(interleaved linear: Linear) {
-        guard linear.layout == .interleaved8, let k = KernelTable.best[linear.type], k.canReadInterleavedRows,
-              let rb = k.rowBytes(count: linear.inputs) else { return nil }
-        kernel = k
-        data = linear.data
-        width = linear.inputs
-        rowBytes = rb
-        layout = .interleaved8
-        storage = linear.storage
     }
 
     func row(_ token: Int, into out: UnsafeMutablePointer<Float>) {
-        if layout == .interleaved8 {
-            kernel.dequantizeInterleavedRow(data, row: token, into: out, count: width)
-        } else {
-            kernel.dequantize(data + token * rowBytes, into: out, count: width)
-        }
+        kernel.dequantize(data + token * rowBytes, into: out, count: width)
     }
 }

@@ -23,8 +23,7 @@ struct TensorSource {
     /// kernel has an interleaved layout is copied into it, and the mapped
     /// pages it came from are given back (the file's bytes stay readable);
     /// `mayRepack: false` keeps a tensor that is also read row by row (a
-    /// tied token embedding whose kernel cannot read rows of the repacked
-    /// copy) as it is.
+    /// tied token embedding) as it is.
     func linear(_ name: String, inputs: Int, outputs: Int, mayRepack: Bool = true) throws -> Linear {
         let t = try info(name)
         try expectShape(t, [inputs, outputs])
@@ -33,15 +32,6 @@ struct TensorSource {
               let repacked = linear.interleaved(pool: pool) else { return linear }
         file.dropPages(of: t)
         return repacked
-    }
-
-    /// A token embedding also applied as the output projection: repacked
-    /// (as `linear`) only where its kernel can read single rows of the
-    /// repacked copy, which the embedding lookup then reads
-    /// (`EmbeddingTable(interleaved:)`).
-    func tiedLinear(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
-        let readsRows = KernelTable.best[try info(name).type]?.canReadInterleavedRows ?? false
-        return try linear(name, inputs: inputs, outputs: outputs, mayRepack: readsRows)
     }
 
     func linearIfPresent(_ name: String, inputs: Int, outputs: Int) throws -> Linear? {

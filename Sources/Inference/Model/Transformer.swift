@@ -35,14 +35,11 @@ public final class Transformer {
         self.hyperparameters = h
         self.architecture = a
         self.options = options
-        // Tied: one matrix, maybe repacked, whose rows the lookup then reads.
-        let tied = source.has("output.weight") ? nil
-            : try source.tiedLinear("token_embd.weight", inputs: d, outputs: h.vocabularySize)
-        tokenEmbedding = try tied.flatMap { EmbeddingTable(interleaved: $0) }
-            ?? EmbeddingTable(source: source, name: "token_embd.weight", width: d, count: h.vocabularySize)
+        tokenEmbedding = try EmbeddingTable(source: source, name: "token_embd.weight", width: d, count: h.vocabularySize)
         layers = try (0..<h.layerCount).map { try TransformerLayer(index: $0, source: source, shape: h, architecture: a) }
         outputNorm = try source.vector("output_norm.weight", count: d)
-        output = try tied ?? source.linear("output.weight", inputs: d, outputs: h.vocabularySize)
+        output = try source.linearIfPresent("output.weight", inputs: d, outputs: h.vocabularySize)
+            ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize, mayRepack: false)
         let context = options.contextLength > 0 ? min(options.contextLength, h.contextLength) : h.contextLength
         cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context)
         self.compute = compute
