@@ -35,26 +35,14 @@ extension MatmulContext {
             scales = prepared
             perGroup = shape.columns / kernels[k].activationBlockSize * kernels[k].scalesPerBlock
         }
-        // Quads (four rows) of all products end to end, split across the
-        // threads in one pass; an interleaved group belongs to the range
-        // holding its first quad.
-        var firstQuad = [0]
-        for s in shapes { firstQuad.append(firstQuad[firstQuad.count - 1] + (s.rows + 3) / 4) }
-        pool.parallelFor(firstQuad[firstQuad.count - 1], grain: 4) { range in
-            var k = 0
-            var quad = range.lowerBound
-            while quad < range.upperBound {
-                while quad >= firstQuad[k + 1] { k += 1 }
-                let end = min(range.upperBound, firstQuad[k + 1])
-                let quads = quad - firstQuad[k]..<end - firstQuad[k]
-                if products[k].layout == .interleaved8 {
-                    MatmulContext.interleavedRows(quads, products[k].weights, activations, products[k].output,
-                                                  shapes[k], kernels[k])
-                } else {
-                    MatmulContext.ggmlRows(quads, products[k].weights, activations, scales: scales, perGroup: perGroup,
-                                           products[k].output, shapes[k], kernels[k])
-                }
-                quad = end
+        // an interleaved group belongs to the thread whose run holds its first quad
+        splitQuads(shapes) { k, quads in
+            if products[k].layout == .interleaved8 {
+                MatmulContext.interleavedRows(quads, products[k].weights, activations, products[k].output,
+                                              shapes[k], kernels[k])
+            } else {
+                MatmulContext.ggmlRows(quads, products[k].weights, activations, scales: scales, perGroup: perGroup,
+                                       products[k].output, shapes[k], kernels[k])
             }
         }
     }

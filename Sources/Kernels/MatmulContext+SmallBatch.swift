@@ -32,6 +32,19 @@ extension MatmulContext {
         padded.inputRows = MatmulContext.paddedRows(shape.inputRows)
         let scales = first.activationType == .f32 ? nil : fourRowScales(activations, padded, first)
         let perGroup = shape.columns / first.activationBlockSize * first.scalesPerBlock
+        splitQuads(shapes) { k, quads in
+            let rows = quads.lowerBound * 4..<min(quads.upperBound * 4, shapes[k].rows)
+            MatmulContext.multiplyRows(rows, products[k].weights, activations, scales: scales, perGroup: perGroup,
+                                       products[k].output, shapes[k], kernels[k])
+        }
+        return true
+    }
+
+    /// Splits the quads (four weight rows) of every product, laid end to end,
+    /// across the pool's threads in one pass, so the small matrices of a
+    /// group (k and v beside q) cost no round of synchronisation of their
+    /// own. `body(k, quads)` gets each thread's run of quads within product k.
+    func splitQuads(_ shapes: [Shape], _ body: (_ product: Int, _ quads: Range<Int>) -> Void) {
         var firstQuad = [0]
         for s in shapes { firstQuad.append(firstQuad[firstQuad.count - 1] + (s.rows + 3) / 4) }
         pool.parallelFor(firstQuad[firstQuad.count - 1], grain: 4) { range in
@@ -40,13 +53,10 @@ extension MatmulContext {
             while quad < range.upperBound {
                 while quad >= firstQuad[k + 1] { k += 1 }
                 let end = min(range.upperBound, firstQuad[k + 1])
-                let rows = (quad - firstQuad[k]) * 4..<min((end - firstQuad[k]) * 4, shapes[k].rows)
-                MatmulContext.multiplyRows(rows, products[k].weights, activations, scales: scales, perGroup: perGroup,
-                                           products[k].output, shapes[k], kernels[k])
+                body(k, quad - firstQuad[k]..<end - firstQuad[k])
                 quad = end
             }
         }
-        return true
     }
 
     /// Weight rows `rows` (starting at a multiple of four) against every

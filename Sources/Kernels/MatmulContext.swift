@@ -275,15 +275,9 @@ public final class MatmulContext {
             for i in products.indices { tiledProduct(products[i].weights, activations, products[i].output, shapes[i], kernels[i]) }
             return
         }
-        // Quads of all products end to end; `firstQuad[k]` is where product k starts.
-        var firstQuad = [0]
-        for shape in shapes { firstQuad.append(firstQuad[firstQuad.count - 1] + (shape.rows + 3) / 4) }
-        pool.parallelFor(firstQuad[firstQuad.count - 1], grain: 4) { range in
-            var k = 0
-            for quad in range {
-                while quad >= firstQuad[k + 1] { k += 1 }
-                MatmulContext.matvecQuad(quad - firstQuad[k], products[k].weights, activations,
-                                         products[k].output, shapes[k], kernels[k])
+        splitQuads(shapes) { k, quads in
+            for quad in quads {
+                MatmulContext.matvecQuad(quad, products[k].weights, activations, products[k].output, shapes[k], kernels[k])
             }
         }
     }
