@@ -147,7 +147,7 @@ public final class MatmulContext {
     /// Activation rows go four at a time, so a weight block is unpacked once
     /// for four of them.
     func tiledProduct(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
-                              _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+                      _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
         let tileRows = max(1, MatmulContext.tileBytes / max(1, shape.rowBytes))
         let tiles = (shape.rows + tileRows - 1) / tileRows
         let scales = fourRowScales(activations, shape, kernel)
@@ -179,7 +179,7 @@ public final class MatmulContext {
     /// kernels that read them (nil when the kernel has none): converted once
     /// per product and reused for every weight row.
     func fourRowScales(_ activations: UnsafeRawPointer, _ shape: Shape,
-                               _ kernel: QuantKernel) -> UnsafePointer<Float>? {
+                      _ kernel: QuantKernel) -> UnsafePointer<Float>? {
         guard kernel.hasScaledFourRowDot, shape.inputRows >= 4 else { return nil }
         let perGroup = shape.columns / kernel.activationBlockSize * kernel.scalesPerBlock
         let groups = shape.inputRows / 4
