@@ -1,10 +1,13 @@
 /// Why a plugin could not be loaded, naming the step that failed.
 ///
-/// The loader checks each step in order (file, dlopen, symbols, probe,
-/// init, ABI version, table) and stops at the first failure.
+/// The loader checks each step in order (file, trust, dlopen, symbols,
+/// probe, init, ABI version, table) and stops at the first failure.
 public struct PluginLoadError: Error, Equatable, CustomStringConvertible {
     public enum Step: String, Equatable, Sendable {
         case fileMissing = "file missing"
+        /// The file or its directory is writable or owned by someone other
+        /// than root or moed's user (see `FileTrust`).
+        case untrusted = "not trusted"
         case dlopenFailed = "dlopen failed"
         case symbolMissing = "symbol missing"
         case probeRefused = "probe refused"

@@ -13,11 +13,18 @@ import Darwin
 /// for the life of the process; "unloading" a tier closes its model (which
 /// frees weights and caches), never the code. Loading the same path twice
 /// returns the same `Plugin`, so init runs once per file.
+///
+/// Before anything of a file runs, its real path must pass `trust` (see
+/// `FileTrust`): a plugin is code run as moed's user, often root.
 public final class PluginLoader: @unchecked Sendable {
     private let lock = Lock()
+    /// By real path, so a symlink and its target are one plugin.
     private var loaded: [String: Plugin] = [:]
+    private let trust: FileTrust
 
-    public init() {}
+    public init(trust: FileTrust = .forThisProcess) {
+        self.trust = trust
+    }
 
     /// The file name a plugin called `name` has: `libmoe_<name>.so`.
     public static func fileName(forPlugin name: String) -> String {
@@ -35,13 +42,17 @@ public final class PluginLoader: @unchecked Sendable {
         return nil
     }
 
-    /// Loads the plugin at `path`, checking every step.
-    public func load(path: String, threads: UInt32 = 1) throws -> Plugin {
+    /// Loads the plugin at `path`, checking every step. `allowingUntrusted`
+    /// skips the ownership and permission check (`allow_untrusted_plugins`);
+    /// a plugin already loaded is returned as it is, checked or not.
+    public func load(path: String, threads: UInt32 = 1, allowingUntrusted: Bool = false) throws -> Plugin {
+        let realPath = try Self.resolve(path)
         lock.lock()
         defer { lock.unlock() }
-        if let plugin = loaded[path] { return plugin }
-        let plugin = try Self.open(path: path, threads: threads)
-        loaded[path] = plugin
+        if let plugin = loaded[realPath] { return plugin }
+        try checkFile(path: path, realPath: realPath, allowingUntrusted: allowingUntrusted)
+        let plugin = try Self.open(path: path, realPath: realPath, threads: threads)
+        loaded[realPath] = plugin
         return plugin
     }
 
@@ -52,16 +63,29 @@ public final class PluginLoader: @unchecked Sendable {
         return loaded.values.sorted { $0.path < $1.path }
     }
 
-    private static func open(path: String, threads: UInt32) throws -> Plugin {
-        guard access(path, F_OK) == 0 else {
+    /// The real path behind `path`: what is checked is what gets opened,
+    /// so swapping a symlink after the check changes nothing.
+    private static func resolve(_ path: String) throws -> String {
+        guard access(path, F_OK) == 0, let realPath = FileTrust.realPath(path) else {
             throw PluginLoadError(step: .fileMissing, path: path, detail: "no such file")
         }
-        // dlopen would block forever on a FIFO and read a device; only files load.
+        return realPath
+    }
+
+    /// Only regular files load (dlopen would block forever on a FIFO and
+    /// read a device), and only trusted ones unless the operator says so.
+    private func checkFile(path: String, realPath: String, allowingUntrusted: Bool) throws {
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        guard stat(realPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             throw PluginLoadError(step: .dlopenFailed, path: path, detail: "not a regular file")
         }
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+        guard !allowingUntrusted, let doubt = trust.doubt(aboutFile: realPath, status: info) else { return }
+        throw PluginLoadError(step: .untrusted, path: path,
+                              detail: "\(doubt); set [daemon] allow_untrusted_plugins = true to load it anyway")
+    }
+
+    private static func open(path: String, realPath: String, threads: UInt32) throws -> Plugin {
+        guard let handle = dlopen(realPath, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             throw PluginLoadError(step: .dlopenFailed, path: path, detail: dlerrorText())
         }
         let probe: moe_plugin_probe_fn = try symbol(MOE_PLUGIN_PROBE_SYMBOL, in: handle, path: path)

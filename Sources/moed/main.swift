@@ -3,7 +3,7 @@ import Service
 @preconcurrency import Glibc
 #endif
 
-// moed --config PATH [--plugin-dir DIR]...
+// moed --config PATH [--plugin-dir DIR]... [--allow-untrusted-config]
 //
 // Exit codes: 0 clean stop, 64 usage error, 78 bad config, 69 cannot
 // listen or start (sysexits.h numbers, which systemd and scripts know).
@@ -15,8 +15,11 @@ func fail(_ message: String, code: Int32) -> Never {
     exit(code)
 }
 
-let usage = "usage: moed --config PATH [--plugin-dir DIR]... | moed --version"
+let usage = "usage: moed --config PATH [--plugin-dir DIR]... [--allow-untrusted-config] | moed --version"
 var configPath: String?
+// The config cannot vouch for itself, so accepting one that others can
+// write is the command line's say, never the file's.
+var allowsUntrustedConfig = false
 var pluginDirectories: [String] = []
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -27,6 +30,8 @@ while let argument = arguments.next() {
     case "--plugin-dir":
         guard let value = arguments.next() else { fail("--plugin-dir needs a directory\n\(usage)", code: 64) }
         pluginDirectories.append(value)
+    case "--allow-untrusted-config":
+        allowsUntrustedConfig = true
     case "--version":
         print("moed \(Daemon.version)")
         exit(0)
@@ -51,14 +56,15 @@ func executableDirectory() -> String? {
 
 let configuration: Configuration
 do {
-    configuration = try Configuration.load(path: configPath)
+    configuration = try Configuration.load(path: configPath, allowingUntrustedFile: allowsUntrustedConfig)
 } catch {
     fail("config refused: \(error)", code: 78)
 }
 
 do {
     let daemon = try Daemon(configuration: configuration,
-                            extraPluginDirectories: pluginDirectories + [executableDirectory()].compactMap { $0 })
+                            extraPluginDirectories: pluginDirectories + [executableDirectory()].compactMap { $0 },
+                            allowingUntrustedConfig: allowsUntrustedConfig)
     try daemon.start()
     daemon.run()
 } catch {

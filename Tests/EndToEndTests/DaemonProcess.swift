@@ -24,6 +24,8 @@ final class Scratch {
     init() {
         directory = NSTemporaryDirectory() + "moed-e2e-" + UUID().uuidString.prefix(8)
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // moed refuses a config in a folder others can write, whatever the umask made.
+        chmod(directory, 0o755)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -35,6 +37,7 @@ final class Scratch {
     func write(_ name: String, _ contents: String) -> String {
         let path = directory + "/" + name
         FileManager.default.createFile(atPath: path, contents: Data(contents.utf8))
+        chmod(path, 0o644)
         return path
     }
 
@@ -70,11 +73,11 @@ final class DaemonProcess {
     let notify: NotifyListener
     private let stderrPipe = Pipe()
 
-    init(_ scratch: Scratch) throws {
+    init(_ scratch: Scratch, arguments: [String] = []) throws {
         self.scratch = scratch
         notify = try NotifyListener(path: scratch.directory + "/notify.sock")
         process.executableURL = URL(fileURLWithPath: Build.path("moed"))
-        process.arguments = ["--config", scratch.config]
+        process.arguments = ["--config", scratch.config] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notify.path
         process.environment = environment

@@ -22,9 +22,20 @@ enum TestPaths {
         buildDirectory + "/libmoe_\(name).so"
     }
 
-    /// Writes `contents` to a fresh temporary file and returns its path.
+    /// A fresh folder of this process's own (mode 0700 from mkdtemp), so
+    /// files in it pass the loader's trust check whatever the umask; /tmp
+    /// itself is world-writable and would not.
+    static func privateDirectory() -> String {
+        var template = Array("/tmp/moed-test-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { return "/nonexistent-mkdtemp-failed" }
+        return String(cString: template)
+    }
+
+    private static let scratch = privateDirectory()
+
+    /// Writes `contents` to a fresh file in a private folder and returns its path.
     static func temporaryFile(_ contents: String, suffix: String = ".txt") -> String {
-        var template = Array("/tmp/moed-test-XXXXXX\(suffix)".utf8CString)
+        var template = Array("\(scratch)/file-XXXXXX\(suffix)".utf8CString)
         let fd = mkstemps(&template, Int32(suffix.utf8.count))
         let path = String(cString: template)
         _ = contents.withCString { write(fd, $0, strlen($0)) }

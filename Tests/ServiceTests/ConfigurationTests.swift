@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PluginHost
 @testable import Service
 
 @Suite("Configuration")
@@ -121,8 +122,79 @@ struct ConfigurationTests {
     }
 
     @Test("a missing file is a config error naming the path")
-    func missingFile() {
-        #expect(throws: ConfigError.self) { try Configuration.load(path: "/nonexistent/moed.toml") }
+    func missingFile() throws {
+        let error = try #require(#expect(throws: ConfigError.self) { try Configuration.load(path: "/nonexistent/moed.toml") })
+        #expect(error.path == "/nonexistent/moed.toml")
+    }
+
+    @Test("allow_untrusted_plugins is read and off by default")
+    func allowUntrustedPlugins() throws {
+        let tier = "[tiers.a]\nplugin = \"toy\"\nmodel = \"m\"\n"
+        #expect(try Configuration.parse(tier, path: "t").daemon.allowsUntrustedPlugins == false)
+        let allowed = try Configuration.parse("[daemon]\nallow_untrusted_plugins = true\n" + tier, path: "t")
+        #expect(allowed.daemon.allowsUntrustedPlugins)
+        let error = #expect(throws: ConfigError.self) {
+            try Configuration.parse("[daemon]\nallow_untrusted_plugins = \"yes\"\n" + tier, path: "t")
+        }
+        #expect(error?.key == "allow_untrusted_plugins")
+    }
+}
+
+@Suite("Config file trust")
+struct ConfigTrustTests {
+    /// A valid config in a fresh folder of its own (0755), file mode 0644.
+    private func writeConfig() throws -> (folder: String, file: String) {
+        let folder = NSTemporaryDirectory() + "moed-config-trust-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let file = folder + "/moed.toml"
+        try Data("[tiers.a]\nplugin = \"toy\"\nmodel = \"m\"\n".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(chmod(folder, 0o755) == 0 && chmod(file, 0o644) == 0)
+        return (folder, file)
+    }
+
+    private func refusal(_ path: String, trust: FileTrust = .forThisProcess) throws -> String {
+        let error = #expect(throws: ConfigError.self) { try Configuration.load(path: path, trust: trust) }
+        return "\(try #require(error))"
+    }
+
+    @Test("a tidy config loads")
+    func tidy() throws {
+        #expect(try Configuration.load(path: writeConfig().file).tiers.map(\.name) == ["a"])
+    }
+
+    @Test("a group- or world-writable config is refused naming the path and why", arguments: [
+        (0o664 as mode_t, "group-writable (mode 0664)"), (0o666, "world-writable (mode 0666)"),
+    ])
+    func writableFile(mode: mode_t, why: String) throws {
+        let config = try writeConfig()
+        #expect(chmod(config.file, mode) == 0)
+        #expect(try refusal(config.file) == "\(config.file): not trusted: \(config.file) is \(why) (moed --allow-untrusted-config accepts it anyway)")
+        #expect(try Configuration.load(path: config.file, allowingUntrustedFile: true).tiers.count == 1)
+    }
+
+    @Test("a config in a world-writable folder is refused naming the folder")
+    func writableFolder() throws {
+        let config = try writeConfig()
+        #expect(chmod(config.folder, 0o777) == 0)
+        #expect(try refusal(config.file).contains("not trusted: its directory \(config.folder) is world-writable (mode 0777)"))
+    }
+
+    @Test("a config owned by a user moed does not trust is refused naming the uid")
+    func foreignOwner() throws {
+        let config = try writeConfig()
+        let stranger = geteuid() &+ 4242
+        let text = try refusal(config.file, trust: FileTrust(trustedOwners: [stranger]))
+        #expect(text.contains("\(config.file) is owned by uid \(geteuid()), not root or moed's user (uid \(stranger))"))
+    }
+
+    @Test("a symlink to a world-writable config is refused naming the real file")
+    func symlinked() throws {
+        let config = try writeConfig()
+        #expect(chmod(config.file, 0o666) == 0)
+        let link = try writeConfig().folder + "/link.toml"
+        #expect(symlink(config.file, link) == 0)
+        let text = try refusal(link)
+        #expect(text.hasPrefix("\(link): not trusted: \(config.file) is world-writable"))
     }
 }
 
@@ -138,7 +210,9 @@ struct SampleConfigTests {
     @Test("systemd/moed.toml parses and has the three default tiers")
     func shippedSample() throws {
         let root = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
-        let c = try Configuration.load(path: "/" + root + "/systemd/moed.toml")
+        // Parsed, not loaded: the sample's content is the point, not who owns the checkout.
+        let text = try String(contentsOfFile: "/" + root + "/systemd/moed.toml", encoding: .utf8)
+        let c = try Configuration.parse(text, path: "systemd/moed.toml")
         #expect(c.tiers.map(\.name) == ["haiku", "sonnet", "opus"])
         #expect(c.tiers.map(\.plugin) == ["dense", "moe", "moe"])
         #expect(c.daemon.defaultTier == "haiku")

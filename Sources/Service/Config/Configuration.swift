@@ -3,6 +3,9 @@ public struct DaemonSettings: Equatable, Sendable {
     public var socketPath = "/run/moed/moed.sock"
     public var socketMode: UInt32 = 0o660
     public var pluginDirectories = ["/usr/lib/moed/plugins"]
+    /// Load plugins whose file or directory is writable by others or owned
+    /// by another user (`allow_untrusted_plugins`); see `FileTrust`.
+    public var allowsUntrustedPlugins = false
     /// nil: a fraction of physical memory, decided at start.
     public var memoryBudget: UInt64?
     public var threads = 0

@@ -1,21 +1,16 @@
+import PluginHost
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
 
 extension Configuration {
-    /// Reads and validates the file at `path`.
-    public static func load(path: String) throws -> Configuration {
-        // O_NONBLOCK and the regular-file check: a reload must never block the
-        // loop on a FIFO or a device named as the config.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            throw ConfigError(path: path, line: nil, key: nil, message: "cannot open: \(String(cString: strerror(errno)))")
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, let file = fdopen(fd, "rb") else {
-            close(fd)
-            throw ConfigError(path: path, line: nil, key: nil, message: "not a regular file")
-        }
+    /// Reads and validates the file at `path`. The file must pass `trust`
+    /// (not writable by others, owned by root or moed's user, and so its
+    /// directory) unless `allowingUntrustedFile` (moed's
+    /// `--allow-untrusted-config`): the config names the code moed loads.
+    public static func load(path: String, allowingUntrustedFile: Bool = false,
+                            trust: FileTrust = .forThisProcess) throws -> Configuration {
+        let file = try openTrusted(path: path, allowingUntrusted: allowingUntrustedFile, trust: trust)
         defer { fclose(file) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
@@ -29,6 +24,36 @@ extension Configuration {
             throw ConfigError(path: path, line: nil, key: nil, message: "not valid UTF-8")
         }
         return try parse(source, path: path)
+    }
+
+    /// Opens the real file behind `path` for reading, refusing what is not a
+    /// trusted regular file. O_NONBLOCK and the regular-file check: a reload
+    /// must never block the loop on a FIFO or a device named as the config.
+    private static func openTrusted(path: String, allowingUntrusted: Bool,
+                                    trust: FileTrust) throws -> UnsafeMutablePointer<FILE> {
+        func refuse(_ message: String) -> ConfigError {
+            ConfigError(path: path, line: nil, key: nil, message: message)
+        }
+        // The checked file is the opened one: resolved once, then no symlink followed.
+        guard let realPath = FileTrust.realPath(path) else {
+            throw refuse("cannot open: \(String(cString: strerror(errno)))")
+        }
+        let fd = open(realPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+        guard fd >= 0 else { throw refuse("cannot open: \(String(cString: strerror(errno)))") }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw refuse("not a regular file")
+        }
+        if !allowingUntrusted, let doubt = trust.doubt(aboutFile: realPath, status: info) {
+            close(fd)
+            throw refuse("not trusted: \(doubt) (moed --allow-untrusted-config accepts it anyway)")
+        }
+        guard let file = fdopen(fd, "rb") else {
+            close(fd)
+            throw refuse("cannot open: \(String(cString: strerror(errno)))")
+        }
+        return file
     }
 
     /// Parses and validates config text; `path` only names it in errors.

@@ -17,6 +17,7 @@ struct TableReader {
             case "socket": d.socketPath = try nonEmptyString(e)
             case "socket_mode": d.socketMode = try mode(e)
             case "plugin_dir": d.pluginDirectories = try stringOrStrings(e)
+            case "allow_untrusted_plugins": d.allowsUntrustedPlugins = try boolean(e)
             case "memory_budget": d.memoryBudget = try bytes(e)
             case "threads": d.threads = try integer(e, 0...1024)
             case "default_tier": d.defaultTier = try nonEmptyString(e)

@@ -28,17 +28,22 @@ public final class Daemon {
     let router: RequestRouter
     /// Searched after the configured plugin_dir (the build folder in development).
     private let extraDirectories: [String]
+    /// moed's `--allow-untrusted-config`: reloads accept a config others can write.
+    private let allowsUntrustedConfig: Bool
 
-    public init(configuration: Configuration, extraPluginDirectories: [String] = []) throws {
+    public init(configuration: Configuration, extraPluginDirectories: [String] = [],
+                allowingUntrustedConfig: Bool = false) throws {
         self.configuration = configuration
         self.extraDirectories = extraPluginDirectories
+        self.allowsUntrustedConfig = allowingUntrustedConfig
         self.listeningOn = configuration.daemon.socketPath
         loop = try EventLoop()
         loopQueue = try AsyncQueue(loop: loop)
         keepAliveTimer = try LoopTimer(loop: loop)
         let settings = configuration.daemon
         let directories = settings.pluginDirectories + extraPluginDirectories
-        backends = PluginBackends(directories: directories, threads: { settings.threads > 0 ? settings.threads : Daemon.processorCount })
+        backends = PluginBackends(directories: directories, allowingUntrusted: settings.allowsUntrustedPlugins,
+                                  threads: { settings.threads > 0 ? settings.threads : Daemon.processorCount })
         let executor = DispatchExecutor(loopQueue: loopQueue)
         scheduler = Scheduler(configuration: configuration, environment: SchedulerEnvironment(
             now: Daemon.monotonicSeconds, backends: backends, executor: executor, physicalMemory: Daemon.physicalMemory))
@@ -107,9 +112,10 @@ public final class Daemon {
     /// Re-reads the config file. A bad file changes nothing.
     public func reload() -> Result<Configuration, ConfigError> {
         do {
-            let fresh = try Configuration.load(path: configuration.path)
+            let fresh = try Configuration.load(path: configuration.path, allowingUntrustedFile: allowsUntrustedConfig)
             configuration = fresh
-            backends.setDirectories(fresh.daemon.pluginDirectories + extraDirectories)
+            backends.setDirectories(fresh.daemon.pluginDirectories + extraDirectories,
+                                    allowingUntrusted: fresh.daemon.allowsUntrustedPlugins)
             scheduler.apply(fresh)
             log("reloaded \(fresh.path): tiers \(fresh.tiers.map(\.name).joined(separator: ", "))")
             announceStatus()

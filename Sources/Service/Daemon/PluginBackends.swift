@@ -6,24 +6,29 @@ public final class PluginBackends: BackendProvider {
     private let loader = PluginLoader()
     private let lock = NSLockLite()
     private var directories: [String]
+    private var allowsUntrusted: Bool
     private var loadErrors: [String: String] = [:]
     private let threads: () -> Int
 
-    public init(directories: [String], threads: @escaping () -> Int) {
+    public init(directories: [String], allowingUntrusted: Bool = false, threads: @escaping () -> Int) {
         self.directories = directories
+        self.allowsUntrusted = allowingUntrusted
         self.threads = threads
     }
 
-    /// Replaces the search path (after a config reload).
-    public func setDirectories(_ directories: [String]) {
+    /// Replaces the search path and the trust setting (after a config
+    /// reload); both apply to plugins not loaded yet.
+    public func setDirectories(_ directories: [String], allowingUntrusted: Bool) {
         lock.lock()
         self.directories = directories
+        self.allowsUntrusted = allowingUntrusted
         lock.unlock()
     }
 
     private func plugin(named name: String) throws -> Plugin {
         lock.lock()
         let searched = directories
+        let allowingUntrusted = allowsUntrusted
         lock.unlock()
         guard let path = PluginLoader.locate(plugin: name, in: searched) else {
             let message = "plugin \(name): \(PluginLoader.fileName(forPlugin: name)) not found in \(searched.joined(separator: ", "))"
@@ -31,7 +36,7 @@ public final class PluginBackends: BackendProvider {
             throw StepError(message)
         }
         do {
-            return try loader.load(path: path, threads: UInt32(clamping: threads()))
+            return try loader.load(path: path, threads: UInt32(clamping: threads()), allowingUntrusted: allowingUntrusted)
         } catch {
             record(name, "\(error)")
             throw error
