@@ -22,7 +22,10 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let gguf: GGUFFile
-        do { gguf = try GGUFFile(path: file) } catch { throw CLIError.cannotLoad(file, "\(error)") }
+        do { gguf = try GGUFFile(path: file) } catch {
+            // Parse errors quote keys and values from the file.
+            throw CLIError.cannotLoad(TerminalText.escaped(file), TerminalText.escaped("\(error)"))
+        }
         let report = try InspectReport(gguf)
         if json { try printJSON(report) } else { report.printHuman(listTensors: tensors) }
     }
@@ -71,37 +74,58 @@ struct InspectReport: Encodable {
             tokenizer["chat_template"] = (try? ChatTemplate(detecting: t.chatTemplate)).map { "\($0.family)" } ?? "unrecognised or absent"
         }
         tensors = f.tensors.map { TensorRow(name: $0.name, type: $0.type.description, shape: $0.shape, bytes: $0.byteCount) }
-        parameters = f.tensors.reduce(0) { $0 + $1.elementCount }
+        // Sums saturate: a file may list many tensors over the same bytes.
+        parameters = Self.saturatingSum(f.tensors.map(\.elementCount))
         if let h = try? Hyperparameters(f.metadata), h.isMixtureOfExperts {
             // Routed expert tensors (`*_exps`) count k/N; everything else, router and shared expert included, counts fully.
-            let routed = f.tensors.filter { $0.name.contains("_exps.") }.reduce(0) { $0 + $1.elementCount }
+            // Hyperparameters checked 0 < k <= N, and routed <= parameters, so nothing here overflows.
+            let routed = Self.saturatingSum(f.tensors.filter { $0.name.contains("_exps.") }.map(\.elementCount))
             active_parameters = parameters - routed + routed / h.expertCount * h.expertsUsed
         }
         var totals: [String: TypeTotal] = [:]
         for t in f.tensors {
-            totals[t.type.description, default: TypeTotal(type: t.type.description, tensors: 0, bytes: 0)].tensors += 1
-            totals[t.type.description]!.bytes += t.byteCount
+            var total = totals[t.type.description] ?? TypeTotal(type: t.type.description, tensors: 0, bytes: 0)
+            total.tensors += 1
+            total.bytes = Self.saturatingSum([total.bytes, t.byteCount])
+            totals[t.type.description] = total
         }
         tensor_types = totals.values.sorted { $0.bytes > $1.bytes }
     }
 
+    static func saturatingSum(_ values: [Int]) -> Int {
+        values.reduce(0) { sum, value in
+            let (total, overflow) = sum.addingReportingOverflow(value)
+            return overflow ? .max : total
+        }
+    }
+
+    /// A whole number without a fraction when it fits an Int, else as Swift
+    /// writes doubles ("1e+20", "inf"); never a trapping conversion.
+    static func number(_ value: Double) -> String {
+        Int(exactly: value).map(String.init) ?? String(value)
+    }
+
+    /// Text from the file goes through `TerminalText.escaped`: metadata
+    /// strings and tensor names are the file author's, not ours.
     func printHuman(listTensors: Bool) {
-        print("architecture   \(architecture)\(name.map { "  (\($0))" } ?? "")")
+        let safe = TerminalText.escaped
+        print("architecture   \(safe(architecture))\(name.map { "  (\(safe($0)))" } ?? "")")
         print("file           \(file_bytes) bytes, GGUF v\(gguf_version), \(tensors.count) tensors, \(parameters) parameters")
         if let active = active_parameters, let n = hyperparameters["expert_count"], let k = hyperparameters["expert_used_count"] {
-            print("experts        \(Int(n)) per layer, \(Int(k)) used per token: \(active) active of \(parameters) parameters "
+            print("experts        \(Self.number(n)) per layer, \(Self.number(k)) used per token: \(active) active of \(parameters) parameters "
                 + String(format: "(%.1f%%)", 100 * Double(active) / Double(max(1, parameters))))
         }
-        for key in hyperparameters.keys.sorted() {
-            let v = hyperparameters[key]!
-            print("  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(v == v.rounded() ? String(Int(v)) : String(v))")
+        for (key, value) in hyperparameters.sorted(by: { $0.key < $1.key }) {
+            print("  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(Self.number(value))")
         }
         print("tokenizer")
-        for key in tokenizer.keys.sorted() { print("  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(tokenizer[key]!)") }
+        for (key, value) in tokenizer.sorted(by: { $0.key < $1.key }) {
+            print("  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(safe(value))")
+        }
         print("tensor types")
         for t in tensor_types { print("  \(t.type.padding(toLength: 8, withPad: " ", startingAt: 0)) \(t.tensors) tensors, \(t.bytes) bytes") }
         if listTensors {
-            for t in tensors { print("  \(t.name)  \(t.type)  \(t.shape)  \(t.bytes)") }
+            for t in tensors { print("  \(safe(t.name))  \(t.type)  \(t.shape)  \(t.bytes)") }
         }
     }
 }
