@@ -84,7 +84,7 @@ struct DaemonTests {
             if response.isFinal { finals[response.id] = response }
         }
         #expect(finals[id]?.error?.code == .cancelled)
-        #expect(finals[cancelID]?.error == nil)
+        #expect(try #require(finals[cancelID]).error == nil)
         #expect(try statusOf(daemon).tiers.first { $0.name == "haiku" }?.activeRequests == 0)
         #expect(daemon.stop() == 0)
     }

@@ -32,7 +32,10 @@ struct ExpertRepackTests {
     /// Whether exactly the experts the router has picked so far are repacked, in every layer.
     static func repackedArePicked(_ t: Transformer) throws -> Bool {
         let stats = try #require(t.expertStatistics)
-        return zip(banks(t), stats.layers).allSatisfy { bank, layer in
+        let banks = banks(t)
+        // Empty or mismatched lists would make the check below vacuously true.
+        try #require(!banks.isEmpty && banks.count == stats.layers.count)
+        return zip(banks, stats.layers).allSatisfy { bank, layer in
             layer.selections.indices.allSatisfy { bank.isRepacked($0) == (layer.selections[$0] > 0) }
         }
     }

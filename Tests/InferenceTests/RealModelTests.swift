@@ -10,7 +10,7 @@ import TestSupport
 /// Quantized activations make two correct engines drift by O(1) logits, so
 /// the bar is llama.cpp's: identical tokens, top-1 agreement where llama.cpp
 /// is confident, and perplexity within 1 %.
-@Suite("SmolLM2 against llama.cpp's recorded outputs", .serialized)
+@Suite("SmolLM2 against llama.cpp's recorded outputs", .serialized, DefaultModel.isInstalled)
 struct RealModelTests {
     struct Golden: Decodable {
         struct Tokenized: Decodable { var text: String; var tokens: [Int32] }
@@ -27,12 +27,20 @@ struct RealModelTests {
         return try! JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
     }()
 
-    static let model: LanguageModel? = DefaultModel.path.map { try! LanguageModel(path: $0, options: ModelOptions(threads: 2, contextLength: 1024)) }
+    static let model: Result<LanguageModel, Error>? = DefaultModel.path.map { path in
+        Result { try LanguageModel(path: path, options: ModelOptions(threads: 2, contextLength: 1024)) }
+    }
+
+    /// The loaded model; a missing or unreadable file fails the test.
+    static func loadedModel() throws -> LanguageModel {
+        try #require(model, DefaultModel.missing).get()
+    }
 
     @Test("Tokenization is identical to llama.cpp's")
     func tokenization() throws {
-        guard let lm = try DefaultModel.require(Self.model) else { return }
-        for case let g in Self.golden.tokenize {
+        let lm = try Self.loadedModel()
+        try #require(!Self.golden.tokenize.isEmpty && !Self.golden.prompts.isEmpty)
+        for g in Self.golden.tokenize {
             #expect(lm.tokenizer.encode(g.text, addSpecial: true, parseSpecial: true) == g.tokens, "\(g.text.debugDescription)")
         }
         for p in Self.golden.prompts {
@@ -42,7 +50,7 @@ struct RealModelTests {
 
     @Test("Top-1 predictions agree with llama.cpp where it is confident, along its greedy continuations")
     func teacherForcedAgreement() throws {
-        guard let lm = try DefaultModel.require(Self.model) else { return }
+        let lm = try Self.loadedModel()
         var confident = 0, agree = 0
         for p in Self.golden.prompts {
             let scored = try lm.score(p.tokens + p.continuation)
@@ -58,7 +66,7 @@ struct RealModelTests {
 
     @Test("Perplexity is within 1 % of llama.cpp's on the same tokens")
     func perplexity() throws {
-        guard let lm = try DefaultModel.require(Self.model) else { return }
+        let lm = try Self.loadedModel()
         let g = Self.golden.perplexity
         let ours = try lm.score(g.tokens).perplexity
         #expect(abs(ours - g.perplexity) / g.perplexity < 0.01, "ours \(ours), llama.cpp \(g.perplexity)")

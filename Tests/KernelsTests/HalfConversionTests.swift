@@ -31,7 +31,7 @@ struct HalfConversionTests {
         }
     }
 
-    @Test("F16C row conversion agrees with the scalar one both ways", .enabled(if: KernelISA.avx2.isSupported))
+    @Test("F16C row conversion agrees with the scalar one both ways", .enabled(if: KernelISA.avx2.isSupported, "needs a CPU with AVX2 and F16C"))
     func f16cRows() throws {
         var rng = SeededGenerator(seed: 2)
         let values = randomFloats(1003, &rng, scale: 70000)

@@ -138,7 +138,7 @@ struct KQuantDotTests {
         #expect(abs(got - products.reduce(0, +)) <= referenceTolerance * magnitude)
     }
 
-    @Test("AVX2 dot matches the scalar reference", .enabled(if: hasAVX2), arguments: WeightType.allCases)
+    @Test("AVX2 dot matches the scalar reference", .enabled(if: hasAVX2, "needs a CPU with AVX2"), arguments: WeightType.allCases)
     private func avx2MatchesReference(type: WeightType) {
         let n = Self.blocks * 256
         for seed in UInt64(10)..<UInt64(20) {
@@ -152,7 +152,7 @@ struct KQuantDotTests {
         }
     }
 
-    @Test("AVX2 dot handles extreme quants and scales", .enabled(if: hasAVX2), arguments: WeightType.allCases)
+    @Test("AVX2 dot handles extreme quants and scales", .enabled(if: hasAVX2, "needs a CPU with AVX2"), arguments: WeightType.allCases)
     private func avx2Extremes(type: WeightType) {
         // All weight bits set (largest quants, scales, mins) against activations
         // of ±127: the i16 intermediate sums are at their largest here.

@@ -13,7 +13,8 @@ struct SchedulerTests {
         #expect(h.state("haiku") == .loading)
         h.executor.settle()
         #expect(h.backends.opened == ["haiku"])
-        for id in 1...3 { #expect(h.scheduler.tierStatuses().isEmpty == false && sink.final(of: UInt64(id))?.error == nil) }
+        #expect(h.scheduler.tierStatuses().isEmpty == false)
+        for id in 1...3 { #expect(try #require(sink.final(of: UInt64(id))).error == nil) }
     }
 
     @Test("a generation streams the model's text and ends with a summary")
@@ -52,7 +53,8 @@ struct SchedulerTests {
         let calls = try #require(h.backends.models["haiku"]?.evaluateCalls)
         #expect(calls.count == 3)  // prefill both, then two decode steps of both
         #expect(calls.allSatisfy { Set($0.map(\.sequence)).count == 2 })
-        #expect(sink.final(of: 1)?.error == nil && sink.final(of: 2)?.error == nil)
+        #expect(try #require(sink.final(of: 1)).error == nil)
+        #expect(try #require(sink.final(of: 2)).error == nil)
     }
 
     @Test("a full queue answers RESOURCE_EXHAUSTED")
@@ -62,7 +64,7 @@ struct SchedulerTests {
         for id in 1...5 { h.generate("x", id: UInt64(id), sink: sink) }
         #expect(sink.final(of: 5)?.error?.code == .resourceExhausted)
         h.executor.settle()
-        for id in 1...4 { #expect(sink.final(of: UInt64(id))?.error == nil) }
+        for id in 1...4 { #expect(try #require(sink.final(of: UInt64(id))).error == nil) }
     }
 
     @Test("an unknown tier is NOT_FOUND and names the known ones")
@@ -118,7 +120,7 @@ struct SchedulerTests {
         h.backends.failingPaths = []
         h.scheduler.use(tier: "opus", id: 2, sink: sink)
         h.executor.settle()
-        #expect(sink.final(of: 2)?.error == nil)
+        #expect(try #require(sink.final(of: 2)).error == nil)
         #expect(h.scheduler.defaultTier == "opus")
     }
 
@@ -164,7 +166,7 @@ struct SchedulerTests {
         h.scheduler.cancel(target: 1, id: 2, sink: sink)
         h.executor.settle()
         #expect(sink.final(of: 1)?.error?.code == .cancelled)
-        #expect(sink.final(of: 2)?.error == nil)
+        #expect(try #require(sink.final(of: 2)).error == nil)
         #expect(sink.responses.filter { $0.id == 1 && $0.isFinal }.count == 1)
         #expect(h.backends.models["haiku"]?.removedSequences == [0])
         #expect(h.scheduler.tierStatuses().first?.activeRequests == 0)
@@ -181,7 +183,7 @@ struct SchedulerTests {
         h.scheduler.disconnect(gone)
         h.executor.settle()
         #expect(gone.final(of: 1) == nil)
-        #expect(staying.final(of: 1)?.error == nil)
+        #expect(try #require(staying.final(of: 1)).error == nil)
         #expect(h.backends.models["haiku"]?.removedSequences.contains(0) == true)
     }
 
@@ -194,7 +196,7 @@ struct SchedulerTests {
         h.scheduler.unload(tier: "haiku", id: 2, sink: sink)
         #expect(h.state("haiku") == .draining)
         h.executor.settle()
-        #expect(sink.final(of: 1)?.error == nil)
+        #expect(try #require(sink.final(of: 1)).error == nil)
         guard case .tier(let status) = sink.final(of: 2)?.result else { Issue.record("no unload answer: \(sink.responses)"); return }
         #expect(status.state == .unloaded)
         #expect(h.backends.models["haiku"]?.isClosed == true)
@@ -218,6 +220,6 @@ struct SchedulerTests {
         h.generate("x", id: 2, sink: sink)
         h.executor.settle()
         #expect(h.backends.opened == ["haiku", "haiku"])
-        #expect(sink.final(of: 2)?.error == nil)
+        #expect(try #require(sink.final(of: 2)).error == nil)
     }
 }

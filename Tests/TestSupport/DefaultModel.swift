@@ -17,13 +17,16 @@ public enum DefaultModel {
             .deletingLastPathComponent().path
     }
 
-    /// The loaded model, or nil (the test then ends early) when the model is
-    /// not installed on a developer's machine. In CI a missing model is a failure.
-    public static func require<T>(_ model: T?) throws -> T? {
-        if let model { return model }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            Issue.record("the default model is not installed: run scripts/install-deps.sh")
-        }
-        return nil
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The trait of every test that needs the real model: without it on a
+    /// developer's machine the test is reported skipped, saying why, never
+    /// passed. In CI it runs anyway, so a missing model fails its
+    /// `#require(DefaultModel.path, DefaultModel.missing)`.
+    public static var isInstalled: ConditionTrait {
+        .enabled(if: path != nil || isCI, "needs \(fileName): set MOED_TEST_MODEL or run scripts/install-deps.sh")
     }
+
+    /// What a test says when the model it requires is absent (CI only).
+    public static let missing: Comment = "the default model is not installed: run scripts/install-deps.sh"
 }
