@@ -41,6 +41,11 @@ public final class Tokenizer: Sendable {
     public init(vocabulary: Vocabulary) throws {
         let count = vocabulary.tokens.count
         guard count > 0 else { throw TokenizerError(.emptyVocabulary) }
+        // Ids are Int32, and BPE interns up to three more per merge line:
+        // refuse what would not fit instead of trapping (only a file of tens
+        // of gigabytes of metadata gets here).
+        let idsNeeded = count + 3 * vocabulary.merges.count
+        guard idsNeeded <= Int(Int32.max) else { throw TokenizerError(.tooManyTokens(idsNeeded)) }
         try Tokenizer.checkCount("tokenizer.ggml.scores", vocabulary.scores.count, count, allowEmpty: true)
         try Tokenizer.checkCount("tokenizer.ggml.token_type", vocabulary.tokenTypes.count, count, allowEmpty: true)
 

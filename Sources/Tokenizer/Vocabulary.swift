@@ -88,6 +88,7 @@ public struct Vocabulary: Sendable {
 public struct TokenizerError: Error, CustomStringConvertible, Equatable {
     enum Kind: Equatable {
         case emptyVocabulary
+        case tooManyTokens(Int)
         case duplicateToken(String, first: Int, second: Int)
         case countMismatch(String, expected: Int, actual: Int)
         case unknownPreTokenizer(String)
@@ -109,6 +110,8 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable {
         switch kind {
         case .emptyVocabulary:
             return "tokenizer vocabulary is empty"
+        case let .tooManyTokens(count):
+            return "tokenizer needs \(count) token ids (tokens and merges), more than 32-bit ids hold"
         case let .duplicateToken(text, first, second):
             return "duplicate token in vocabulary: '\(text)' has ids \(first) and \(second)"
         case let .countMismatch(what, expected, actual):
