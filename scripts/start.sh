@@ -5,6 +5,9 @@
 # Safe to run twice: models are made once, and a daemon left by an earlier
 # run is stopped (drained) and started anew on the fresh build.
 set -euo pipefail
+# moed refuses plugins and configs in group- or world-writable places
+# (docs/configuration.md), so nothing made here may be.
+umask 022
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUN="$ROOT/run"
@@ -35,6 +38,7 @@ upcycle "$SONNET" 8 2
 upcycle "$OPUS" 16 4
 
 mkdir -p "$RUN"
+chmod go-w "$RUN" "$BIN"  # folders an earlier run may have made under another umask
 cat > "$RUN/moed.toml" <<TOML
 # Written by scripts/start.sh; see docs/configuration.md for every key.
 [daemon]
