@@ -8,6 +8,7 @@
 # memory-bandwidth bound) and writes bench/results/latest.json. See
 # docs/performance.md for what each figure measures.
 set -euo pipefail
+umask 022  # moed refuses group/world-writable configs and plugins (docs/configuration.md)
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
