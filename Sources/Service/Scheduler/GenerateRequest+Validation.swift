@@ -1,6 +1,8 @@
 import Inference
 import MoeAPI
 
+private typealias Limits = GenerationLimits
+
 extension GenerateRequest {
     /// Why this request is refused, naming the field, or nil when every
     /// setting is in range. The ranges are the ones the config reader uses
@@ -9,17 +11,16 @@ extension GenerateRequest {
     /// refused earlier, while decoding.
     func validationProblem() -> String? {
         let s = sampling
-        let L = GenerationLimits.self
         let problems: [(field: String, problem: String?)] = [
-            ("sampling.temperature", s.temperature.flatMap { L.problem(with: $0, in: L.temperature) }),
-            ("sampling.top_k", s.topK.flatMap { L.problem(with: Int($0), in: L.topK) }),
-            ("sampling.top_p", s.topP.flatMap { L.problem(with: $0, in: L.topP) }),
-            ("sampling.min_p", s.minP.flatMap { L.problem(with: $0, in: L.minP) }),
-            ("sampling.repeat_penalty", s.repeatPenalty.flatMap { L.problem(with: $0, in: L.repeatPenalty) }),
-            ("sampling.repeat_last_n", s.repeatLastN.flatMap { L.problem(with: Int($0), in: L.repeatLastN) }),
+            ("sampling.temperature", s.temperature.flatMap { Limits.problem(with: $0, in: Limits.temperature) }),
+            ("sampling.top_k", s.topK.flatMap { Limits.problem(with: Int($0), in: Limits.topK) }),
+            ("sampling.top_p", s.topP.flatMap { Limits.problem(with: $0, in: Limits.topP) }),
+            ("sampling.min_p", s.minP.flatMap { Limits.problem(with: $0, in: Limits.minP) }),
+            ("sampling.repeat_penalty", s.repeatPenalty.flatMap { Limits.problem(with: $0, in: Limits.repeatPenalty) }),
+            ("sampling.repeat_last_n", s.repeatLastN.flatMap { Limits.problem(with: Int($0), in: Limits.repeatLastN) }),
             // 0 (or unset) means the tier's default.
-            ("max_tokens", maxTokens == 0 ? nil : L.problem(with: Int(maxTokens), in: L.maxTokens)),
-            ("stop", L.problem(withStops: stop)),
+            ("max_tokens", maxTokens == 0 ? nil : Limits.problem(with: Int(maxTokens), in: Limits.maxTokens)),
+            ("stop", Limits.problem(withStops: stop)),
         ]
         return problems.first { $0.problem != nil }.map { "generate.\($0.field): \($0.problem ?? "")" }
     }
