@@ -3,7 +3,13 @@ import MoeProtoC
 /// Bytes that are not a valid message of the expected type.
 public struct DecodingError: Error, Equatable, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Set when the message was well formed but a field is refused: the
+    /// call can be answered under its id and the connection kept.
+    public let requestID: UInt64?
+    public init(_ message: String, requestID: UInt64? = nil) {
+        self.message = message
+        self.requestID = requestID
+    }
     public var description: String { message }
 }
 
@@ -14,6 +20,11 @@ extension Request {
         guard let unpacked else { throw DecodingError("not a valid moed.v1.Request protobuf message") }
         defer { moed__v1__request__free_unpacked(unpacked, nil) }
         let m = unpacked.pointee
+        if let problem = bytes.withUnsafeBytes({ raw in
+            withUnsafePointer(to: moed__v1__request__descriptor) { WireCheck.problem(in: raw, of: $0) }
+        }) {
+            throw DecodingError(problem, requestID: m.id)
+        }
         guard let call = try Self.call(of: m) else { throw DecodingError("request \(m.id) names no call") }
         self.init(id: m.id, call: call)
     }

@@ -26,22 +26,42 @@ extension TableReader {
         return UInt64(trimmed).flatMap { $0 > 0 ? $0 : nil }
     }
 
-    /// Seconds: a number, or "30s", "5m", "2h"; "forever" or a negative
-    /// number means never (nil).
+    /// The longest duration a setting may name: a year. Longer would mean
+    /// "never", which "forever" says plainly; and a timer of any length
+    /// this allows still fits libuv's milliseconds.
+    static let longestDuration: Double = 365 * 24 * 3600
+
+    /// Seconds: a number, or "30s", "5m", "2h", "7d"; "forever" or a negative
+    /// number means never (nil). At most `longestDuration`.
     func duration(_ e: TOMLEntry) throws -> Double? {
+        let seconds: Double
         switch e.value {
-        case .integer(let v): return v < 0 ? nil : Double(v)
-        case .float(let v): return v < 0 ? nil : v
+        case .integer(let v): if v < 0 { return nil } else { seconds = Double(v) }
+        case .float(let v): if v < 0 { return nil } else { seconds = v }
         case .string(let s):
             if s == "forever" || s == "never" { return nil }
-            let scales: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-            for (suffix, scale) in scales where s.hasSuffix(suffix) {
-                if let number = Double(s.dropLast(suffix.count)), number >= 0 { return number * scale }
+            guard let parsed = Self.parseDuration(s) else {
+                throw error(e, "cannot read duration '\(s)' (use e.g. \"5m\", \"30s\" or \"forever\")")
             }
-            if let number = Double(s), number >= 0 { return number }
-            throw error(e, "cannot read duration '\(s)' (use e.g. \"5m\", \"30s\" or \"forever\")")
+            seconds = parsed
         default: throw error(e, "expected a duration such as \"5m\"")
         }
+        guard seconds.isFinite, seconds <= Self.longestDuration else {
+            throw error(e, "\(seconds) seconds is longer than the limit of 365 days (use \"forever\" for never)")
+        }
+        return seconds
+    }
+
+    /// A non-negative number with an optional unit, in seconds; nil when
+    /// it is not one ("inf" and "nan" are numbers to Double, so they pass
+    /// here and the caller's bound refuses them).
+    static func parseDuration(_ text: String) -> Double? {
+        let scales: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, scale) in scales where text.hasSuffix(suffix) {
+            if let number = Double(text.dropLast(suffix.count)), number >= 0 { return number * scale }
+        }
+        if let number = Double(text), number >= 0 { return number }
+        return nil
     }
 }
 

@@ -1,3 +1,5 @@
+import Inference
+
 /// Turns table entries into settings, with errors naming line and key.
 struct TableReader {
     let path: String
@@ -51,15 +53,16 @@ struct TableReader {
         case "experts_used": t.expertsUsed = try integer(e, 0...1024)
         case "keep_alive": t.keepAlive = try duration(e)
         case "pinned": t.isPinned = try boolean(e)
-        case "temperature": t.sampling.temperature = try float(e, 0...100)
-        case "top_k": t.sampling.topK = try integer(e, 0...1_000_000)
-        case "top_p": t.sampling.topP = try float(e, 0...1)
-        case "min_p": t.sampling.minP = try float(e, 0...1)
-        case "repeat_penalty": t.sampling.repeatPenalty = try float(e, 0.01...100)
-        case "repeat_last_n": t.sampling.repeatLastN = try integer(e, 0...1_000_000)
+        // The same ranges a request's overrides are checked against.
+        case "temperature": t.sampling.temperature = try float(e, GenerationLimits.temperature)
+        case "top_k": t.sampling.topK = try integer(e, GenerationLimits.topK)
+        case "top_p": t.sampling.topP = try float(e, GenerationLimits.topP)
+        case "min_p": t.sampling.minP = try float(e, GenerationLimits.minP)
+        case "repeat_penalty": t.sampling.repeatPenalty = try float(e, GenerationLimits.repeatPenalty)
+        case "repeat_last_n": t.sampling.repeatLastN = try integer(e, GenerationLimits.repeatLastN)
         case "seed": t.sampling.seed = UInt64(try integer(e, 0...Int(Int64.max)))
-        case "max_tokens": t.sampling.maxTokens = try integer(e, 1...1_000_000)
-        case "stop": t.sampling.stop = try stringOrStrings(e)
+        case "max_tokens": t.sampling.maxTokens = try integer(e, GenerationLimits.maxTokens)
+        case "stop": t.sampling.stop = try stops(e)
         default: throw error(e, "unknown key in [tiers.\(t.name)]")
         }
     }
@@ -84,6 +87,12 @@ struct TableReader {
         return [try string(e)]
     }
 
+    func stops(_ e: TOMLEntry) throws -> [String] {
+        let stops = try stringOrStrings(e)
+        if let problem = GenerationLimits.problem(withStops: stops) { throw error(e, problem) }
+        return stops
+    }
+
     func pluginName(_ e: TOMLEntry) throws -> String {
         let s = try nonEmptyString(e)
         let allowed = s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "/" || $0 == "." }
@@ -93,9 +102,8 @@ struct TableReader {
 
     func integer(_ e: TOMLEntry, _ range: ClosedRange<Int>) throws -> Int {
         guard case .integer(let v) = e.value else { throw error(e, "expected an integer, found \(e.value.typeName)") }
-        guard let value = Int(exactly: v), range.contains(value) else {
-            throw error(e, "\(v) is outside \(range.lowerBound)...\(range.upperBound)")
-        }
+        guard let value = Int(exactly: v) else { throw error(e, "\(v) does not fit in an integer") }
+        if let problem = GenerationLimits.problem(with: value, in: range) { throw error(e, problem) }
         return value
     }
 
@@ -106,7 +114,7 @@ struct TableReader {
         case .integer(let v): value = Float(v)
         default: throw error(e, "expected a number, found \(e.value.typeName)")
         }
-        guard range.contains(value) else { throw error(e, "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
+        if let problem = GenerationLimits.problem(with: value, in: range) { throw error(e, problem) }
         return value
     }
 

@@ -141,7 +141,8 @@ public final class Daemon {
         announceStatus()
         if isStopping { return continueStopping() }
         guard let seconds = scheduler.nextKeepAliveDeadline() else { return keepAliveTimer.stop() }
-        keepAliveTimer.start(after: UInt64(seconds * 1000) + 1) { [weak self] in
+        // A millisecond late, so the deadline has surely passed when it fires.
+        keepAliveTimer.start(afterSeconds: seconds + 0.001) { [weak self] in
             self?.scheduler.expireIdleTiers()
             self?.rearmKeepAlive()
         }

@@ -27,6 +27,24 @@ public final class LoopTimer {
         }, milliseconds, interval)
     }
 
+    /// Fires `action` once after `seconds`, rounded up to a millisecond.
+    public func start(afterSeconds seconds: Double, _ action: @escaping () -> Void) {
+        start(after: Self.milliseconds(fromSeconds: seconds), action)
+    }
+
+    /// The one place seconds become timer milliseconds. Total over every
+    /// Double, so no value from a config or a clock can trap the
+    /// conversion: negatives are 0; NaN, the infinity and anything past
+    /// 2^53 ms (about 285,000 years) are 2^53 ms: in effect never, rather
+    /// than a timer that fires at once and is armed again forever.
+    static func milliseconds(fromSeconds seconds: Double) -> UInt64 {
+        let longest = Double(1 << 53)
+        if seconds.isNaN { return UInt64(longest) }
+        guard seconds > 0 else { return 0 }
+        let milliseconds = (seconds * 1000).rounded(.up)
+        return milliseconds < longest ? UInt64(milliseconds) : UInt64(longest)
+    }
+
     public func stop() {
         guard !isClosed else { return }
         uv_timer_stop(handle)

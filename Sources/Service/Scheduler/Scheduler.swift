@@ -49,6 +49,9 @@ public final class Scheduler {
     // MARK: calls
 
     public func generate(_ request: GenerateRequest, id: UInt64, sink: ResponseSink) {
+        if let problem = request.validationProblem() {
+            return sink.send(.failure(id: id, RemoteError(.invalidArgument, problem)))
+        }
         guard let tier = resolve(request.tier, id: id, sink: sink) else { return }
         guard request.messages.isEmpty ? !request.prompt.isEmpty : true else {
             return sink.send(.failure(id: id, RemoteError(.invalidArgument, "give a prompt or chat messages")))

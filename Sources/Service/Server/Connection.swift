@@ -68,8 +68,15 @@ public final class Connection: ResponseSink {
         decoder.append(bytes)
         do {
             while state == .open, let payload = try decoder.next() {
-                let request = try Request(serialized: payload)
-                delegate?.connection(self, received: request)
+                do {
+                    let request = try Request(serialized: payload)
+                    delegate?.connection(self, received: request)
+                } catch let refused as DecodingError {
+                    // Well formed but a field is refused (a NUL in a string):
+                    // answer that call and keep serving the connection.
+                    guard let id = refused.requestID else { throw refused }
+                    send(.failure(id: id, RemoteError(.invalidArgument, refused.message)))
+                }
             }
         } catch let error as FramingError {
             refuse(RemoteError(.resourceExhausted, error.message))
