@@ -15,6 +15,18 @@ public protocol ModelBackend: AnyObject {
     /// Per layer, the mean routing entropy in nats; empty for dense.
     func routingEntropy() throws -> [Double]
     func close()
+    /// A mark to hand to `fileProblem(since:)` once some work is done.
+    func fileCheckpoint() -> UInt64
+    /// Why the results of work since `checkpoint` cannot be trusted (the
+    /// model's file changed on disk, or a read of its mapped bytes
+    /// faulted), or nil. Checked on the lane after each step.
+    func fileProblem(since checkpoint: UInt64) -> String?
+}
+
+extension ModelBackend {
+    /// A model without a watched file never reports a problem.
+    public func fileCheckpoint() -> UInt64 { 0 }
+    public func fileProblem(since checkpoint: UInt64) -> String? { nil }
 }
 
 extension PluginModel: ModelBackend {}
