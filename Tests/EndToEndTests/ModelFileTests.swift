@@ -96,14 +96,17 @@ struct ModelFileTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// Like `cp` (truncates, then writes) and like `dd conv=notrunc`
+    /// (writes over the bytes in place; the mapping shows the new ones).
     @Test("overwritten in place with a larger, different file mid-stream: an error, never its text",
-          .enabled(if: RealModel.isPresent, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/ fetch it)"))
-    func overwrittenInPlace() throws {
+          .enabled(if: RealModel.isPresent, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/ fetch it)"),
+          arguments: [true, false])
+    func overwrittenInPlace(truncatingFirst: Bool) throws {
         let daemon = try start()
         let client = try daemon.client()
         let other = try differentLargerModel()
         let reference = try stream(client)
-        let overwritten = try stream(client) { try writeInPlace(other, to: haikuPath) }
+        let overwritten = try stream(client) { try writeInPlace(other, to: haikuPath, truncatingFirst: truncatingFirst) }
         #expect(changedError(overwritten.ending) != nil, "\(overwritten.ending)")
         #expect(reference.text.hasPrefix(overwritten.text), "streamed before the error: \(overwritten.text)")
         #expect(try generate(client, prompt: "the cat", tier: "sonnet").summary.completionTokens > 0)
@@ -155,11 +158,11 @@ struct ModelFileTests {
     }
 }
 
-/// Writes `bytes` over the file at `path` the way `cp` does: same inode,
-/// truncated to zero first, then written.
-func writeInPlace(_ bytes: Data, to path: String) throws {
+/// Writes `bytes` over the file at `path`, same inode: the way `cp` does
+/// (truncated to zero first), or over the old bytes from offset 0.
+func writeInPlace(_ bytes: Data, to path: String, truncatingFirst: Bool = true) throws {
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    try handle.truncate(atOffset: 0)
+    if truncatingFirst { try handle.truncate(atOffset: 0) }
     try handle.write(contentsOf: bytes)
     try handle.close()
 }
