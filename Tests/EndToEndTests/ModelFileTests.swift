@@ -158,6 +158,53 @@ struct ModelFileTests {
     }
 }
 
+/// The load-time check, made deterministic with the toy plugin's slow
+/// load: the file changes between moed's look at it and the end of the
+/// plugin's open.
+@Suite("A model file changed during a load", .serialized)
+struct ModelFileLoadTests {
+    let scratch = Scratch()
+
+    @Test("fails the load naming the change; the next load reads the file as it is now",
+          arguments: ["in place", "by rename"])
+    func changedDuringLoad(how: String) throws {
+        let model = scratch.write("slow.txt", "#toy load_ms=2000\nHello from the slow toy. ")
+        scratch.write("moed.toml", """
+            [daemon]
+            socket = "\(scratch.socket)"
+            [tiers.haiku]
+            plugin = "toy"
+            model = "\(model)"
+            temperature = 0
+            """)
+        let daemon = try DaemonProcess(scratch)
+        let client = try daemon.client()
+        let fresh = Data("#toy step_ms=1\nA new text. ".utf8)
+        var changed = false
+        do {
+            _ = try client.call(.load(tier: "haiku")) { _ in
+                guard !changed else { return }
+                changed = true
+                if how == "in place" {
+                    try writeInPlace(fresh, to: model)
+                } else {
+                    try fresh.write(to: URL(fileURLWithPath: model + ".new"))
+                    try #require(rename(model + ".new", model) == 0)
+                }
+            }
+            Issue.record("the load succeeded though its file changed \(how) while it loaded")
+        } catch ClientError.refused(let error) {
+            let why = how == "in place" ? "size 43 → 27 bytes" : "the path now names another file"
+            #expect(error.code == .failedPrecondition, "\(error)")
+            #expect(error.message == "cannot load tier haiku: model file changed during load (\(why))", "\(error)")
+        }
+        #expect(changed)
+        let (text, _) = try generate(client, prompt: "x", tier: "haiku", maxTokens: 5)
+        #expect(!text.isEmpty && "A new text. A new text. ".contains(text), "the next load reads the new file: \(text)")
+        #expect(daemon.stop() == 0)
+    }
+}
+
 /// Writes `bytes` over the file at `path`, same inode: the way `cp` does
 /// (truncated to zero first), or over the old bytes from offset 0.
 func writeInPlace(_ bytes: Data, to path: String, truncatingFirst: Bool = true) throws {
