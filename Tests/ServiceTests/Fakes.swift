@@ -68,6 +68,8 @@ final class FakeModel: ModelBackend {
     var onEvaluate: ((Int) -> Void)?
     var removedSequences: [Int32] = []
     var isClosed = false
+    /// What `fileProblem(since:)` reports: set it to play a file changed on disk.
+    var fileProblem: String?
     private var next: Int32 = 0
 
     init(text: String, eosAfter: Int? = nil) {
@@ -101,6 +103,7 @@ final class FakeModel: ModelBackend {
     func expertStatistics() throws -> [UInt64] { [] }
     func routingEntropy() throws -> [Double] { [] }
     func close() { isClosed = true }
+    func fileProblem(since checkpoint: UInt64) -> String? { fileProblem }
 }
 
 /// Opens fake models; sizes and failures set per model path.
