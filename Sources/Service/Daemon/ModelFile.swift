@@ -71,14 +71,16 @@ final class ModelFile: @unchecked Sendable {
     /// opened before it (else the plugin may have read another file, or
     /// half of one), unchanged, and no read of it may have faulted.
     func confirmLoaded(faultsSince mark: UInt64) throws {
+        if let problem = pathProblem() { throw StepError("model file changed during load (\(problem))") }
+        noteMappings()
+        if let problem = problem(since: mark) { throw StepError("model file changed during load (\(problem))") }
+    }
+
+    /// How what the path names now differs from the held file, or nil.
+    private func pathProblem() -> String? {
         var s = stat()
-        let problem: String?
-        if stat(path, &s) != 0 {
-            problem = "the path is gone: \(String(cString: strerror(errno)))"
-        } else {
-            problem = FileIdentity(s).difference(from: identity) ?? { noteMappings(); return self.problem(since: mark) }()
-        }
-        if let problem { throw StepError("model file changed during load (\(problem))") }
+        guard stat(path, &s) == 0 else { return "the path is gone: \(String(cString: strerror(errno)))" }
+        return FileIdentity(s).difference(from: identity)
     }
 
     /// Why bytes read from the model since `mark` (a `FaultGuard.count`)
