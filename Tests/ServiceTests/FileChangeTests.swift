@@ -58,10 +58,23 @@ struct FileChangeTests {
         #expect(try #require(sink.final(of: 4)).error == nil)
     }
 
-    @Test("a tokenize call that finds the file changed fails with the same error and fails the tier")
-    func tokenizeFails() throws {
+    @Test("a file changed while the tier sat idle is noticed before new work starts: the work waits for the reload")
+    func idleChange() throws {
         let (h, model) = try loadBoth(changingHaikuAt: -1)
         model.fileProblem = "written in place"
+        let sink = CollectingSink()
+        h.generate("x", tier: "haiku", id: 1, sink: sink, maxTokens: 3)
+        #expect(h.state("haiku") == .failed)
+        h.executor.settle()
+        #expect(model.isClosed && model.evaluateCalls.isEmpty)
+        #expect(try #require(sink.final(of: 1)).error == nil && sink.text(of: 1) == "cde")
+        #expect(h.backends.opened == ["haiku", "opus", "haiku"])
+    }
+
+    @Test("a tokenize call during which the file changed fails with the same error and fails the tier")
+    func tokenizeFails() throws {
+        let (h, model) = try loadBoth(changingHaikuAt: -1)
+        model.onTokenize = { [unowned model] in model.fileProblem = "written in place" }
         let sink = CollectingSink()
         var request = TokenizeRequest()
         request.tier = "haiku"

@@ -18,6 +18,10 @@ extension Scheduler {
             if tier.active.isEmpty { return finishDrainIfDone(tier) }
             return runStep(tier, model: model)
         }
+        // Before queued work joins: a file changed while the tier sat idle
+        // fails the tier now, so the work waits for the reload instead of
+        // failing on the old model. One fstat, only when work is queued.
+        if !tier.queue.isEmpty, let problem = model.fileChange { return modelFileChanged(tier, problem) }
         if let index = tier.queue.firstIndex(where: { if case .tokenize = $0 { true } else { false } }),
            case .tokenize(let job) = tier.queue.remove(at: index) {
             return runTokenize(job, on: tier, model: model)

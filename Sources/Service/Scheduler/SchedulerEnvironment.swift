@@ -2,7 +2,8 @@ import MoeAPI
 import PluginHost
 
 /// A model as the scheduler uses it. `PluginModel` is the real one; tests
-/// pass fakes. Called only from the tier's worker lane, never the loop.
+/// pass fakes. Called only from the tier's worker lane, never the loop
+/// (except `fileChange`, an fstat, made on the loop while the lane is idle).
 public protocol ModelBackend: AnyObject {
     var info: ModelInfo { get }
     func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32]
@@ -27,6 +28,10 @@ extension ModelBackend {
     /// A model without a watched file never reports a problem.
     public func fileCheckpoint() -> UInt64 { 0 }
     public func fileProblem(since checkpoint: UInt64) -> String? { nil }
+
+    /// How the model's file changed on disk, or nil: an fstat, which the
+    /// loop may also make while the tier's lane is idle.
+    var fileChange: String? { fileProblem(since: fileCheckpoint()) }
 }
 
 extension PluginModel: ModelBackend {}
