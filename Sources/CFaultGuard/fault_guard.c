@@ -7,20 +7,43 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-// The last faults' addresses, so a tier can tell a fault in its own file
-// from one in another tier's file. Slot n % size holds fault n; `sequence`
-// is n + 1 once `address` is written.
-enum { record_size = 64 };
+// The last faults' addresses, for a load to tell whether a fault during it
+// was in its own file. Slot n % size holds fault n; `sequence` is n + 1
+// once `address` is written.
+enum { record_size = 1024 };
 static struct {
     _Atomic uintptr_t address;
     _Atomic uint64_t sequence;
 } record[record_size];
+
+// Watched ranges, each with its own count: a truncated file can fault on
+// thousands of pages in one step, and another tier must still be able to
+// tell that none of them were in its file. `state`: 0 free, 1 being set
+// up, 2 watched.
+enum { watch_slots = 256 };
+static struct {
+    _Atomic int state;
+    _Atomic uintptr_t start, end;
+    _Atomic uint64_t count;
+} watched[watch_slots];
 
 static _Atomic uint64_t fault_count;
 static struct sigaction previous;
 // Read in the handler, where sysconf is not async-signal-safe.
 static uintptr_t page_size;
 static atomic_flag installed = ATOMIC_FLAG_INIT;
+
+static void count_fault(uintptr_t address) {
+    uint64_t n = atomic_fetch_add(&fault_count, 1);
+    atomic_store(&record[n % record_size].address, address);
+    atomic_store_explicit(&record[n % record_size].sequence, n + 1, memory_order_release);
+    for (int slot = 0; slot < watch_slots; slot++) {
+        if (atomic_load_explicit(&watched[slot].state, memory_order_acquire) == 2
+            && atomic_load(&watched[slot].start) <= address && address < atomic_load(&watched[slot].end)) {
+            atomic_fetch_add(&watched[slot].count, 1);
+        }
+    }
+}
 
 static void on_sigbus(int signal_number, siginfo_t *info, void *context) {
     (void)context;
@@ -31,9 +54,7 @@ static void on_sigbus(int signal_number, siginfo_t *info, void *context) {
         // faults again as SIGSEGV and ends the process as before.
         void *zeros = mmap((void *)page, page_size, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (zeros != MAP_FAILED) {
-            uint64_t n = atomic_fetch_add(&fault_count, 1);
-            atomic_store(&record[n % record_size].address, (uintptr_t)info->si_addr);
-            atomic_store_explicit(&record[n % record_size].sequence, n + 1, memory_order_release);
+            count_fault((uintptr_t)info->si_addr);
             return;  // the faulting read runs again, on the zero page
         }
     }
@@ -74,4 +95,27 @@ int moe_fault_guard_address(uint64_t n, uintptr_t *address) {
         return atomic_load(&record[n % record_size].sequence) == n + 1 ? 1 : -1;
     }
     return sequence < n + 1 ? 0 : -1;
+}
+
+int moe_fault_guard_watch(uintptr_t start, uintptr_t end) {
+    for (int slot = 0; slot < watch_slots; slot++) {
+        int free_state = 0;
+        if (!atomic_compare_exchange_strong(&watched[slot].state, &free_state, 1)) continue;
+        atomic_store(&watched[slot].start, start);
+        atomic_store(&watched[slot].end, end);
+        atomic_store(&watched[slot].count, 0);
+        atomic_store_explicit(&watched[slot].state, 2, memory_order_release);
+        return slot;
+    }
+    return -1;
+}
+
+uint64_t moe_fault_guard_count_in(int slot) {
+    if (slot < 0 || slot >= watch_slots) return 0;
+    return atomic_load(&watched[slot].count);
+}
+
+void moe_fault_guard_unwatch(int slot) {
+    if (slot < 0 || slot >= watch_slots) return;
+    atomic_store(&watched[slot].state, 0);
 }

@@ -24,6 +24,18 @@ public enum FaultGuard {
         case lost
     }
 
+    /// Counts the faults inside `range` apart from all others, from now
+    /// on; nil when every slot is taken.
+    static func watch(_ range: ClosedRange<UInt>) -> Int32? {
+        let slot = moe_fault_guard_watch(range.lowerBound, range.upperBound &+ 1)
+        return slot >= 0 ? slot : nil
+    }
+
+    /// Faults inside the range of `slot` since it was watched.
+    static func count(in slot: Int32) -> UInt64 { moe_fault_guard_count_in(slot) }
+
+    static func unwatch(_ slot: Int32) { moe_fault_guard_unwatch(slot) }
+
     /// Where fault number `n` (0-based, below `count`) happened.
     static func address(ofFault n: UInt64) -> FaultAddress {
         var address: UInt = 0

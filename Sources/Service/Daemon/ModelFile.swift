@@ -32,14 +32,17 @@ struct FileIdentity: Equatable {
 /// inode intact, and the tier keeps serving it, as it always did; a file
 /// written or truncated in place is the same inode with another size or
 /// mtime, and its mapped bytes can no longer be trusted.
-/// Used on the tier's lane only (one thread at a time).
+/// Checked on the tier's lane, and by the loop while the lane is idle;
+/// the mappings are noted once, on the load, before the loop sees it.
 final class ModelFile: @unchecked Sendable {
     let path: String
     let identity: FileIdentity
     private let descriptor: Int32
     /// The address ranges where this inode is mapped, read once after the
-    /// load, to tell a fault in this file from one in another tier's.
+    /// load, and their slots in the fault guard: a fault in this file is
+    /// told from one in another tier's.
     private var mappings: [ClosedRange<UInt>] = []
+    private var slots: [Int32] = []
     private var knowsMappings = false
 
     /// Nil when the path cannot be opened or is not a regular file: the
@@ -58,7 +61,10 @@ final class ModelFile: @unchecked Sendable {
         self.identity = FileIdentity(s)
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        slots.forEach(FaultGuard.unwatch)
+        close(descriptor)
+    }
 
     /// How the held inode changed since the load, or nil.
     func change() -> String? {
@@ -71,9 +77,9 @@ final class ModelFile: @unchecked Sendable {
     /// opened before it (else the plugin may have read another file, or
     /// half of one), unchanged, and no read of it may have faulted.
     func confirmLoaded(faultsSince mark: UInt64) throws {
-        if let problem = pathProblem() { throw StepError("model file changed during load (\(problem))") }
+        if let problem = pathProblem() ?? change() { throw StepError("model file changed during load (\(problem))") }
         noteMappings()
-        if let problem = problem(since: mark) { throw StepError("model file changed during load (\(problem))") }
+        if let problem = loadFault(since: mark) { throw StepError("model file changed during load (\(problem))") }
     }
 
     /// How what the path names now differs from the held file, or nil.
@@ -83,19 +89,29 @@ final class ModelFile: @unchecked Sendable {
         return FileIdentity(s).difference(from: identity)
     }
 
-    /// Why bytes read from the model since `mark` (a `FaultGuard.count`)
-    /// cannot be trusted, or nil. A syscall and an atomic load: cheap
-    /// enough for every step on the lane.
+    /// A mark for `problem(since:)`: the faults counted in this file's
+    /// mappings (in any mapping, if they are not known).
+    func faultCount() -> UInt64 {
+        knowsMappings ? slots.reduce(0) { $0 &+ FaultGuard.count(in: $1) } : FaultGuard.count
+    }
+
+    /// Why bytes read from the model since `mark` (a `faultCount()`)
+    /// cannot be trusted, or nil. An fstat and an atomic load or two:
+    /// cheap enough for every step on the lane.
     func problem(since mark: UInt64) -> String? {
         if let change = change() { return change }
-        let now = FaultGuard.count
-        guard now != mark else { return nil }
-        // A fault with the file unchanged (truncated and grown back within
-        // one mtime tick, or a fault in another tier's file): a fault in
-        // this file's pages fails the work even though its identity looks
-        // the same, since zeros were read in place of weights. If the
-        // mappings are unknown, any fault is taken as this file's.
-        for n in mark..<now {
+        // A fault in this file's pages with its identity unchanged (it was
+        // truncated and grown back within one mtime tick) still fails the
+        // work: zeros were read in place of weights.
+        return faultCount() != mark ? "a read of the mapped file faulted" : nil
+    }
+
+    /// A fault during the load (`mark`: `FaultGuard.count` before it) in
+    /// this file's pages, found in the guard's record of recent faults.
+    /// Any fault counts when the mappings are unknown, or when the record
+    /// lost some (more than 1024 since): the load is then tried again.
+    private func loadFault(since mark: UInt64) -> String? {
+        for n in mark..<FaultGuard.count {
             switch FaultGuard.address(ofFault: n) {
             case .known(let address) where !knowsMappings || mappings.contains(where: { $0.contains(address) }):
                 return "a read of the mapped file faulted"
@@ -121,7 +137,9 @@ final class ModelFile: @unchecked Sendable {
             guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), start < end else { continue }
             mappings.append(start...(end - 1))
         }
-        knowsMappings = true
+        slots = mappings.compactMap(FaultGuard.watch)
+        // Without a slot for every range, any fault is taken as this file's.
+        knowsMappings = slots.count == mappings.count
     }
 
     // Linux's dev_t encoding, as /proc prints it (hex major:minor) (glibc's gnu_dev_major / gnu_dev_minor).

@@ -12,7 +12,7 @@ final class WatchedModel: ModelBackend {
         self.file = file
     }
 
-    func fileCheckpoint() -> UInt64 { FaultGuard.count }
+    func fileCheckpoint() -> UInt64 { file.faultCount() }
     func fileProblem(since checkpoint: UInt64) -> String? { file.problem(since: checkpoint) }
 
     var info: ModelInfo { model.info }
