@@ -70,7 +70,10 @@ let package = Package(
         .target(name: "MoeProtoC", dependencies: ["CProtobufC"]),
         .target(name: "MoeAPI", dependencies: ["MoeProtoC"]),
         .testTarget(name: "MoeAPITests", dependencies: ["MoeAPI"]),
-        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference"]),
+        // Turns a SIGBUS from a truncated mapped model file into a counted fault (zero page).
+        .target(name: "CFaultGuard"),
+        .testTarget(name: "CFaultGuardTests", dependencies: ["CFaultGuard"]),
+        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference", "CFaultGuard"]),
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient"]),

@@ -68,6 +68,10 @@ final class FakeModel: ModelBackend {
     var onEvaluate: ((Int) -> Void)?
     var removedSequences: [Int32] = []
     var isClosed = false
+    /// What `fileProblem(since:)` reports: set it to play a file changed on disk.
+    var fileProblem: String?
+    /// Called at the start of each tokenize.
+    var onTokenize: (() -> Void)?
     private var next: Int32 = 0
 
     init(text: String, eosAfter: Int? = nil) {
@@ -80,7 +84,8 @@ final class FakeModel: ModelBackend {
     let eosAfter: Int?
 
     func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32] {
-        (addSpecial ? [256] : []) + text.utf8.map { Int32($0) }
+        onTokenize?()
+        return (addSpecial ? [256] : []) + text.utf8.map { Int32($0) }
     }
     func detokenize(_ tokens: [Int32]) throws -> [UInt8] { tokens.filter { $0 < 256 }.map { UInt8($0) } }
     func renderChat(_ turns: [ChatTurn], addGenerationPrompt: Bool) throws -> String {
@@ -101,6 +106,7 @@ final class FakeModel: ModelBackend {
     func expertStatistics() throws -> [UInt64] { [] }
     func routingEntropy() throws -> [Double] { [] }
     func close() { isClosed = true }
+    func fileProblem(since checkpoint: UInt64) -> String? { fileProblem }
 }
 
 /// Opens fake models; sizes and failures set per model path.

@@ -7,7 +7,8 @@ struct StateAndTextTests {
     @Test("only the documented moves are allowed")
     func moves() {
         let allowed: Set<String> = ["unloaded→loading", "loading→ready", "loading→failed", "ready→draining",
-                                    "draining→unloaded", "failed→loading", "failed→unloaded"]
+                                    "ready→failed", "draining→unloaded", "draining→failed", "failed→loading",
+                                    "failed→unloaded"]
         for from in TierState.allCases {
             for to in TierState.allCases {
                 #expect(from.canMove(to: to) == allowed.contains("\(from.name)→\(to.name)"), "\(from.name)→\(to.name)")

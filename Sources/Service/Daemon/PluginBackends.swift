@@ -59,8 +59,22 @@ public final class PluginBackends: BackendProvider {
         try plugin(named: tier.plugin).estimate(parameters(tier, maxSequences: maxSequences)).totalBytes
     }
 
+    /// Opens through the plugin, with moed's own hold on the file (see
+    /// `ModelFile`): a file changed during the load fails it, and the
+    /// model comes back watched for changes after it.
     public func open(_ tier: TierSettings, maxSequences: Int, progress: @escaping (Float) -> Void) throws -> ModelBackend {
-        try plugin(named: tier.plugin).open(parameters(tier, maxSequences: maxSequences), progress: progress)
+        let plugin = try plugin(named: tier.plugin)
+        let file = ModelFile(path: tier.model)
+        let faults = FaultGuard.count
+        let model = try plugin.open(parameters(tier, maxSequences: maxSequences), progress: progress)
+        guard let file else { return model }
+        do {
+            try file.confirmLoaded(faultsSince: faults)
+        } catch {
+            model.close()
+            throw error
+        }
+        return WatchedModel(model, file: file)
     }
 
     public func pluginReport(for tiers: [TierSettings]) -> [PluginInfo] {

@@ -27,10 +27,12 @@ public final class SignalWatcher {
     }
 
     /// What a daemon does first: ignore SIGPIPE (a client hanging up
-    /// mid-write must not kill us) and clear the inherited signal mask
-    /// (a parent may have blocked SIGTERM, hiding it from libuv).
+    /// mid-write must not kill us), contain SIGBUS from a truncated model
+    /// file (`FaultGuard`), and clear the inherited signal mask (a parent
+    /// may have blocked SIGTERM, hiding it from libuv).
     public static func prepareProcess() {
         signal(SIGPIPE, SIG_IGN)
+        if !FaultGuard.install() { log("cannot install the SIGBUS guard: a truncated model file would stop moed") }
         var empty = sigset_t()
         sigemptyset(&empty)
         pthread_sigmask(SIG_SETMASK, &empty, nil)

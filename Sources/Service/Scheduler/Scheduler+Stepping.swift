@@ -18,6 +18,10 @@ extension Scheduler {
             if tier.active.isEmpty { return finishDrainIfDone(tier) }
             return runStep(tier, model: model)
         }
+        // Before queued work joins: a file changed while the tier sat idle
+        // fails the tier now, so the work waits for the reload instead of
+        // failing on the old model. One fstat, only when work is queued.
+        if !tier.queue.isEmpty, let problem = model.fileChange { return modelFileChanged(tier, problem) }
         if let index = tier.queue.firstIndex(where: { if case .tokenize = $0 { true } else { false } }),
            case .tokenize(let job) = tier.queue.remove(at: index) {
             return runTokenize(job, on: tier, model: model)
@@ -91,6 +95,7 @@ extension Scheduler {
     /// leaves it out (the lane may already have computed one more).
     private func apply(_ result: StepResult, on tier: Tier) {
         tier.counters.generationSeconds += result.seconds
+        if let problem = result.fileProblem { return modelFileChanged(tier, problem) }
         if let experts = result.experts {
             tier.counters.expertCounts = experts.counts
             tier.counters.routingEntropy = experts.entropy
@@ -136,7 +141,7 @@ extension Scheduler {
         }
     }
 
-    private func finish(_ g: Generation, on tier: Tier, reason: String = "", error: RemoteError? = nil) {
+    func finish(_ g: Generation, on tier: Tier, reason: String = "", error: RemoteError? = nil) {
         g.isCancelled = true  // leaves the active set after this step
         retire(g, from: tier)
         if let error {
@@ -163,14 +168,20 @@ extension Scheduler {
     private func runTokenize(_ job: TokenizeJob, on tier: Tier, model: ModelBackend) {
         tier.isJobInFlight = true
         let request = job.request
-        environment.executor.run(lane: tier.name, {
-            Result { () throws -> TokenizeReply in
+        environment.executor.run(lane: tier.name, { () -> (Result<TokenizeReply, Error>, String?) in
+            let checkpoint = model.fileCheckpoint()
+            let reply = Result { () throws -> TokenizeReply in
                 let tokens = try model.tokenize(request.text, addSpecial: request.addSpecial, parseSpecial: request.parseSpecial)
                 return TokenizeReply(tokens: tokens, pieces: try tokens.map { try model.detokenize([$0]) })
             }
-        }, done: { [self] result in
+            return (reply, model.fileProblem(since: checkpoint))
+        }, done: { [self] (result, problem) in
             tier.isJobInFlight = false
             tier.lastUsed = environment.now()
+            if let problem {
+                job.sink.send(.failure(id: job.requestID, Self.fileChangedError(tier)))
+                return modelFileChanged(tier, problem)
+            }
             switch result {
             case .success(let reply): job.sink.send(Response(id: job.requestID, isFinal: true, result: .tokenize(reply)))
             case .failure(let error): job.sink.send(.failure(id: job.requestID, RemoteError(.invalidArgument, "\(error)")))

@@ -2,7 +2,8 @@ import MoeAPI
 import PluginHost
 
 /// A model as the scheduler uses it. `PluginModel` is the real one; tests
-/// pass fakes. Called only from the tier's worker lane, never the loop.
+/// pass fakes. Called only from the tier's worker lane, never the loop
+/// (except `fileChange`, an fstat, made on the loop while the lane is idle).
 public protocol ModelBackend: AnyObject {
     var info: ModelInfo { get }
     func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32]
@@ -15,6 +16,22 @@ public protocol ModelBackend: AnyObject {
     /// Per layer, the mean routing entropy in nats; empty for dense.
     func routingEntropy() throws -> [Double]
     func close()
+    /// A mark to hand to `fileProblem(since:)` once some work is done.
+    func fileCheckpoint() -> UInt64
+    /// Why the results of work since `checkpoint` cannot be trusted (the
+    /// model's file changed on disk, or a read of its mapped bytes
+    /// faulted), or nil. Checked on the lane after each step.
+    func fileProblem(since checkpoint: UInt64) -> String?
+}
+
+extension ModelBackend {
+    /// A model without a watched file never reports a problem.
+    public func fileCheckpoint() -> UInt64 { 0 }
+    public func fileProblem(since checkpoint: UInt64) -> String? { nil }
+
+    /// How the model's file changed on disk, or nil: an fstat, which the
+    /// loop may also make while the tier's lane is idle.
+    var fileChange: String? { fileProblem(since: fileCheckpoint()) }
 }
 
 extension PluginModel: ModelBackend {}

@@ -29,6 +29,9 @@ struct StepResult {
     var experts: ExpertReport?
     /// Lane time the step took, for the tier's counters.
     var seconds: Double
+    /// Set when the model's file changed on disk (or faulted) during the
+    /// run: the step's outcomes are dropped and the tier fails.
+    var fileProblem: String? = nil
 }
 
 /// Set by the loop when a run of steps should hand the tier back at the
@@ -70,9 +73,20 @@ struct StepJob {
     func run(maxSteps: Int, yield: StepYield, deliver: (StepResult) -> Void) {
         for sequence in retiredSequences { try? model.removeSequence(sequence) }
         let stopTokens = model.info.stopTokens
+        // The file is checked before the first step and after each one,
+        // before its tokens leave the lane: a step computed while the file
+        // changed under it (or on zero pages a fault left) is dropped.
+        // An fstat and an atomic load per step, on the lane, not the loop.
+        let checkpoint = model.fileCheckpoint()
+        if let problem = model.fileProblem(since: checkpoint) {
+            return deliver(StepResult(outcomes: [], experts: nil, seconds: 0, fileProblem: problem))
+        }
         for _ in 0..<max(1, maxSteps) {
             let started = now()
             let outcomes = step()
+            if let problem = model.fileProblem(since: checkpoint) {
+                return deliver(StepResult(outcomes: [], experts: nil, seconds: now() - started, fileProblem: problem))
+            }
             deliver(StepResult(outcomes: outcomes, experts: model.info.experts > 0 ? ExpertReport(model) : nil,
                                seconds: now() - started))
             let ended = outcomes.contains { outcome in

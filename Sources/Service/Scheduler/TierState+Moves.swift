@@ -5,12 +5,16 @@ extension TierState {
     /// in the scheduler, refused and logged rather than performed.
     ///
     ///     unloaded → loading → ready → draining → unloaded
-    ///                   ↘ failed → loading | unloaded
+    ///                   ↘       ↓         ↓
+    ///                     failed → loading | unloaded
+    ///
+    /// A ready or draining tier fails when its model file changes on disk
+    /// (`Scheduler.modelFileChanged`).
     static let allowedMoves: [TierState: Set<TierState>] = [
         .unloaded: [.loading],
         .loading: [.ready, .failed],
-        .ready: [.draining],
-        .draining: [.unloaded],
+        .ready: [.draining, .failed],
+        .draining: [.unloaded, .failed],
         .failed: [.loading, .unloaded],
     ]
 

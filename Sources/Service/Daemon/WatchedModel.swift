@@ -1,0 +1,32 @@
+import PluginHost
+
+/// A plugin's model together with the file moed saw it load: everything
+/// is the plugin's, except the file checks the scheduler makes between
+/// steps (see `ModelFile`).
+final class WatchedModel: ModelBackend {
+    private let model: ModelBackend
+    private let file: ModelFile
+
+    init(_ model: ModelBackend, file: ModelFile) {
+        self.model = model
+        self.file = file
+    }
+
+    func fileCheckpoint() -> UInt64 { file.faultCount() }
+    func fileProblem(since checkpoint: UInt64) -> String? { file.problem(since: checkpoint) }
+
+    var info: ModelInfo { model.info }
+    func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32] {
+        try model.tokenize(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
+    }
+    func detokenize(_ tokens: [Int32]) throws -> [UInt8] { try model.detokenize(tokens) }
+    func renderChat(_ turns: [ChatTurn], addGenerationPrompt: Bool) throws -> String {
+        try model.renderChat(turns, addGenerationPrompt: addGenerationPrompt)
+    }
+    func createSequence() throws -> Int32 { try model.createSequence() }
+    func removeSequence(_ sequence: Int32) throws { try model.removeSequence(sequence) }
+    func evaluate(_ items: [BatchItem]) throws -> [[Float]] { try model.evaluate(items) }
+    func expertStatistics() throws -> [UInt64] { try model.expertStatistics() }
+    func routingEntropy() throws -> [Double] { try model.routingEntropy() }
+    func close() { model.close() }
+}
