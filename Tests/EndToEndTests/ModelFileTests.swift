@@ -9,14 +9,14 @@ import TestSupport
 /// or overwritten in place, the tier's streams end with an error, not a
 /// dead daemon or garbage text; replaced by rename, the tier keeps
 /// serving the file it loaded.
-@Suite("Model files changed under a loaded tier", .serialized)
+@Suite("Model files changed under a loaded tier", .serialized, DefaultModel.isInstalled)
 struct ModelFileTests {
     let scratch = Scratch()
     var haikuPath: String { scratch.directory + "/haiku.gguf" }
 
     /// haiku: a copy of SmolLM2; sonnet: a tiny model on another file.
     func start() throws -> DaemonProcess {
-        try FileManager.default.copyItem(atPath: RealModel.path, toPath: haikuPath)
+        try FileManager.default.copyItem(atPath: try #require(DefaultModel.path, DefaultModel.missing), toPath: haikuPath)
         let other = try SyntheticModel().write(named: "e2e-model-file-other")
         scratch.write("moed.toml", """
             [daemon]
@@ -69,8 +69,7 @@ struct ModelFileTests {
         return error
     }
 
-    @Test("truncated in place mid-stream: the stream fails, status answers, another tier serves, a restored file loads",
-          .enabled(if: RealModel.isPresent, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/ fetch it)"))
+    @Test("truncated in place mid-stream: the stream fails, status answers, another tier serves, a restored file loads")
     func truncatedInPlace() throws {
         let daemon = try start()
         let client = try daemon.client()
@@ -99,7 +98,6 @@ struct ModelFileTests {
     /// Like `cp` (truncates, then writes) and like `dd conv=notrunc`
     /// (writes over the bytes in place; the mapping shows the new ones).
     @Test("overwritten in place with a larger, different file mid-stream: an error, never its text",
-          .enabled(if: RealModel.isPresent, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/ fetch it)"),
           arguments: [true, false])
     func overwrittenInPlace(truncatingFirst: Bool) throws {
         let daemon = try start()
@@ -113,8 +111,7 @@ struct ModelFileTests {
         #expect(daemon.stop() == 0)
     }
 
-    @Test("replaced by rename mid-stream: the stream completes on the file it loaded; the next load reads the new one",
-          .enabled(if: RealModel.isPresent, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/ fetch it)"))
+    @Test("replaced by rename mid-stream: the stream completes on the file it loaded; the next load reads the new one")
     func replacedByRename() throws {
         let daemon = try start()
         let client = try daemon.client()
@@ -135,8 +132,7 @@ struct ModelFileTests {
         #expect(daemon.stop() == 0)
     }
 
-    @Test("truncated while the dense plugin loads it: the load fails, the daemon serves, a restored file loads",
-          .enabled(if: RealModel.isPresent, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/ fetch it)"))
+    @Test("truncated while the dense plugin loads it: the load fails, the daemon serves, a restored file loads")
     func truncatedDuringLoad() throws {
         let daemon = try start()
         let client = try daemon.client()
@@ -218,7 +214,7 @@ func writeInPlace(_ bytes: Data, to path: String, truncatingFirst: Bool = true) 
 /// tied output layer reads from the mapping at every token) and 1 MiB
 /// more at the end: a valid GGUF that answers something else.
 func differentLargerModel() throws -> Data {
-    var bytes = try Data(contentsOf: URL(fileURLWithPath: RealModel.path))
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: try #require(DefaultModel.path, DefaultModel.missing)))
     // token_embd spans 1.7–30.4 MiB, after the header and metadata.
     bytes.withUnsafeMutableBytes { raw in
         for index in stride(from: 2 << 20, to: 30 << 20, by: 7) { raw[index] ^= 0x5A }
