@@ -1,0 +1,393 @@
+"""Frames and requests against a live moed (the socket surface of tools/fuzz/run.sh).
+
+Starts moed on the toy plugin in a scratch folder, then runs seeded cases,
+each on a fresh connection: random frames, mutated valid frames (bit flips,
+edge bytes, length-prefix rewrites, truncation, splicing, duplication),
+valid requests with every field at an extreme, and clients that send and
+hang up or never read. After every batch: a burst of connections, then the
+daemon must be alive and answer `status`. A dead daemon (crash) or one that
+does not answer (hang) saves the batch's inputs under OUT/frames and is
+started again. Case N of seed S is the same bytes on every run.
+
+    python frames.py run --moed BIN --plugin-dir DIR [--cases N] [--seed S] [--out DIR]
+    python frames.py replay --moed BIN --plugin-dir DIR FILE...
+"""
+import argparse
+import os
+import random
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "Tests", "EndToEndTests", "Python"))
+from moed_client import load_messages  # noqa: E402  (one place that compiles the proto)
+
+INTERESTING_BYTES = [0, 1, 0x7F, 0x80, 0xFF]
+INTERESTING_U32 = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFE]
+INTERESTING_U64 = INTERESTING_U32 + [1 << 32, (1 << 63) - 1, 1 << 63, (1 << 64) - 1]
+FLOATS = [0.0, -0.0, -1.0, 1e-45, 1e38, 3.4e38, -3.4e38, float("inf"), float("-inf"), float("nan"), 0.5, 2.0]
+STRINGS = ["", "haiku", "opus", "no-such-tier", "a\x00b", "\x00", "haiku\x00opus", "\u202e\x1b[2J", "é" * 300,
+           "x" * 70000, "../../etc/passwd", "/tmp", "\ud7ff\ue000\U0010ffff"]
+
+
+class Daemon:
+    """moed on the toy plugin in a scratch folder."""
+
+    def __init__(self, moed, plugin_dir):
+        self.moed, self.plugin_dir = moed, plugin_dir
+        self.dir = tempfile.mkdtemp(prefix="moefuzz-frames-")
+        self.socket = os.path.join(self.dir, "moed.sock")
+        self.log = os.path.join(self.dir, "moed.log")
+        toy = os.path.join(self.dir, "toy.txt")
+        with open(toy, "w") as f:
+            f.write("#toy step_ms=0 eos_after=40\nHello from the toy model. ")
+        moe = os.path.join(self.dir, "toy-moe.txt")
+        with open(moe, "w") as f:
+            f.write("#toy experts=4 eos_after=20\nExperts recite this. ")
+        with open(os.path.join(self.dir, "moed.toml"), "w") as f:
+            f.write(f'[daemon]\nsocket = "{self.socket}"\nsocket_mode = "0600"\nplugin_dir = "{plugin_dir}"\n'
+                    f'memory_budget = "1GiB"\ndefault_tier = "haiku"\nmax_queue = 16\n\n'
+                    f'[tiers.haiku]\nplugin = "toy"\nmodel = "{toy}"\n\n'
+                    f'[tiers.opus]\nplugin = "toy"\nmodel = "{moe}"\nkeep_alive = "1h"\n')
+        self.process = None
+
+    def start(self):
+        log = open(self.log, "ab")
+        self.process = subprocess.Popen([self.moed, "--config", os.path.join(self.dir, "moed.toml")],
+                                        stdout=log, stderr=log)
+        for _ in range(200):
+            if self.alive() and os.path.exists(self.socket) and status_ok(self.socket, 1.0):
+                return
+            time.sleep(0.05)
+        raise SystemExit(f"moed did not start; log:\n{self.log_tail()}")
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def death(self):
+        code = self.process.poll()
+        if code is None:
+            return None
+        return f"signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"exit status {code}"
+
+    def log_tail(self, lines=60):
+        try:
+            with open(self.log, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def status_ok(path, timeout):
+    """Whether moed answers a status request within `timeout` seconds."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(STATUS_FRAME)
+            head = b""
+            while len(head) < 4:
+                chunk = s.recv(4 - len(head))
+                if not chunk:
+                    return False
+                head += chunk
+            return struct.unpack(">I", head)[0] > 0
+    except OSError:
+        return False
+
+
+def frame(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+# --- case generation --------------------------------------------------------
+
+def hostile_sampling(pb, r):
+    s = pb.Sampling()
+    for field in ["temperature", "top_p", "min_p", "repeat_penalty"]:
+        if r.random() < 0.6:
+            setattr(s, field, r.choice(FLOATS))
+    for field in ["top_k", "repeat_last_n"]:
+        if r.random() < 0.5:
+            setattr(s, field, r.choice(INTERESTING_U32))
+    if r.random() < 0.5:
+        s.seed = r.choice(INTERESTING_U64)
+    return s
+
+
+def hostile_request(pb, r):
+    """A well-formed request with its fields at extremes."""
+    req = pb.Request(id=r.choice(INTERESTING_U64 + [r.randrange(1, 100)]))
+    kind = r.randrange(12)
+    tier = r.choice(STRINGS[:8])
+    if kind <= 3:
+        g = req.generate
+        g.tier = tier if r.random() < 0.5 else ""
+        if r.random() < 0.7:
+            g.prompt = r.choice(STRINGS + ["Once upon a time"] * 4)
+        for _ in range(r.choice([0, 0, 1, 3, 50])):
+            m = g.messages.add(role=r.choice(["user", "system", "assistant", "", "\x00", "tool"]),
+                               content=r.choice(STRINGS))
+        if r.random() < 0.6:
+            g.sampling.CopyFrom(hostile_sampling(pb, r))
+        count = r.choice([0, 0, 1, 5, 100, 1000])
+        g.stop.extend(r.choice(STRINGS[:9] + ["o", "the", "\n"]) for _ in range(count))
+        g.max_tokens = r.choice(INTERESTING_U32 + [1, 5, 20])
+    elif kind == 4:
+        req.tokenize.tier = tier
+        req.tokenize.text = r.choice(STRINGS)
+        req.tokenize.add_special = r.random() < 0.5
+        req.tokenize.parse_special = r.random() < 0.5
+    elif kind == 5:
+        req.use.tier = tier
+    elif kind == 6:
+        req.load.tier = tier
+    elif kind == 7:
+        req.unload.tier = tier
+    elif kind == 8:
+        req.cancel.target_id = r.choice(INTERESTING_U64)
+    elif kind == 9:
+        req.stats.SetInParent()
+    elif kind == 10:
+        req.tiers.SetInParent()
+    else:
+        req.plugins.SetInParent()
+    return req.SerializeToString()
+
+
+def mutate(data, r, seeds):
+    data = bytearray(data)
+    for _ in range(r.randint(1, 4)):
+        op = r.randrange(7)
+        if op == 0 and data:
+            data[r.randrange(len(data))] ^= 1 << r.randrange(8)
+        elif op == 1 and data:
+            data[r.randrange(len(data))] = r.choice(INTERESTING_BYTES)
+        elif op == 2 and len(data) >= 4:
+            at = r.randrange(len(data) - 3)
+            data[at:at + 4] = struct.pack("<I", r.choice(INTERESTING_U32))
+        elif op == 3:
+            del data[r.randrange(len(data) + 1):]
+        elif op == 4:
+            other = r.choice(seeds)
+            data = data[:r.randrange(len(data) + 1)] + other[r.randrange(len(other) + 1):]
+        elif op == 5 and data:
+            at = r.randrange(len(data))
+            chunk = data[at:at + r.randint(1, 64)]
+            where = r.randrange(len(data) + 1)
+            data[where:where] = chunk
+        elif data:
+            # a protobuf varint length or tag byte set to an edge value
+            data[r.randrange(len(data))] = r.choice([0x80, 0xFF, 0x0A, 0x12, 0x82, 0x7F])
+    return bytes(data)
+
+
+def make_case(pb, seed, index, seeds):
+    """The bytes one case sends, and whether it reads the replies."""
+    r = random.Random(seed * 1_000_003 + index)
+    kind = r.randrange(10)
+    reads = r.random() < 0.7
+    if kind == 0:  # random payload, honest length
+        return frame(r.randbytes(r.choice([0, 1, 3, 16, 200, 4000]))), reads
+    if kind == 1:  # length prefix at an edge, payload shorter or absent
+        return struct.pack(">I", r.choice(INTERESTING_U32)) + r.randbytes(r.randrange(0, 64)), False
+    if kind <= 4:  # a mutated real request
+        payload = mutate(hostile_request(pb, r), r, seeds)
+        return frame(payload), reads
+    if kind <= 7:  # a valid request with hostile fields
+        return frame(hostile_request(pb, r)), reads
+    if kind == 8:  # several requests at once, pipelined, maybe the same id
+        frames = [frame(hostile_request(pb, r)) for _ in range(r.randint(2, 20))]
+        return b"".join(frames), reads
+    # a valid stream cut anywhere, or with a mutated length prefix
+    data = bytearray(frame(hostile_request(pb, r)))
+    if r.random() < 0.5:
+        data[:4] = struct.pack(">I", max(0, len(data) - 4 + r.choice([-2, -1, 1, 2, 1000])))
+    else:
+        del data[r.randrange(len(data) + 1):]
+    return bytes(data), False
+
+
+# --- running ----------------------------------------------------------------
+
+def send_case(path, data, reads):
+    """Sends one case on a fresh connection; reads replies for a moment if asked."""
+    send_window(path, [(data, reads)])
+
+
+def send_window(path, cases, first_wait=0.05, idle=0.01, limit=0.2):
+    """Sends each case on its own connection, all open at once, then reads
+    the replies of those that read until each goes quiet (`idle` seconds
+    after its last bytes), closes, or `limit` passes. Errors are fine: moed
+    closing a hostile client is a good answer."""
+    open_sockets = []
+    for data, reads in cases:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect(path)
+            s.sendall(data)
+        except OSError:
+            s.close()
+            continue
+        if reads:
+            open_sockets.append(s)
+        else:
+            s.close()
+    start = time.monotonic()
+    last_data = {s: None for s in open_sockets}
+    while open_sockets:
+        now = time.monotonic()
+        if now - start > limit:
+            break
+        for s in list(open_sockets):
+            quiet_since = last_data[s] if last_data[s] is not None else start
+            wait = idle if last_data[s] is not None else first_wait
+            if now - quiet_since > wait:
+                open_sockets.remove(s)
+                s.close()
+        if not open_sockets:
+            break
+        ready, _, _ = select.select(open_sockets, [], [], 0.005)
+        for s in ready:
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                chunk = b""
+            if chunk:
+                last_data[s] = time.monotonic()
+            else:
+                open_sockets.remove(s)
+                s.close()
+    for s in open_sockets:
+        s.close()
+
+
+def burst(path, r, count=64):
+    """Many connections at once: some ask status and read, some never read, some just go."""
+    sockets = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(path)
+            if r.random() < 0.8:
+                s.send(STATUS_FRAME * r.choice([1, 1, 10]))
+        except OSError:
+            pass
+        sockets.append(s)
+    time.sleep(0.05)
+    for s in sockets:
+        s.close()
+
+
+def save_batch(out, seed, first, last, cases, why, daemon):
+    folder = os.path.join(out, f"{why.split(':')[0]}-seed{seed}-cases{first}-{last}")
+    os.makedirs(folder, exist_ok=True)
+    for index, (data, _) in cases:
+        with open(os.path.join(folder, f"case{index}.bin"), "wb") as f:
+            f.write(data)
+    with open(os.path.join(folder, "README.txt"), "w") as f:
+        f.write(f"frames seed {seed}, cases {first}..{last}: {why}\n"
+                f"replay: tools/fuzz/run.sh --replay-frames {folder}/case*.bin\nmoed log (last lines):\n"
+                + daemon.log_tail())
+    print(f"frames: cases {first}..{last}: {why}; saved {folder}", flush=True)
+
+
+def run(args, pb):
+    global STATUS_FRAME
+    STATUS_FRAME = frame(pb.Request(id=1, status=pb.StatusRequest()).SerializeToString())
+    seeds = [hostile_request(pb, random.Random(i)) for i in range(32)]
+    daemon = Daemon(args.moed, args.plugin_dir)
+    daemon.start()
+    crashes = hangs = 0
+    started = time.monotonic()
+    try:
+        for first in range(0, args.cases, args.batch):
+            last = min(args.cases, first + args.batch) - 1
+            cases = [(i, make_case(pb, args.seed, i, seeds)) for i in range(first, last + 1)]
+            for at in range(0, len(cases), args.window):
+                if not daemon.alive():
+                    break
+                send_window(daemon.socket, [case for _, case in cases[at:at + args.window]])
+            if daemon.alive():
+                burst(daemon.socket, random.Random(args.seed * 7 + first))
+            why = None
+            if not daemon.alive():
+                crashes += 1
+                why = f"crash: moed died ({daemon.death()})"
+            elif not status_ok(daemon.socket, args.timeout):
+                hangs += 1
+                why = f"hang: no status answer in {args.timeout} s"
+            if why:
+                save_batch(args.out, args.seed, first, last, cases, why, daemon)
+                daemon.stop()
+                daemon.start()
+    finally:
+        daemon.remove()
+    seconds = time.monotonic() - started
+    print(f"frames: {args.cases} cases, {crashes} crashes, {hangs} hangs, {seconds:.1f} s, "
+          f"{args.cases / max(seconds, 1e-9):.0f} cases/s, seed {args.seed}", flush=True)
+    return 1 if crashes or hangs else 0
+
+
+def replay(args, pb):
+    global STATUS_FRAME
+    STATUS_FRAME = frame(pb.Request(id=1, status=pb.StatusRequest()).SerializeToString())
+    daemon = Daemon(args.moed, args.plugin_dir)
+    daemon.start()
+    try:
+        for path in args.files:
+            with open(path, "rb") as f:
+                send_case(daemon.socket, f.read(), True)
+            ok = daemon.alive() and status_ok(daemon.socket, args.timeout)
+            print(f"{path}: {'moed alive and answering' if ok else 'moed FAILED: ' + str(daemon.death() or 'no answer')}")
+            if not ok:
+                print(daemon.log_tail())
+                return 1
+    finally:
+        daemon.remove()
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["run", "replay"])
+    parser.add_argument("files", nargs="*")
+    parser.add_argument("--moed", required=True)
+    parser.add_argument("--plugin-dir", required=True)
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=500, help="cases between liveness checks")
+    parser.add_argument("--window", type=int, default=64, help="cases in flight at once, each on its own connection")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds moed has to answer status after a batch")
+    parser.add_argument("--out", default="out/fuzz")
+    args = parser.parse_args()
+    args.out = os.path.join(args.out, "frames")
+    pb = load_messages(os.path.join(ROOT, "Protos"))
+    sys.exit(run(args, pb) if args.mode == "run" else replay(args, pb))
+
+
+if __name__ == "__main__":
+    main()
