@@ -7,3 +7,11 @@ scripts/install-deps.sh
 export MOED_TEST_MODEL="${MOED_TEST_MODEL:-$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 swift build --build-tests
 swift test --skip-build --parallel
+
+# A short fuzz budget (about two minutes here; docs/reliability.md): a crash
+# or a hang fails the run, its input saved under out/fuzz-ci. The surfaces'
+# rates differ, so each gets its own count; FUZZ_SCALE multiplies them.
+scale="${FUZZ_SCALE:-1}"
+tools/fuzz/run.sh --surface gguf --cases $((20000 * scale)) --seed "${FUZZ_SEED:-1}" --out out/fuzz-ci
+tools/fuzz/run.sh --surface config --cases $((100000 * scale)) --seed "${FUZZ_SEED:-1}" --out out/fuzz-ci
+tools/fuzz/run.sh --surface frames --cases $((20000 * scale)) --seed "${FUZZ_SEED:-1}" --out out/fuzz-ci
