@@ -206,6 +206,10 @@ def mutate(data, r, seeds):
 def make_case(pb, seed, index, seeds):
     """The bytes one case sends, and whether it reads the replies."""
     r = random.Random(seed * 1_000_003 + index)
+    if r.random() < 0.001:  # a stop-string flood: 10 000 strings of 1000 bytes (issue 10, item 2)
+        flood = pb.Request(id=1, generate=pb.GenerateRequest(prompt="Once", max_tokens=20,
+                                                             stop=["s" * 999 + str(i % 10) for i in range(10_000)]))
+        return frame(flood.SerializeToString()), "hold"
     kind = r.randrange(10)
     reads = r.random() < 0.7
     if kind == 0:  # random payload, honest length
@@ -233,15 +237,18 @@ def make_case(pb, seed, index, seeds):
 
 def send_case(path, data, reads):
     """Sends one case on a fresh connection; reads replies for a moment if asked."""
-    send_window(path, [(data, reads)])
+    for s in send_window(path, [(data, reads)]):
+        s.close()
 
 
 def send_window(path, cases, first_wait=0.05, idle=0.01, limit=0.2):
     """Sends each case on its own connection, all open at once, then reads
     the replies of those that read until each goes quiet (`idle` seconds
     after its last bytes), closes, or `limit` passes. Errors are fine: moed
-    closing a hostile client is a good answer."""
-    open_sockets = []
+    closing a hostile client is a good answer. Cases marked "hold" keep
+    their connection open: returned, for the caller to close after it has
+    checked that moed still answers others while they run."""
+    open_sockets, held = [], []
     for data, reads in cases:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(2)
@@ -251,7 +258,9 @@ def send_window(path, cases, first_wait=0.05, idle=0.01, limit=0.2):
         except OSError:
             s.close()
             continue
-        if reads:
+        if reads == "hold":
+            held.append(s)
+        elif reads:
             open_sockets.append(s)
         else:
             s.close()
@@ -282,6 +291,7 @@ def send_window(path, cases, first_wait=0.05, idle=0.01, limit=0.2):
                 s.close()
     for s in open_sockets:
         s.close()
+    return held
 
 
 def burst(path, r, count=64):
@@ -321,19 +331,33 @@ def run(args, pb):
     seeds = [hostile_request(pb, random.Random(i)) for i in range(32)]
     daemon = Daemon(args.moed, args.plugin_dir)
     daemon.start()
-    crashes = hangs = 0
+    crashes = hangs = stalls = 0
+    slowest = 0.0
     started = time.monotonic()
     try:
         for first in range(0, args.cases, args.batch):
             last = min(args.cases, first + args.batch) - 1
             cases = [(i, make_case(pb, args.seed, i, seeds)) for i in range(first, last + 1)]
+            stalled = False
             for at in range(0, len(cases), args.window):
                 if not daemon.alive():
                     break
-                send_window(daemon.socket, [case for _, case in cases[at:at + args.window]])
+                held = send_window(daemon.socket, [case for _, case in cases[at:at + args.window]])
+                # The loop must stay responsive: a status answer slower than
+                # --stall seconds while these cases run is a stall.
+                asked = time.monotonic()
+                if status_ok(daemon.socket, args.timeout):
+                    latency = time.monotonic() - asked
+                    slowest = max(slowest, latency)
+                    stalled = stalled or latency > args.stall
+                for s in held:
+                    s.close()
             if daemon.alive():
                 burst(daemon.socket, random.Random(args.seed * 7 + first))
             why = None
+            if stalled and daemon.alive():
+                stalls += 1
+                save_batch(args.out, args.seed, first, last, cases, f"stall: status took over {args.stall} s", daemon)
             if not daemon.alive():
                 crashes += 1
                 why = f"crash: moed died ({daemon.death()})"
@@ -347,7 +371,8 @@ def run(args, pb):
     finally:
         daemon.remove()
     seconds = time.monotonic() - started
-    print(f"frames: {args.cases} cases, {crashes} crashes, {hangs} hangs, {seconds:.1f} s, "
+    print(f"frames: {args.cases} cases, {crashes} crashes, {hangs} hangs, {stalls} stalled batches "
+          f"(slowest status {slowest:.2f} s), {seconds:.1f} s, "
           f"{args.cases / max(seconds, 1e-9):.0f} cases/s, seed {args.seed}", flush=True)
     return 1 if crashes or hangs else 0
 
@@ -382,6 +407,9 @@ def main():
     parser.add_argument("--batch", type=int, default=500, help="cases between liveness checks")
     parser.add_argument("--window", type=int, default=64, help="cases in flight at once, each on its own connection")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds moed has to answer status after a batch")
+    parser.add_argument("--stall", type=float, default=1.0,
+                        help="a status answer slower than this (between windows) is a stall: reported and saved, "
+                             "not a failure")
     parser.add_argument("--out", default="out/fuzz")
     args = parser.parse_args()
     args.out = os.path.join(args.out, "frames")
