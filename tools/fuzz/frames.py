@@ -117,6 +117,15 @@ def status_ok(path, timeout):
         return False
 
 
+def rss_kib(pid):
+    """Resident size of `pid` in KiB, from /proc (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None)
+    except OSError:
+        return None
+
+
 def frame(payload):
     return struct.pack(">I", len(payload)) + payload
 
@@ -210,6 +219,8 @@ def make_case(pb, seed, index, seeds):
         flood = pb.Request(id=1, generate=pb.GenerateRequest(prompt="Once", max_tokens=20,
                                                              stop=["s" * 999 + str(i % 10) for i in range(10_000)]))
         return frame(flood.SerializeToString()), "hold"
+    if r.random() < 0.002:  # sends 5000 requests and never reads a reply (issue 10, item 3)
+        return STATUS_FRAME * 5000, "hold"
     kind = r.randrange(10)
     reads = r.random() < 0.7
     if kind == 0:  # random payload, honest length
@@ -333,6 +344,7 @@ def run(args, pb):
     daemon.start()
     crashes = hangs = stalls = 0
     slowest = 0.0
+    rss_start = rss_peak = rss_kib(daemon.process.pid) or 0
     started = time.monotonic()
     try:
         for first in range(0, args.cases, args.batch):
@@ -352,6 +364,7 @@ def run(args, pb):
                     stalled = stalled or latency > args.stall
                 for s in held:
                     s.close()
+                rss_peak = max(rss_peak, rss_kib(daemon.process.pid) or 0)
             if daemon.alive():
                 burst(daemon.socket, random.Random(args.seed * 7 + first))
             why = None
@@ -372,7 +385,8 @@ def run(args, pb):
         daemon.remove()
     seconds = time.monotonic() - started
     print(f"frames: {args.cases} cases, {crashes} crashes, {hangs} hangs, {stalls} stalled batches "
-          f"(slowest status {slowest:.2f} s), {seconds:.1f} s, "
+          f"(slowest status {slowest:.2f} s), moed RSS {rss_start // 1024} MiB at start, peak {rss_peak // 1024} MiB, "
+          f"{seconds:.1f} s, "
           f"{args.cases / max(seconds, 1e-9):.0f} cases/s, seed {args.seed}", flush=True)
     return 1 if crashes or hangs else 0
 
