@@ -301,7 +301,7 @@ def main():
                         help="a status answer slower than this (between windows) is a stall: reported and saved, "
                              "not a failure")
     parser.add_argument("--out", default="out/fuzz")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # files may follow the flags
     args.out = os.path.join(args.out, "frames")
     pb = load_messages(os.path.join(ROOT, "Protos"))
     sys.exit(run(args, pb) if args.mode == "run" else replay(args, pb))
