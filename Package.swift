@@ -42,6 +42,10 @@ let package = Package(
         .target(name: "Upcycle", dependencies: ["GGUF", "Kernels"]),
         // Benchmark driver for bench/run.sh (side by side with llama.cpp).
         .executableTarget(name: "moebench", dependencies: ["Inference", "Kernels", "GGUF", "MoeClient", "MoeAPI"], path: "bench/moebench"),
+        // The standing fuzz campaign (tools/fuzz/run.sh): in-process surfaces and their driver.
+        .target(name: "FuzzTargets", dependencies: ["GGUF", "Inference", "Tokenizer", "Service", "TestSupport"],
+                path: "tools/fuzz/FuzzTargets"),
+        .executableTarget(name: "moefuzz", dependencies: ["FuzzTargets"], path: "tools/fuzz/moefuzz"),
         .executableTarget(name: "moectl", dependencies: [
             "Inference", "GGUF", "Kernels", "Tokenizer", "MoeClient", "MoeAPI", "Upcycle",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -80,6 +84,8 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient", "TestSupport", "GGUF"], exclude: ["Python"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        // Saved fuzz inputs (crashes once found, hostile inputs kept), replayed: each must give a clean error.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], exclude: ["gguf", "config"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer", "TestSupport", "Upcycle"],

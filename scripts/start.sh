@@ -26,16 +26,8 @@ swift build -c release --product moectl
 swift build -c release --product moe_dense
 swift build -c release --product moe_moe
 
-# The MoE tiers are SmolLM2 upcycled: each FFN copied into N experts with a
-# little seeded noise, and a seeded router (docs/moe.md).
-upcycle() {  # out experts used
-    [ -f "$1" ] && return 0
-    log "making $(basename "$1"): $2 experts, $3 used per token"
-    "$BIN/moectl" upcycle --model "$DENSE" --out "$1" --experts "$2" --experts-used "$3" \
-        --noise 0.01 --seed 1 --expert-type same
-}
-upcycle "$SONNET" 8 2
-upcycle "$OPUS" 16 4
+# The MoE tiers are SmolLM2 upcycled (scripts/default-models.sh, docs/moe.md).
+scripts/default-models.sh "$BIN"
 
 mkdir -p "$RUN"
 chmod go-w "$RUN" "$BIN"  # folders an earlier run may have made under another umask

@@ -7,3 +7,20 @@ scripts/install-deps.sh
 export MOED_TEST_MODEL="${MOED_TEST_MODEL:-$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 swift build --build-tests
 swift test --skip-build --parallel
+
+# A short fuzz budget (about two minutes here; docs/reliability.md): a crash
+# or a hang fails the run, its input saved under out/fuzz-ci. The surfaces'
+# rates differ, so each gets its own count; FUZZ_SCALE multiplies them.
+scale="${FUZZ_SCALE:-1}"
+tools/fuzz/run.sh --surface gguf --cases $((20000 * scale)) --seed "${FUZZ_SEED:-1}" --out out/fuzz-ci
+tools/fuzz/run.sh --surface config --cases $((100000 * scale)) --seed "${FUZZ_SEED:-1}" --out out/fuzz-ci
+tools/fuzz/run.sh --surface frames --cases $((20000 * scale)) --seed "${FUZZ_SEED:-1}" --out out/fuzz-ci
+
+# The Service and end-to-end tests under ASan and TSan, each in its own
+# build folder: about 5 minutes of building each on two cores, under a
+# minute of tests. MOED_TEST_SANITIZE=0 skips them (say so when you do).
+if [ "${MOED_TEST_SANITIZE:-1}" != 0 ]; then
+    scripts/sanitize.sh all
+else
+    echo "[test] sanitizer runs SKIPPED (MOED_TEST_SANITIZE=0)" >&2
+fi
