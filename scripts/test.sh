@@ -3,6 +3,7 @@
 # the whole suite. CI runs exactly this (.ci/run). Safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+umask 022  # moed refuses group/world-writable plugins and configs (docs/configuration.md)
 scripts/install-deps.sh
 export MOED_TEST_MODEL="${MOED_TEST_MODEL:-$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 swift build --build-tests
