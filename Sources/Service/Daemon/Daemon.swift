@@ -132,7 +132,7 @@ public final class Daemon {
     private func applyAccess(_ configuration: Configuration) throws {
         let policy: AccessPolicy
         do {
-            policy = try AccessPolicy(adminGroup: configuration.daemon.adminGroup)
+            policy = try AccessPolicy(adminGroupNamed: configuration.daemon.adminGroup)
         } catch {
             throw ConfigError(path: configuration.path, line: nil, key: "admin_group", message: "\(error)")
         }

@@ -22,7 +22,7 @@ public struct AccessPolicy: Equatable, Sendable {
     }
 
     /// Looks `adminGroup` up (a name in the group database, or a numeric gid).
-    public init(adminGroup: String?, daemonUID: UInt32 = geteuid()) throws {
+    public init(adminGroupNamed adminGroup: String?, daemonUID: UInt32 = geteuid()) throws {
         self.daemonUID = daemonUID
         guard let adminGroup else { return }
         if let gid = UInt32(adminGroup) {
