@@ -113,7 +113,11 @@ public final class Daemon {
         do {
             let fresh = try Configuration.load(path: configuration.path)
             try applyAccess(fresh)
-            server?.limits = ConnectionLimits(fresh.daemon)
+            if let server {  // for connections accepted from now on; the frame size stays until restart
+                var limits = ConnectionLimits(fresh.daemon)
+                limits.maximumFrameSize = server.limits.maximumFrameSize
+                server.limits = limits
+            }
             configuration = fresh
             backends.setDirectories(fresh.daemon.pluginDirectories + extraDirectories)
             scheduler.apply(fresh)
