@@ -85,4 +85,28 @@ struct PeerAccessTests {
         #expect(try statusOf(daemon).defaultTier == "haiku")
         #expect(daemon.stop() == 0)
     }
+
+    @Test("an admin_group that does not exist stops the start (exit 78) and refuses a reload, naming the key")
+    func unknownAdminGroup() throws {
+        let scratch = Scratch()
+        try scratch.writeOpenConfig(daemonKeys: "admin_group = \"no-such-group-moed\"")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Build.path("moed"))
+        process.arguments = ["--config", scratch.config]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 78)
+        #expect(message.contains("admin_group: no such group 'no-such-group-moed'"), "\(message)")
+
+        try scratch.writeOpenConfig()
+        let daemon = try DaemonProcess(scratch)
+        try scratch.writeOpenConfig(daemonKeys: "admin_group = \"no-such-group-moed\"")
+        let reload = try moectl(["reload"], socket: scratch.socket)
+        #expect(reload.code == 2 && reload.err.contains("no such group"), "\(reload.err)")
+        #expect(try statusOf(daemon).pid == UInt32(daemon.pid))
+        #expect(daemon.stop() == 0)
+    }
 }

@@ -104,7 +104,7 @@ struct ConnectionFlowTests {
 
     @Test("a silent connection is closed after the idle timeout; one with a call in flight is kept")
     func idleTimeout() throws {
-        let limits = ConnectionLimits(idleTimeoutMilliseconds: 100)
+        let limits = ConnectionLimits(idleTimeoutMilliseconds: 500)  // long enough that the busy call surely arrives first
         try withServer(limits: limits, delegate: FlowDelegate()) { path in
             let silent = try MoeClient(socketPath: path)
             silent.setReceiveTimeout(seconds: 30)
