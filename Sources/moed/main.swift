@@ -67,6 +67,8 @@ do {
                             allowingUntrustedConfig: allowsUntrustedConfig)
     try daemon.start()
     daemon.run()
+} catch let error as ConfigError {
+    fail("config refused: \(error)", code: 78)  // e.g. an admin_group that does not exist
 } catch {
     fail("cannot start: \(error)", code: 69)
 }

@@ -17,13 +17,18 @@ final class EchoDelegate: ConnectionDelegate {
 }
 
 /// Runs `client` on another thread against a server on this thread's loop,
-/// then closes everything and checks the loop closed clean.
-func withServer(maximumFrameSize: Int = 1024, _ client: @escaping @Sendable (String) throws -> Void) throws {
+/// then closes everything and checks the loop closed clean. Returns the
+/// server, whose connections' state the caller may inspect now that the
+/// loop has stopped.
+@discardableResult
+func withServer(maximumFrameSize: Int = 1024, limits: ConnectionLimits? = nil, mode: UInt32 = 0o600,
+                delegate: ConnectionDelegate = EchoDelegate(),
+                _ client: @escaping @Sendable (String) throws -> Void) throws -> UnixSocketServer {
     let loop = try EventLoop()
     let path = "/tmp/moed-loop-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-    let server = try UnixSocketServer(loop: loop, path: path, mode: 0o600, maximumFrameSize: maximumFrameSize)
-    let echo = EchoDelegate()
-    server.delegate = echo
+    let server = try UnixSocketServer(loop: loop, path: path, mode: mode,
+                                      limits: limits ?? ConnectionLimits(maximumFrameSize: maximumFrameSize))
+    server.delegate = delegate
     let done = try AsyncQueue(loop: loop)
     nonisolated(unsafe) let finish = { server.close(); done.close() }
     DispatchQueue.global().async {
@@ -33,6 +38,7 @@ func withServer(maximumFrameSize: Int = 1024, _ client: @escaping @Sendable (Str
     loop.run()
     #expect(loop.closeClean())
     #expect(access(path, F_OK) != 0, "the socket file is removed on close")
+    return server
 }
 
 @Suite("Event loop and socket server", .serialized)
@@ -128,7 +134,7 @@ struct LoopTests {
     func staleSocket() throws {
         let loop = try EventLoop()
         let path = "/tmp/moed-stale-\(getpid()).sock"
-        let first = try UnixSocketServer(loop: loop, path: path, mode: 0o600, maximumFrameSize: 64)
+        let first = try UnixSocketServer(loop: loop, path: path, mode: 0o600)
         first.close()
         #expect(loop.closeClean())
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -137,12 +143,12 @@ struct LoopTests {
         withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         close(fd)  // leaves a socket file with nobody listening
-        let second = try UnixSocketServer(loop: loop, path: path, mode: 0o600, maximumFrameSize: 64)
+        let second = try UnixSocketServer(loop: loop, path: path, mode: 0o600)
         second.close()
         #expect(loop.closeClean())
         let file = "/tmp/moed-notsocket-\(getpid())"
         fclose(fopen(file, "w"))
-        #expect(throws: LoopError.self) { _ = try UnixSocketServer(loop: loop, path: file, mode: 0o600, maximumFrameSize: 64) }
+        #expect(throws: SocketFileError.self) { _ = try UnixSocketServer(loop: loop, path: file, mode: 0o600) }
         #expect(access(file, F_OK) == 0)
         unlink(file)
         #expect(loop.closeClean())

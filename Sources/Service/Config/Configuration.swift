@@ -15,6 +15,17 @@ public struct DaemonSettings: Equatable, Sendable {
     /// Sequences a tier evaluates together per step.
     public var maxBatch = 8
     public var maxFrameBytes = 16 << 20
+    /// Reply bytes queued for one client before moed stops reading it.
+    public var maxQueuedReplyBytes = 4 << 20
+    /// Seconds a client may stay over that cap before it is closed.
+    public var slowClientTimeout = 30.0
+    /// Seconds a connection with no call in flight may stay silent; nil: never closed.
+    public var idleTimeout: Double? = 3600
+    /// Open connections per peer uid; the next one gets RESOURCE_EXHAUSTED.
+    public var maxConnectionsPerUID = 256
+    /// Group (name or gid) whose members may load, unload, use and reload;
+    /// nil: only root and moed's own user.
+    public var adminGroup: String?
     public init() {}
 }
 

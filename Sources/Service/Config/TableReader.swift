@@ -26,6 +26,11 @@ struct TableReader {
             case "max_queue": d.maxQueue = try integer(e, 1...100_000)
             case "max_batch": d.maxBatch = try integer(e, 1...256)
             case "max_frame_bytes": d.maxFrameBytes = try integer(e, 1024...(1 << 30))
+            case "max_queued_reply_bytes": d.maxQueuedReplyBytes = try byteLimit(e, 4096...(1 << 30))
+            case "slow_client_timeout": d.slowClientTimeout = try timeout(e, allowsNever: false) ?? d.slowClientTimeout
+            case "idle_timeout": d.idleTimeout = try timeout(e, allowsNever: true)
+            case "max_connections_per_uid": d.maxConnectionsPerUID = try integer(e, 1...100_000)
+            case "admin_group": d.adminGroup = try groupName(e)
             default: throw error(e, "unknown key in [daemon]")
             }
         }

@@ -26,6 +26,8 @@ public final class Daemon {
     /// The socket path, or how the listening socket was inherited.
     private var listeningOn: String
     let router: RequestRouter
+    /// Who is an admin and which paths non-admins must not see; shared with every connection.
+    let access = AccessControl()
     /// Searched after the configured plugin_dir (the build folder in development).
     private let extraDirectories: [String]
     /// moed's `--allow-untrusted-config`: reloads accept a config others can write.
@@ -57,12 +59,14 @@ public final class Daemon {
     /// installs signal handlers.
     public func start() throws {
         let settings = configuration.daemon
+        try applyAccess(configuration)
+        let limits = ConnectionLimits(settings)
         if let fd = Systemd.activatedSocket() {
-            server = try UnixSocketServer(loop: loop, listeningDescriptor: fd, maximumFrameSize: settings.maxFrameBytes)
+            server = try UnixSocketServer(loop: loop, listeningDescriptor: fd, limits: limits, access: access)
             listeningOn = "fd \(fd) from systemd (socket activation)"
         } else {
             server = try UnixSocketServer(loop: loop, path: settings.socketPath, mode: settings.socketMode,
-                                          maximumFrameSize: settings.maxFrameBytes)
+                                          limits: limits, access: access)
         }
         server?.delegate = router
         signals = [
@@ -113,6 +117,12 @@ public final class Daemon {
     public func reload() -> Result<Configuration, ConfigError> {
         do {
             let fresh = try Configuration.load(path: configuration.path, allowingUntrustedFile: allowsUntrustedConfig)
+            try applyAccess(fresh)
+            if let server {  // for connections accepted from now on; the frame size stays until restart
+                var limits = ConnectionLimits(fresh.daemon)
+                limits.maximumFrameSize = server.limits.maximumFrameSize
+                server.limits = limits
+            }
             configuration = fresh
             backends.setDirectories(fresh.daemon.pluginDirectories + extraDirectories,
                                     allowingUntrusted: fresh.daemon.allowsUntrustedPlugins)
@@ -126,6 +136,18 @@ public final class Daemon {
         } catch {
             return .failure(ConfigError(path: configuration.path, line: nil, key: nil, message: "\(error)"))
         }
+    }
+
+    /// Resolves admin_group and collects the paths to hide from non-admins.
+    private func applyAccess(_ configuration: Configuration) throws {
+        let policy: AccessPolicy
+        do {
+            policy = try AccessPolicy(adminGroupNamed: configuration.daemon.adminGroup)
+        } catch {
+            throw ConfigError(path: configuration.path, line: nil, key: "admin_group", message: "\(error)")
+        }
+        access.update(policy: policy, redactor: PathRedactor(
+            knownPaths: configuration.privatePaths(extraPluginDirectories: extraDirectories)))
     }
 
     /// Tells systemd the default tier, only when it changed: sd_notify

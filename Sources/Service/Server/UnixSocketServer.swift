@@ -8,42 +8,61 @@ import MoeAPI
 public final class UnixSocketServer {
     private let loop: EventLoop
     private let handle: UnsafeMutablePointer<uv_pipe_t>
-    private let maximumFrameSize: Int
+    /// Limits for connections accepted from now on (a reload replaces them).
+    public var limits: ConnectionLimits
+    public let access: AccessControl
     private var nextConnectionID: UInt64 = 1
     private var isClosed = false
     /// Open connections by id; a connection leaves when its handle closes.
     public private(set) var connections: [UInt64: Connection] = [:]
+    /// Open connections per peer uid, for `maxConnectionsPerUID`.
+    private var connectionsByUID: [UInt32: Int] = [:]
     public weak var delegate: ConnectionDelegate?
-    /// The path bound, empty for an inherited (socket-activated) descriptor.
-    public let path: String
+    /// The socket file bound; nil for an inherited (socket-activated) descriptor.
+    private var socketFile: SocketFile?
+    /// The path bound, empty for an inherited descriptor.
+    public var path: String { socketFile?.path ?? "" }
 
-    /// Binds `path` with `mode` (removing a stale socket file first).
-    public init(loop: EventLoop, path: String, mode: UInt32, maximumFrameSize: Int) throws {
+    /// Binds `path` with `mode`: refuses a path where a daemon answers,
+    /// replaces a stale socket file, never follows a link.
+    public init(loop: EventLoop, path: String, mode: UInt32, limits: ConnectionLimits = ConnectionLimits(),
+                access: AccessControl = AccessControl()) throws {
         self.loop = loop
-        self.path = path
-        self.maximumFrameSize = maximumFrameSize
+        self.limits = limits
+        self.access = access
+        var file = SocketFile(path: path)
+        try file.clearForBind()
+        let fd = try file.bind(mode: mode)
+        socketFile = file
         handle = .allocate(capacity: 1)
         handle.initialize(to: uv_pipe_t())
-        try LoopError.check(uv_pipe_init(loop.raw, handle, 0), "uv_pipe_init")
+        do {
+            try LoopError.check(uv_pipe_init(loop.raw, handle, 0), "uv_pipe_init")
+        } catch {
+            handle.deallocate()
+            file.removeIfOwned()
+            Glibc.close(fd)
+            throw error
+        }
         handle.pointee.data = Unmanaged.passRetained(self as AnyObject).toOpaque()
         do {
-            try Self.removeStaleSocket(path)
-            try LoopError.check(uv_pipe_bind(handle, path), "bind \(path)")
-            guard chmod(path, mode_t(mode)) == 0 else {
-                throw LoopError(operation: "chmod \(path)", code: -errno)
-            }
+            let opened = uv_pipe_open(handle, fd)
+            if opened != 0 { Glibc.close(fd) }  // else the handle owns it
+            try LoopError.check(opened, "uv_pipe_open \(path)")
             try listen()
         } catch {
+            file.removeIfOwned()
             closeHandle(handle)
             throw error
         }
     }
 
     /// Serves an already-listening descriptor (systemd socket activation).
-    public init(loop: EventLoop, listeningDescriptor fd: Int32, maximumFrameSize: Int) throws {
+    public init(loop: EventLoop, listeningDescriptor fd: Int32, limits: ConnectionLimits = ConnectionLimits(),
+                access: AccessControl = AccessControl()) throws {
         self.loop = loop
-        self.path = ""
-        self.maximumFrameSize = maximumFrameSize
+        self.limits = limits
+        self.access = access
         handle = .allocate(capacity: 1)
         handle.initialize(to: uv_pipe_t())
         try LoopError.check(uv_pipe_init(loop.raw, handle, 0), "uv_pipe_init")
@@ -64,34 +83,42 @@ public final class UnixSocketServer {
         }, "listen")
     }
 
-    /// A socket file left by a crashed daemon would make bind fail; only a
-    /// socket is removed, never a regular file someone put there.
-    private static func removeStaleSocket(_ path: String) throws {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        guard info.st_mode & S_IFMT == S_IFSOCK else {
-            throw LoopError(operation: "\(path) exists and is not a socket", code: -EEXIST)
-        }
-        unlink(path)
-    }
-
     private func accept() {
         guard !isClosed else { return }
         let id = nextConnectionID
         nextConnectionID += 1
-        guard let connection = Connection(id: id, loop: loop, server: handle, maximumFrameSize: maximumFrameSize) else { return }
+        guard let connection = Connection(id: id, loop: loop, server: handle, limits: limits, access: access) else { return }
+        let uid = connection.peer.uid
         connection.delegate = delegate
-        connection.onClose = { [weak self] in self?.connections[id] = nil }
+        connection.onClose = { [weak self] in self?.forget(id, uid: uid) }
         connections[id] = connection
+        connectionsByUID[uid, default: 0] += 1
+        if connectionsByUID[uid, default: 0] > limits.maxConnectionsPerUID {
+            log("refusing a connection from uid \(uid) (pid \(connection.peer.pid)): max_connections_per_uid \(limits.maxConnectionsPerUID) reached")
+            return connection.refuse(RemoteError(.resourceExhausted,
+                "too many connections from uid \(uid): \(limits.maxConnectionsPerUID) are open (max_connections_per_uid)"))
+        }
         connection.startReading()
+        connection.armIdleTimer()
     }
 
-    /// Stops accepting; existing connections stay until closed.
+    private func forget(_ id: UInt64, uid: UInt32) {
+        connections[id] = nil
+        let remaining = connectionsByUID[uid, default: 1] - 1
+        connectionsByUID[uid] = remaining > 0 ? remaining : nil
+    }
+
+    /// Stops accepting; existing connections stay until closed. The socket
+    /// file goes only if it is still the one this server bound.
     public func stopListening() {
         guard !isClosed else { return }
         isClosed = true
+        // Unlink before closing, so the name is never free while we still
+        // hold it; and only if it is still our socket.
+        if let socketFile, !socketFile.removeIfOwned() {
+            log("leaving \(socketFile.path) in place: it is no longer the socket this moed created")
+        }
         closeHandle(handle)
-        if !path.isEmpty { unlink(path) }
     }
 
     /// Stops accepting and closes every connection.

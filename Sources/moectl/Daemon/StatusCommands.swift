@@ -15,7 +15,8 @@ struct StatusCommand: ParsableCommand {
         }
         if daemon.json { return try printJSON(StatusJSON(reply)) }
         print("moed \(reply.version), pid \(reply.pid), up \(Int(reply.uptimeSeconds)) s")
-        print("socket \(reply.socket), config \(reply.configPath)")
+        // Empty for peers that are not admins: moed shows them no paths.
+        if !reply.socket.isEmpty || !reply.configPath.isEmpty { print("socket \(reply.socket), config \(reply.configPath)") }
         print("memory \(formatBytes(reply.memoryUsed)) of \(formatBytes(reply.memoryBudget)); \(reply.connections) connection(s)")
         print("default tier: \(reply.defaultTier)")
         printTiers(reply.tiers)
@@ -44,7 +45,7 @@ func printTiers(_ tiers: [TierStatus]) {
         if t.isPinned { line += "\tpinned" }
         if !t.lastError.isEmpty { line += "\terror: \(t.lastError)" }
         print(line)
-        print("    model \(t.model)")
+        if !t.model.isEmpty { print("    model \(t.model)") }
     }
 }
 
