@@ -9,26 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// The K-quants live in kquants*.c, written separately. Weak references keep
-// this file linkable without them: a missing kernel reads as NULL and its
-// type is simply reported as unsupported.
-#pragma weak moe_dequant_q2_K
-#pragma weak moe_dequant_q3_K
-#pragma weak moe_dequant_q4_K
-#pragma weak moe_dequant_q5_K
-#pragma weak moe_dequant_q6_K
-#pragma weak moe_dequant_q8_K
-#pragma weak moe_quantize_q8_K
-#pragma weak moe_dot_q4_K_q8_K_ref
-#pragma weak moe_dot_q5_K_q8_K_ref
-#pragma weak moe_dot_q6_K_q8_K_ref
-#pragma weak moe_dot_q4_K_q8_K_avx2
-#pragma weak moe_dot_q5_K_q8_K_avx2
-#pragma weak moe_dot_q6_K_q8_K_avx2
-#pragma weak moe_dot_q4_K_q8_K_avx512
-#pragma weak moe_dot_q5_K_q8_K_avx512
-#pragma weak moe_dot_q6_K_q8_K_avx512
-
 // ggml_type numbers (GGUF's on-disk values).
 enum {
     T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q8_1 = 9,
@@ -71,81 +51,106 @@ moe_isa moe_isa_best(void) {
 int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_isa_best(); }
 
 // ---- tables --------------------------------------------------------------------
+// One row per weight type, by name (ggml-cpu's type_traits_cpu style): the
+// shape of a type is written once, each level names its functions, and a
+// kernel that is not linked is a link error, never a silently missing type.
+// Q8_K / Q8_1 appear as weights too (dequantize only) so every type a GGUF
+// file may hold can be read; Q2_K / Q3_K likewise until they get dots.
+#define SHAPE(t, bs, bb, at, abs_, abb, deq) \
+    .type = (t), .block_size = (bs), .block_bytes = (bb), .act_type = (at), .act_block_size = (abs_), \
+    .act_block_bytes = (abb), .dequant = (deq)
+#define F32_SHAPE   SHAPE(T_F32, 1, 4, T_F32, 1, 4, moe_dequant_f32), .quantize_act = moe_quantize_f32
+#define BF16_SHAPE  SHAPE(T_BF16, 1, 2, T_BF16, 1, 2, moe_dequant_bf16), .quantize_act = moe_quantize_bf16
+#define Q4_0_SHAPE  SHAPE(T_Q4_0, 32, 18, T_Q8_0, 32, 34, moe_dequant_q4_0)
+#define Q4_1_SHAPE  SHAPE(T_Q4_1, 32, 20, T_Q8_1, 32, 36, moe_dequant_q4_1)
+#define Q5_0_SHAPE  SHAPE(T_Q5_0, 32, 22, T_Q8_0, 32, 34, moe_dequant_q5_0)
+#define Q5_1_SHAPE  SHAPE(T_Q5_1, 32, 24, T_Q8_1, 32, 36, moe_dequant_q5_1)
+#define Q8_0_SHAPE  SHAPE(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0)
+#define Q8_1_SHAPE  SHAPE(T_Q8_1, 32, 36, T_Q8_1, 32, 36, moe_dequant_q8_1), .quantize_act = moe_quantize_q8_1
+#define K_SHAPE(t, bb, deq) SHAPE(t, 256, bb, T_Q8_K, 256, 292, deq), .quantize_act = moe_quantize_q8_K
+// The four-row kernels read activation scales made float once per product.
+#define SCALES_Q8_0 .scales4 = moe_act_scales4_q8_0, .scales_per_block = 68
+#define SCALES_Q8_1 .scales4 = moe_act_scales4_q8_1, .scales_per_block = 40
+// Types that only dequantize, identical at every level.
+#define DEQUANT_ONLY_ROWS                                                                  \
+    [T_Q8_1] = {Q8_1_SHAPE},                                                               \
+    [T_Q2_K] = {K_SHAPE(T_Q2_K, 84, moe_dequant_q2_K)},                                    \
+    [T_Q3_K] = {K_SHAPE(T_Q3_K, 110, moe_dequant_q3_K)},                                   \
+    [T_Q8_K] = {K_SHAPE(T_Q8_K, 292, moe_dequant_q8_K)}
 
-#define ENTRY(t, bs, bb, at, abs_, abb, deq, qa, dt) \
-    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), NULL, NULL, NULL, NULL, 0, NULL, NULL }
-#define ENTRY4(t, bs, bb, at, abs_, abb, deq, qa, dt, d4, r4, g4, sc4, spb) \
-    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), (d4), (r4), (g4), (sc4), (spb), NULL, NULL }
-#define ENTRYX(t, bs, bb, at, abs_, abb, deq, qa, dt, d4, r4, g4, sc4, spb, rx, gx) \
-    { (t), (bs), (bb), (at), (abs_), (abb), (deq), (qa), (dt), (d4), (r4), (g4), (sc4), (spb), (rx), (gx) }
+enum { CK_TYPES = T_BF16 + 1 };
 
-// Rows: weights, then their activation format. Q8_K / Q8_1 appear as weights
-// too (dequantize only) so every type a GGUF file may hold can be read.
-#define CK_TABLE(name, F32DOT, F16DOT, BF16DOT, Q40, Q41, Q50, Q51, Q80, Q4K, Q5K, Q6K, F16DEQ, F16Q, \
-                 D40, D41, D50, D51, D80, Q80Q, Q81Q, R40, R41, R50, R51, R80, G40, G41, G50, G51, G80, X41) \
-    static const moe_kernel name[] = {                                                          \
-        ENTRY(T_F32, 1, 4, T_F32, 1, 4, moe_dequant_f32, moe_quantize_f32, F32DOT),               \
-        ENTRY(T_F16, 1, 2, T_F16, 1, 2, F16DEQ, F16Q, F16DOT),                                    \
-        ENTRY(T_BF16, 1, 2, T_BF16, 1, 2, moe_dequant_bf16, moe_quantize_bf16, BF16DOT),          \
-        ENTRY4(T_Q4_0, 32, 18, T_Q8_0, 32, 34, moe_dequant_q4_0, Q80Q, Q40, D40, R40, G40, moe_act_scales4_q8_0, 68),           \
-        ENTRYX(T_Q4_1, 32, 20, T_Q8_1, 32, 36, moe_dequant_q4_1, Q81Q, Q41, D41, R41, G41, moe_act_scales4_q8_1, 40, \
-               moe_repack_q4_1_x8, X41),                                                                                  \
-        ENTRY4(T_Q5_0, 32, 22, T_Q8_0, 32, 34, moe_dequant_q5_0, Q80Q, Q50, D50, R50, G50, moe_act_scales4_q8_0, 68),           \
-        ENTRY4(T_Q5_1, 32, 24, T_Q8_1, 32, 36, moe_dequant_q5_1, Q81Q, Q51, D51, R51, G51, moe_act_scales4_q8_1, 40),           \
-        ENTRY4(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0, Q80Q, Q80, D80, R80, G80, moe_act_scales4_q8_0, 68),           \
-        ENTRY(T_Q8_1, 32, 36, T_Q8_1, 32, 36, moe_dequant_q8_1, moe_quantize_q8_1, NULL),          \
-        ENTRY(T_Q2_K, 256, 84, T_Q8_K, 256, 292, moe_dequant_q2_K, moe_quantize_q8_K, NULL),       \
-        ENTRY(T_Q3_K, 256, 110, T_Q8_K, 256, 292, moe_dequant_q3_K, moe_quantize_q8_K, NULL),      \
-        ENTRY(T_Q4_K, 256, 144, T_Q8_K, 256, 292, moe_dequant_q4_K, moe_quantize_q8_K, Q4K),       \
-        ENTRY(T_Q5_K, 256, 176, T_Q8_K, 256, 292, moe_dequant_q5_K, moe_quantize_q8_K, Q5K),       \
-        ENTRY(T_Q6_K, 256, 210, T_Q8_K, 256, 292, moe_dequant_q6_K, moe_quantize_q8_K, Q6K),       \
-        ENTRY(T_Q8_K, 256, 292, T_Q8_K, 256, 292, moe_dequant_q8_K, moe_quantize_q8_K, NULL),      \
-    }
+static const moe_kernel ck_scalar[CK_TYPES] = {
+    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_ref},
+    [T_F16] = {SHAPE(T_F16, 1, 2, T_F16, 1, 2, moe_dequant_f16), .quantize_act = moe_quantize_f16,
+               .dot = moe_dot_f16_f16_ref},
+    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_ref},
+    [T_Q4_0] = {Q4_0_SHAPE, .quantize_act = moe_quantize_q8_0, .dot = moe_dot_q4_0_q8_0_ref},
+    // The scalar level repacks Q4_1 too and multiplies with the reference,
+    // so MOED_KERNEL_ISA=scalar runs the same layout.
+    [T_Q4_1] = {Q4_1_SHAPE, .quantize_act = moe_quantize_q8_1, .dot = moe_dot_q4_1_q8_1_ref,
+                .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_ref},
+    [T_Q5_0] = {Q5_0_SHAPE, .quantize_act = moe_quantize_q8_0, .dot = moe_dot_q5_0_q8_0_ref},
+    [T_Q5_1] = {Q5_1_SHAPE, .quantize_act = moe_quantize_q8_1, .dot = moe_dot_q5_1_q8_1_ref},
+    [T_Q8_0] = {Q8_0_SHAPE, .quantize_act = moe_quantize_q8_0, .dot = moe_dot_q8_0_q8_0_ref},
+    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), .dot = moe_dot_q4_K_q8_K_ref},
+    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), .dot = moe_dot_q5_K_q8_K_ref},
+    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), .dot = moe_dot_q6_K_q8_K_ref},
+    DEQUANT_ONLY_ROWS,
+};
 
-CK_TABLE(ck_scalar, moe_dot_f32_f32_ref, moe_dot_f16_f16_ref, moe_dot_bf16_bf16_ref,
-         moe_dot_q4_0_q8_0_ref, moe_dot_q4_1_q8_1_ref, moe_dot_q5_0_q8_0_ref, moe_dot_q5_1_q8_1_ref,
-         moe_dot_q8_0_q8_0_ref, moe_dot_q4_K_q8_K_ref, moe_dot_q5_K_q8_K_ref, moe_dot_q6_K_q8_K_ref,
-         moe_dequant_f16, moe_quantize_f16, NULL, NULL, NULL, NULL, NULL,
-         moe_quantize_q8_0, moe_quantize_q8_1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-         moe_gemm_q4_1x8_q8_1_ref);
+// The AVX2 rows of the 32-value quants: one-row dot, four activation rows
+// (dot4, gemm4 on float scales) and four weight rows (dotr4).
+#define AVX2_QUANT(q, act)                                                                     \
+    .quantize_act = moe_quantize_##act##_avx2, .dot4 = moe_dot4_##q##_##act##_avx2,            \
+    .dotr4 = moe_dotr4_##q##_##act##_avx2, .gemm4 = moe_gemm4_##q##_##act##_avx2
 
-CK_TABLE(ck_avx2, moe_dot_f32_f32_avx2, moe_dot_f16_f16_avx2, moe_dot_bf16_bf16_avx2,
-         moe_dot_q4_0_q8_0_avx2, moe_dot_q4_1_q8_1_avx2, moe_dot_q5_0_q8_0_avx2, moe_dot_q5_1_q8_1_avx2,
-         moe_dot_q8_0_q8_0_avx2, moe_dot_q4_K_q8_K_avx2, moe_dot_q5_K_q8_K_avx2, moe_dot_q6_K_q8_K_avx2,
-         moe_dequant_f16_f16c, moe_quantize_f16_f16c, moe_dot4_q4_0_q8_0_avx2, moe_dot4_q4_1_q8_1_avx2,
-         moe_dot4_q5_0_q8_0_avx2, moe_dot4_q5_1_q8_1_avx2, moe_dot4_q8_0_q8_0_avx2,
-         moe_quantize_q8_0_avx2, moe_quantize_q8_1_avx2, moe_dotr4_q4_0_q8_0_avx2, moe_dotr4_q4_1_q8_1_avx2,
-         moe_dotr4_q5_0_q8_0_avx2, moe_dotr4_q5_1_q8_1_avx2, moe_dotr4_q8_0_q8_0_avx2,
-         moe_gemm4_q4_0_q8_0_avx2, moe_gemm4_q4_1_q8_1_avx2, moe_gemm4_q5_0_q8_0_avx2,
-         moe_gemm4_q5_1_q8_1_avx2, moe_gemm4_q8_0_q8_0_avx2, moe_gemm_q4_1x8_q8_1_avx2);
+static const moe_kernel ck_avx2[CK_TYPES] = {
+    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx2},
+    [T_F16] = {SHAPE(T_F16, 1, 2, T_F16, 1, 2, moe_dequant_f16_f16c), .quantize_act = moe_quantize_f16_f16c,
+               .dot = moe_dot_f16_f16_avx2},
+    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx2},
+    [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx2, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
+    [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx2, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
+                .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
+    [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx2, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
+    [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx2, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
+    [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
+    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), .dot = moe_dot_q4_K_q8_K_avx2},
+    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), .dot = moe_dot_q5_K_q8_K_avx2},
+    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), .dot = moe_dot_q6_K_q8_K_avx2},
+    DEQUANT_ONLY_ROWS,
+};
 
-CK_TABLE(ck_avx512, moe_dot_f32_f32_avx512, moe_dot_f16_f16_avx512, moe_dot_bf16_bf16_avx512,
-         moe_dot_q4_0_q8_0_avx512, moe_dot_q4_1_q8_1_avx512, moe_dot_q5_0_q8_0_avx512,
-         moe_dot_q5_1_q8_1_avx512, moe_dot_q8_0_q8_0_avx512, moe_dot_q4_K_q8_K_avx512,
-         moe_dot_q5_K_q8_K_avx512, moe_dot_q6_K_q8_K_avx512, moe_dequant_f16_f16c, moe_quantize_f16_f16c,
-         // the four-row kernels are AVX2's: prompt tiles gain little from wider registers
-         moe_dot4_q4_0_q8_0_avx2, moe_dot4_q4_1_q8_1_avx2, moe_dot4_q5_0_q8_0_avx2,
-         moe_dot4_q5_1_q8_1_avx2, moe_dot4_q8_0_q8_0_avx2,
-         moe_quantize_q8_0_avx2, moe_quantize_q8_1_avx2, moe_dotr4_q4_0_q8_0_avx2, moe_dotr4_q4_1_q8_1_avx2,
-         moe_dotr4_q5_0_q8_0_avx2, moe_dotr4_q5_1_q8_1_avx2, moe_dotr4_q8_0_q8_0_avx2,
-         moe_gemm4_q4_0_q8_0_avx2, moe_gemm4_q4_1_q8_1_avx2, moe_gemm4_q5_0_q8_0_avx2,
-         moe_gemm4_q5_1_q8_1_avx2, moe_gemm4_q8_0_q8_0_avx2, moe_gemm_q4_1x8_q8_1_avx2);
+// AVX-512 has its own one-row dots; the multi-row kernels are AVX2's for now.
+static const moe_kernel ck_avx512[CK_TYPES] = {
+    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx512},
+    [T_F16] = {SHAPE(T_F16, 1, 2, T_F16, 1, 2, moe_dequant_f16_f16c), .quantize_act = moe_quantize_f16_f16c,
+               .dot = moe_dot_f16_f16_avx512},
+    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512},
+    [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx512, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
+    [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx512, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
+                .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
+    [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx512, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
+    [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx512, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
+    [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx512, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
+    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), .dot = moe_dot_q4_K_q8_K_avx512},
+    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), .dot = moe_dot_q5_K_q8_K_avx512},
+    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), .dot = moe_dot_q6_K_q8_K_avx512},
+    DEQUANT_ONLY_ROWS,
+};
 
 const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     const moe_kernel *table;
-    size_t count = sizeof ck_scalar / sizeof ck_scalar[0];
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;
     case MOE_ISA_AVX2: table = ck_avx2; break;
     case MOE_ISA_AVX512: table = ck_avx512; break;
     default: return NULL;
     }
-    for (size_t i = 0; i < count; i++) {
-        const moe_kernel *k = &table[i];
-        if (k->type != type) continue;
-        // a type whose dequantize or activation quantizer is missing is unusable
-        if (k->dequant == NULL || k->quantize_act == NULL) return NULL;
-        return k;
-    }
-    return NULL;
+    if (type >= CK_TYPES) return NULL;
+    const moe_kernel *k = &table[type];
+    // a gap in the table (a type number with no row) is all zeros
+    if (k->block_size == 0 || k->dequant == NULL || k->quantize_act == NULL) return NULL;
+    return k;
 }
