@@ -40,7 +40,15 @@ struct BackpressureTests {
         done.wait()
         let peak = try #require(procStatusBytes(daemon.pid, "VmHWM"))
         #expect(closedByDaemon.value, "the daemon closed the client that never read")
-        #expect(peak - rssBefore < 48 << 20, "peak RSS grew by \((peak - rssBefore) >> 20) MiB (from \(rssBefore >> 20) MiB)")
+        let growth = "peak RSS grew by \((peak - rssBefore) >> 20) MiB (from \(rssBefore >> 20) MiB)"
+        if ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil {
+            // Under scripts/sanitize.sh the daemon is AddressSanitizer's: its
+            // quarantine holds freed memory (474 MiB here), so RSS says nothing
+            // about queued replies. The close and the other client still count.
+            print("note: RSS bound not checked under AddressSanitizer; \(growth)")
+        } else {
+            #expect(peak - rssBefore < 48 << 20, "\(growth)")
+        }
         #expect(daemon.log.contains("reply bytes unread"), "the close is logged")
         #expect(try statusOf(daemon).pid == UInt32(daemon.pid))
         #expect(daemon.stop() == 0)
