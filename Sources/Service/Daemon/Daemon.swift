@@ -109,6 +109,12 @@ public final class Daemon {
         // is absorbed instead of killing the daemon mid-stream.
         signals.forEach { $0.close() }
         signals = []
+        // Closing a watcher restores the default action; the daemon is
+        // exiting now, so a later SIGTERM (systemd's or a script's second)
+        // must not turn a clean exit 0 into death by signal. (Under TSan the
+        // exit path is slow enough for a test's second SIGTERM to land here.)
+        Glibc.signal(SIGTERM, SIG_IGN)
+        Glibc.signal(SIGINT, SIG_IGN)
         keepAliveTimer.close()
         loopQueue.close()
     }
