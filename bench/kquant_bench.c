@@ -35,19 +35,22 @@ typedef void (*dotr4_fn)(const void *, size_t, const void *, float *, int64_t);
 typedef struct {
     const char *name;
     int bytes, half_at[2];
-    dot_fn ref, dot_avx2;
+    dot_fn ref, dot[3];  // avx2, avx512, avx512vnni
     gemm4_fn gemm4[3];  // avx2, avx512, avx512vnni
     dotr4_fn dotr4[3];
 } kq_type;
 
 static const kq_type types[] = {
-    {"q4_K", 144, {0, 2}, moe_dot_q4_K_q8_K_ref, moe_dot_q4_K_q8_K_avx2,
+    {"q4_K", 144, {0, 2}, moe_dot_q4_K_q8_K_ref,
+     {moe_dot_q4_K_q8_K_avx2, moe_dot_q4_K_q8_K_avx512, moe_dot_q4_K_q8_K_avx512vnni},
      {moe_gemm4_q4_K_q8_K_avx2, moe_gemm4_q4_K_q8_K_avx512, moe_gemm4_q4_K_q8_K_avx512vnni},
      {moe_dotr4_q4_K_q8_K_avx2, moe_dotr4_q4_K_q8_K_avx512, moe_dotr4_q4_K_q8_K_avx512vnni}},
-    {"q5_K", 176, {0, 2}, moe_dot_q5_K_q8_K_ref, moe_dot_q5_K_q8_K_avx2,
+    {"q5_K", 176, {0, 2}, moe_dot_q5_K_q8_K_ref,
+     {moe_dot_q5_K_q8_K_avx2, moe_dot_q5_K_q8_K_avx512, moe_dot_q5_K_q8_K_avx512vnni},
      {moe_gemm4_q5_K_q8_K_avx2, moe_gemm4_q5_K_q8_K_avx512, moe_gemm4_q5_K_q8_K_avx512vnni},
      {moe_dotr4_q5_K_q8_K_avx2, moe_dotr4_q5_K_q8_K_avx512, moe_dotr4_q5_K_q8_K_avx512vnni}},
-    {"q6_K", 210, {208, 208}, moe_dot_q6_K_q8_K_ref, moe_dot_q6_K_q8_K_avx2,
+    {"q6_K", 210, {208, 208}, moe_dot_q6_K_q8_K_ref,
+     {moe_dot_q6_K_q8_K_avx2, moe_dot_q6_K_q8_K_avx512, moe_dot_q6_K_q8_K_avx512vnni},
      {moe_gemm4_q6_K_q8_K_avx2, moe_gemm4_q6_K_q8_K_avx512, moe_gemm4_q6_K_q8_K_avx512vnni},
      {moe_dotr4_q6_K_q8_K_avx2, moe_dotr4_q6_K_q8_K_avx512, moe_dotr4_q6_K_q8_K_avx512vnni}},
 };
@@ -82,13 +85,13 @@ static float act_scales[N_MAX / 256 * 4];
 static float out[4 * 8960];
 
 // One pass of every matrix: decode (kind 0: dot, 1: dotr4). Returns block-rows.
-static double decode_pass(const kq_type *t, int kind, dotr4_fn r4) {
+static double decode_pass(const kq_type *t, dot_fn dot, dotr4_fn r4) {
     double blockrows = 0;
     for (int m = 0; m < LAYERS * MATS; m++) {
         const int rows = shape[m % MATS][0], n = shape[m % MATS][1];
         const size_t stride = (size_t)n / 256 * t->bytes;
         for (int r = 0; r < rows; r += 4) {
-            if (kind == 0) for (int j = 0; j < 4; j++) out[r + j] = t->dot_avx2(mats[m] + (r + j) * stride, act[0], n);
+            if (dot) for (int j = 0; j < 4; j++) out[r + j] = dot(mats[m] + (r + j) * stride, act[0], n);
             else r4(mats[m] + r * stride, stride, act[0], out + r, n);
         }
         blockrows += (double)rows * n / 256;
@@ -111,7 +114,8 @@ static void check(const kq_type *t, int levels) {
     for (int l = 0; l < levels; l++) {
         double worst = 0;
         for (int r = 0; r < rows; r += 4) {
-            float g[4], d4[4];
+            float g[4], d4[4], d1 = t->dot[l](w + r * stride, act[1], n);
+            worst = fmax(worst, fabs(d1 - t->ref(w + r * stride, act[1], n)) / fmax(1e-6, fabs(t->ref(w + r * stride, act[1], n))));
             t->gemm4[l](w + r * stride, act[0], astride, act_scales, g, n);
             t->dotr4[l](w + r * stride, stride, act[0], d4, n);
             for (int j = 0; j < 4; j++) {
@@ -140,18 +144,17 @@ int main(void) {
         check(t, levels);
         for (int m = 0; m < LAYERS * MATS; m++) mats[m] = random_weights(t, (size_t)shape[m % MATS][0] * shape[m % MATS][1] / 256);
         // decode, streamed
-        double dec[4][REPEATS];
+        double dec[6][REPEATS];
         for (int rep = 0; rep < REPEATS; rep++) {
-            for (int k = 0; k <= levels; k++) {
+            for (int k = 0; k < 2 * levels; k++) {
                 const double t0 = now();
-                const double br = decode_pass(t, k == 0 ? 0 : 1, k == 0 ? NULL : t->dotr4[k - 1]);
+                const double br = k < levels ? decode_pass(t, t->dot[k], NULL) : decode_pass(t, NULL, t->dotr4[k - levels]);
                 dec[k][rep] = (now() - t0) * 1e9 / br;
             }
         }
-        report("decode dot (avx2)", dec[0], t->bytes);
-        for (int k = 1; k <= levels; k++) {
+        for (int k = 0; k < 2 * levels; k++) {
             char name[64];
-            snprintf(name, sizeof name, "decode dotr4 (%s)", level_name[k - 1]);
+            snprintf(name, sizeof name, "decode %s (%s)", k < levels ? "dot" : "dotr4", level_name[k % levels]);
             report(name, dec[k], t->bytes);
         }
         // prompt: a 64 KiB tile of the 1536-wide gate matrix, in cache
@@ -165,7 +168,7 @@ int main(void) {
                 for (int c = 0; c < calls; c++) {
                     for (int r = 0; r < tile_rows; r++) {
                         float o4[4];
-                        if (k == 0) for (int j = 0; j < 4; j++) o4[j] = t->dot_avx2(mats[4] + r * stride, act[j], n);
+                        if (k == 0) for (int j = 0; j < 4; j++) o4[j] = t->dot[0](mats[4] + r * stride, act[j], n);
                         else t->gemm4[k - 1](mats[4] + r * stride, act[0], astride, act_scales, o4, n);
                         out[r] = o4[0] + o4[3];
                     }

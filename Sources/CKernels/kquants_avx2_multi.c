@@ -42,8 +42,8 @@ KQ_AVX2 static inline void kq_add_fifth_bit(__m256i hbits, int c, __m256i *lo, _
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                      \
     __m128 acc_min = _mm_setzero_ps();                                                             \
     for (int64_t i = 0; i < n / MOE_QK_K; i++) {                                                   \
-        uint8_t sc[8], mn[8];                                                                      \
-        moe_kq_unpack_scales_mins(xb[i].scales, sc, mn);                                           \
+        const kq_scales_mins sm = kq_unpack_scales_mins(xb[i].scales);                             \
+        const uint8_t *sc = sm.b, *mn = sm.b + 8;                                           \
         const moe_block_q8_K *b0 = KQ_ROW(moe_block_q8_K, y, y_stride, 0, i);                      \
         const moe_block_q8_K *b1 = KQ_ROW(moe_block_q8_K, y, y_stride, 1, i);                      \
         const moe_block_q8_K *b2 = KQ_ROW(moe_block_q8_K, y, y_stride, 2, i);                      \
@@ -141,8 +141,8 @@ KQ_AVX2 void moe_gemm4_q6_K_q8_K_avx2(const void *x, const void *y, size_t y_str
 // i32 sums (for d) and, through mins_out, the min terms (for dmin).
 #define KQ_Q45_ROW_SUMS(T, FIVE_BIT, a, b, bsum_pairs, sumi, mins_out)                           \
     do {                                                                                           \
-        uint8_t sc[8], mn[8];                                                                      \
-        moe_kq_unpack_scales_mins((a)->scales, sc, mn);                                            \
+        const kq_scales_mins sm = kq_unpack_scales_mins((a)->scales);                             \
+        const uint8_t *sc = sm.b, *mn = sm.b + 8;                                            \
         sumi = _mm256_setzero_si256();                                                             \
         for (int c = 0; c < 4; c++) {                                                              \
             __m256i lo, hi;                                                                        \

@@ -78,8 +78,8 @@ KQ_TARGET static inline __m512i KQ_NAME(q6_high)(const uint8_t *qh) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                      \
     __m128 acc_min = _mm_setzero_ps();                                                             \
     for (int64_t i = 0; i < n / MOE_QK_K; i++) {                                                   \
-        uint8_t sc[8], mn[8];                                                                      \
-        moe_kq_unpack_scales_mins(xb[i].scales, sc, mn);                                           \
+        const kq_scales_mins sm = kq_unpack_scales_mins(xb[i].scales);                             \
+        const uint8_t *sc = sm.b, *mn = sm.b + 8;                                           \
         const __m512i sc16 = KQ_NAME(scales_q45)(sc);                                              \
         const moe_block_q8_K *b0 = KQ_ROW(moe_block_q8_K, y, y_stride, 0, i);                      \
         const moe_block_q8_K *b1 = KQ_ROW(moe_block_q8_K, y, y_stride, 1, i);                      \
@@ -173,8 +173,8 @@ KQ_TARGET void KQ_NAME(gemm4_q6_K)(const void *x, const void *y, size_t y_stride
         for (int j = 0; j < 4; j++) {                                                              \
             const T *a = KQ_ROW(T, x, x_stride, j, i);                                             \
             KQ_PREFETCH_BLOCK(a, (int)sizeof(T), x_stride);                                        \
-            uint8_t sc[8], mn[8];                                                                  \
-            moe_kq_unpack_scales_mins(a->scales, sc, mn);                                          \
+            const kq_scales_mins sm = kq_unpack_scales_mins(a->scales);                            \
+            const uint8_t *sc = sm.b, *mn = sm.b + 8;                                          \
             const __m512i sc16 = KQ_NAME(scales_q45)(sc);                                          \
             const __m512i *hb = NULL;                                                              \
             __m512i hbits2;                                                                        \
@@ -224,4 +224,55 @@ KQ_TARGET void KQ_NAME(dotr4_q6_K)(const void *x, size_t x_stride, const void *y
         }
     }
     _mm_storeu_ps(out, KQ_NAME(hsum4)(acc[0], acc[1], acc[2], acc[3]));
+}
+
+// ---- one weight row, one activation row (decode) ---------------------------
+
+#define KQ512_DOT_Q45(T, FIVE_BIT)                                                                 \
+    const T *xb = (const T *)x;                                                                    \
+    const moe_block_q8_K *yb = (const moe_block_q8_K *)y;                                          \
+    __m512 acc = _mm512_setzero_ps();                                                              \
+    __m128 acc_min = _mm_setzero_ps();                                                             \
+    for (int64_t i = 0; i < n / MOE_QK_K; i++) {                                                   \
+        const kq_scales_mins sm = kq_unpack_scales_mins(xb[i].scales);                             \
+        const __m512i sc16 = KQ_NAME(scales_q45)(sm.b);                                            \
+        const __m512i *hb = NULL;                                                                  \
+        __m512i hbits2;                                                                            \
+        if (FIVE_BIT) { hbits2 = KQ_NAME(fifth_bits)(KQ_QH(&xb[i])); hb = &hbits2; }               \
+        __m512i sumi = _mm512_setzero_si512();                                                     \
+        for (int c = 0; c < 4; c++) {                                                              \
+            sumi = KQ_NAME(run)(sumi, KQ_NAME(q45_chunk)(xb[i].qs, c, hb), yb[i].qs + 64 * c,      \
+                                KQ_NAME(pair_scales)(sc16, 2 * c));                                \
+        }                                                                                          \
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(xb[i].d) * yb[i].d), _mm512_cvtepi32_ps(sumi), acc); \
+        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(sm.b + 8)));   \
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(_cvtsh_ss(xb[i].dmin) * yb[i].d),                      \
+                               _mm_cvtepi32_ps(kq_min_terms(mins16, yb[i].bsums)), acc_min);      \
+    }                                                                                              \
+    const __m128 m2 = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));                        \
+    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
+
+KQ_TARGET float KQ_NAME(dot_q4_K)(const void *x, const void *y, int64_t n) { KQ512_DOT_Q45(moe_block_q4_K, 0) }
+
+KQ_TARGET float KQ_NAME(dot_q5_K)(const void *x, const void *y, int64_t n) { KQ512_DOT_Q45(moe_block_q5_K, 1) }
+
+KQ_TARGET float KQ_NAME(dot_q6_K)(const void *x, const void *y, int64_t n) {
+    const moe_block_q6_K *xb = (const moe_block_q6_K *)x;
+    const moe_block_q8_K *yb = (const moe_block_q8_K *)y;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / MOE_QK_K; i++) {
+        const __m256i sc256 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb[i].scales));
+        const __m512i sc16 = _mm512_castsi256_si512(sc256);
+        __m512i sumi = _mm512_zextsi256_si512(kq_q6_offset(sc256, yb[i].bsums));
+        for (int half = 0; half < 2; half++) {
+            const __m512i ql = _mm512_loadu_si512(xb[i].ql + 64 * half);
+            const __m512i qh2 = KQ_NAME(q6_high)(xb[i].qh + 32 * half);
+            for (int p = 0; p < 2; p++) {
+                sumi = KQ_NAME(run)(sumi, KQ_NAME(q6_pair)(ql, qh2, p), yb[i].qs + 128 * half + 64 * p,
+                                    KQ_NAME(quad_scales)(sc16, 8 * half + 4 * p));
+            }
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(xb[i].d) * yb[i].d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
 }

@@ -1,5 +1,5 @@
-// AVX-512 multi-row K-quant products (four activation rows: gemm4; four
-// weight rows: dotr4), in two builds of one body (kquants_avx512_body.h):
+// AVX-512 K-quant products (one row: dot; four activation rows: gemm4;
+// four weight rows: dotr4), in two builds of one body (kquants_avx512_body.h):
 //
 // - _avx512: F + BW, each sub-block's i16 pair sums weighted by madd, then
 //   added (the table's AVX-512 level, which asks for F + BW only);
@@ -22,6 +22,7 @@
 #undef KQ_DOTW
 #undef KQ512_GEMM4_Q45
 #undef KQ512_DOTR4_Q45
+#undef KQ512_DOT_Q45
 
 #define KQ_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define KQ_NAME(base) kq512vnni_##base
@@ -36,7 +37,8 @@
     }                                                                                                   \
     void moe_dotr4_##q##_q8_K_##suffix(const void *x, size_t x_stride, const void *y, float *out, int64_t n) { \
         prefix##dotr4_##q(x, x_stride, y, out, n);                                                      \
-    }
+    }                                                                                                   \
+    float moe_dot_##q##_q8_K_##suffix(const void *x, const void *y, int64_t n) { return prefix##dot_##q(x, y, n); }
 
 KQ_EXPORT(q4_K, avx512, kq512_)
 KQ_EXPORT(q5_K, avx512, kq512_)

@@ -43,3 +43,20 @@ KQ_AVX2 static inline __m256i kq_q6_offset(__m256i sc16, const int16_t *bsums) {
     return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(t, 5));
 }
 
+
+// Q4_K/Q5_K's 12 packed bytes to 8 scales (bytes 0-7 of the result) and 8
+// mins (bytes 8-15) in 32-bit word operations (ggml's masks) instead of a
+// byte loop: the same values as moe_kq_unpack_scales_mins.
+typedef union { uint32_t u[4]; uint8_t b[16]; } kq_scales_mins;
+
+static inline kq_scales_mins kq_unpack_scales_mins(const uint8_t packed[12]) {
+    const uint32_t m6 = 0x3f3f3f3fu, m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    uint32_t p[3];
+    memcpy(p, packed, 12);
+    kq_scales_mins r;
+    r.u[0] = p[0] & m6;
+    r.u[1] = (p[2] & m4) | (((p[0] >> 6) & m2) << 4);
+    r.u[2] = p[1] & m6;
+    r.u[3] = ((p[2] >> 4) & m4) | (((p[1] >> 6) & m2) << 4);
+    return r;
+}

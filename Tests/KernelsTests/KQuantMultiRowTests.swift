@@ -1,6 +1,6 @@
-// The K-quants' multi-row kernels (gemm4: four activation rows; dotr4: four
-// weight rows) at every level they are built for, called directly, so the
-// VNNI variants are checked even before a table level wires them.
+// The K-quants' kernels (dot: one row; gemm4: four activation rows; dotr4:
+// four weight rows) at every level they are built for, called directly, so
+// the VNNI variants are checked even before a table level wires them.
 import CKernels
 import Testing
 
@@ -20,8 +20,10 @@ private enum Level: String, CaseIterable, Sendable {
         switch self {
         case .ref: nil
         case .avx2: moe_isa_supported(MOE_ISA_AVX2) != 0 ? nil : "no AVX2 here"
-        case .avx512: moe_isa_supported(MOE_ISA_AVX512) != 0 ? nil : "no AVX-512 F/BW here"
-        case .avx512vnni: moe_kq_cpu_has_avx512_vnni() != 0 ? nil : "no AVX-512 VNNI here"
+        case .avx512: moe_isa_supported(MOE_ISA_AVX512) != 0 ? nil : "no AVX-512 F/BW here (or MOED_KERNEL_ISA caps it)"
+        case .avx512vnni:
+            moe_isa_supported(MOE_ISA_AVX512) != 0 && moe_kq_cpu_has_avx512_vnni() != 0
+                ? nil : "no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"
         }
     }
 }
@@ -35,6 +37,23 @@ private enum KType: String, CaseIterable, Sendable {
     var ref: Dot { [moe_dot_q4_K_q8_K_ref, moe_dot_q5_K_q8_K_ref, moe_dot_q6_K_q8_K_ref][index] }
     var dequant: (UnsafeRawPointer?, UnsafeMutablePointer<Float>?, Int64) -> Void {
         [moe_dequant_q4_K, moe_dequant_q5_K, moe_dequant_q6_K][index]
+    }
+
+    func dot(_ level: Level) -> Dot {
+        switch (self, level) {
+        case (.q4K, .ref): moe_dot_q4_K_q8_K_ref
+        case (.q4K, .avx2): moe_dot_q4_K_q8_K_avx2
+        case (.q4K, .avx512): moe_dot_q4_K_q8_K_avx512
+        case (.q4K, .avx512vnni): moe_dot_q4_K_q8_K_avx512vnni
+        case (.q5K, .ref): moe_dot_q5_K_q8_K_ref
+        case (.q5K, .avx2): moe_dot_q5_K_q8_K_avx2
+        case (.q5K, .avx512): moe_dot_q5_K_q8_K_avx512
+        case (.q5K, .avx512vnni): moe_dot_q5_K_q8_K_avx512vnni
+        case (.q6K, .ref): moe_dot_q6_K_q8_K_ref
+        case (.q6K, .avx2): moe_dot_q6_K_q8_K_avx2
+        case (.q6K, .avx512): moe_dot_q6_K_q8_K_avx512
+        case (.q6K, .avx512vnni): moe_dot_q6_K_q8_K_avx512vnni
+        }
     }
 
     func gemm4(_ level: Level) -> Gemm4 {
@@ -124,6 +143,20 @@ struct KQuantMultiRowTests {
             return quantized(x)
         }
         return (w, a)
+    }
+
+    @Test("one-row dot = the one-row reference dot, extremes included", arguments: KType.allCases, Level.allCases)
+    private func dot(type: KType, level: Level) throws {
+        if let missing = level.missing { print("skipped: \(missing) (\(type.rawValue) dot \(level))"); return }
+        let n = Self.blocks * 256
+        for (seed, extreme) in [(UInt64(7), false), (8, false), (9, true)] {
+            let (w, a) = Self.rows(type, extreme: extreme, seed: seed)
+            for j in 0..<4 {
+                let got = Double(type.dot(level)(w[j], a[j], Int64(n))), ref = Double(type.ref(w[j], a[j], Int64(n)))
+                let bound = multiRowTolerance * magnitude(type, w[j], a[j], count: n)
+                #expect(abs(got - ref) <= bound, "\(type.rawValue) \(level) seed \(seed) row \(j): \(got) vs \(ref)")
+            }
+        }
     }
 
     @Test("gemm4 (four activation rows) = four one-row reference dots",

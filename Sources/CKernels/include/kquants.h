@@ -93,6 +93,10 @@ float moe_dot_q6_K_q8_K_avx2(const void *x, const void *y, int64_t n);
 float moe_dot_q4_K_q8_K_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q5_K_q8_K_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q6_K_q8_K_avx512(const void *x, const void *y, int64_t n);
+// AVX-512 F + BW + VL + VNNI (moe_kq_cpu_has_avx512_vnni).
+float moe_dot_q4_K_q8_K_avx512vnni(const void *x, const void *y, int64_t n);
+float moe_dot_q5_K_q8_K_avx512vnni(const void *x, const void *y, int64_t n);
+float moe_dot_q6_K_q8_K_avx512vnni(const void *x, const void *y, int64_t n);
 
 // ---- multi-row products (kquants_multi.c, kquants_*_multi.c) ---------------
 // Same contracts as the 32-value quants' (ckernels.h):
