@@ -66,9 +66,7 @@ KQ_AVX2 static inline void kq_add_fifth_bit(__m256i hbits, int c, __m256i *lo, _
         acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * dy[1]), _mm256_cvtepi32_ps(s1), acc1);           \
         acc2 = _mm256_fmadd_ps(_mm256_set1_ps(d * dy[2]), _mm256_cvtepi32_ps(s2), acc2);           \
         acc3 = _mm256_fmadd_ps(_mm256_set1_ps(d * dy[3]), _mm256_cvtepi32_ps(s3), acc3);           \
-        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));            \
-        const __m128 mins = kq_sum4_i32(kq_min_terms(mins16, b0->bsums), kq_min_terms(mins16, b1->bsums), \
-                                        kq_min_terms(mins16, b2->bsums), kq_min_terms(mins16, b3->bsums)); \
+        const __m128 mins = kq_min_terms4(kq_mins_twice(mn), b0->bsums, b1->bsums, b2->bsums, b3->bsums); \
         acc_min = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(dmin), _mm_loadu_ps(dy)), mins, acc_min);    \
     }                                                                                              \
     _mm_storeu_ps(out, _mm_sub_ps(kq_hsum4(acc0, acc1, acc2, acc3), acc_min));

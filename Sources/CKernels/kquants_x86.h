@@ -60,3 +60,22 @@ static inline kq_scales_mins kq_unpack_scales_mins(const uint8_t packed[12]) {
     r.u[3] = ((p[2] >> 4) & m4) | (((p[1] >> 6) & m2) << 4);
     return r;
 }
+
+// Each of 8 mins twice (i16 lane 2s and 2s+1 = mins[s]), so one madd with
+// a row's 16 bsums gives mins[s] · (bsums[2s] + bsums[2s+1]) with no hadd.
+KQ_AVX2 static inline __m256i kq_mins_twice(const uint8_t mins[8]) {
+    const __m128i twice = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)mins),
+                                           _mm_set_epi8(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0));
+    return _mm256_cvtepu8_epi16(twice);
+}
+
+// The min terms of four activation rows as floats [Σ0, Σ1, Σ2, Σ3].
+KQ_AVX2 static inline __m128 kq_min_terms4(__m256i mins_twice, const int16_t *b0, const int16_t *b1,
+                                           const int16_t *b2, const int16_t *b3) {
+    const __m256i m0 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b0), mins_twice);
+    const __m256i m1 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b1), mins_twice);
+    const __m256i m2 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b2), mins_twice);
+    const __m256i m3 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b3), mins_twice);
+    const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(m0, m1), _mm256_hadd_epi32(m2, m3));
+    return _mm_cvtepi32_ps(_mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1)));
+}
