@@ -71,6 +71,18 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 // The four-row kernels read activation scales made float once per product.
 #define SCALES_Q8_0 .scales4 = moe_act_scales4_q8_0, .scales_per_block = 68
 #define SCALES_Q8_1 .scales4 = moe_act_scales4_q8_1, .scales_per_block = 40
+// K-quant rows with their four-activation-row kernels (kquants_*_multi.c;
+// gemm4, on the rows' d gathered by scales4). `dot_isa` names the one-row
+// dot, `isa` gemm4's level (avx2, avx512, avx512vnni). Their four-weight-row
+// kernels (moe_dotr4_*_q8_K_*) are not wired: streaming one row at a time
+// with the one-row dot measured faster (docs/kernels.md).
+#define SCALES_Q8_K .scales4 = moe_act_scales4_q8_K, .scales_per_block = 4
+#define K_MULTI(q, dot_isa, isa) \
+    .dot = moe_dot_##q##_q8_K_##dot_isa, .gemm4 = moe_gemm4_##q##_q8_K_##isa, SCALES_Q8_K
+#define K_QUANT_ROWS(dot_isa, isa)                                                                 \
+    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa)},             \
+    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa)},             \
+    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa)}
 // Types that only dequantize, identical at every level.
 #define DEQUANT_ONLY_ROWS                                                                  \
     [T_Q8_1] = {Q8_1_SHAPE},                                                               \
@@ -116,9 +128,7 @@ static const moe_kernel ck_avx2[CK_TYPES] = {
     [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx2, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
     [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx2, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
     [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
-    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), .dot = moe_dot_q4_K_q8_K_avx2},
-    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), .dot = moe_dot_q5_K_q8_K_avx2},
-    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), .dot = moe_dot_q6_K_q8_K_avx2},
+    K_QUANT_ROWS(avx2, avx2),
     DEQUANT_ONLY_ROWS,
 };
 
@@ -134,9 +144,9 @@ static const moe_kernel ck_avx512[CK_TYPES] = {
     [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx512, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
     [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx512, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
     [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx512, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
-    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), .dot = moe_dot_q4_K_q8_K_avx512},
-    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), .dot = moe_dot_q5_K_q8_K_avx512},
-    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), .dot = moe_dot_q6_K_q8_K_avx512},
+    // F + BW only at this level; a level with VNNI takes
+    // K_QUANT_ROWS(avx512, avx512vnni).
+    K_QUANT_ROWS(avx512, avx512),
     DEQUANT_ONLY_ROWS,
 };
 

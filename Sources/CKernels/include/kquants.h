@@ -5,6 +5,7 @@
 // Every n below counts scalar values and must be a multiple of 256
 // (MOE_QK_K); the caller (the Swift kernel table) checks that before calling.
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -92,6 +93,33 @@ float moe_dot_q6_K_q8_K_avx2(const void *x, const void *y, int64_t n);
 float moe_dot_q4_K_q8_K_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q5_K_q8_K_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_q6_K_q8_K_avx512(const void *x, const void *y, int64_t n);
+// AVX-512 F + BW + VL + VNNI (moe_kq_cpu_has_avx512_vnni).
+float moe_dot_q4_K_q8_K_avx512vnni(const void *x, const void *y, int64_t n);
+float moe_dot_q5_K_q8_K_avx512vnni(const void *x, const void *y, int64_t n);
+float moe_dot_q6_K_q8_K_avx512vnni(const void *x, const void *y, int64_t n);
+
+// ---- multi-row products (kquants_multi.c, kquants_*_multi.c) ---------------
+// Same contracts as the 32-value quants' (ckernels.h):
+// gemm4: one weight row, four q8_K activation rows y_stride bytes apart,
+//   out[j] = dot(x, y + j·y_stride), reading y_scales from
+//   moe_act_scales4_q8_K (4 floats per block: the rows' d);
+// dotr4: four weight rows x_stride bytes apart, one activation row,
+//   out[j] = dot(x + j·x_stride, y), prefetching the next four rows.
+// _ref are four one-row reference dots (the specification); the others agree
+// with them up to float summation order. _avx512 needs F + BW, _avx512vnni
+// also VL + VNNI (moe_kq_cpu_has_avx512_vnni).
+void moe_act_scales4_q8_K(const void *y, size_t y_stride, float *scales, int64_t n);
+int moe_kq_cpu_has_avx512_vnni(void);
+
+#define MOE_KQ_MULTI_DECL(q, isa)                                                                  \
+    void moe_gemm4_##q##_q8_K_##isa(const void *x, const void *y, size_t y_stride, const float *y_scales, \
+                                    float *out, int64_t n);                                       \
+    void moe_dotr4_##q##_q8_K_##isa(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+#define MOE_KQ_MULTI_DECL_ALL(isa) MOE_KQ_MULTI_DECL(q4_K, isa) MOE_KQ_MULTI_DECL(q5_K, isa) MOE_KQ_MULTI_DECL(q6_K, isa)
+MOE_KQ_MULTI_DECL_ALL(ref)
+MOE_KQ_MULTI_DECL_ALL(avx2)
+MOE_KQ_MULTI_DECL_ALL(avx512)
+MOE_KQ_MULTI_DECL_ALL(avx512vnni)
 
 #ifdef __cplusplus
 }
