@@ -92,6 +92,7 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
     .act_block_bytes = (abb), .dequant = (deq)
 #define F32_SHAPE   SHAPE(T_F32, 1, 4, T_F32, 1, 4, moe_dequant_f32), .quantize_act = moe_quantize_f32
 #define BF16_SHAPE  SHAPE(T_BF16, 1, 2, T_BF16, 1, 2, moe_dequant_bf16), .quantize_act = moe_quantize_bf16
+#define F16_SHAPE_F16C SHAPE(T_F16, 1, 2, T_F16, 1, 2, moe_dequant_f16_f16c), .quantize_act = moe_quantize_f16_f16c
 #define Q4_0_SHAPE  SHAPE(T_Q4_0, 32, 18, T_Q8_0, 32, 34, moe_dequant_q4_0)
 #define Q4_1_SHAPE  SHAPE(T_Q4_1, 32, 20, T_Q8_1, 32, 36, moe_dequant_q4_1)
 #define Q5_0_SHAPE  SHAPE(T_Q5_0, 32, 22, T_Q8_0, 32, 34, moe_dequant_q5_0)
@@ -99,6 +100,8 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 #define Q8_0_SHAPE  SHAPE(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0)
 #define Q8_1_SHAPE  SHAPE(T_Q8_1, 32, 36, T_Q8_1, 32, 36, moe_dequant_q8_1), .quantize_act = moe_quantize_q8_1
 #define K_SHAPE(t, bb, deq) SHAPE(t, 256, bb, T_Q8_K, 256, 292, deq), .quantize_act = moe_quantize_q8_K
+// Float weights' four-row kernels read the activation rows widened and interleaved.
+#define FLOAT_GEMM(t, isa) .gemm4 = moe_gemm4_##t##_##t##_##isa, .scales4 = moe_act_scales4_##t, .scales_per_block = 4
 // The four-row kernels read activation scales made float once per product.
 #define SCALES_Q8_0 .scales4 = moe_act_scales4_q8_0, .scales_per_block = 68
 #define SCALES_Q8_1 .scales4 = moe_act_scales4_q8_1, .scales_per_block = 40
@@ -137,10 +140,9 @@ static const moe_kernel ck_scalar[CK_TYPES] = {
     .dotr4 = moe_dotr4_##q##_##act##_avx2, .gemm4 = moe_gemm4_##q##_##act##_avx2
 
 static const moe_kernel ck_avx2[CK_TYPES] = {
-    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx2},
-    [T_F16] = {SHAPE(T_F16, 1, 2, T_F16, 1, 2, moe_dequant_f16_f16c), .quantize_act = moe_quantize_f16_f16c,
-               .dot = moe_dot_f16_f16_avx2},
-    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx2},
+    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx2, FLOAT_GEMM(f32, avx2)},
+    [T_F16] = {F16_SHAPE_F16C, .dot = moe_dot_f16_f16_avx2, FLOAT_GEMM(f16, avx2)},
+    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx2, FLOAT_GEMM(bf16, avx2)},
     [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx2, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
     [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx2, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
                 .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
@@ -153,12 +155,15 @@ static const moe_kernel ck_avx2[CK_TYPES] = {
     DEQUANT_ONLY_ROWS,
 };
 
-// AVX-512 has its own one-row dots; the multi-row kernels are AVX2's for now.
+// AVX-512 F/BW has its own one-row dots and float four-row kernels; the
+// quants' multi-row kernels are AVX2's (this machine has VNNI, so the
+// level without it was not measured apart).
+#define AVX512_FLOATS                                                                               \
+    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx512, FLOAT_GEMM(f32, avx512)},                  \
+    [T_F16] = {F16_SHAPE_F16C, .dot = moe_dot_f16_f16_avx512, FLOAT_GEMM(f16, avx512)},             \
+    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512, FLOAT_GEMM(bf16, avx512)}
 static const moe_kernel ck_avx512[CK_TYPES] = {
-    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx512},
-    [T_F16] = {SHAPE(T_F16, 1, 2, T_F16, 1, 2, moe_dequant_f16_f16c), .quantize_act = moe_quantize_f16_f16c,
-               .dot = moe_dot_f16_f16_avx512},
-    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512},
+    AVX512_FLOATS,
     [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx512, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
     [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx512, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
                 .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
@@ -183,10 +188,7 @@ static const moe_kernel ck_avx512[CK_TYPES] = {
 #define SCALES_Q8_0_VNNI .scales4 = moe_act_scales4_q8_0_vnni, .scales_per_block = 48
 
 static const moe_kernel ck_avx512vnni[CK_TYPES] = {
-    [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx512},
-    [T_F16] = {SHAPE(T_F16, 1, 2, T_F16, 1, 2, moe_dequant_f16_f16c), .quantize_act = moe_quantize_f16_f16c,
-               .dot = moe_dot_f16_f16_avx512},
-    [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512},
+    AVX512_FLOATS,
     [T_Q4_0] = {Q4_0_SHAPE, VNNI_QUANT(q4_0, q8_0), SCALES_Q8_0_VNNI},
     [T_Q4_1] = {Q4_1_SHAPE, VNNI_QUANT(q4_1, q8_1), SCALES_Q8_1,
                 .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
@@ -199,7 +201,15 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
     DEQUANT_ONLY_ROWS,
 };
 
+// BF16 with vdpbf16ps, on the activations kept in bf16: AVX-512 BF16 is a
+// feature of its own (Ice Lake has VNNI without it), so the avx512vnni
+// level takes this row only where the CPU reports it.
+static const moe_kernel ck_bf16_dp = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512,
+                                      .gemm4 = moe_gemm4_bf16_bf16_avx512bf16,
+                                      .scales4 = moe_act_scales4_bf16_pairs, .scales_per_block = 2};
+
 const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
+    if (type == T_BF16 && isa == MOE_ISA_AVX512VNNI && moe_cpu_has("avx512bf16")) return &ck_bf16_dp;
     const moe_kernel *table;
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;

@@ -136,6 +136,24 @@ void moe_gemm4_q4_1_q8_1_vnni(const void *x, const void *y, size_t y_stride, con
 void moe_gemm4_q5_1_q8_1_vnni(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
 void moe_act_scales4_q8_0_vnni(const void *y, size_t y_stride, float *scales, int64_t n);
 
+// ---- float weights, four activation rows (floats_gemm4.c) ----------------------
+// The four rows widened to f32 and interleaved by chunks of 16 values (4
+// floats per value; bf16_pairs keeps bf16, chunks of 32, 2 floats' room per
+// value), then one weight row against them, as the quants' gemm4.
+void moe_act_scales4_f32(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_act_scales4_f16(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_act_scales4_bf16(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_act_scales4_bf16_pairs(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_gemm4_f32_f32_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_f16_f16_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_bf16_bf16_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_f32_f32_avx512(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_f16_f16_avx512(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_bf16_bf16_avx512(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+// Needs avx512bf16 (moe_cpu_has), beyond any level: the avx512vnni table
+// uses it for BF16 where the CPU has it.
+void moe_gemm4_bf16_bf16_avx512bf16(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+
 // ---- Q4_1 repacked eight rows at a time (repack_q4_1*.c) -------------------
 // Group k of eight weight rows (8k…8k+7), block i: the eight d, the eight m,
 // then bytes qs[4g…4g+3] of row r at 32g + 4r (g < 4). Same bytes per
