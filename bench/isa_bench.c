@@ -54,11 +54,14 @@ static double run_dotr4(const moe_kernel *k, const uint8_t *w, size_t bytes, con
 }
 
 static double run_gemm4(const moe_kernel *k, const uint8_t *w, const void *y, size_t y_stride, const float *prep, int loops) {
-    const size_t row = (size_t)(N / 32) * (size_t)k->block_bytes;
+    const size_t row = (size_t)N / (size_t)k->block_size * (size_t)k->block_bytes;
     const int64_t rows = (int64_t)(TILE / row);
     static float out[4 * 64];
     const double t0 = now();
-    for (int l = 0; l < loops; l++) moe_gemm4_rows(k->gemm4, w, row, rows, y, y_stride, prep, out, 64, N);
+    for (int l = 0; l < loops; l++) {
+        if (k->gemm4_rows) k->gemm4_rows(w, row, rows, y, y_stride, prep, out, 64, N);
+        else moe_gemm4_rows(k->gemm4, w, row, rows, y, y_stride, prep, out, 64, N);
+    }
     sink += out[0];
     return (now() - t0) * 1e9 / ((double)loops * (double)rows * 4 * (N / 32));
 }
@@ -70,10 +73,56 @@ static void report(const char *what, const char *type, double t[2][REPEATS], con
            lv[1].name, m[1], t[1][0], m[0] / m[1]);
 }
 
+// Float weights, a 64 KiB tile against four activation rows: four one-row
+// dots per weight row (the path before the four-row kernels) against the
+// four-row kernel of each level (bf16 also with vdpbf16ps). Same unit.
+static double run_dots(const moe_kernel *k, const uint8_t *w, const uint8_t *y, size_t y_stride, int loops) {
+    const size_t row = (size_t)N * (size_t)k->block_bytes;
+    const int64_t rows = (int64_t)(TILE / row);
+    const double t0 = now();
+    for (int l = 0; l < loops; l++)
+        for (int64_t r = 0; r < rows; r++)
+            for (int j = 0; j < 4; j++) sink += k->dot(w + (size_t)r * row, y + (size_t)j * y_stride, N);
+    return (now() - t0) * 1e9 / ((double)loops * (double)rows * 4 * (N / 32));
+}
+
+static void floats(void) {
+    const struct { uint32_t type; const char *name; } types[] = {{0, "f32"}, {1, "f16"}, {30, "bf16"}};
+    for (size_t t = 0; t < 3; t++) {
+        const moe_kernel *k[3] = {moe_kernel_get(types[t].type, MOE_ISA_AVX2), moe_kernel_get(types[t].type, MOE_ISA_AVX512),
+                                  moe_kernel_get(types[t].type, MOE_ISA_AVX512VNNI)};
+        float x[4 * N], wf[N * 8];
+        for (int i = 0; i < 4 * N; i++) x[i] = (float)(next() % 2001) / 1000.0f - 1.0f;
+        for (int i = 0; i < N * 8; i++) wf[i] = (float)(next() % 2001) / 1000.0f - 1.0f;
+        uint8_t *w = aligned_alloc(64, TILE);
+        const int per = k[0]->block_bytes;
+        for (int i = 0; i < TILE / per; i++) k[0]->quantize_act(wf + i % (N * 8), w + (size_t)i * per, 1);
+        const size_t ab = (size_t)N * (size_t)k[0]->act_block_bytes;
+        uint8_t *act = aligned_alloc(64, 4 * ab);
+        for (int j = 0; j < 4; j++) k[0]->quantize_act(x + j * N, act + j * ab, N);
+        float *prep[3];
+        for (int l = 0; l < 3; l++) {
+            prep[l] = aligned_alloc(64, sizeof(float) * (size_t)N * 4);
+            k[l]->scales4(act, ab, prep[l], N);
+        }
+        double r[4][REPEATS];
+        for (int rep = 0; rep < REPEATS; rep++) {
+            r[0][rep] = run_dots(k[2], w, act, ab, 20);
+            for (int l = 0; l < 3; l++) r[1 + l][rep] = run_gemm4(k[l], w, act, ab, prep[l], 20);
+        }
+        double m[4];
+        for (int l = 0; l < 4; l++) { qsort(r[l], REPEATS, sizeof(double), cmp); m[l] = r[l][REPEATS / 2]; }
+        printf("%-5s tile, 4 rows: 4 dots (avx512) %.3f  gemm4 avx2 %.3f  avx512 %.3f  avx512vnni-table %.3f ns per 32 weights·row\n",
+               types[t].name, m[0], m[1], m[2], m[3]);
+        free(w); free(act); for (int l = 0; l < 3; l++) free(prep[l]);
+    }
+}
+
 int main(void) {
     const struct { uint32_t type; const char *name; int halves; } types[] = {
         {8, "q8_0", 1}, {2, "q4_0", 1}, {6, "q5_0", 1}, {3, "q4_1", 2}, {7, "q5_1", 2}};
     if (!moe_isa_supported(MOE_ISA_AVX512VNNI)) { printf("skipped: no AVX-512 VNNI here\n"); return 0; }
+    floats();
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         level lv[2] = {{moe_kernel_get(types[t].type, MOE_ISA_AVX2), "avx2"},
                        {moe_kernel_get(types[t].type, MOE_ISA_AVX512VNNI), "vnni"}};

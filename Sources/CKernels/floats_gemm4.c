@@ -181,3 +181,111 @@ CK_AVX512BF16 void moe_gemm4_bf16_bf16_avx512bf16(const void *x, const void *y, 
     CK_TAIL(moe_bf16_to_fp32, moe_bf16_to_fp32)
     for (int j = 0; j < 4; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(e[j], o[j])) + tail[j];
 }
+
+// ---- runs of weight rows (MatmulContext's prompt tiles) ---------------------------
+// One weight row at a time, the four activation rows' chunks are reloaded
+// for every weight row; with n = 2048 f32 they are 32 KiB, beyond L1 beside
+// the tile, and the kernel waited on L2 (f32: 1.38 ns per 32 weights·row,
+// about a third of the FMA rate). Register tiles of R weight rows × 4
+// activation rows load each activation vector once for R weight rows.
+// out[j * out_stride + r] as moe_gemm4_rows; rows left over (rows mod R)
+// take the one-row kernel.
+
+#define CK_ROW(T, i) ((const T *)((const uint8_t *)x + (size_t)(r + (i)) * x_stride))
+
+// The scalar tail of R weight rows, then the results.
+#define CK_RUN_FINISH(T, R, WIDEN1, PREP1, CHUNKLEN, HSUM)                                        \
+    {                                                                                             \
+        const int64_t len = n - c;                                                                \
+        for (int i = 0; i < (R); i++)                                                             \
+            for (int j = 0; j < 4; j++) {                                                         \
+                float t = 0;                                                                      \
+                for (int64_t k = 0; k < len; k++) t += WIDEN1(CK_ROW(T, i)[c + k]) * PREP1(prep[4 * c + j * len + k]); \
+                out[(size_t)j * out_stride + (size_t)(r + i)] = HSUM(acc[i][j]) + t;              \
+            }                                                                                     \
+    }
+
+#define CK_RUN_REST(ONE)                                                                          \
+    for (; r < rows; r++) {                                                                       \
+        float four[4];                                                                            \
+        ONE((const uint8_t *)x + (size_t)r * x_stride, y, y_stride, y_scales, four, n);           \
+        for (int j = 0; j < 4; j++) out[(size_t)j * out_stride + (size_t)r] = four[j];            \
+    }
+
+// AVX2: two weight rows × four activation rows, eight accumulators of
+// eight values (16 registers: those, four activation and two weight vectors).
+#define CK_RUN_AVX2(NAME, T, WIDEN8, WIDEN1, ONE)                                                 \
+    CK_AVX2 void NAME(const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride, \
+                      const float *y_scales, float *out, size_t out_stride, int64_t n) {          \
+        const float *prep = y_scales;                                                             \
+        int64_t r = 0;                                                                            \
+        for (; r + 2 <= rows; r += 2) {                                                           \
+            __m256 acc[2][4];                                                                     \
+            for (int i = 0; i < 2; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps(); \
+            int64_t c = 0;                                                                        \
+            for (; c + CK_FC <= n; c += CK_FC)                                                    \
+                for (int h = 0; h < 16; h += 8) {                                                 \
+                    const __m256 w0 = WIDEN8(CK_ROW(T, 0) + c + h), w1 = WIDEN8(CK_ROW(T, 1) + c + h); \
+                    for (int j = 0; j < 4; j++) {                                                 \
+                        const __m256 v = _mm256_loadu_ps(prep + 4 * c + 16 * j + h);              \
+                        acc[0][j] = _mm256_fmadd_ps(w0, v, acc[0][j]);                            \
+                        acc[1][j] = _mm256_fmadd_ps(w1, v, acc[1][j]);                            \
+                    }                                                                             \
+                }                                                                                 \
+            CK_RUN_FINISH(T, 2, WIDEN1, ck_same, CK_FC, ck_hsum256)                               \
+        }                                                                                         \
+        CK_RUN_REST(ONE)                                                                          \
+    }
+
+// AVX-512: four weight rows × four activation rows, sixteen accumulators.
+#define CK_RUN_AVX512(NAME, T, WIDEN16, WIDEN1, ONE)                                              \
+    CK_AVX512F void NAME(const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride, \
+                         const float *y_scales, float *out, size_t out_stride, int64_t n) {       \
+        const float *prep = y_scales;                                                             \
+        int64_t r = 0;                                                                            \
+        for (; r + 4 <= rows; r += 4) {                                                           \
+            __m512 acc[4][4];                                                                     \
+            for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps(); \
+            int64_t c = 0;                                                                        \
+            for (; c + CK_FC <= n; c += CK_FC) {                                                  \
+                __m512 v[4];                                                                      \
+                for (int j = 0; j < 4; j++) v[j] = _mm512_loadu_ps(prep + 4 * c + 16 * j);        \
+                for (int i = 0; i < 4; i++) {                                                     \
+                    const __m512 w = WIDEN16(CK_ROW(T, i) + c);                                   \
+                    for (int j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(w, v[j], acc[i][j]);  \
+                }                                                                                 \
+            }                                                                                     \
+            CK_RUN_FINISH(T, 4, WIDEN1, ck_same, CK_FC, _mm512_reduce_add_ps)                     \
+        }                                                                                         \
+        CK_RUN_REST(ONE)                                                                          \
+    }
+
+CK_RUN_AVX2(moe_gemm4_rows_f32_avx2, float, ck_load_f32, ck_same, moe_gemm4_f32_f32_avx2)
+CK_RUN_AVX2(moe_gemm4_rows_f16_avx2, uint16_t, ck_load_f16, ck_half_f16c, moe_gemm4_f16_f16_avx2)
+CK_RUN_AVX2(moe_gemm4_rows_bf16_avx2, uint16_t, ck_load_bf16, moe_bf16_to_fp32, moe_gemm4_bf16_bf16_avx2)
+CK_RUN_AVX512(moe_gemm4_rows_f32_avx512, float, ck_load16_f32, ck_same, moe_gemm4_f32_f32_avx512)
+CK_RUN_AVX512(moe_gemm4_rows_f16_avx512, uint16_t, ck_load16_f16, ck_half_f16c, moe_gemm4_f16_f16_avx512)
+CK_RUN_AVX512(moe_gemm4_rows_bf16_avx512, uint16_t, ck_load16_bf16, moe_bf16_to_fp32, moe_gemm4_bf16_bf16_avx512)
+
+// vdpbf16ps, four weight rows × four activation rows, 32 values a step.
+CK_AVX512BF16 void moe_gemm4_rows_bf16_avx512bf16(const void *x, size_t x_stride, int64_t rows, const void *y,
+                                                  size_t y_stride, const float *y_scales, float *out,
+                                                  size_t out_stride, int64_t n) {
+    const uint16_t *prep = (const uint16_t *)y_scales;
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        __m512 acc[4][4];
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+        int64_t c = 0;
+        for (; c + CK_BC <= n; c += CK_BC) {
+            __m512bh v[4];
+            for (int j = 0; j < 4; j++) v[j] = (__m512bh)_mm512_loadu_si512(prep + 4 * c + 32 * j);
+            for (int i = 0; i < 4; i++) {
+                const __m512bh w = (__m512bh)_mm512_loadu_si512(CK_ROW(uint16_t, i) + c);
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w, v[j]);
+            }
+        }
+        CK_RUN_FINISH(uint16_t, 4, moe_bf16_to_fp32, moe_bf16_to_fp32, CK_BC, _mm512_reduce_add_ps)
+    }
+    CK_RUN_REST(moe_gemm4_bf16_bf16_avx512bf16)
+}

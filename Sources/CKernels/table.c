@@ -101,7 +101,8 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 #define Q8_1_SHAPE  SHAPE(T_Q8_1, 32, 36, T_Q8_1, 32, 36, moe_dequant_q8_1), .quantize_act = moe_quantize_q8_1
 #define K_SHAPE(t, bb, deq) SHAPE(t, 256, bb, T_Q8_K, 256, 292, deq), .quantize_act = moe_quantize_q8_K
 // Float weights' four-row kernels read the activation rows widened and interleaved.
-#define FLOAT_GEMM(t, isa) .gemm4 = moe_gemm4_##t##_##t##_##isa, .scales4 = moe_act_scales4_##t, .scales_per_block = 4
+#define FLOAT_GEMM(t, isa) .gemm4 = moe_gemm4_##t##_##t##_##isa, .gemm4_rows = moe_gemm4_rows_##t##_##isa, \
+    .scales4 = moe_act_scales4_##t, .scales_per_block = 4
 // The four-row kernels read activation scales made float once per product.
 #define SCALES_Q8_0 .scales4 = moe_act_scales4_q8_0, .scales_per_block = 68
 #define SCALES_Q8_1 .scales4 = moe_act_scales4_q8_1, .scales_per_block = 40
@@ -206,6 +207,7 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
 // level takes this row only where the CPU reports it.
 static const moe_kernel ck_bf16_dp = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512,
                                       .gemm4 = moe_gemm4_bf16_bf16_avx512bf16,
+                                      .gemm4_rows = moe_gemm4_rows_bf16_avx512bf16,
                                       .scales4 = moe_act_scales4_bf16_pairs, .scales_per_block = 2};
 
 const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {

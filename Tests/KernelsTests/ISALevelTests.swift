@@ -40,7 +40,7 @@ private func extremeActivations(count: Int) -> [[Float]] {
 }
 
 /// Every multi-row path of `kernel` (dot, dot4 over activation rows, dot4
-/// over weight rows, the scaled four-row dot) against the scalar one-row dot
+/// over weight rows, the scaled four-row dot, alone and over runs) against the scalar one-row dot
 /// of each (weight row, activation row) pair.
 private func checkAllPaths(_ kernel: QuantKernel, weights: [[UInt8]], inputs: [[Float]], count: Int) throws {
     let scalar = try #require(KernelTable.scalar[kernel.type])
@@ -72,6 +72,14 @@ private func checkAllPaths(_ kernel: QuantKernel, weights: [[UInt8]], inputs: [[
             for j in 0..<4 {
                 kernel.dot4(weights: w.baseAddress!, weightStride: rowBytes, a.baseAddress! + j * stride, into: &four, count: count)
                 for r in 0..<4 { expect(four[r], row: r, input: j, "dotr4") }
+            }
+            // runs of 4 and 3 weight rows: whole register tiles and leftovers
+            for rows in [4, 3] where kernel.hasScaledFourRowDot {
+                var run = [Float](repeating: .nan, count: 4 * rows)
+                let ran = kernel.dot4Rows(weights: w.baseAddress!, weightStride: rowBytes, rows: rows, a.baseAddress!,
+                                          activationStride: stride, scales: scales, into: &run, outputStride: rows, count: count)
+                #expect(ran)
+                for r in 0..<rows { for j in 0..<4 { expect(run[j * rows + r], row: r, input: j, "run of \(rows) rows") } }
             }
         }
     }

@@ -153,6 +153,17 @@ void moe_gemm4_bf16_bf16_avx512(const void *x, const void *y, size_t y_stride, c
 // Needs avx512bf16 (moe_cpu_has), beyond any level: the avx512vnni table
 // uses it for BF16 where the CPU has it.
 void moe_gemm4_bf16_bf16_avx512bf16(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+// The same over `rows` weight rows x_stride bytes apart, as moe_gemm4_rows,
+// in register tiles of several weight rows (the table's gemm4_rows).
+#define MOE_GEMM4_ROWS_ARGS const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride, \
+                            const float *y_scales, float *out, size_t out_stride, int64_t n
+void moe_gemm4_rows_f32_avx2(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_f16_avx2(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_bf16_avx2(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_f32_avx512(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_f16_avx512(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_bf16_avx512(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_bf16_avx512bf16(MOE_GEMM4_ROWS_ARGS);
 
 // ---- Q4_1 repacked eight rows at a time (repack_q4_1*.c) -------------------
 // Group k of eight weight rows (8k…8k+7), block i: the eight d, the eight m,
@@ -194,6 +205,10 @@ typedef void (*moe_dot4_fn)(const void *x, const void *y, size_t y_stride, float
 typedef void (*moe_gemm4_fn)(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
 typedef void (*moe_scales4_fn)(const void *y, size_t y_stride, float *scales, int64_t n);
 typedef void (*moe_dotr4_fn)(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+// gemm4 over a run of weight rows (moe_gemm4_rows' contract), for kernels
+// that tile several weight rows in registers.
+typedef void (*moe_gemm4_rows_fn)(const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride,
+                                  const float *y_scales, float *out, size_t out_stride, int64_t n);
 // fn over `rows` weight rows x_stride bytes apart, against the same four
 // activation rows: out[j * out_stride + r] = dot(x + r * x_stride, y_j).
 void moe_gemm4_rows(moe_gemm4_fn fn, const void *x, size_t x_stride, int64_t rows, const void *y,
@@ -216,6 +231,7 @@ typedef struct {
     moe_gemm4_fn gemm4;       // four activation rows with float scales, or NULL
     moe_scales4_fn scales4;   // the float scales gemm4 reads (set with gemm4)
     int32_t scales_per_block; // floats scales4 writes per block
+    moe_gemm4_rows_fn gemm4_rows; // gemm4 over a run of weight rows, or NULL (then moe_gemm4_rows)
     // Weights repacked eight rows at a time at load (only Q4_1): the repack
     // and the product on that layout, both NULL for other types.
     moe_repack_fn repack_x8;
