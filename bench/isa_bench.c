@@ -118,11 +118,54 @@ static void floats(void) {
     }
 }
 
+// Q4_1 in the x8 layout, m = 1 and 4 activation rows, from memory (64 MB)
+// and in cache (64 KiB), AVX2 against VNNI.
+static double run_x8(moe_gemm_x8_fn fn, const uint8_t *w, size_t bytes, const void *y, size_t y_stride, int m, int loops) {
+    const size_t row = (size_t)(N / 32) * 20;
+    const int64_t rows = (int64_t)(bytes / row) / 8 * 8;
+    static float out[4 * 65536];
+    const double t0 = now();
+    for (int l = 0; l < loops; l++)
+        for (int64_t r = 0; r < rows; r += 64) {
+            const int64_t k = rows - r < 64 ? rows - r : 64;
+            fn(w + (size_t)r * row, k, y, y_stride, m, out, 64, N);
+        }
+    sink += out[0];
+    return (now() - t0) * 1e9 / ((double)loops * (double)rows * m * (N / 32));
+}
+
+static void x8(void) {
+    const moe_kernel *k = moe_kernel_get(3, MOE_ISA_AVX2);
+    uint8_t *ggml = random_blocks(BIG, 20, 2), *w = aligned_alloc(64, BIG);
+    const int64_t rows = BIG / ((N / 32) * 20) / 8 * 8;
+    moe_repack_q4_1_x8(ggml, w, rows, N);
+    float x[4 * N];
+    for (int i = 0; i < 4 * N; i++) x[i] = (float)(next() % 2001) / 1000.0f - 1.0f;
+    const size_t ab = (size_t)(N / 32) * 36;
+    uint8_t *act = malloc(4 * ab);
+    for (int j = 0; j < 4; j++) k->quantize_act(x + j * N, act + j * ab, N);
+    moe_gemm_x8_fn fns[2] = {moe_gemm_q4_1x8_q8_1_avx2, moe_gemm_q4_1x8_q8_1_vnni};
+    const level lv[2] = {{k, "avx2"}, {k, "vnni"}};
+    for (int m = 1; m <= 4; m += 3) {
+        double mem[2][REPEATS], hot[2][REPEATS];
+        for (int r = 0; r < REPEATS; r++)
+            for (int l0 = 0; l0 < 2; l0++) {
+                const int l = (r + l0) % 2;
+                mem[l][r] = run_x8(fns[l], w, BIG, act, ab, m, 1);
+                hot[l][r] = run_x8(fns[l], w, TILE, act, ab, m, 50);
+            }
+        report(m == 1 ? "x8 m=1 memory" : "x8 m=4 memory", "q4_1", mem, lv);
+        report(m == 1 ? "x8 m=1 cache" : "x8 m=4 cache", "q4_1", hot, lv);
+    }
+    free(ggml); free(w); free(act);
+}
+
 int main(void) {
     const struct { uint32_t type; const char *name; int halves; } types[] = {
         {8, "q8_0", 1}, {2, "q4_0", 1}, {6, "q5_0", 1}, {3, "q4_1", 2}, {7, "q5_1", 2}};
     if (!moe_isa_supported(MOE_ISA_AVX512VNNI)) { printf("skipped: no AVX-512 VNNI here\n"); return 0; }
     floats();
+    x8();
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         level lv[2] = {{moe_kernel_get(types[t].type, MOE_ISA_AVX2), "avx2"},
                        {moe_kernel_get(types[t].type, MOE_ISA_AVX512VNNI), "vnni"}};

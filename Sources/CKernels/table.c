@@ -192,7 +192,7 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
     AVX512_FLOATS,
     [T_Q4_0] = {Q4_0_SHAPE, VNNI_QUANT(q4_0, q8_0), SCALES_Q8_0_VNNI},
     [T_Q4_1] = {Q4_1_SHAPE, VNNI_QUANT(q4_1, q8_1), SCALES_Q8_1,
-                .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
+                .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_vnni},
     [T_Q5_0] = {Q5_0_SHAPE, VNNI_QUANT(q5_0, q8_0), SCALES_Q8_0_VNNI},
     [T_Q5_1] = {Q5_1_SHAPE, VNNI_QUANT(q5_1, q8_1), SCALES_Q8_1},
     [T_Q8_0] = {Q8_0_SHAPE, VNNI_QUANT(q8_0, q8_0), SCALES_Q8_0_VNNI},
