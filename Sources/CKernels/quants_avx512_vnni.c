@@ -87,24 +87,28 @@ CK_VNNI static inline __m256i ck_u_q5_1(const moe_block_q5_1 *blk) { return ck_q
     /* lane 1 of each mins[j] into lane j */                                                      \
     const __m128 m = _mm_movehl_ps(_mm_unpacklo_ps(mins[2], mins[3]), _mm_unpacklo_ps(mins[0], mins[1]));
 
-#define CK_VNNI_SIGNED_FNS(q, WTYPE, SHIFT)                                                       \
+// One-row dots only where they beat AVX2's (q8_0 and q4_1 did not: one
+// accumulator chain against AVX2's two; the table says which it uses).
+#define CK_VNNI_SIGNED_DOT(q, WTYPE, SHIFT)                                                       \
     CK_VNNI float moe_dot_##q##_q8_0_vnni(const void *x, const void *y, int64_t n) {             \
         const size_t x_stride = 0;                                                                \
         CK_VNNI_SIGNED(WTYPE, ck_u_##q, SHIFT, 1)                                                 \
         return ck_hsum256(acc[0]);                                                                \
-    }                                                                                             \
+    }
+#define CK_VNNI_SIGNED_FNS(q, WTYPE, SHIFT)                                                       \
     CK_VNNI void moe_dotr4_##q##_q8_0_vnni(const void *x, size_t x_stride, const void *y, float *out, int64_t n) { \
         CK_VNNI_SIGNED(WTYPE, ck_u_##q, SHIFT, 4)                                                 \
         _mm_storeu_ps(out, ck_hsum4(acc));                                                        \
     }
 
-#define CK_VNNI_OFFSET_FNS(q, WTYPE)                                                              \
+#define CK_VNNI_OFFSET_DOT(q, WTYPE)                                                              \
     CK_VNNI float moe_dot_##q##_q8_1_vnni(const void *x, const void *y, int64_t n) {             \
         const size_t x_stride = 0;                                                                \
         CK_VNNI_OFFSET(WTYPE, ck_u_##q, 1)                                                        \
         (void)m;                                                                                  \
         return ck_hsum256(acc[0]) + _mm_cvtss_f32(_mm_shuffle_ps(mins[0], mins[0], 1));          \
-    }                                                                                             \
+    }
+#define CK_VNNI_OFFSET_FNS(q, WTYPE)                                                              \
     CK_VNNI void moe_dotr4_##q##_q8_1_vnni(const void *x, size_t x_stride, const void *y, float *out, int64_t n) { \
         CK_VNNI_OFFSET(WTYPE, ck_u_##q, 4)                                                        \
         _mm_storeu_ps(out, _mm_add_ps(ck_hsum4(acc), m));                                         \
@@ -115,6 +119,9 @@ CK_VNNI_SIGNED_FNS(q5_0, moe_block_q5_0, 4)
 CK_VNNI_SIGNED_FNS(q8_0, moe_block_q8_0, 7)
 CK_VNNI_OFFSET_FNS(q4_1, moe_block_q4_1)
 CK_VNNI_OFFSET_FNS(q5_1, moe_block_q5_1)
+CK_VNNI_SIGNED_DOT(q4_0, moe_block_q4_0, 3)
+CK_VNNI_SIGNED_DOT(q5_0, moe_block_q5_0, 4)
+CK_VNNI_OFFSET_DOT(q5_1, moe_block_q5_1)
 
 // ---- four activation rows (prompts, batched decoding) -------------------------
 // The activations come transposed in 4-byte groups (moe_act_scales4_*):
