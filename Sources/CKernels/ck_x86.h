@@ -14,9 +14,22 @@ CK_AVX2 static inline float ck_hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// The horizontal sums of four accumulators as one vector [Σa0, Σa1, Σa2, Σa3].
+CK_AVX2 static inline __m128 ck_hsum4(const __m256 acc[4]) {
+    const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
 // binary16 -> float in one instruction (exact, like ck_half); the scalar
 // bit-twiddling version would cost more than the rest of a block's work.
 CK_AVX2 static inline float ck_half_f16c(uint16_t h) { return _cvtsh_ss(h); }
+
+// binary16 -> float in all eight lanes, from a broadcast, which writes the
+// whole register. _cvtsh_ss may compile to vpinsrw into whatever register
+// the compiler picks; where that was a kernel's accumulator, each block's
+// scale waited on the previous block's FMA (the VNNI q8_0 four-row kernel
+// ran at 0.81 ns a block-row instead of 0.5).
+CK_AVX2 static inline __m256 ck_half_splat(uint16_t h) { return _mm256_cvtph_ps(_mm_set1_epi16((short)h)); }
 
 // Two adjacent binary16 fields (d and m, or d and s) as [f0, f1, 0, 0].
 CK_AVX2 static inline __m128 ck_half_pair(const uint16_t *pair) {

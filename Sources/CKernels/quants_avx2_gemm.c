@@ -56,7 +56,7 @@ CK_AVX2 static inline __m128 ck_halves(__m256 v) {
                                   _mm256_sign_epi8(CK_Y8(moe_block_q8_0, 2, i), q),           \
                                   _mm256_sign_epi8(CK_Y8(moe_block_q8_0, 3, i), q));          \
         const __m256 dy = _mm256_broadcast_ps((const __m128 *)(y_scales + CK_PREP_Q8_0 * i)); \
-        const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(ck_half_f16c(a[i].d)), dy);         \
+        const __m256 scale = _mm256_mul_ps(ck_half_splat(a[i].d), dy);         \
         acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);                          \
     }                                                                                         \
     _mm_storeu_ps(out, ck_halves(acc));
@@ -133,7 +133,7 @@ CK_AVX2 void moe_gemm4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_str
             sums = _mm256_add_epi32(_mm256_add_epi32(CK_Q8_FAST(0), CK_Q8_FAST(1)),
                                     _mm256_add_epi32(CK_Q8_FAST(2), CK_Q8_FAST(3)));
         }
-        const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(ck_half_f16c(a[i].d)), _mm256_broadcast_ps((const __m128 *)prep));
+        const __m256 scale = _mm256_mul_ps(ck_half_splat(a[i].d), _mm256_broadcast_ps((const __m128 *)prep));
         acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
     }
     _mm_storeu_ps(out, ck_halves(acc));

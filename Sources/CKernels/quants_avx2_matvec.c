@@ -20,12 +20,6 @@
 // same place in the next four rows (the caller's next call) ahead of time.
 #define CK_PREFETCH_NEXT(a) _mm_prefetch((const char *)(a) + CK_WROWS * x_stride, _MM_HINT_T0)
 
-// The horizontal sums of four accumulators as one vector [Σa0, Σa1, Σa2, Σa3].
-CK_AVX2 static inline __m128 ck_hsum4(const __m256 acc[CK_WROWS]) {
-    const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-}
-
 // Signed weights (q4_0, q5_0, q8_0) against q8_0: |q| and q's sign moved
 // onto the activations, per row; the activation scale is converted once.
 #define CK_SIGNED_WROWS(WTYPE, VALUES)                                                        \
@@ -33,13 +27,13 @@ CK_AVX2 static inline __m128 ck_hsum4(const __m256 acc[CK_WROWS]) {
     __m256 acc[CK_WROWS] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
     for (int64_t i = 0; i < n / MOE_QK; i++) {                                                \
         const __m256i yq = _mm256_loadu_si256((const __m256i *)b[i].qs);                      \
-        const __m256 dy = _mm256_set1_ps(ck_half_f16c(b[i].d));                               \
+        const __m256 dy = ck_half_splat(b[i].d);                               \
         for (int j = 0; j < CK_WROWS; j++) {                                                  \
             const WTYPE *a = CK_XR(WTYPE, j, i);                                              \
             CK_PREFETCH_NEXT(a);                                                              \
             const __m256i q = VALUES(a);                                                      \
             const __m256 sums = _mm256_cvtepi32_ps(ck_dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yq, q))); \
-            const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(ck_half_f16c(a->d)), dy);      \
+            const __m256 scale = _mm256_mul_ps(ck_half_splat(a->d), dy);      \
             acc[j] = _mm256_fmadd_ps(scale, sums, acc[j]);                                    \
         }                                                                                     \
     }                                                                                         \

@@ -3,8 +3,8 @@
 // multiplied 64 bytes at a time. An odd last block goes through the AVX2
 // kernel. Same contracts as the _ref functions.
 //
-// This machine has no AVX-512: these paths are exercised by the tests only on
-// CPUs that report avx512f and avx512bw.
+// Tested against the scalar reference on CPUs that report avx512f and
+// avx512bw (the avx512 and avx512vnni tables use them).
 
 #include "ck_x86.h"
 

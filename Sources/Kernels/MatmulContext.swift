@@ -148,7 +148,10 @@ public final class MatmulContext {
     /// for four of them.
     func tiledProduct(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                       _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
-        let tileRows = max(1, MatmulContext.tileBytes / max(1, shape.rowBytes))
+        // at least four rows: the float kernels tile four weight rows in
+        // registers, and a wide f32/f16 row (8960 values: 35 / 18 KB) would
+        // otherwise leave one to three rows a tile, all on the one-row kernel
+        let tileRows = max(4, MatmulContext.tileBytes / max(1, shape.rowBytes))
         let tiles = (shape.rows + tileRows - 1) / tileRows
         let scales = fourRowScales(activations, shape, kernel)
         let scalesPerGroup = shape.columns / max(1, kernel.activationBlockSize) * kernel.scalesPerBlock

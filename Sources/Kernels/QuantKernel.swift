@@ -27,6 +27,7 @@ public struct QuantKernel: @unchecked Sendable {
     private let fourWeightRowDotFunction: moe_dotr4_fn?
     private let scaledFourRowFunction: moe_gemm4_fn?
     private let fourRowScalesFunction: moe_scales4_fn?
+    private let scaledFourRowRunFunction: moe_gemm4_rows_fn?
     /// Floats `activationScales4` writes per block (0 without `gemm4`).
     public let scalesPerBlock: Int
     // The eight-row interleaved layout (QuantKernel+Interleaved.swift).
@@ -51,6 +52,7 @@ public struct QuantKernel: @unchecked Sendable {
         self.fourWeightRowDotFunction = k.dotr4
         self.scaledFourRowFunction = k.scales4 == nil ? nil : k.gemm4
         self.fourRowScalesFunction = k.gemm4 == nil ? nil : k.scales4  // scales only where a kernel reads them
+        self.scaledFourRowRunFunction = k.gemm4 == nil || k.scales4 == nil ? nil : k.gemm4_rows
         self.scalesPerBlock = k.gemm4 == nil || k.scales4 == nil ? 0 : Int(k.scales_per_block)
         self.interleaveFunction = k.gemm_x8 == nil ? nil : k.repack_x8  // both or neither
         self.interleavedProductFunction = k.repack_x8 == nil ? nil : k.gemm_x8
@@ -156,6 +158,11 @@ extension QuantKernel {
                          _ activations: UnsafeRawPointer, activationStride: Int, scales: UnsafePointer<Float>,
                          into output: UnsafeMutablePointer<Float>, outputStride: Int, count: Int) -> Bool {
         guard let scaledFourRowFunction else { return false }
+        if let scaledFourRowRunFunction {
+            scaledFourRowRunFunction(weights, weightStride, Int64(rows), activations, activationStride,
+                                     scales, output, outputStride, Int64(count))
+            return true
+        }
         moe_gemm4_rows(scaledFourRowFunction, weights, weightStride, Int64(rows), activations, activationStride,
                        scales, output, outputStride, Int64(count))
         return true

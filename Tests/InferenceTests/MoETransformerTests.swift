@@ -58,7 +58,12 @@ struct MoETransformerTests {
             one += try stepwise.evaluate([BatchEntry(token: token, position: i, wantsLogits: true)])
         }
         #expect(zip(all, one).map { abs($0 - $1) }.max()! < 1e-4)
-        #expect(batched.expertStatistics == stepwise.expertStatistics)
+        // the same routing; the entropies to rounding, since batched products
+        // (the F32 router's four-row kernel) add in another order than one row
+        let b = try #require(batched.expertStatistics).layers, s = try #require(stepwise.expertStatistics).layers
+        #expect(b.map(\.selections) == s.map(\.selections) && b.map(\.tokens) == s.map(\.tokens))
+        for (x, y) in zip(b, s) { #expect(abs(x.entropySum - y.entropySum) <= 1e-5 * max(1, abs(y.entropySum))) }
+        #expect(b.count == s.count)
     }
 
     @Test("Overriding experts-used routes to that many experts, and can be restored")

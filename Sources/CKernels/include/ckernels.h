@@ -112,6 +112,58 @@ void moe_gemm4_q8_0_q8_0_avx2(const void *x, const void *y, size_t y_stride, con
 void moe_act_scales4_q8_0(const void *y, size_t y_stride, float *scales, int64_t n);
 void moe_act_scales4_q8_1(const void *y, size_t y_stride, float *scales, int64_t n);
 
+// ---- AVX-512 VNNI (quants_avx512_vnni.c): 256-bit vpdpbusd --------------------
+// The same contracts as the AVX2 kernels above. Signed weights are offset to
+// unsigned (q + 2^k) and the activations' −2^k·Σy starts the sums; the
+// four-activation-row kernels of the q8_0 family read
+// moe_act_scales4_q8_0_vnni's layout (44 floats per block: four d, the rows'
+// −Σy over values 0…15 and 16…31 as int32, then the values transposed as
+// for q8_1); q4_1 and q5_1 read moe_act_scales4_q8_1's. No one-row dot
+// for q8_0 and q4_1: AVX2's measured faster.
+float moe_dot_q4_0_q8_0_vnni(const void *x, const void *y, int64_t n);
+float moe_dot_q5_0_q8_0_vnni(const void *x, const void *y, int64_t n);
+float moe_dot_q5_1_q8_1_vnni(const void *x, const void *y, int64_t n);
+void moe_dotr4_q4_0_q8_0_vnni(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q5_0_q8_0_vnni(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q8_0_q8_0_vnni(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q4_1_q8_1_vnni(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_dotr4_q5_1_q8_1_vnni(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+void moe_gemm4_q4_0_q8_0_vnni(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q5_0_q8_0_vnni(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q8_0_q8_0_vnni(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q4_1_q8_1_vnni(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_q5_1_q8_1_vnni(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_act_scales4_q8_0_vnni(const void *y, size_t y_stride, float *scales, int64_t n);
+
+// ---- float weights, four activation rows (floats_gemm4.c) ----------------------
+// The four rows widened to f32 and interleaved by chunks of 16 values (4
+// floats per value; bf16_pairs keeps bf16, chunks of 32, 2 floats' room per
+// value), then one weight row against them, as the quants' gemm4.
+void moe_act_scales4_f32(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_act_scales4_f16(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_act_scales4_bf16(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_act_scales4_bf16_pairs(const void *y, size_t y_stride, float *scales, int64_t n);
+void moe_gemm4_f32_f32_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_f16_f16_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_bf16_bf16_avx2(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_f32_f32_avx512(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_f16_f16_avx512(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+void moe_gemm4_bf16_bf16_avx512(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+// Needs avx512bf16 (moe_cpu_has), beyond any level: the avx512vnni table
+// uses it for BF16 where the CPU has it.
+void moe_gemm4_bf16_bf16_avx512bf16(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
+// The same over `rows` weight rows x_stride bytes apart, as moe_gemm4_rows,
+// in register tiles of several weight rows (the table's gemm4_rows).
+#define MOE_GEMM4_ROWS_ARGS const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride, \
+                            const float *y_scales, float *out, size_t out_stride, int64_t n
+void moe_gemm4_rows_f32_avx2(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_f16_avx2(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_bf16_avx2(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_f32_avx512(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_f16_avx512(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_bf16_avx512(MOE_GEMM4_ROWS_ARGS);
+void moe_gemm4_rows_bf16_avx512bf16(MOE_GEMM4_ROWS_ARGS);
+
 // ---- Q4_1 repacked eight rows at a time (repack_q4_1*.c) -------------------
 // Group k of eight weight rows (8k…8k+7), block i: the eight d, the eight m,
 // then bytes qs[4g…4g+3] of row r at 32g + 4r (g < 4). Same bytes per
@@ -130,13 +182,22 @@ void moe_gemm_q4_1x8_q8_1_ref(const void *x, int64_t rows, const void *y, size_t
                               float *out, size_t out_stride, int64_t n);
 void moe_gemm_q4_1x8_q8_1_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);
+void moe_gemm_q4_1x8_q8_1_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                               float *out, size_t out_stride, int64_t n);  // AVX-512 VNNI
 
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
 void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);
 void moe_quantize_q8_1_avx2(const float *x, void *y, int64_t n);
 
 // ---- the per-type table -----------------------------------------------------
-typedef enum { MOE_ISA_SCALAR = 0, MOE_ISA_AVX2 = 1, MOE_ISA_AVX512 = 2 } moe_isa;
+// Levels are ordered: each includes everything the ones below need.
+typedef enum {
+    MOE_ISA_SCALAR = 0,
+    MOE_ISA_AVX2 = 1,        // AVX2 + FMA + F16C
+    MOE_ISA_AVX512 = 2,      // + AVX-512 F, BW
+    MOE_ISA_AVX512VNNI = 3,  // + AVX-512 VL, VNNI (vpdpbusd)
+} moe_isa;
+enum { MOE_ISA_COUNT = 4 };
 
 typedef void (*moe_dequant_fn)(const void *x, float *y, int64_t n);
 typedef void (*moe_quantize_fn)(const float *x, void *y, int64_t n);
@@ -145,6 +206,10 @@ typedef void (*moe_dot4_fn)(const void *x, const void *y, size_t y_stride, float
 typedef void (*moe_gemm4_fn)(const void *x, const void *y, size_t y_stride, const float *y_scales, float *out, int64_t n);
 typedef void (*moe_scales4_fn)(const void *y, size_t y_stride, float *scales, int64_t n);
 typedef void (*moe_dotr4_fn)(const void *x, size_t x_stride, const void *y, float *out, int64_t n);
+// gemm4 over a run of weight rows (moe_gemm4_rows' contract), for kernels
+// that tile several weight rows in registers.
+typedef void (*moe_gemm4_rows_fn)(const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride,
+                                  const float *y_scales, float *out, size_t out_stride, int64_t n);
 // fn over `rows` weight rows x_stride bytes apart, against the same four
 // activation rows: out[j * out_stride + r] = dot(x + r * x_stride, y_j).
 void moe_gemm4_rows(moe_gemm4_fn fn, const void *x, size_t x_stride, int64_t rows, const void *y,
@@ -167,15 +232,31 @@ typedef struct {
     moe_gemm4_fn gemm4;       // four activation rows with float scales, or NULL
     moe_scales4_fn scales4;   // the float scales gemm4 reads (set with gemm4)
     int32_t scales_per_block; // floats scales4 writes per block
+    moe_gemm4_rows_fn gemm4_rows; // gemm4 over a run of weight rows, or NULL (then moe_gemm4_rows)
     // Weights repacked eight rows at a time at load (only Q4_1): the repack
     // and the product on that layout, both NULL for other types.
     moe_repack_fn repack_x8;
     moe_gemm_x8_fn gemm_x8;
 } moe_kernel;
 
-// Highest ISA level this CPU (and OS) supports; CPU features are read once.
+// Highest ISA level this CPU (and OS) supports, lowered by MOED_KERNEL_ISA;
+// CPU features are read once.
 moe_isa moe_isa_best(void);
 int moe_isa_supported(moe_isa isa);
+// What the CPU offers before any cap, and the cap itself: -1 when
+// MOED_KERNEL_ISA is unset, -2 when it is set to a name no level has (then
+// it is ignored), else the level it names.
+moe_isa moe_isa_cpu(void);
+int moe_isa_cap(void);
+// "scalar", "avx2", "avx512", "avx512vnni"; NULL for a number of no level.
+const char *moe_isa_name(moe_isa isa);
+// Whether the CPU (and OS) has one feature, by __builtin_cpu_supports'
+// name ("avx2", "avx512vnni", "avx512bf16", ...); 0 for a name
+// moe_cpu_feature_name does not list.
+int moe_cpu_has(const char *feature);
+// The i-th feature name moe_cpu_has knows, NULL past the last (for
+// moectl inspect --system).
+const char *moe_cpu_feature_name(int i);
 
 // The kernels for ggml type `type` at `isa` (a level the CPU may not have:
 // check moe_isa_supported first), or NULL if the type has no kernels here

@@ -19,7 +19,7 @@ struct DequantizeCommand: ParsableCommand {
     @Option(name: .long, help: "Output file.")
     var out: String
 
-    @Option(name: .long, help: "Kernel level: scalar, avx2 or avx512 (default: the best this CPU has).")
+    @Option(name: .long, help: "Kernel level: scalar, avx2, avx512 or avx512vnni (default: the best this CPU has).")
     var isa: String?
 
     func run() throws {

@@ -2,14 +2,16 @@ import ArgumentParser
 import Foundation
 import GGUF
 import Inference
+import Kernels
 import Tokenizer
 
 /// `moectl inspect FILE`: what a GGUF file holds — architecture, shape,
 /// tokenizer, and tensor types and sizes — without loading the model.
+/// `moectl inspect --system`: the CPU features and kernel level (SystemReport).
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe a GGUF file: architecture, hyperparameters, tokenizer, tensors.")
+        abstract: "Describe a GGUF file: architecture, hyperparameters, tokenizer, tensors; or, with --system, this machine's kernel level.")
 
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
@@ -17,10 +19,23 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "List every tensor.")
     var tensors = false
 
+    @Flag(name: .long, help: "Describe this machine: the CPU features the kernels use, the level chosen, MOED_KERNEL_ISA.")
+    var system = false
+
     @Argument(help: "Path to a GGUF file.")
-    var file: String
+    var file: String?
+
+    func validate() throws {
+        if file == nil && !system { throw ValidationError("give a GGUF file, or --system") }
+        if system && json && file != nil { throw ValidationError("--system --json prints one object: give no file with it") }
+    }
 
     func run() throws {
+        if system {
+            let report = SystemReport()
+            if json { try printJSON(report) } else { report.printHuman() }
+        }
+        guard let file else { return }
         let gguf: GGUFFile
         do { gguf = try GGUFFile(path: file) } catch {
             // Parse errors quote keys and values from the file.
