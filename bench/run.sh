@@ -15,7 +15,7 @@ umask 022  # moed refuses group/world-writable configs and plugins (docs/configu
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-REPEATS="${REPEATS:-5}"
+REPEATS="${REPEATS:-3}"
 FIGURES="${FIGURES:-decode prompt streams moe service}"
 SMOLLM_MODELS="q4_1 q8_0 q4_k_m moe_8x2"
 REAL_MODELS="qwen0.5b-q4_k_m"
@@ -29,7 +29,7 @@ STREAM_TOKENS="${STREAM_TOKENS:-64}"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 SCRATCH="$ROOT/.build-bench"
-OUT="$ROOT/bench/results"
+OUT="${BENCH_OUT:-$ROOT/bench/results}"  # where the results go
 mkdir -p "$OUT"
 
 say() { echo "== $*" >&2; }
