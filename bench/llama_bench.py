@@ -6,6 +6,7 @@ llama_decode of one token each after a short prompt; prompt is one
 llama_decode of the whole prompt. Prints one JSON object.
 
     python llama_bench.py decode|prompt|streams --model F --threads T [--tokens N] [--prompt N] [--streams N]
+    python llama_bench.py system    -> the instruction sets llama.cpp was built with and uses, e.g. "AVX2 AVX512 AVX512_VNNI"
 """
 from __future__ import annotations
 
@@ -119,10 +120,17 @@ def run_streams(e: Engine, a) -> dict:
     return {"streams": n, "tokens": total, "seconds": elapsed, "tokens_per_second": total / elapsed}
 
 
+def instruction_sets() -> str:
+    """The x86 vector features ggml's CPU backend reports as on (llama_print_system_info)."""
+    info = ll.llama_print_system_info().decode()
+    on = [part.split("=")[0].strip() for part in info.split("|") if part.strip().endswith("= 1")]
+    return " ".join(f for f in on if f.startswith(("AVX", "FMA", "F16C", "AMX")))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("verb", choices=["decode", "prompt", "streams"])
-    p.add_argument("--model", required=True)
+    p.add_argument("verb", choices=["decode", "prompt", "streams", "system"])
+    p.add_argument("--model")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tokens", type=int, default=128)
     p.add_argument("--prompt", type=int, default=16)
@@ -130,12 +138,17 @@ def main() -> None:
     a = p.parse_args()
     quiet_logs()
     ll.llama_backend_init()
+    if a.verb == "system":
+        print(instruction_sets())
+        return
+    if not a.model:
+        p.error("--model is required")
     n_seq = a.streams if a.verb == "streams" else 1
     n_ctx = max(a.prompt + a.tokens + a.streams + 8, a.tokens + 16)
     n_ctx = (n_ctx + 255) // 256 * 256
     e = Engine(a.model, a.threads, n_ctx * n_seq, n_seq)
     result = {"decode": run_decode, "prompt": run_prompt, "streams": run_streams}[a.verb](e, a)
-    result.update(engine="llama.cpp", figure=a.verb, threads=a.threads)
+    result.update(engine="llama.cpp", figure=a.verb, threads=a.threads, isa=instruction_sets())
     print(json.dumps(result, sort_keys=True))
 
 

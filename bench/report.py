@@ -20,6 +20,59 @@ def key(r: dict) -> tuple:
     return (r["label"], r["figure"], r.get("size", 0), r["threads"])
 
 
+def dense_twin(label: str) -> str | None:
+    """The dense file whose weights read per token match an MoE file's active ones."""
+    if label == "moe_8x2":
+        return "q4_1"  # SmolLM2 upcycled: its active part is the dense file's (plus the router)
+    if label.startswith(("moe8x2-", "moe64x8-")):
+        return "0.3b-" + label.split("-", 1)[1]
+    return None
+
+
+def print_models(model_bytes: dict) -> None:
+    print("| model | file | MiB | active MiB per token | active bytes by type |")
+    print("|---|---|--:|--:|---|")
+    for label in sorted(model_bytes):
+        m = model_bytes[label]
+        total = sum(m.get("active_bytes_by_type", {}).values()) or 1
+        mix = ", ".join(f"{t} {b / total:.0%}" for t, b in m.get("active_bytes_by_type", {}).items() if b / total >= 0.005)
+        experts = f" ({m['experts_used']} of {m['experts']} experts)" if m.get("experts") else ""
+        print(f"| {label} | {m['file'].rsplit('/', 1)[-1]} | {m['total_bytes'] / 2**20:.0f} | "
+              f"{m['active_bytes'] / 2**20:.0f}{experts} | {mix} |")
+
+
+def print_times(rows: list[dict]) -> None:
+    timed = [r for r in rows if r.get("seconds_per_pair")]
+    if not timed:
+        return
+    print("| figure | model | size | threads | seconds per repeat (both engines, load included) |")
+    print("|---|---|--:|--:|--:|")
+    for r in timed:
+        print(f"| {r['figure']} | {r['model']} | {r['size'] or ''} | {r['threads']} | {r['seconds_per_pair']:.0f} |")
+    total = sum(r["seconds_all_repeats"] for r in timed)
+    print(f"| all | | | | {total / 60:.1f} min in all repeats |")
+
+
+def print_targets(rows: list[dict]) -> None:
+    """The issue's per-file targets, one line per file measured (blank: not measured)."""
+    def cell(model, figure, threads, field, spec, size=None):
+        r = next((r for r in rows if r["model"] == model and r["figure"] == figure and r["threads"] == threads
+                  and (size is None or r["size"] == size)), None)
+        v = r.get(field) if r else None
+        return "" if v is None else format(v, spec)
+    models = sorted({r["model"] for r in rows if r["figure"] in ("decode", "prompt")})
+    print("| file | decode ×llama.cpp 1 t | 2 t | decode bound 1 t | prompt 512 ×llama.cpp 1 t | 2 t "
+          "| MoE bandwidth ×dense 1 t | 2 t |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|")
+    print("| target | ≥ 1.0 | ≥ 1.0 | ≥ 80 % (Q4_K_M) | ≥ 1.5 | ≥ 1.5 | ≥ 0.9 | ≥ 0.9 |")
+    for m in models:
+        print(f"| {m} | {cell(m, 'decode', 1, 'ratio', '.2f')} | {cell(m, 'decode', 2, 'ratio', '.2f')} "
+              f"| {cell(m, 'decode', 1, 'moed_bound_fraction', '.0%')} "
+              f"| {cell(m, 'prompt', 1, 'ratio', '.2f', 512)} | {cell(m, 'prompt', 2, 'ratio', '.2f', 512)} "
+              f"| {cell(m, 'decode', 1, 'moed_vs_dense_bandwidth', '.2f')} "
+              f"| {cell(m, 'decode', 2, 'moed_vs_dense_bandwidth', '.2f')} |")
+
+
 def main() -> None:
     results, bw_path, bytes_path, env_path, out_path = sys.argv[1:6]
     runs = load_lines(results)
@@ -28,8 +81,14 @@ def main() -> None:
     env = json.load(open(env_path))
     samples: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     same_run = defaultdict(list)  # moebench streams: four streams ÷ one, timed step by step in one process
+    walls: dict[tuple, list[float]] = defaultdict(list)  # seconds per run, both engines, load included
+    isas: dict[tuple, set] = defaultdict(set)
     for r in runs:
         samples[key(r)][r["engine"]].append(r["tokens_per_second"])
+        if "wall_seconds" in r:
+            walls[key(r)].append(r["wall_seconds"])
+        if r["engine"] == "moed" and r.get("isa"):
+            isas[key(r)].add(r["isa"])
         if r["engine"] == "moed" and "vs_single" in r:
             same_run[key(r)].append(r["vs_single"])
 
@@ -44,6 +103,10 @@ def main() -> None:
             row["ratio"] = row["moed"] / row["llama.cpp"]
         if same_run[k]:
             row["moed_vs_one_stream_same_run"] = statistics.median(same_run[k])
+        row["moed_isa"] = "/".join(sorted(isas[k])) or None
+        if walls[k]:
+            row["seconds_per_pair"] = 2 * statistics.median(walls[k])
+            row["seconds_all_repeats"] = sum(walls[k])
         if figure == "decode" and label in model_bytes:
             bound = bandwidth[f"gbps_{threads}_thread" + ("s" if threads > 1 else "")] * 1e9
             per_token = model_bytes[label]["active_bytes"]
@@ -64,6 +127,16 @@ def main() -> None:
         if single and single["llama.cpp"] and row["llama.cpp"]:
             row["llama.cpp_vs_one_stream"] = row["llama.cpp"] / single["llama.cpp"]
 
+    # MoE against the dense file of its active size: effective bandwidth (active bytes × tokens/s).
+    for row in rows:
+        twin = dense_twin(row["model"])
+        dense = next((r for r in rows if twin and r["figure"] == "decode" and row["figure"] == "decode"
+                      and r["model"] == twin and r["threads"] == row["threads"]), None)
+        for e in ("moed", "llama.cpp"):
+            if dense and row.get(f"{e}_effective_gbps") and dense.get(f"{e}_effective_gbps"):
+                row[f"{e}_vs_dense_bandwidth"] = row[f"{e}_effective_gbps"] / dense[f"{e}_effective_gbps"]
+                row["dense_twin"] = twin
+
     service_runs = load_lines(sys.argv[6]) if len(sys.argv) > 6 else []
     service = {}
     for k in sorted({k for r in service_runs for k in r if isinstance(r[k], (int, float))}):
@@ -81,11 +154,15 @@ def main() -> None:
         return "—" if v is None else format(v, spec)
 
     print(f"CPU: {env.get('cpu')}; flags of interest: {env.get('flags')}")
+    cap = f" (capped by MOED_KERNEL_ISA={env['moed_isa_cap']})" if env.get("moed_isa_cap") else ""
+    print(f"Kernel level: moed {env.get('moed_isa', '?')}{cap}; llama.cpp built with {env.get('llama_isa', '?')}")
     print(f"Load average at start/end: {env.get('load_start')} / {env.get('load_end')}")
     print(f"Read bandwidth: {bandwidth['gbps_1_thread']} GB/s (1 thread), {bandwidth['gbps_2_threads']} GB/s (2 threads)")
     print()
-    print("| figure | model | size | threads | moed tok/s | llama.cpp tok/s | ratio | moed bound | llama.cpp bound | notes |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|---|")
+    print_models(model_bytes)
+    print()
+    print("| figure | model | size | threads | moed ISA | moed tok/s | llama.cpp tok/s | ratio | moed bound | llama.cpp bound | notes |")
+    print("|---|---|--:|--:|---|--:|--:|--:|--:|--:|---|")
     for r in rows:
         notes = ""
         if "moed_vs_one_stream" in r:
@@ -96,8 +173,12 @@ def main() -> None:
                 notes += f", llama.cpp {r['llama.cpp_vs_one_stream']:.2f}×"
         if "moed_effective_gbps" in r:
             notes = f"moed {r['moed_effective_gbps']:.1f} GB/s effective"
+        if "moed_vs_dense_bandwidth" in r:
+            notes += f"; vs dense {r['dense_twin']}: moed {r['moed_vs_dense_bandwidth']:.2f}×"
+            if "llama.cpp_vs_dense_bandwidth" in r:
+                notes += f", llama.cpp {r['llama.cpp_vs_dense_bandwidth']:.2f}×"
         bound = lambda e: fmt(r.get(f"{e}_bound_fraction"), ".0%") if r.get(f"{e}_bound_fraction") else "—"
-        print(f"| {r['figure']} | {r['model']} | {r['size'] or ''} | {r['threads']} | {fmt(r['moed'])} | "
+        print(f"| {r['figure']} | {r['model']} | {r['size'] or ''} | {r['threads']} | {r.get('moed_isa') or '—'} | {fmt(r['moed'])} | "
               f"{fmt(r['llama.cpp'])} | {fmt(r.get('ratio'), '.2f')} | {bound('moed')} | {bound('llama.cpp')} | {notes} |")
     if service:
         print()
@@ -105,6 +186,10 @@ def main() -> None:
         print("|---|--:|")
         for k, v in service.items():
             print(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
+    print()
+    print_targets(rows)
+    print()
+    print_times(rows)
     print()
     print(f"JSON: {out_path}")
 

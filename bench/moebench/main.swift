@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Kernels
 
 // moebench: the engine's side of bench/run.sh. One figure per invocation,
 // printed as one JSON object, so the driver can interleave runs with
@@ -11,6 +12,10 @@ import Inference
 //   moebench prompt --model F --threads T --tokens 512
 //   moebench streams --model F --threads T --streams 4 [--tokens 64] [--prompt 16]
 //   moebench kernels --model F     (single-thread decode kernel speeds)
+//   moebench system                (the kernel level this process runs: {"isa": ...})
+//
+// Every result names the kernel level it ran at ("isa"): KernelTable.best,
+// the highest level the CPU has, lowered by MOED_KERNEL_ISA.
 
 struct Options {
     var verb = ""
@@ -136,8 +141,15 @@ func streams(_ t: Transformer, _ o: Options) throws -> [String: Any] {
             "single_tokens_per_second": oneStream, "vs_single": Double(total) / elapsed / oneStream]
 }
 
+/// The kernel level every product of this process runs at.
+let kernelISA = KernelTable.best.isa.description
+
+if CommandLine.arguments.count == 2, CommandLine.arguments[1] == "system" {
+    report(["isa": kernelISA, "isa_cap": ProcessInfo.processInfo.environment["MOED_KERNEL_ISA"] ?? ""])
+    exit(0)
+}
 guard let options = parse(CommandLine.arguments) else {
-    FileHandle.standardError.write(Data("usage: moebench decode|prompt|streams --model FILE --threads N [--tokens N] [--prompt N] [--streams N] [--experts-used K]\n".utf8))
+    FileHandle.standardError.write(Data("usage: moebench system | decode|prompt|streams --model FILE --threads N [--tokens N] [--prompt N] [--streams N] [--experts-used K]\n".utf8))
     exit(2)
 }
 if options.verb == "service" {
@@ -150,6 +162,7 @@ if options.verb == "service" {
             tokens: options.tokens, daemonPID: env["MOED_PID"].flatMap { Int32($0) })
         result["engine"] = "moed"
         result["figure"] = "service"
+        result["isa"] = kernelISA
         report(result)
     } catch {
         FileHandle.standardError.write(Data("moebench service: \(error)\n".utf8))
@@ -189,6 +202,7 @@ do {
     result["engine"] = "moed"
     result["figure"] = options.verb
     result["threads"] = options.threads
+    result["isa"] = kernelISA
     result["load_seconds"] = loadSeconds
     result["loaded_rss_bytes"] = loadedRSS
     result["final_rss_bytes"] = residentBytes()
