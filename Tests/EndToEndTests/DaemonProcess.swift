@@ -166,10 +166,13 @@ struct E2EError: Error, CustomStringConvertible {
 }
 
 /// Runs moectl with `arguments`; returns exit code, stdout and stderr.
-func moectl(_ arguments: [String], socket: String, stdin: String? = nil) throws -> (code: Int32, out: String, err: String) {
+/// `launcher` runs it through another program (e.g. setpriv, as another uid).
+func moectl(_ arguments: [String], socket: String, stdin: String? = nil,
+            launcher: [String] = []) throws -> (code: Int32, out: String, err: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: Build.path("moectl"))
-    process.arguments = arguments
+    let command = launcher + [Build.path("moectl")] + arguments
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
     var environment = ProcessInfo.processInfo.environment
     environment["MOED_SOCKET"] = socket
     process.environment = environment

@@ -6,22 +6,8 @@ import MoeClient
 /// Runs moectl as another uid through setpriv (util-linux): the kernel then
 /// reports that uid to moed as the peer.
 func moectl(as uid: UInt32, gid: UInt32, groups: [UInt32] = [], _ arguments: [String], socket: String) throws -> (code: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: PeerAccessTests.setpriv)
     let groupFlags = groups.isEmpty ? ["--clear-groups"] : ["--groups=" + groups.map(String.init).joined(separator: ",")]
-    process.arguments = ["--reuid=\(uid)", "--regid=\(gid)"] + groupFlags + [Build.path("moectl")] + arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["MOED_SOCKET"] = socket
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let error = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    return try moectl(arguments, socket: socket, launcher: [PeerAccessTests.setpriv, "--reuid=\(uid)", "--regid=\(gid)"] + groupFlags)
 }
 
 extension Scratch {
