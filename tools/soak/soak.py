@@ -16,7 +16,6 @@ import os
 import random
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "EndToEndTests", "Python"))
-from moed_client import load_messages  # noqa: E402
+from moed_client import Client, load_messages  # noqa: E402
 
 ALLOWED = {"OK", "RESOURCE_EXHAUSTED"}
 PROMPTS = ["Write one sentence about the sea.", "Name three rivers in Europe.", "Count to five:",
@@ -48,35 +47,11 @@ class Tally:
                 self.failures.append(f"{call}: {code} {detail}"[:300])
 
 
-class Connection:
+class Connection(Client):
+    """moed_client's framing, a long default timeout, and one call counted."""
+
     def __init__(self, pb, path, timeout=120):
-        self.pb = pb
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.next_id = 1
-
-    def send(self, **call):
-        request = self.pb.Request(id=self.next_id, **call)
-        self.next_id += 1
-        payload = request.SerializeToString()
-        self.sock.sendall(struct.pack(">I", len(payload)) + payload)
-        return request.id
-
-    def receive(self):
-        length = struct.unpack(">I", self._exactly(4))[0]
-        response = self.pb.Response()
-        response.ParseFromString(self._exactly(length))
-        return response
-
-    def _exactly(self, count):
-        data = bytearray()
-        while len(data) < count:
-            chunk = self.sock.recv(count - len(data))
-            if not chunk:
-                raise ConnectionError("closed by moed")
-            data += chunk
-        return bytes(data)
+        super().__init__(pb, path, timeout)
 
     def call(self, name, tally, hang_up_after_chunk=False, **request):
         """One call to its final response; returns the code counted."""
@@ -101,8 +76,6 @@ class Connection:
             tally.count(name, "CONNECTION_LOST", str(error))
             return "CONNECTION_LOST"
 
-    def close(self):
-        self.sock.close()
 
 
 def client(pb, args, tally, stop, number):
@@ -281,6 +254,13 @@ def report(args, pb, tally, daemon, pid, samples, started):
             problems.append(f"RSS grew {growth:.1%} after warm-up (limit {args.rss_growth:.0%})")
     if tally.failures:
         problems.append(f"{len(tally.failures)} failed calls; first: " + "; ".join(tally.failures[:5]))
+    # A soak in which nothing ran has checked nothing: a client thread that
+    # died on an exception counts no failure, so its absence must.
+    for call in ("generate", "chat", "use"):
+        if tally.codes[(call, "OK")] == 0:
+            problems.append(f"no {call} call succeeded: the soak exercised nothing")
+    if not rss:
+        problems.append("moed's RSS could not be read")
     for problem in problems:
         print(f"  FAILURE: {problem}")
     print("soak: " + ("FAILED" if problems else "passed"), flush=True)

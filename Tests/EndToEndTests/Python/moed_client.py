@@ -29,10 +29,10 @@ def load_messages(protos_dir):
 
 
 class Client:
-    def __init__(self, pb, path):
+    def __init__(self, pb, path, timeout=30):
         self.pb = pb
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
+        self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.next_id = 1
 
@@ -57,6 +57,9 @@ class Client:
                 raise ConnectionError("closed by moed")
             data += chunk
         return data
+
+    def close(self):
+        self.sock.close()
 
 
 def main():
