@@ -165,6 +165,25 @@ struct E2EError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Runs moed expecting it to refuse to start; returns its exit status and
+/// stderr, or nil when it is still running after 20 s (then it is killed).
+func moedRefusal(_ arguments: [String]) throws -> (code: Int32, err: String)? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Build.path("moed"))
+    process.arguments = arguments
+    let err = Pipe()
+    process.standardError = err
+    try process.run()
+    for _ in 0..<200 where process.isRunning { usleep(100_000) }
+    guard !process.isRunning else {
+        process.terminate()
+        process.waitUntilExit()
+        return nil
+    }
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return (process.terminationStatus, text)
+}
+
 /// Runs moectl with `arguments`; returns exit code, stdout and stderr.
 /// `launcher` runs it through another program (e.g. setpriv, as another uid).
 func moectl(_ arguments: [String], socket: String, stdin: String? = nil,

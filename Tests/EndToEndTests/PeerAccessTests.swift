@@ -76,15 +76,8 @@ struct PeerAccessTests {
     func unknownAdminGroup() throws {
         let scratch = Scratch()
         try scratch.writeOpenConfig(daemonKeys: "admin_group = \"no-such-group-moed\"")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Build.path("moed"))
-        process.arguments = ["--config", scratch.config]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 78)
+        let (code, message) = try #require(try moedRefusal(["--config", scratch.config]), "moed started with an unknown admin_group")
+        #expect(code == 78)
         #expect(message.contains("admin_group: no such group 'no-such-group-moed'"), "\(message)")
 
         try scratch.writeOpenConfig()

@@ -41,15 +41,8 @@ struct SocketOwnershipTests {
         scratch.writeConfig()
         let text = try String(contentsOfFile: scratch.config, encoding: .utf8)
         scratch.write("moed.toml", text.replacingOccurrences(of: scratch.socket, with: scratch.directory + "/gone/moed.sock"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Build.path("moed"))
-        process.arguments = ["--config", scratch.config]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 69)
+        let (code, message) = try #require(try moedRefusal(["--config", scratch.config]), "moed started without its socket's folder")
+        #expect(code == 69)
         #expect(message.contains("directory \(scratch.directory)/gone does not exist"), "\(message)")
     }
 }

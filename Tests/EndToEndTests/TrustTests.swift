@@ -1,25 +1,6 @@
 import Foundation
 import Testing
 
-/// Runs moed expecting it to refuse to start; returns its exit status and
-/// stderr, or nil when it is still running after 20 s (then it is killed).
-private func moedRefusal(_ arguments: [String]) throws -> (code: Int32, err: String)? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: Build.path("moed"))
-    process.arguments = arguments
-    let err = Pipe()
-    process.standardError = err
-    try process.run()
-    for _ in 0..<200 where process.isRunning { usleep(100_000) }
-    guard !process.isRunning else {
-        process.terminate()
-        process.waitUntilExit()
-        return nil
-    }
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return (process.terminationStatus, text)
-}
-
 /// A copy of the toy plugin in its own folder under the scratch folder.
 private func toyPluginCopy(in scratch: Scratch, folderMode: mode_t) throws -> (folder: String, file: String) {
     let folder = scratch.directory + "/plugins"
