@@ -11,6 +11,7 @@ exiting, and RSS growing more than --rss-growth after warm-up. Exit 1 on any.
     python soak.py --moed BIN --config TOML [--minutes M] [--clients N]
 """
 import argparse
+import atexit
 import collections
 import os
 import random
@@ -148,6 +149,8 @@ def main():
 
     log = open(args.log or os.devnull, "ab")
     daemon = subprocess.Popen([args.moed, "--config", args.config], stdout=log, stderr=log)
+    # Whatever ends this script (an exception included) must not leave moed running.
+    atexit.register(lambda: daemon.poll() is None and daemon.kill())
     tally = Tally()
     for _ in range(600):
         try:
