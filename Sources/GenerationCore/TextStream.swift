@@ -2,6 +2,8 @@
 /// whole UTF-8 characters only (a token may end inside one: byte tokens,
 /// byte-level BPE pieces of an emoji), and nothing of a stop string. The
 /// one hold-back rule of every generation, in-process or in the daemon.
+/// A NUL byte comes out as U+FFFD: the protocol's strings are C strings,
+/// which would end at it, and both paths must show the same text.
 public struct TextStream: Sendable {
     private var pendingBytes: [UInt8] = []
     private var filter: StopStringFilter
@@ -13,7 +15,11 @@ public struct TextStream: Sendable {
     /// Text ready to show, and whether a stop string was reached
     /// (everything from it on is dropped).
     public mutating func feed(_ bytes: [UInt8]) -> (text: String, stopped: Bool) {
-        pendingBytes += bytes
+        if bytes.contains(0) {
+            pendingBytes += bytes.flatMap { $0 == 0 ? [0xEF, 0xBF, 0xBD] : [$0] }
+        } else {
+            pendingBytes += bytes
+        }
         let complete = Self.completePrefixLength(pendingBytes)
         let ready = String(decoding: pendingBytes[..<complete], as: UTF8.self)
         pendingBytes.removeFirst(complete)

@@ -29,3 +29,11 @@ struct TextStreamTests {
         #expect(shown == "hello ")
     }
 }
+
+extension TextStreamTests {
+    @Test("a NUL byte is shown as U+FFFD, as the protocol's C strings cannot carry it")
+    func nulByte() {
+        var stream = TextStream(stops: [])
+        #expect(stream.feed([0x61, 0, 0x62]).text == "a\u{FFFD}b")
+    }
+}
