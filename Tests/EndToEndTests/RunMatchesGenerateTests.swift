@@ -19,6 +19,7 @@ struct RunMatchesGenerateTests {
         /// (id, logprob) per token, and the alternatives' ids.
         var logprobs: [Double]
         var alternatives: [[Int]]
+        var contextShifts: Int
 
         init(json: String) throws {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "not JSON: \(json)")
@@ -26,12 +27,13 @@ struct RunMatchesGenerateTests {
             tokens = try #require(object["tokens"] as? [Int], "no tokens in \(json)")
             text = try #require(object["text"] as? String, "no text in \(json)")
             finishReason = try #require(object["finish_reason"] as? String, "no finish_reason in \(json)")
+            contextShifts = try #require(object["context_shifts"] as? Int, "no context_shifts in \(json)")
             let entries = object["logprobs"] as? [[String: Any]] ?? []
             logprobs = entries.compactMap { $0["logprob"] as? Double }
             alternatives = entries.map { ($0["top_logprobs"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int } }
         }
 
-        var description: String { "\(finishReason) \(tokens) \(text.debugDescription)" }
+        var description: String { "\(finishReason) (\(contextShifts) shifts) \(tokens) \(text.debugDescription)" }
 
         /// Equal tokens and text; log-probabilities within float printing noise.
         func matches(_ other: Answer) -> Bool {
@@ -48,7 +50,8 @@ struct RunMatchesGenerateTests {
 
     /// Starts moed with one default tier (no sampling keys) on `model`,
     /// then compares both paths for every flag set and prompt.
-    func compare(model: String, plugin: String, context: Int, prompts: [[String]]) throws {
+    func compare(model: String, plugin: String, context: Int, prompts: [[String]],
+                 flagSets: [[String]] = flagSets, check: (Answer, [String]) -> Void = { _, _ in }) throws {
         let scratch = Scratch()
         scratch.write("moed.toml", """
             [daemon]
@@ -60,7 +63,7 @@ struct RunMatchesGenerateTests {
             context = \(context)
             """)
         let daemon = try DaemonProcess(scratch)
-        for flags in Self.flagSets {
+        for flags in flagSets {
             for prompt in prompts {
                 let common = flags + ["--json"] + prompt
                 let served = try moectl(["generate"] + common, socket: scratch.socket)
@@ -70,6 +73,7 @@ struct RunMatchesGenerateTests {
                 let a = try Answer(json: served.out), b = try Answer(json: local.out)
                 #expect(!a.tokens.isEmpty, "\(flags) \(prompt)")
                 #expect(a.matches(b), "\(flags) \(prompt): generate \(a) ≠ run \(b)")
+                check(a, flags)
                 if flags.contains("--logprobs") {
                     #expect(a.logprobs.count == a.tokens.count && a.alternatives.allSatisfy { $0.count == 3 })
                 }
@@ -99,6 +103,22 @@ struct RunMatchesGenerateTests {
     func tinyMoE() throws {
         let path = try SyntheticModel.mixtral(experts: 4, used: 2).write(named: "run-generate-moe")
         try compare(model: path, plugin: "moe", context: 128, prompts: Self.tinyPrompts)
+    }
+
+    @Test("a full context ends with context_full, or shifts and goes on with --context-shift, the same on both paths")
+    func contextFullAndShift() throws {
+        let path = try SyntheticModel().write(named: "run-generate-shift")
+        let greedy = ["--temperature", "0", "--max-tokens", "60"]
+        try compare(model: path, plugin: "dense", context: 24, prompts: [["--raw", "the cat sat"]],
+                    flagSets: [greedy, greedy + ["--context-shift"], ["--context-shift", "--max-tokens", "60"]]) { answer, flags in
+            if flags.contains("--context-shift") {
+                // It went past one full context (the tiny model may then draw its end token).
+                #expect(answer.contextShifts >= 1 && answer.finishReason != "context_full"
+                        && answer.promptTokens.count + answer.tokens.count > 24, "\(answer)")
+            } else {
+                #expect(answer.finishReason == "context_full" && answer.contextShifts == 0, "\(answer)")
+            }
+        }
     }
 
     @Test("SmolLM2 (the default model), through the dense plugin", DefaultModel.isInstalled)
