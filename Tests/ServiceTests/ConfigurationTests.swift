@@ -1,3 +1,4 @@
+import GenerationCore
 import Foundation
 import Testing
 import PluginHost
@@ -217,5 +218,7 @@ struct SampleConfigTests {
         #expect(c.tiers.map(\.plugin) == ["dense", "moe", "moe"])
         #expect(c.daemon.defaultTier == "haiku")
         #expect(c.daemon.memoryBudget == nil)
+        // The default tiers generate as `moectl run` does with its default flags.
+        #expect(c.tiers.allSatisfy { $0.generation == GenerationOptions() && !$0.isSeedRandom })
     }
 }
