@@ -37,3 +37,23 @@ extension TextStreamTests {
         #expect(stream.feed([0x61, 0, 0x62]).text == "a\u{FFFD}b")
     }
 }
+
+extension TextStreamTests {
+    @Test("complete-prefix length holds back only a valid unfinished sequence", arguments: [
+        ([0x61, 0xF0, 0x9F, 0x99], 1),   // "a" + 3 of 4 bytes of 🙂
+        ([0x61, 0xF0, 0x9F, 0x99, 0x82], 5),
+        ([0x61, 0xE0, 0x80], 3),         // E0 80 can never be valid: emit (as U+FFFD)
+        ([0xC3], 0),
+        ([0x80], 1),                     // a stray continuation byte is let through at once
+    ])
+    func completePrefix(bytes: [UInt8], expected: Int) {
+        #expect(TextStream.completePrefixLength(bytes) == expected)
+    }
+
+    @Test("an unfinished character at the end becomes U+FFFD")
+    func unfinishedAtEnd() {
+        var stream = TextStream(stops: [])
+        #expect(stream.feed([0xC3]).text == "")
+        #expect(stream.finish() == "\u{FFFD}")
+    }
+}
