@@ -15,8 +15,9 @@ struct DaemonSamplingOptions: ParsableArguments {
     @Option(name: .long, help: "How many recent tokens the repetition penalty looks at.") var repeatLastN: UInt32?
     @Option(name: .long, parsing: .singleValue, help: "Stop before this string (repeatable).") var stop: [String] = []
     @Option(name: .long, help: "Report each token's log-probability and its N most likely alternatives (0...20).") var logprobs: UInt32?
-    @Flag(name: .long, help: "When the context is full, drop the older half of the tokens after the system prompt and go on (default: the tier's).")
-    var contextShift = false
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "When the context is full, drop the older half of the tokens after the system prompt and go on, or end with context_full (default: the tier's).")
+    var contextShift: Bool?
 
     /// The request's generation fields from these flags; unset ones stay
     /// unset, so the tier's defaults apply.
@@ -25,7 +26,7 @@ struct DaemonSamplingOptions: ParsableArguments {
         request.stop = stop
         request.maxTokens = maxTokens ?? 0
         request.logprobs = logprobs
-        if contextShift { request.contextShift = true }
+        request.contextShift = contextShift
     }
 
     var overrides: SamplingOverrides {
