@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc  // exp, log: the core needs libm, not Foundation (moed links no Foundation)
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The log-probability of a generated token and of its most likely
 /// alternatives, as the model gave them: log-softmax of the raw logits,

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc  // exp, log: the core needs libm, not Foundation (moed links no Foundation)
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Picks the next token from a row of logits. Steps run in llama.cpp's
 /// order: repetition penalty → top-k → top-p → min-p → temperature → draw.
