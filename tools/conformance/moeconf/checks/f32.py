@@ -22,6 +22,8 @@ LOGIT_BOUND = 1e-3      # max |Δ| of the logits at the last prompt position
 NEAR_TIE = 0.02         # llama.cpp's own top-2 gap below which order is free
 MAX_TOKENS = 32
 MIN_PROMPTS = 20
+LOGPROB_TOP = 20        # alternatives asked of `moectl run --logprobs`
+LOGPROB_BOUND = 2e-3    # max |Δ| of log-softmax: at most twice the logits' bound
 
 
 def run(ctx) -> list[Row]:
@@ -43,7 +45,7 @@ def compare_model(ctx, path: str, prompts: list[str], *, min_prompts: int) -> li
     except Exception as err:  # noqa: BLE001
         return [error_row(NAME, label, err)]
     return [_tokens_row(label, results), _logits_row(label, results),
-            _greedy_row(label, results, min_prompts)]
+            _logprobs_row(label, results), _greedy_row(label, results, min_prompts)]
 
 
 def _one_prompt(ctx, ref: LlamaModel, path: str, prompt: str) -> dict:
@@ -57,6 +59,11 @@ def _one_prompt(ctx, ref: LlamaModel, path: str, prompt: str) -> dict:
         out["max_abs"] = float(np.max(np.abs(scored["logits"][-1] - gen.first_logits)))
     except MoectlError as err:
         out["score_error"] = str(err)
+    try:
+        entry = ctx.moectl.run_logprobs(path, prompt, LOGPROB_TOP, threads=ctx.threads)
+        out["logprob_abs"], out["logprob_top_match"] = _logprob_gap(entry, gen.first_logits)
+    except (MoectlError, KeyError, TypeError, ValueError) as err:
+        out["logprob_error"] = str(err)
     try:
         ran = ctx.moectl.run_greedy(path, prompt, MAX_TOKENS, threads=ctx.threads)
         out["prompt_tokens_match"] = ran["prompt_tokens"] == tokens
@@ -84,6 +91,32 @@ def _logits_row(label: str, results: list[dict]) -> Row:
                f"max abs {worst:.2e} over {len(diffs)}/{len(results)} prompts",
                f"≤ {LOGIT_BOUND:g}", ok, _first_error(results, "score_error"),
                {"max_abs": diffs})
+
+
+def _logprob_gap(entry: dict, ref_logits: np.ndarray) -> tuple[float, bool]:
+    """Max |Δ| between moectl's log-probabilities (chosen and top-N) and
+    the log-softmax of llama.cpp's logits at the same ids; and whether the
+    top-N ids are llama.cpp's N largest (as a set: near-ties may swap)."""
+    logits = ref_logits.astype(np.float64)
+    top = logits.max()
+    ref = logits - (top + np.log(np.exp(logits - top).sum()))
+    pairs = [(int(entry["id"]), float(entry["logprob"]))]
+    pairs += [(int(a["id"]), float(a["logprob"])) for a in entry["top_logprobs"]]
+    gap = max(abs(lp - ref[i]) for i, lp in pairs)
+    ours = {i for i, _ in pairs[1:]}
+    theirs = set(np.argsort(-ref, kind="stable")[:len(ours)].tolist())
+    return float(gap), ours == theirs
+
+
+def _logprobs_row(label: str, results: list[dict]) -> Row:
+    gaps = [r["logprob_abs"] for r in results if "logprob_abs" in r]
+    same = sum(r["logprob_top_match"] for r in results if "logprob_abs" in r)
+    worst = max(gaps) if gaps else float("nan")
+    ok = len(gaps) == len(results) and worst <= LOGPROB_BOUND
+    return Row(f"{NAME} logprobs top-{LOGPROB_TOP} (first token)", label,
+               f"max abs {worst:.2e} over {len(gaps)}/{len(results)} prompts; top ids equal in {same}",
+               f"≤ {LOGPROB_BOUND:g}", ok, _first_error(results, "logprob_error"),
+               {"max_abs": gaps})
 
 
 def _greedy_row(label: str, results: list[dict], min_prompts: int) -> Row:
