@@ -6,8 +6,8 @@ import TestSupport
 /// real plugin) share one generation core: with the same prompt and
 /// flags, on a tier with no sampling keys, they give the same tokens,
 /// text, finish reason and log-probabilities. Run on every model of the
-/// test set: tiny models made in code (dense and MoE) and SmolLM2 when
-/// installed.
+/// test set: tiny models made in code (dense and MoE), and SmolLM2 and
+/// Qwen2.5-Coder-0.5B when installed.
 @Suite("moectl run = moectl generate, token for token", .serialized)
 struct RunMatchesGenerateTests {
     /// The fields of a `--json` answer both paths must agree on.
@@ -119,6 +119,12 @@ struct RunMatchesGenerateTests {
                 #expect(answer.finishReason == "context_full" && answer.contextShifts == 0, "\(answer)")
             }
         }
+    }
+
+    @Test("Qwen2.5-Coder-0.5B Q4_K_M, through the dense plugin", QwenModel.isInstalled)
+    func qwen() throws {
+        let model = try #require(QwenModel.path)
+        try compare(model: model, plugin: "dense", context: 512, prompts: [["Name a river in Europe."]])
     }
 
     @Test("SmolLM2 (the default model), through the dense plugin", DefaultModel.isInstalled)

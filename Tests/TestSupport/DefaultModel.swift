@@ -30,3 +30,20 @@ public enum DefaultModel {
     /// What a test says when the model it requires is absent (CI only).
     public static let missing: Comment = "the default model is not installed: run scripts/install-deps.sh"
 }
+
+/// The second real model of the test set, a Qwen2 Q4_K_M file
+/// (`scripts/fetch-qwen.sh`): `MOED_TEST_QWEN`, else `models/` in the
+/// package. Tests that need it are reported skipped without it.
+public enum QwenModel {
+    public static let fileName = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf"
+
+    public static var path: String? {
+        let candidates = [ProcessInfo.processInfo.environment["MOED_TEST_QWEN"],
+                          DefaultModel.packageRoot + "/models/" + fileName].compactMap { $0 }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    public static var isInstalled: ConditionTrait {
+        .enabled(if: path != nil, "needs \(fileName): set MOED_TEST_QWEN or run scripts/fetch-qwen.sh")
+    }
+}
