@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["GGUF", "CKernels"]),
         // Tokenizers and chat templates, built from GGUF metadata.
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        // Grammars for structured output: GBNF, JSON Schema, token masks. Pure; no model math.
+        .target(name: "Grammar"),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
         // Model math: forward passes, KV cache, sampling, generation.
         .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer"]),
         // Offline model surgery: sparse upcycling of a dense GGUF into a Mixtral-layout MoE.
