@@ -1,17 +1,15 @@
-import Foundation
-
 /// Turns a JSON Schema into GBNF whose sentences are JSON documents that
 /// validate against it. What the grammar cannot promise (patterns, numeric
 /// bounds, formats, …) is refused up front, naming the keyword and where.
 ///
 /// Choices a schema leaves open, documented in docs/structured-output.md:
-/// properties come out in the order of their names; an object with `properties` admits no other keys unless
+/// properties come out in the schema's order; an object with `properties` admits no other keys unless
 /// `additionalProperties` is `true`; `oneOf` is treated as `anyOf`.
 public struct JSONSchemaGrammar {
     public private(set) var gbnf = ""
     private var rules: [String: String] = [:]
     private var order: [String] = []
-    private var definitions: [String: Any] = [:]
+    private var definitions: [String: JSONValue] = [:]
     private var referenced: [String: String] = [:]
     private static let maxDepth = 64
     private static let annotations: Set<String> = [
@@ -24,16 +22,11 @@ public struct JSONSchemaGrammar {
     ]
 
     /// Builds the grammar for the schema in `json` (UTF-8 JSON text).
-    public init(json: Data) throws {
-        let schema: Any
-        do { schema = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed]) } catch {
-            throw GrammarError.invalidSchema("not JSON: \(error.localizedDescription)")
-        }
-        if let object = schema as? [String: Any] {
-            for key in ["$defs", "definitions"] {
-                if let defs = object[key] as? [String: Any] {
-                    for (name, value) in defs { definitions["#/\(key)/\(name)"] = value }
-                }
+    public init<Bytes: Sequence>(json: Bytes) throws where Bytes.Element == UInt8 {
+        let schema = try JSONReader.parse(Array(json))
+        for key in ["$defs", "definitions"] {
+            if case .object(let defs)? = schema[key] {
+                for (name, value) in defs { definitions["#/\(key)/\(name)"] = value }
             }
         }
         let root = try rule(for: schema, path: "#", depth: 0)
@@ -47,25 +40,26 @@ public struct JSONSchemaGrammar {
     // MARK: Schemas
 
     /// A GBNF expression matching the schema's values.
-    private mutating func rule(for schema: Any, path: String, depth: Int) throws -> String {
+    private mutating func rule(for schema: JSONValue, path: String, depth: Int) throws -> String {
         guard depth <= Self.maxDepth else { throw GrammarError.unsupportedSchema(feature: "nesting deeper than \(Self.maxDepth)", path: path) }
-        if let flag = schema as? Bool {
+        if case .bool(let flag) = schema {
             guard flag else { throw GrammarError.unsupportedSchema(feature: "false schema", path: path) }
             return "value"
         }
-        guard let s = schema as? [String: Any] else { throw GrammarError.invalidSchema("schema at \(path) is not an object") }
-        for key in s.keys.sorted() where !Self.supported.contains(key) && !Self.annotations.contains(key) && !key.hasPrefix("x-") {
+        guard case .object(let members) = schema else { throw GrammarError.invalidSchema("schema at \(path) is not an object") }
+        let s = schema
+        for key in members.map(\.key) where !Self.supported.contains(key) && !Self.annotations.contains(key) && !key.hasPrefix("x-") {
             throw GrammarError.unsupportedSchema(feature: key, path: path)
         }
         if let ref = s["$ref"] { return try reference(ref, path: path, depth: depth) }
-        if let value = s["const"] { return try literal(value, path: path) }
+        if let value = s["const"] { return literal(value) }
         if let values = s["enum"] {
-            guard let values = values as? [Any], !values.isEmpty else { throw GrammarError.invalidSchema("enum at \(path) is not a non-empty array") }
-            return "(" + (try values.map { try literal($0, path: path) }).joined(separator: " | ") + ")"
+            guard case .array(let values) = values, !values.isEmpty else { throw GrammarError.invalidSchema("enum at \(path) is not a non-empty array") }
+            return "(" + values.map(literal).joined(separator: " | ") + ")"
         }
         for key in ["anyOf", "oneOf"] {
             guard let branches = s[key] else { continue }
-            guard let branches = branches as? [Any], !branches.isEmpty else { throw GrammarError.invalidSchema("\(key) at \(path) is not a non-empty array") }
+            guard case .array(let branches) = branches, !branches.isEmpty else { throw GrammarError.invalidSchema("\(key) at \(path) is not a non-empty array") }
             let parts = try branches.enumerated().map { try rule(for: $1, path: "\(path)/\(key)/\($0)", depth: depth + 1) }
             return "(" + parts.joined(separator: " | ") + ")"
         }
@@ -74,22 +68,22 @@ public struct JSONSchemaGrammar {
         return parts.count == 1 ? parts[0] : "(" + parts.joined(separator: " | ") + ")"
     }
 
-    private func typeList(_ s: [String: Any], path: String) throws -> [String] {
+    private func typeList(_ s: JSONValue, path: String) throws -> [String] {
         switch s["type"] {
         case nil:
             if s["properties"] != nil || s["additionalProperties"] != nil { return ["object"] }
             if s["items"] != nil { return ["array"] }
             return ["any"]
-        case let t as String: return [t]
-        case let ts as [Any]:
-            let names = ts.compactMap { $0 as? String }
+        case .string(let t)?: return [t]
+        case .array(let ts)?:
+            let names = ts.compactMap { if case .string(let n) = $0 { n } else { nil } }
             guard names.count == ts.count, !names.isEmpty else { throw GrammarError.invalidSchema("type at \(path) is not a string or array of strings") }
             return names
         default: throw GrammarError.invalidSchema("type at \(path) is not a string or array of strings")
         }
     }
 
-    private mutating func rule(forType type: String, _ s: [String: Any], path: String, depth: Int) throws -> String {
+    private mutating func rule(forType type: String, _ s: JSONValue, path: String, depth: Int) throws -> String {
         switch type {
         case "any": return "value"
         case "null": return "null"
@@ -103,7 +97,7 @@ public struct JSONSchemaGrammar {
         }
     }
 
-    private mutating func string(_ s: [String: Any], path: String) throws -> String {
+    private mutating func string(_ s: JSONValue, path: String) throws -> String {
         let low = try count(s, "minLength", path: path) ?? 0
         let high = try count(s, "maxLength", path: path)
         if low == 0 && high == nil { return "string" }
@@ -111,7 +105,7 @@ public struct JSONSchemaGrammar {
         return "\"\\\"\" char{\(low),\(high.map(String.init) ?? "")} \"\\\"\" ws"
     }
 
-    private mutating func array(_ s: [String: Any], path: String, depth: Int) throws -> String {
+    private mutating func array(_ s: JSONValue, path: String, depth: Int) throws -> String {
         let item = try s["items"].map { try rule(for: $0, path: "\(path)/items", depth: depth + 1) } ?? "value"
         let low = try count(s, "minItems", path: path) ?? 0
         let high = try count(s, "maxItems", path: path)
@@ -122,30 +116,32 @@ public struct JSONSchemaGrammar {
         return name("\(path)/array", "\"[\" ws " + (low == 0 ? "(\(list))?" : list) + " \"]\" ws")
     }
 
-    private mutating func object(_ s: [String: Any], path: String, depth: Int) throws -> String {
+    private mutating func object(_ s: JSONValue, path: String, depth: Int) throws -> String {
         let additional = s["additionalProperties"]
         guard let properties = s["properties"] else {
-            if let additional, !(additional is Bool) {
+            if let additional, !additional.isBool {
                 let value = try rule(for: additional, path: "\(path)/additionalProperties", depth: depth + 1)
                 let pair = "string \":\" ws \(value)"
                 return name("\(path)/map", "\"{\" ws (\(pair) (\",\" ws \(pair))*)? \"}\" ws")
             }
-            if (additional as? Bool) == false { return "\"{\" ws \"}\" ws" }
+            if additional == .bool(false) { return "\"{\" ws \"}\" ws" }
             return "object"
         }
-        if let additional, !(additional is Bool) || (additional as? Bool) == true {
+        if let additional, additional != .bool(false) {
             throw GrammarError.unsupportedSchema(feature: "additionalProperties alongside properties", path: path)
         }
-        guard let props = properties as? [String: Any] else { throw GrammarError.invalidSchema("properties at \(path) is not an object") }
-        let required = Set((s["required"] as? [Any] ?? []).compactMap { $0 as? String })
-        for key in required where props[key] == nil {
+        guard case .object(let props) = properties else { throw GrammarError.invalidSchema("properties at \(path) is not an object") }
+        var required = Set<String>()
+        if case .array(let names)? = s["required"] {
+            for case .string(let n) in names { required.insert(n) }
+        }
+        for key in required where !props.contains(where: { $0.key == key }) {
             throw GrammarError.unsupportedSchema(feature: "required property '\(key)' without a schema", path: path)
         }
-        // JSONSerialization does not keep the schema's key order: names sort, for a stable grammar.
         var pairs: [(rule: String, required: Bool)] = []
-        for key in props.keys.sorted() {
-            let value = try rule(for: props[key]!, path: "\(path)/properties/\(key)", depth: depth + 1)
-            pairs.append(("\(try literal(key, path: path)) \":\" ws \(value)", required.contains(key)))
+        for (key, schema) in props {
+            let value = try rule(for: schema, path: "\(path)/properties/\(key)", depth: depth + 1)
+            pairs.append(("\(literal(.string(key))) \":\" ws \(value)", required.contains(key)))
         }
         let body = pairs.isEmpty ? "" : firstPairs(pairs, from: 0, path: path)
         return name("\(path)/object", "\"{\" ws \(body) \"}\" ws")
@@ -170,8 +166,8 @@ public struct JSONSchemaGrammar {
         return name("\(path)/rest\(i)", (pairs[i].required ? comma : "(\(comma))?") + " " + rest)
     }
 
-    private mutating func reference(_ ref: Any, path: String, depth: Int) throws -> String {
-        guard let ref = ref as? String else { throw GrammarError.invalidSchema("$ref at \(path) is not a string") }
+    private mutating func reference(_ ref: JSONValue, path: String, depth: Int) throws -> String {
+        guard case .string(let ref) = ref else { throw GrammarError.invalidSchema("$ref at \(path) is not a string") }
         if let known = referenced[ref] { return known }
         guard let target = definitions[ref] else { throw GrammarError.unsupportedSchema(feature: "$ref '\(ref)' (only #/$defs/… and #/definitions/…)", path: path) }
         let ruleName = uniqueName("ref-" + ref)
@@ -184,19 +180,17 @@ public struct JSONSchemaGrammar {
 
     // MARK: Pieces
 
-    private func count(_ s: [String: Any], _ key: String, path: String) throws -> Int? {
+    private func count(_ s: JSONValue, _ key: String, path: String) throws -> Int? {
         guard let raw = s[key] else { return nil }
-        guard let n = raw as? NSNumber, n.doubleValue >= 0, n.doubleValue == n.doubleValue.rounded(), n.doubleValue <= 1000 else {
+        guard case .number(let text) = raw, let n = Double(text), n >= 0, n == n.rounded(), n <= 1000 else {
             throw GrammarError.unsupportedSchema(feature: "\(key) that is not a whole number from 0 to 1000", path: path)
         }
-        return n.intValue
+        return Int(n)
     }
 
     /// A GBNF literal for a JSON value, written as compact JSON.
-    private func literal(_ value: Any, path: String) throws -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes]),
-              let text = String(data: data, encoding: .utf8) else { throw GrammarError.invalidSchema("value at \(path) cannot be written as JSON") }
-        return Self.gbnfQuoted(text) + " ws"
+    private func literal(_ value: JSONValue) -> String {
+        Self.gbnfQuoted(value.compact) + " ws"
     }
 
     static func gbnfQuoted(_ text: String) -> String {
@@ -209,7 +203,7 @@ public struct JSONSchemaGrammar {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\x%02X", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 { out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""
