@@ -87,3 +87,41 @@ struct GrammarMatcherTests {
         #expect(m.isComplete)
     }
 }
+
+@Suite("Grammar-constrained choosing")
+struct GrammarConstraintTests {
+    @Test("a refused free choice is replaced by a masked one the grammar takes")
+    func maskedRedraw() throws {
+        let (vocabulary, eog) = testVocabulary()
+        var c = GrammarConstraint(try Grammar(gbnf: #"root ::= "ab""#), vocabulary: vocabulary)
+        let x = Int32(UInt8(ascii: "x") - 0x20)
+        var masks: [[Bool]?] = []
+        // A "model" that always wants 'x', then the first allowed token.
+        let pick: ([Bool]?) -> Int32 = { mask in
+            masks.append(mask)
+            guard let mask else { return x }
+            return Int32(mask.firstIndex(of: true)!)
+        }
+        let first = c.next(pick)
+        #expect(first == Int32(UInt8(ascii: "a") - 0x20))
+        let tookFirst = c.accept(try #require(first))
+        let second = c.next(pick)
+        let tookSecond = c.accept(try #require(second))
+        #expect(tookFirst && tookSecond)
+        #expect(c.mustEnd)
+        let last = c.next(pick)
+        #expect(last == eog)
+        #expect(c.maskedSteps == 3)
+        #expect(masks.count == 6)
+    }
+
+    @Test("a free choice the grammar takes costs no mask")
+    func freeChoice() throws {
+        let (vocabulary, _) = testVocabulary()
+        var c = GrammarConstraint(try Grammar(gbnf: "root ::= [a-z]+"), vocabulary: vocabulary)
+        let q = Int32(UInt8(ascii: "q") - 0x20)
+        let token = c.next { _ in q }
+        #expect(token == q)
+        #expect(c.maskedSteps == 0)
+    }
+}
