@@ -2,8 +2,12 @@
 import PackageDescription
 
 // Dependencies point one way:
-//   GGUF → Kernels (+ CKernels) → Tokenizer / Inference → Plugins → moed → moectl
-// Pure parts (GGUF, Kernels, Tokenizer, Inference) import no sockets and no event loop.
+//   GenerationCore (sampling, stop rules, logprobs; no model math)
+//   GGUF → Kernels (+ CKernels) → Tokenizer / Inference (+ GenerationCore) → Plugins
+//   CMoePlugin → PluginHost;  GenerationCore + PluginHost + MoeAPI → Service → moed
+//   Inference + MoeClient → moectl
+// moed links no kernels: the model math lives in the plugins it dlopens.
+// Pure parts (GGUF, Kernels, Tokenizer, Inference, GenerationCore) import no sockets and no event loop.
 
 // The C kernels are always optimised: a debug build of the tests would
 // otherwise run the matrix products at -O0, and SIMD paths are chosen per
@@ -39,18 +43,22 @@ let package = Package(
         // Grammars for structured output: GBNF, JSON Schema, token masks. Pure; no model math.
         .target(name: "Grammar"),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
-        // Model math: forward passes, KV cache, sampling, generation.
-        .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer"]),
+        // One generation core for moectl run and the daemon: sampling and its
+        // defaults, stop rules, UTF-8 hold-back, finish reasons, logprobs, context shift, grammars.
+        .target(name: "GenerationCore", dependencies: ["Grammar"]),
+        .testTarget(name: "GenerationCoreTests", dependencies: ["GenerationCore"]),
+        // Model math: forward passes, KV cache, the in-process generation loop.
+        .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer", "GenerationCore"]),
         // Offline model surgery: sparse upcycling of a dense GGUF into a Mixtral-layout MoE.
         .target(name: "Upcycle", dependencies: ["GGUF", "Kernels"]),
         // Benchmark driver for bench/run.sh (side by side with llama.cpp).
-        .executableTarget(name: "moebench", dependencies: ["Inference", "Kernels", "GGUF", "MoeClient", "MoeAPI"], path: "bench/moebench"),
+        .executableTarget(name: "moebench", dependencies: ["Inference", "GenerationCore", "Kernels", "GGUF", "MoeClient", "MoeAPI"], path: "bench/moebench"),
         // The standing fuzz campaign (tools/fuzz/run.sh): in-process surfaces and their driver.
-        .target(name: "FuzzTargets", dependencies: ["GGUF", "Inference", "Tokenizer", "Service", "TestSupport"],
+        .target(name: "FuzzTargets", dependencies: ["GGUF", "Inference", "GenerationCore", "Tokenizer", "Service", "TestSupport"],
                 path: "tools/fuzz/FuzzTargets"),
         .executableTarget(name: "moefuzz", dependencies: ["FuzzTargets"], path: "tools/fuzz/moefuzz"),
         .executableTarget(name: "moectl", dependencies: [
-            "Inference", "GGUF", "Kernels", "Tokenizer", "MoeClient", "MoeAPI", "Upcycle",
+            "Inference", "GenerationCore", "GGUF", "Kernels", "Tokenizer", "MoeClient", "MoeAPI", "Upcycle",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -69,7 +77,7 @@ let package = Package(
         .target(name: "MoeWrongABIFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/WrongABI", publicHeadersPath: "."),
         .target(name: "MoeRefusesFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/Refuses", publicHeadersPath: "."),
         .target(name: "MoeNoInitFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/NoInit", publicHeadersPath: "."),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "CMoePlugin"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "CMoePlugin", "TestSupport"]),
         // Service: system libraries, the protobuf API (generated C + the one Swift layer over it).
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
@@ -80,10 +88,10 @@ let package = Package(
         // Turns a SIGBUS from a truncated mapped model file into a counted fault (zero page).
         .target(name: "CFaultGuard"),
         .testTarget(name: "CFaultGuardTests", dependencies: ["CFaultGuard"]),
-        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference", "CFaultGuard"]),
+        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "GenerationCore", "CFaultGuard"]),
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient", "GenerationCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient", "TestSupport", "GGUF"], exclude: ["Python"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
@@ -91,7 +99,7 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], exclude: ["gguf", "config"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF", "Kernels", "Tokenizer", "TestSupport", "Upcycle"],
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GenerationCore", "GGUF", "Kernels", "Tokenizer", "TestSupport", "Upcycle"],
                     exclude: ["Golden"]),
         // Tiny models made in code, shared by every test target that needs one.
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport"),

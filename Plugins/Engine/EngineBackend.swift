@@ -129,6 +129,11 @@ public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
     }
 
     /// layers × experts router pick counts since open, layer-major; empty for a dense file.
+    /// The tokenizer's whole end-of-generation set, sorted.
+    public func endOfGenerationTokens() throws -> [Int32] {
+        model.tokenizer.endOfGenerationTokens.sorted()
+    }
+
     public func expertCounts() throws -> [UInt64] {
         (model.transformer.expertStatistics?.layers ?? []).flatMap { $0.selections.map { UInt64($0) } }
     }

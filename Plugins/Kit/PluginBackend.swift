@@ -30,9 +30,17 @@ public protocol PluginBackend: AnyObject {
     func expertCounts() throws -> [UInt64]
     /// Per layer, the mean routing entropy in nats; empty for dense.
     func routingEntropy() throws -> [Double]
+    /// Every token that ends a generation (`context_end_tokens`).
+    func endOfGenerationTokens() throws -> [Int32]
 }
 
 extension PluginBackend {
+    /// Without a fuller set: eos and eot as `describe` reports them.
+    public func endOfGenerationTokens() throws -> [Int32] {
+        let d = describe()
+        return [d.eos, d.eot].compactMap { $0 }
+    }
+
     public var vocabularySize: Int { describe().vocabularySize }
 }
 

@@ -91,6 +91,9 @@ extension PluginKit {
             close: { model in
                 guard let model else { return }
                 Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(model)).release()
+            },
+            context_end_tokens: { model, tokens, capacity, count in
+                PluginKit.run { try PluginKit.emit(try PluginKit.model(model).endOfGenerationTokens(), into: tokens, capacity: capacity, count: count) }
             }))
         return table
     }

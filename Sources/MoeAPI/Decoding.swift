@@ -67,6 +67,8 @@ extension GenerateRequest {
         if let s = g.sampling?.pointee { sampling = SamplingOverrides(s) }
         stop = elements(g.stop, g.n_stop).map { text($0) }
         maxTokens = g.has_max_tokens != 0 ? g.max_tokens : 0
+        logprobs = g.has_logprobs != 0 ? g.logprobs : nil
+        contextShift = g.has_context_shift != 0 ? g.context_shift != 0 : nil
     }
 }
 
@@ -108,7 +110,10 @@ extension Response {
             return m.load_progress.map { .loadProgress(tier: text($0.pointee.tier), fraction: $0.pointee.fraction) }
         case MOED__V1__RESPONSE__RESULT_TIER: return m.tier.map { .tier(TierStatus($0.pointee)) }
         case MOED__V1__RESPONSE__RESULT_CHUNK:
-            return m.chunk.map { .chunk(GenerateChunk(text: text($0.pointee.text), tokens: elements($0.pointee.tokens, $0.pointee.n_tokens))) }
+            return m.chunk.map { c in
+                let logprobs = elements(c.pointee.logprobs, c.pointee.n_logprobs).compactMap { $0.map { GenerateChunk.TokenLogprob($0.pointee) } }
+                return .chunk(GenerateChunk(text: text(c.pointee.text), tokens: elements(c.pointee.tokens, c.pointee.n_tokens), logprobs: logprobs))
+            }
         case MOED__V1__RESPONSE__RESULT_SUMMARY: return m.summary.map { .summary(GenerateSummary($0.pointee)) }
         case MOED__V1__RESPONSE__RESULT_TOKENIZE:
             return m.tokenize.map { t in
@@ -192,6 +197,15 @@ extension GenerateSummary {
         generationSeconds = s.generation_seconds
         queueSeconds = s.queue_seconds
         promptTokenIDs = elements(s.prompt_token_ids, s.n_prompt_token_ids)
+        contextShifts = s.context_shifts
+    }
+}
+
+extension GenerateChunk.TokenLogprob {
+    init(_ l: Moed__V1__GenerateChunk__TokenLogprob) {
+        let piece = l.has_piece != 0 && l.piece.len > 0 ? elements(l.piece.data, l.piece.len) : []
+        let top = elements(l.top, l.n_top).compactMap { $0.map { GenerateChunk.TokenLogprob($0.pointee) } }
+        self.init(token: l.token, logprob: l.logprob, piece: piece, top: top)
     }
 }
 

@@ -84,6 +84,8 @@ extension GenerateRequest {
             m.pointee.stop = arena.strings(stop)
             m.pointee.has_max_tokens = 1
             m.pointee.max_tokens = maxTokens
+            if let logprobs { m.pointee.has_logprobs = 1; m.pointee.logprobs = logprobs }
+            if let contextShift { m.pointee.has_context_shift = 1; m.pointee.context_shift = contextShift ? 1 : 0 }
         }
     }
 }

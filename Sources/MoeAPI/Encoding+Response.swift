@@ -61,6 +61,9 @@ extension Response {
                 $0.pointee.text = arena.string(chunk.text)
                 $0.pointee.n_tokens = chunk.tokens.count
                 $0.pointee.tokens = arena.array(chunk.tokens)
+                let logprobs = chunk.logprobs.map { $0.build(arena) }
+                $0.pointee.n_logprobs = logprobs.count
+                $0.pointee.logprobs = arena.pointers(logprobs)
             }
         case .summary(let summary):
             m.pointee.result_case = MOED__V1__RESPONSE__RESULT_SUMMARY
@@ -182,6 +185,25 @@ extension GenerateSummary {
             s.pointee.queue_seconds = queueSeconds
             s.pointee.n_prompt_token_ids = promptTokenIDs.count
             s.pointee.prompt_token_ids = arena.array(promptTokenIDs)
+            s.pointee.has_context_shifts = 1
+            s.pointee.context_shifts = contextShifts
+        }
+    }
+}
+
+extension GenerateChunk.TokenLogprob {
+    func build(_ arena: Arena) -> UnsafeMutablePointer<Moed__V1__GenerateChunk__TokenLogprob> {
+        arena.message { (l: UnsafeMutablePointer<Moed__V1__GenerateChunk__TokenLogprob>) in
+            moed__v1__generate_chunk__token_logprob__init(l)
+            l.pointee.has_token = 1
+            l.pointee.token = token
+            l.pointee.has_logprob = 1
+            l.pointee.logprob = logprob
+            l.pointee.has_piece = 1
+            l.pointee.piece = arena.bytes(piece)
+            let alternatives = top.map { $0.build(arena) }
+            l.pointee.n_top = alternatives.count
+            l.pointee.top = arena.pointers(alternatives)
         }
     }
 }

@@ -169,15 +169,38 @@ public struct GenerateRequest: Sendable, Equatable {
     public var sampling = SamplingOverrides()
     public var stop: [String] = []
     public var maxTokens: UInt32 = 0
+    /// nil: no log-probabilities; N: each token's and its N most likely alternatives'.
+    public var logprobs: UInt32?
+    /// nil: the tier's `context_shift`.
+    public var contextShift: Bool?
     public init() {}
 }
 
 public struct GenerateChunk: Sendable, Equatable {
     public var text: String
     public var tokens: [Int32]
-    public init(text: String, tokens: [Int32]) {
+    /// One per token when the request asked for log-probabilities.
+    public var logprobs: [TokenLogprob]
+    public init(text: String, tokens: [Int32], logprobs: [TokenLogprob] = []) {
         self.text = text
         self.tokens = tokens
+        self.logprobs = logprobs
+    }
+
+    /// A token's log-probability (natural log of the model's distribution,
+    /// before penalties and temperature), its bytes, and on the chosen
+    /// token's entry the most likely alternatives.
+    public struct TokenLogprob: Sendable, Equatable {
+        public var token: Int32
+        public var logprob: Float
+        public var piece: [UInt8]
+        public var top: [TokenLogprob]
+        public init(token: Int32, logprob: Float, piece: [UInt8], top: [TokenLogprob] = []) {
+            self.token = token
+            self.logprob = logprob
+            self.piece = piece
+            self.top = top
+        }
     }
 }
 
@@ -190,6 +213,8 @@ public struct GenerateSummary: Sendable, Equatable {
     public var generationSeconds = 0.0
     public var queueSeconds = 0.0
     public var promptTokenIDs: [Int32] = []
+    /// Times the context was shifted to make room.
+    public var contextShifts: UInt32 = 0
     public init() {}
 }
 

@@ -817,6 +817,12 @@ void   moed__v1__generate_request__free_unpacked
   assert(message->base.descriptor == &moed__v1__generate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   moed__v1__generate_chunk__token_logprob__init
+                     (Moed__V1__GenerateChunk__TokenLogprob         *message)
+{
+  static const Moed__V1__GenerateChunk__TokenLogprob init_value = MOED__V1__GENERATE_CHUNK__TOKEN_LOGPROB__INIT;
+  *message = init_value;
+}
 void   moed__v1__generate_chunk__init
                      (Moed__V1__GenerateChunk         *message)
 {
@@ -2622,7 +2628,7 @@ const ProtobufCMessageDescriptor moed__v1__sampling__descriptor =
   (ProtobufCMessageInit) moed__v1__sampling__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descriptors[8] =
 {
   {
     "tier",
@@ -2696,8 +2702,34 @@ static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logprobs",
+    10,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Moed__V1__GenerateRequest, has_logprobs),
+    offsetof(Moed__V1__GenerateRequest, logprobs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "context_shift",
+    11,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Moed__V1__GenerateRequest, has_context_shift),
+    offsetof(Moed__V1__GenerateRequest, context_shift),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__generate_request__field_indices_by_name[] = {
+  7,   /* field[7] = context_shift */
+  6,   /* field[6] = logprobs */
   5,   /* field[5] = max_tokens */
   2,   /* field[2] = messages */
   1,   /* field[1] = prompt */
@@ -2705,10 +2737,11 @@ static const unsigned moed__v1__generate_request__field_indices_by_name[] = {
   4,   /* field[4] = stop */
   0,   /* field[0] = tier */
 };
-static const ProtobufCIntRange moed__v1__generate_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__generate_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 10, 6 },
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor moed__v1__generate_request__descriptor =
 {
@@ -2718,14 +2751,91 @@ const ProtobufCMessageDescriptor moed__v1__generate_request__descriptor =
   "Moed__V1__GenerateRequest",
   "moed.v1",
   sizeof(Moed__V1__GenerateRequest),
-  6,
+  8,
   moed__v1__generate_request__field_descriptors,
   moed__v1__generate_request__field_indices_by_name,
-  1,  moed__v1__generate_request__number_ranges,
+  2,  moed__v1__generate_request__number_ranges,
   (ProtobufCMessageInit) moed__v1__generate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__generate_chunk__field_descriptors[2] =
+static const ProtobufCFieldDescriptor moed__v1__generate_chunk__token_logprob__field_descriptors[4] =
+{
+  {
+    "token",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, has_token),
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, token),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logprob",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, has_logprob),
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, logprob),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "piece",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, has_piece),
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, piece),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "top",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, n_top),
+    offsetof(Moed__V1__GenerateChunk__TokenLogprob, top),
+    &moed__v1__generate_chunk__token_logprob__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned moed__v1__generate_chunk__token_logprob__field_indices_by_name[] = {
+  1,   /* field[1] = logprob */
+  2,   /* field[2] = piece */
+  0,   /* field[0] = token */
+  3,   /* field[3] = top */
+};
+static const ProtobufCIntRange moed__v1__generate_chunk__token_logprob__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor moed__v1__generate_chunk__token_logprob__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "moed.v1.GenerateChunk.TokenLogprob",
+  "TokenLogprob",
+  "Moed__V1__GenerateChunk__TokenLogprob",
+  "moed.v1",
+  sizeof(Moed__V1__GenerateChunk__TokenLogprob),
+  4,
+  moed__v1__generate_chunk__token_logprob__field_descriptors,
+  moed__v1__generate_chunk__token_logprob__field_indices_by_name,
+  1,  moed__v1__generate_chunk__token_logprob__number_ranges,
+  (ProtobufCMessageInit) moed__v1__generate_chunk__token_logprob__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor moed__v1__generate_chunk__field_descriptors[3] =
 {
   {
     "text",
@@ -2751,15 +2861,29 @@ static const ProtobufCFieldDescriptor moed__v1__generate_chunk__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logprobs",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Moed__V1__GenerateChunk, n_logprobs),
+    offsetof(Moed__V1__GenerateChunk, logprobs),
+    &moed__v1__generate_chunk__token_logprob__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__generate_chunk__field_indices_by_name[] = {
+  2,   /* field[2] = logprobs */
   0,   /* field[0] = text */
   1,   /* field[1] = tokens */
 };
-static const ProtobufCIntRange moed__v1__generate_chunk__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__generate_chunk__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 10, 2 },
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor moed__v1__generate_chunk__descriptor =
 {
@@ -2769,14 +2893,14 @@ const ProtobufCMessageDescriptor moed__v1__generate_chunk__descriptor =
   "Moed__V1__GenerateChunk",
   "moed.v1",
   sizeof(Moed__V1__GenerateChunk),
-  2,
+  3,
   moed__v1__generate_chunk__field_descriptors,
   moed__v1__generate_chunk__field_indices_by_name,
-  1,  moed__v1__generate_chunk__number_ranges,
+  2,  moed__v1__generate_chunk__number_ranges,
   (ProtobufCMessageInit) moed__v1__generate_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descriptors[8] =
+static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descriptors[9] =
 {
   {
     "tier",
@@ -2874,9 +2998,22 @@ static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "context_shifts",
+    10,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Moed__V1__GenerateSummary, has_context_shifts),
+    offsetof(Moed__V1__GenerateSummary, context_shifts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__generate_summary__field_indices_by_name[] = {
   2,   /* field[2] = completion_tokens */
+  8,   /* field[8] = context_shifts */
   3,   /* field[3] = finish_reason */
   5,   /* field[5] = generation_seconds */
   4,   /* field[4] = prompt_seconds */
@@ -2885,10 +3022,11 @@ static const unsigned moed__v1__generate_summary__field_indices_by_name[] = {
   6,   /* field[6] = queue_seconds */
   0,   /* field[0] = tier */
 };
-static const ProtobufCIntRange moed__v1__generate_summary__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__generate_summary__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 10, 8 },
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor moed__v1__generate_summary__descriptor =
 {
@@ -2898,10 +3036,10 @@ const ProtobufCMessageDescriptor moed__v1__generate_summary__descriptor =
   "Moed__V1__GenerateSummary",
   "moed.v1",
   sizeof(Moed__V1__GenerateSummary),
-  8,
+  9,
   moed__v1__generate_summary__field_descriptors,
   moed__v1__generate_summary__field_indices_by_name,
-  1,  moed__v1__generate_summary__number_ranges,
+  2,  moed__v1__generate_summary__number_ranges,
   (ProtobufCMessageInit) moed__v1__generate_summary__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -15,6 +15,9 @@ public struct ModelInfo: Sendable, Equatable {
     public var bosToken: Int32?
     public var eosToken: Int32?
     public var eotToken: Int32?
+    /// Tokens that end a generation: the plugin's whole end-of-generation
+    /// set when it reports one (`context_end_tokens`), else eos and eot.
+    public var endOfGeneration: Set<Int32>
 
     public init(architecture: String, name: String, vocabularySize: Int, contextLength: Int, layers: Int,
                 experts: Int, expertsUsed: Int, bosToken: Int32?, eosToken: Int32?, eotToken: Int32?) {
@@ -28,11 +31,7 @@ public struct ModelInfo: Sendable, Equatable {
         self.bosToken = bosToken
         self.eosToken = eosToken
         self.eotToken = eotToken
-    }
-
-    /// Tokens that end a generation.
-    public var stopTokens: Set<Int32> {
-        Set([eosToken, eotToken].compactMap { $0 })
+        self.endOfGeneration = Set([eosToken, eotToken].compactMap { $0 })
     }
 }
 
@@ -80,7 +79,37 @@ public final class PluginModel: @unchecked Sendable {
             plugin.api.pointee.close(handle)
             throw error
         }
-        self.info = Self.convert(raw)
+        var info = Self.convert(raw)
+        if let ends = try Self.endTokens(plugin: plugin, handle: handle, vocabularySize: info.vocabularySize) {
+            info.endOfGeneration.formUnion(ends)
+        }
+        self.info = info
+    }
+
+    /// The plugin's end-of-generation set, or nil when it has no
+    /// `context_end_tokens`; ids outside the vocabulary are refused.
+    private static func endTokens(plugin: Plugin, handle: OpaquePointer, vocabularySize: Int) throws -> Set<Int32>? {
+        guard let entry = plugin.api.pointee.context_end_tokens else { return nil }
+        var buffer = [Int32](repeating: -1, count: 64)
+        var count = 0
+        var status = entry(handle, &buffer, buffer.count, &count)
+        if status == MOE_ERR_BUFFER_TOO_SMALL.rawValue, count > buffer.count, count <= 4096 {
+            buffer = [Int32](repeating: -1, count: count)
+            status = entry(handle, &buffer, buffer.count, &count)
+        }
+        do {
+            try plugin.check(status, "context_end_tokens")
+        } catch {
+            plugin.api.pointee.close(handle)
+            throw error
+        }
+        let ends = buffer.prefix(min(count, buffer.count))
+        guard ends.allSatisfy({ $0 >= 0 && Int($0) < vocabularySize }) else {
+            plugin.api.pointee.close(handle)
+            throw PluginCallError(code: MOE_ERR_INTERNAL.rawValue, operation: "context_end_tokens",
+                                  message: "a token outside the vocabulary of \(vocabularySize)")
+        }
+        return Set(ends)
     }
 
     deinit { close() }

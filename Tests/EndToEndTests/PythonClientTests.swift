@@ -46,6 +46,18 @@ struct PythonClientTests {
         #expect((seen["chunks"] as? Int ?? 0) >= 1)
         #expect(seen["finish_reason"] as? String == "length")
         #expect(seen["tier"] as? String == "haiku")
+        // Log-probabilities: one entry per token, the greedy choice is the
+        // likeliest alternative, all ≤ 0, alternatives most likely first.
+        let tokens = seen["tokens"] as? [Int] ?? []
+        let logprobs = seen["logprobs"] as? [[String: Any]] ?? []
+        #expect(tokens.count == 5 && logprobs.count == 5, "\(seen)")
+        for (token, entry) in zip(tokens, logprobs) {
+            let top = (entry["top"] as? [[Double]]) ?? []
+            let logprob = try #require(entry["logprob"] as? Double)
+            #expect(entry["token"] as? Int == token && logprob <= 0)
+            #expect(top.count == 2 && Int(top[0][0]) == token && top[0][1] == logprob && top[0][1] >= top[1][1], "\(entry)")
+        }
+        #expect(seen["too_many_logprobs"] as? String == "INVALID_ARGUMENT")
         #expect(seen["refused_code"] as? String == "NOT_FOUND")
         #expect(seen["garbage_code"] as? String == "INVALID_ARGUMENT")
         #expect(daemon.stop() == 0)

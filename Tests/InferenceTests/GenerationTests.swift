@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import Tokenizer
 @testable import Inference
+import GenerationCore
 
 @Suite("Text generation on a tiny model", .serialized)  // the tests share one model, which is not thread-safe
 struct GenerationTests {

@@ -24,7 +24,7 @@ struct PluginModelTests {
         #expect(fractions.last == 1)
         #expect(fractions == fractions.sorted())
         #expect(model.info.vocabularySize == 258)
-        #expect(model.info.stopTokens == [257])
+        #expect(model.info.endOfGeneration == [257])
     }
 
     @Test("a failed open fires no progress and carries the plugin's message")

@@ -63,6 +63,6 @@ struct ConfigLimitsTests {
         #expect(tooLong.message.contains("limit of 4096"))
         let atLimits = (0..<64).map { _ in "\"\(String(repeating: "y", count: 64))\"" }.joined(separator: ", ")
         let accepted = try Configuration.parse(Self.tier("stop = [\(atLimits)]"), path: "ok.toml")
-        #expect(accepted.tiers[0].sampling.stop.count == 64)
+        #expect(accepted.tiers[0].generation.stopStrings.count == 64)
     }
 }

@@ -1,3 +1,4 @@
+import GenerationCore
 import Foundation
 import Testing
 import PluginHost
@@ -54,8 +55,8 @@ struct ConfigurationTests {
         #expect(haiku.context == 4096)
         #expect(haiku.keepAlive == 120)
         #expect(haiku.isPinned)
-        #expect(haiku.sampling.temperature == 0.2)
-        #expect(haiku.sampling.stop == ["\n\n", "END"])
+        #expect(haiku.generation.sampling.temperature == 0.2)
+        #expect(haiku.generation.stopStrings == ["\n\n", "END"])
         let opus = try #require(c.tier(named: "opus"))
         #expect(opus.expertsUsed == 2)
         #expect(opus.keepAlive == nil)
@@ -217,5 +218,7 @@ struct SampleConfigTests {
         #expect(c.tiers.map(\.plugin) == ["dense", "moe", "moe"])
         #expect(c.daemon.defaultTier == "haiku")
         #expect(c.daemon.memoryBudget == nil)
+        // The default tiers generate as `moectl run` does with its default flags.
+        #expect(c.tiers.allSatisfy { $0.generation == GenerationOptions() && !$0.isSeedRandom })
     }
 }

@@ -93,6 +93,8 @@ final class FakeModel: ModelBackend {
     }
     func createSequence() throws -> Int32 { defer { next += 1 }; return next }
     func removeSequence(_ sequence: Int32) throws { removedSequences.append(sequence) }
+    var clearedSequences: [Int32] = []
+    func clearSequence(_ sequence: Int32) throws { clearedSequences.append(sequence) }
     func evaluate(_ items: [BatchItem]) throws -> [[Float]] {
         onEvaluate?(evaluateCalls.count)
         evaluateCalls.append(items)

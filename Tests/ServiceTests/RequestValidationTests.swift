@@ -1,5 +1,5 @@
 import Testing
-import Inference
+import GenerationCore
 import MoeAPI
 @testable import Service
 

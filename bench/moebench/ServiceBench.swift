@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import GenerationCore
 import MoeAPI
 import MoeClient
 

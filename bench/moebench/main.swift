@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import GenerationCore
 import Kernels
 
 // moebench: the engine's side of bench/run.sh. One figure per invocation,

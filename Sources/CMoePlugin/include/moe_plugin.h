@@ -158,6 +158,16 @@ typedef struct moe_plugin_api {
                                size_t capacity, size_t *out_count);
 
     void (*close)(moe_model *model);
+
+    /* Optional entries, appended: NULL when a plugin lacks one; the host
+     * checks before calling. */
+
+    /* Generation core: every token that ends a generation (the
+     * tokenizer's whole end-of-generation set: eos, eot, eom and the
+     * control tokens such as "<|endoftext|>"). NULL: the host uses
+     * moe_model_info's eos_token and eot_token. */
+    int32_t (*context_end_tokens)(moe_model *model, int32_t *tokens,
+                                  size_t capacity, size_t *out_count);
 } moe_plugin_api;
 
 typedef int32_t (*moe_plugin_probe_fn)(const moe_host_info *host,

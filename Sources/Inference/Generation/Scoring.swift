@@ -1,4 +1,5 @@
 import Foundation
+import GenerationCore
 
 /// How well a model predicts a text, computed the way llama.cpp's perplexity
 /// tool does over one context: each position's log-probability of the token
@@ -48,12 +49,4 @@ extension LanguageModel {
         }
         return result
     }
-}
-
-/// log softmax(row)[index], in Double for a stable sum over long texts.
-func logProbability(of index: Int, in row: UnsafeBufferPointer<Float>) -> Double {
-    let maxLogit = Double(row.max() ?? 0)
-    var sum = 0.0
-    for l in row { sum += exp(Double(l) - maxLogit) }
-    return Double(row[index]) - maxLogit - log(sum)
 }

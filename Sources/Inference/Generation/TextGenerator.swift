@@ -1,8 +1,13 @@
 import Foundation
+import GenerationCore
 import Tokenizer
 
-/// Generates text for one sequence of a model: prompt in, tokens out,
-/// streamed as text as soon as it is valid UTF-8 and clear of stop strings.
+/// Generates text for one sequence of a model, in-process (`moectl run`):
+/// prompt in, tokens out, streamed as text as soon as it is whole UTF-8
+/// and clear of stop strings. The rules (sampling, end of generation, stop
+/// strings, max tokens, context full or shift, logprobs) are
+/// GenerationCore's, the same the daemon applies; this loop only drives
+/// the transformer.
 public struct TextGenerator {
     public let model: LanguageModel
     public let sequence: Int32
@@ -12,51 +17,81 @@ public struct TextGenerator {
         self.sequence = sequence
     }
 
-    /// Runs a generation from scratch. `onText` receives each new piece of
-    /// text and returns false to stop early.
-    public func generate(prompt: [Int32], options: GenerationOptions,
+    /// Runs a generation from scratch. `keep`: the prefix a context shift
+    /// keeps (default: the BOS, if the prompt starts with it). `onText`
+    /// receives each new piece of text and returns false to stop early.
+    public func generate(prompt: [Int32], options: GenerationOptions, keep: Int? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         let transformer = model.transformer
         guard !prompt.isEmpty else { throw InferenceError.badBatch("the prompt has no tokens") }
         transformer.cache.remove(sequence)
-        var sampler = Sampler(options.sampling)
-        prompt.forEach { sampler.accept($0) }
-        var decoder = StreamingDecoder(tokenizer: model.tokenizer)
-        var stops = StopStringFilter(options.stopStrings)
-        var timings = GenerationTimings()
-        var tokens: [Int32] = []
-        var text = ""
-        var finish = FinishReason.length
+        defer { transformer.cache.remove(sequence) }
+        let window = ContextWindow(length: transformer.cache.contextLength, shifts: options.contextShift)
+        let keep = keep ?? ContextWindow.keepCount(prompt: prompt, systemPart: nil, bos: model.tokenizer.bos)
+        var chooser = TokenChooser(options: options)
+        chooser.accept(prompt)
+        var rules = GenerationRules(options: options, endOfGeneration: model.tokenizer.endOfGenerationTokens)
+        var result = GenerationResult(promptTokens: prompt, tokens: [], text: "", finishReason: .length, timings: GenerationTimings())
+        result.timings.promptTokens = prompt.count
+        guard prompt.count <= window.length else {
+            result.finishReason = .contextFull
+            return result
+        }
 
         var clock = Stopwatch()
+        var context = prompt
         var logits = try transformer.evaluate(BatchEntry.prompt(prompt, sequence: sequence))
-        timings.promptTokens = prompt.count
-        timings.promptSeconds = clock.lap()
-
-        while tokens.count < options.maxTokens {
-            let token = logits.withUnsafeBufferPointer { sampler.sample($0) }
-            if model.tokenizer.isEndOfGeneration(token) { finish = .endOfGeneration; break }
-            tokens.append(token)
-            sampler.accept(token)
-            let step = stops.feed(decoder.append(token))
-            text += step.text
-            if step.stopped { finish = .stopString; break }
-            if !step.text.isEmpty && !onText(step.text) { finish = .cancelled; break }
-            guard tokens.count < options.maxTokens else { break }
-            let position = prompt.count + tokens.count - 1
-            guard position < transformer.cache.contextLength else { finish = .contextFull; break }
+        result.timings.promptSeconds = clock.lap()
+        while true {
+            let choice = logits.withUnsafeBufferPointer { chooser.choose(from: $0) }
+            let step = rules.accept(choice.token, bytes: model.tokenizer.piece(choice.token))
+            if step.isOutput {
+                result.tokens.append(choice.token)
+                if let logprob = choice.logprob { result.logprobs.append(logprob) }
+            }
+            result.text += step.text
+            if let finish = step.finish {
+                if !step.text.isEmpty { _ = onText(step.text) }
+                result.finishReason = finish
+                break
+            }
+            if !step.text.isEmpty && !onText(step.text) {
+                result.finishReason = .cancelled
+                break
+            }
+            // The chosen token is evaluated next; a full context ends or shifts first.
+            switch window.decide(context: context, adding: 1, keep: keep) {
+            case .fits:
+                break
+            case .full:
+                result.text += flushed(&rules, .contextFull, onText)
+                result.finishReason = .contextFull
+                return finished(result)
+            case .shift(let kept):
+                transformer.cache.remove(sequence)
+                _ = try transformer.evaluate(BatchEntry.prompt(kept, sequence: sequence))
+                context = kept
+                result.contextShifts += 1
+            }
             _ = clock.lap()
-            logits = try transformer.evaluate([BatchEntry(token: token, position: position, sequence: sequence, wantsLogits: true)])
-            timings.generationSeconds += clock.lap()
-            timings.decodeSteps += 1
+            logits = try transformer.evaluate([BatchEntry(token: choice.token, position: context.count, sequence: sequence, wantsLogits: true)])
+            context.append(choice.token)
+            result.timings.generationSeconds += clock.lap()
+            result.timings.decodeSteps += 1
         }
-        if finish != .stopString && finish != .cancelled {
-            let tail = stops.feed(decoder.finish()).text + stops.finish()
-            text += tail
-            if !tail.isEmpty { _ = onText(tail) }
-        }
-        timings.generatedTokens = tokens.count
-        return GenerationResult(promptTokens: prompt, tokens: tokens, text: text, finishReason: finish, timings: timings)
+        return finished(result)
+    }
+
+    private func flushed(_ rules: inout GenerationRules, _ reason: FinishReason, _ onText: (String) -> Bool) -> String {
+        let tail = rules.end(reason)
+        if !tail.isEmpty { _ = onText(tail) }
+        return tail
+    }
+
+    private func finished(_ result: GenerationResult) -> GenerationResult {
+        var result = result
+        result.timings.generatedTokens = result.tokens.count
+        return result
     }
 }
 

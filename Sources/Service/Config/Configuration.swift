@@ -1,3 +1,5 @@
+import GenerationCore
+
 /// The daemon's settings, from the `[daemon]` table.
 public struct DaemonSettings: Equatable, Sendable {
     public var socketPath = "/run/moed/moed.sock"
@@ -29,21 +31,6 @@ public struct DaemonSettings: Equatable, Sendable {
     public init() {}
 }
 
-/// Sampling defaults of a tier; requests may override each.
-public struct SamplingDefaults: Equatable, Sendable {
-    public var temperature: Float = 0.7
-    public var topK = 40
-    public var topP: Float = 0.95
-    public var minP: Float = 0.05
-    public var repeatPenalty: Float = 1.1
-    public var repeatLastN = 64
-    /// 0: a fresh seed per request.
-    public var seed: UInt64 = 0
-    public var maxTokens = 256
-    public var stop: [String] = []
-    public init() {}
-}
-
 /// One `[tiers.NAME]` table.
 public struct TierSettings: Equatable, Sendable {
     public var name: String
@@ -55,7 +42,11 @@ public struct TierSettings: Equatable, Sendable {
     /// Seconds idle before unloading; nil: never.
     public var keepAlive: Double? = 300
     public var isPinned = false
-    public var sampling = SamplingDefaults()
+    /// What a request that names nothing gets: GenerationCore's defaults
+    /// (the same as `moectl run`'s) unless the tier's keys say otherwise.
+    public var generation = GenerationOptions()
+    /// `seed = "random"`: a request without a seed gets a fresh one.
+    public var isSeedRandom = false
 
     public init(name: String, plugin: String, model: String) {
         self.name = name

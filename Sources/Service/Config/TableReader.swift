@@ -1,4 +1,4 @@
-import Inference
+import GenerationCore
 
 /// Turns table entries into settings, with errors naming line and key.
 struct TableReader {
@@ -59,17 +59,29 @@ struct TableReader {
         case "keep_alive": t.keepAlive = try duration(e)
         case "pinned": t.isPinned = try boolean(e)
         // The same ranges a request's overrides are checked against.
-        case "temperature": t.sampling.temperature = try float(e, GenerationLimits.temperature)
-        case "top_k": t.sampling.topK = try integer(e, GenerationLimits.topK)
-        case "top_p": t.sampling.topP = try float(e, GenerationLimits.topP)
-        case "min_p": t.sampling.minP = try float(e, GenerationLimits.minP)
-        case "repeat_penalty": t.sampling.repeatPenalty = try float(e, GenerationLimits.repeatPenalty)
-        case "repeat_last_n": t.sampling.repeatLastN = try integer(e, GenerationLimits.repeatLastN)
-        case "seed": t.sampling.seed = UInt64(try integer(e, 0...Int(Int64.max)))
-        case "max_tokens": t.sampling.maxTokens = try integer(e, GenerationLimits.maxTokens)
-        case "stop": t.sampling.stop = try stops(e)
+        case "temperature": t.generation.sampling.temperature = try float(e, GenerationLimits.temperature)
+        case "top_k": t.generation.sampling.topK = try integer(e, GenerationLimits.topK)
+        case "top_p": t.generation.sampling.topP = try float(e, GenerationLimits.topP)
+        case "min_p": t.generation.sampling.minP = try float(e, GenerationLimits.minP)
+        case "repeat_penalty": t.generation.sampling.repetitionPenalty = try float(e, GenerationLimits.repeatPenalty)
+        case "repeat_last_n": t.generation.sampling.repetitionWindow = try integer(e, GenerationLimits.repeatLastN)
+        case "seed": try seed(e, into: &t)
+        case "max_tokens": t.generation.maxTokens = try integer(e, GenerationLimits.maxTokens)
+        case "stop": t.generation.stopStrings = try stops(e)
+        case "context_shift": t.generation.contextShift = try boolean(e)
         default: throw error(e, "unknown key in [tiers.\(t.name)]")
         }
+    }
+
+    /// A seed (the same output for the same request) or "random".
+    private func seed(_ e: TOMLEntry, into t: inout TierSettings) throws {
+        if case .string(let word) = e.value {
+            guard word == "random" else { throw error(e, "expected an integer seed or \"random\", found \"\(word)\"") }
+            t.isSeedRandom = true
+            return
+        }
+        t.generation.sampling.seed = UInt64(try integer(e, 0...Int(Int64.max)))
+        t.isSeedRandom = false
     }
 
     // MARK: typed readers

@@ -1,4 +1,4 @@
-import Inference
+import GenerationCore
 import MoeAPI
 
 private typealias Limits = GenerationLimits
@@ -21,6 +21,7 @@ extension GenerateRequest {
             // 0 (or unset) means the tier's default.
             ("max_tokens", maxTokens == 0 ? nil : Limits.problem(with: Int(maxTokens), in: Limits.maxTokens)),
             ("stop", Limits.problem(withStops: stop)),
+            ("logprobs", logprobs.flatMap { Limits.problem(with: Int($0), in: Limits.topLogprobs) }),
         ]
         return problems.first { $0.problem != nil }.map { "generate.\($0.field): \($0.problem ?? "")" }
     }

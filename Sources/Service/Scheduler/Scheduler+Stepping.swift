@@ -1,3 +1,4 @@
+import GenerationCore
 import MoeAPI
 import PluginHost
 
@@ -28,7 +29,7 @@ extension Scheduler {
         }
         while tier.active.count < daemon.maxBatch, let index = tier.queue.firstIndex(where: { if case .generate = $0 { true } else { false } }),
               case .generate(let generation) = tier.queue.remove(at: index) {
-            generation.startedAt = environment.now()
+            generation.start(on: model, now: environment.now())
             tier.active.append(generation)
         }
         if !tier.active.isEmpty {
@@ -113,42 +114,44 @@ extension Scheduler {
     }
 
     /// Applies one step's result on the loop: stream text, or finish.
+    /// GenerationCore's rules decide what the token shows and whether it
+    /// ends the stream, as they do for `moectl run`.
     private func handle(_ outcome: StepOutcome, on tier: Tier) {
         let g = outcome.generation
         guard !g.isCancelled else {
             retire(g, from: tier)
             return
         }
+        g.reportedContextShifts = max(g.reportedContextShifts, outcome.contextShifts)
         switch outcome.event {
         case .failed(let message):
             finish(g, on: tier, error: RemoteError(.internal, "generation failed: \(message)"))
         case .contextFull:
-            finish(g, on: tier, reason: "context_full")
-        case .token(let token, let bytes):
-            if g.completionTokens == 0 {
+            finish(g, on: tier, reason: .contextFull, tail: g.rules.end(.contextFull))
+        case .token(let token, let bytes, let logprob):
+            if g.firstTokenAt == 0 {
                 g.firstTokenAt = environment.now()
                 tier.counters.promptTokens += UInt64(g.promptTokens.count)
             }
-            if tier.model?.info.stopTokens.contains(token) == true { return finish(g, on: tier, reason: "stop") }
-            g.completionTokens += 1
-            tier.counters.completionTokens += 1
-            let (text, stopped) = g.text.feed(bytes)
-            if !text.isEmpty || !stopped {
-                g.sink.send(Response(id: g.requestID, isFinal: false, result: .chunk(GenerateChunk(text: text, tokens: [token]))))
+            let step = g.rules.accept(token, bytes: bytes)
+            if step.isOutput {
+                tier.counters.completionTokens += 1
+                let logprobs = logprob.map { [$0] } ?? []
+                g.sink.send(Response(id: g.requestID, isFinal: false,
+                                     result: .chunk(GenerateChunk(text: step.text, tokens: [token], logprobs: logprobs))))
             }
-            if stopped { return finish(g, on: tier, reason: "stop_string") }
-            if g.completionTokens >= g.maxTokens { finish(g, on: tier, reason: "length") }
+            if let reason = step.finish { finish(g, on: tier, reason: reason, tail: step.isOutput ? "" : step.text) }
         }
     }
 
-    func finish(_ g: Generation, on tier: Tier, reason: String = "", error: RemoteError? = nil) {
+    /// Ends a stream: an error, or the last text still held and the summary.
+    func finish(_ g: Generation, on tier: Tier, reason: FinishReason = .cancelled, tail: String = "", error: RemoteError? = nil) {
         g.isCancelled = true  // leaves the active set after this step
         retire(g, from: tier)
         if let error {
             tier.counters.failedRequests += 1
             return g.sink.send(.failure(id: g.requestID, error))
         }
-        let tail = g.text.finish()
         if !tail.isEmpty {
             g.sink.send(Response(id: g.requestID, isFinal: false, result: .chunk(GenerateChunk(text: tail, tokens: []))))
         }
@@ -158,7 +161,8 @@ extension Scheduler {
         summary.promptTokens = UInt32(clamping: g.promptTokens.count)
         summary.promptTokenIDs = g.promptTokens
         summary.completionTokens = UInt32(clamping: g.completionTokens)
-        summary.finishReason = reason
+        summary.finishReason = reason.rawValue
+        summary.contextShifts = UInt32(clamping: g.reportedContextShifts)
         summary.queueSeconds = g.startedAt - g.enqueuedAt
         summary.promptSeconds = (g.firstTokenAt > 0 ? g.firstTokenAt : now) - g.startedAt
         summary.generationSeconds = g.firstTokenAt > 0 ? now - g.firstTokenAt : 0

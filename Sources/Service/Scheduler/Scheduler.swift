@@ -56,7 +56,7 @@ public final class Scheduler {
         guard request.messages.isEmpty ? !request.prompt.isEmpty : true else {
             return sink.send(.failure(id: id, RemoteError(.invalidArgument, "give a prompt or chat messages")))
         }
-        let generation = Generation(sink: sink, requestID: id, request: request, defaults: tier.settings.sampling,
+        let generation = Generation(sink: sink, requestID: id, request: request, tier: tier.settings,
                                     now: environment.now())
         enqueue(.generate(generation), on: tier)
     }

@@ -11,6 +11,8 @@ public protocol ModelBackend: AnyObject {
     func renderChat(_ turns: [ChatTurn], addGenerationPrompt: Bool) throws -> String
     func createSequence() throws -> Int32
     func removeSequence(_ sequence: Int32) throws
+    /// Forgets every position of the sequence (a context shift re-fills it).
+    func clearSequence(_ sequence: Int32) throws
     func evaluate(_ items: [BatchItem]) throws -> [[Float]]
     func expertStatistics() throws -> [UInt64]
     /// Per layer, the mean routing entropy in nats; empty for dense.

@@ -1,14 +1,20 @@
+import GenerationCore
+import MoeAPI
 import PluginHost
 
 /// What one evaluation step produced for one generation.
 struct StepOutcome {
     enum Event {
-        case token(Int32, bytes: [UInt8])
+        /// A sampled token, its bytes, and its log-probabilities when asked.
+        case token(Int32, bytes: [UInt8], logprob: GenerateChunk.TokenLogprob?)
         case contextFull
         case failed(String)
     }
     let generation: Generation
     let event: Event
+    /// The generation's context shifts so far, read on the lane (the
+    /// loop must not read the model-side count while a run goes on).
+    var contextShifts = 0
 }
 
 /// A MoE model's router statistics after a step, read on the worker lane.
@@ -72,7 +78,7 @@ struct StepJob {
 
     func run(maxSteps: Int, yield: StepYield, deliver: (StepResult) -> Void) {
         for sequence in retiredSequences { try? model.removeSequence(sequence) }
-        let stopTokens = model.info.stopTokens
+        let endOfGeneration = model.info.endOfGeneration
         // The file is checked before the first step and after each one,
         // before its tokens leave the lane: a step computed while the file
         // changed under it (or on zero pages a fault left) is dropped.
@@ -90,8 +96,10 @@ struct StepJob {
             deliver(StepResult(outcomes: outcomes, experts: model.info.experts > 0 ? ExpertReport(model) : nil,
                                seconds: now() - started))
             let ended = outcomes.contains { outcome in
-                guard case .token(let token, _) = outcome.event else { return true }
-                return stopTokens.contains(token) || outcome.generation.sampledTokens >= outcome.generation.maxTokens
+                guard case .token(let token, _, _) = outcome.event else { return true }
+                let g = outcome.generation
+                return GenerationRules.endsAt(token, tokenCount: g.sampledTokens, maxTokens: g.maxTokens,
+                                              endOfGeneration: endOfGeneration)
             }
             if ended || yield.isRequested { return }
         }
@@ -103,10 +111,10 @@ struct StepJob {
         for generation in generations {
             do {
                 try prepare(generation)
-                if Int(generation.position) + (generation.pendingToken == nil ? generation.promptTokens.count : 1) > contextLength {
-                    outcomes.append(StepOutcome(generation: generation, event: .contextFull))
-                } else {
+                if try makeRoom(for: generation) {
                     ready.append(generation)
+                } else {
+                    outcomes.append(StepOutcome(generation: generation, event: .contextFull, contextShifts: generation.contextShifts))
                 }
             } catch {
                 outcomes.append(StepOutcome(generation: generation, event: .failed("\(error)")))
@@ -115,20 +123,48 @@ struct StepJob {
         return outcomes + evaluate(ready)
     }
 
+    /// Whether the generation's next tokens fit its context, after a
+    /// context shift if it asked for one (GenerationCore's `ContextWindow`
+    /// decides, as in `moectl run`): the sequence is cleared and the kept
+    /// tokens are evaluated again from position 0.
+    private func makeRoom(for g: Generation) throws -> Bool {
+        guard g.pendingToken != nil else { return g.promptTokens.count <= contextLength }
+        let window = ContextWindow(length: contextLength, shifts: g.options.contextShift)
+        switch window.decide(context: g.context, adding: 1, keep: g.keepTokens) {
+        case .fits: return true
+        case .full: return false
+        case .shift(let kept):
+            try model.clearSequence(g.sequence)
+            let items = kept.enumerated().map {
+                BatchItem(token: $1, position: Int32($0), sequence: g.sequence, wantsLogits: false)
+            }
+            _ = try model.evaluate(items)
+            g.context = kept
+            g.contextShifts += 1
+            return true
+        }
+    }
+
     /// Tokenizes the prompt (or renders the chat) and opens a sequence.
     private func prepare(_ g: Generation) throws {
         guard !g.isPrepared else { return }
+        var systemPart: [Int32]?
         if g.request.messages.isEmpty {
             g.promptTokens = try model.tokenize(g.request.prompt, addSpecial: true, parseSpecial: false)
         } else {
             let turns = g.request.messages.map { ChatTurn(role: $0.role, content: $0.content) }
             let text = try model.renderChat(turns, addGenerationPrompt: true)
             g.promptTokens = try model.tokenize(text, addSpecial: true, parseSpecial: true)
+            if g.options.contextShift, let first = turns.first, first.role == "system" {
+                let system = try model.renderChat([first], addGenerationPrompt: false)
+                systemPart = try model.tokenize(system, addSpecial: true, parseSpecial: true)
+            }
         }
         guard !g.promptTokens.isEmpty else { throw StepError("the prompt is empty") }
+        g.keepTokens = ContextWindow.keepCount(prompt: g.promptTokens, systemPart: systemPart, bos: model.info.bosToken)
         g.sequence = try model.createSequence()
         g.isPrepared = true  // from here on the sequence must be removed
-        g.promptTokens.forEach { g.sampler.accept($0) }
+        g.chooser.accept(g.promptTokens)
     }
 
     private func evaluate(_ generations: [Generation]) -> [StepOutcome] {
@@ -137,7 +173,7 @@ struct StepJob {
         for g in generations {
             let tokens = g.pendingToken.map { [$0] } ?? g.promptTokens
             for (offset, token) in tokens.enumerated() {
-                items.append(BatchItem(token: token, position: g.position + Int32(offset), sequence: g.sequence,
+                items.append(BatchItem(token: token, position: Int32(g.context.count + offset), sequence: g.sequence,
                                        wantsLogits: offset == tokens.count - 1))
             }
         }
@@ -148,14 +184,22 @@ struct StepJob {
             return generations.map { StepOutcome(generation: $0, event: .failed("\(error)")) }
         }
         return zip(generations, rows).map { g, row in
-            g.position += Int32(g.pendingToken == nil ? g.promptTokens.count : 1)
-            let token = row.withUnsafeBufferPointer { g.sampler.sample($0) }
-            g.sampler.accept(token)
-            g.pendingToken = token
+            g.context += g.pendingToken.map { [$0] } ?? g.promptTokens
+            let choice = row.withUnsafeBufferPointer { g.chooser.choose(from: $0) }
+            g.pendingToken = choice.token
             g.sampledTokens += 1
-            let bytes = (try? model.detokenize([token])) ?? []
-            return StepOutcome(generation: g, event: .token(token, bytes: bytes))
+            let bytes = (try? model.detokenize([choice.token])) ?? []
+            return StepOutcome(generation: g, event: .token(choice.token, bytes: bytes, logprob: choice.logprob.map(wire)),
+                               contextShifts: g.contextShifts)
         }
+    }
+
+    /// Log-probabilities as the protocol carries them, with each token's bytes.
+    private func wire(_ l: TokenLogprob) -> GenerateChunk.TokenLogprob {
+        func piece(_ token: Int32) -> [UInt8] { (try? model.detokenize([token])) ?? [] }
+        return GenerateChunk.TokenLogprob(
+            token: l.token, logprob: l.logprob, piece: piece(l.token),
+            top: l.top.map { GenerateChunk.TokenLogprob(token: $0.token, logprob: $0.logprob, piece: piece($0.token)) })
     }
 }
 

@@ -12,7 +12,22 @@ struct DaemonSamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Drop tokens below this fraction of the best one's probability.") var minP: Float?
     @Option(name: .long, help: "Repetition penalty (1: off).") var repeatPenalty: Float?
     @Option(name: .long, help: "Random seed; the same seed gives the same output.") var seed: UInt64?
+    @Option(name: .long, help: "How many recent tokens the repetition penalty looks at.") var repeatLastN: UInt32?
     @Option(name: .long, parsing: .singleValue, help: "Stop before this string (repeatable).") var stop: [String] = []
+    @Option(name: .long, help: "Report each token's log-probability and its N most likely alternatives (0...20).") var logprobs: UInt32?
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "When the context is full, drop the older half of the tokens after the system prompt and go on, or end with context_full (default: the tier's).")
+    var contextShift: Bool?
+
+    /// The request's generation fields from these flags; unset ones stay
+    /// unset, so the tier's defaults apply.
+    func apply(to request: inout GenerateRequest) {
+        request.sampling = overrides
+        request.stop = stop
+        request.maxTokens = maxTokens ?? 0
+        request.logprobs = logprobs
+        request.contextShift = contextShift
+    }
 
     var overrides: SamplingOverrides {
         var o = SamplingOverrides()
@@ -21,6 +36,7 @@ struct DaemonSamplingOptions: ParsableArguments {
         o.topP = topP
         o.minP = minP
         o.repeatPenalty = repeatPenalty
+        o.repeatLastN = repeatLastN
         o.seed = seed
         return o
     }
@@ -40,11 +56,14 @@ struct GenerateCommand: ParsableCommand {
         var request = GenerateRequest()
         request.tier = tier ?? ""
         if raw { request.prompt = prompt } else { request.messages = [ChatMessage(role: "user", content: prompt)] }
-        request.sampling = sampling.overrides
-        request.stop = sampling.stop
-        request.maxTokens = sampling.maxTokens ?? 0
+        sampling.apply(to: &request)
         let result = try daemon.withClient { try streamGeneration($0, request, echo: !daemon.json) }
-        if daemon.json { try printJSON(RunOutput(result)) } else { writeStreamed("\n") }
+        if daemon.json {
+            try printJSON(RunOutput(result))
+        } else {
+            writeStreamed("\n")
+            if request.logprobs != nil { printLogprobs(result.logprobs.map(LogprobJSON.init)) }
+        }
     }
 }
 
@@ -67,9 +86,7 @@ struct ChatCommand: ParsableCommand {
                 var request = GenerateRequest()
                 request.tier = tier ?? ""
                 request.messages = history
-                request.sampling = sampling.overrides
-                request.stop = sampling.stop
-                request.maxTokens = sampling.maxTokens ?? 0
+                sampling.apply(to: &request)
                 let result = try streamGeneration(client, request, echo: !daemon.json)
                 if daemon.json { try printJSON(RunOutput(result)) } else { writeStreamed("\n") }
                 history.append(ChatMessage(role: "assistant", content: result.text))
@@ -82,6 +99,7 @@ struct ChatCommand: ParsableCommand {
 struct DaemonGeneration {
     var text = ""
     var tokens: [Int32] = []
+    var logprobs: [GenerateChunk.TokenLogprob] = []
     var summary = GenerateSummary()
 }
 
@@ -94,6 +112,7 @@ func streamGeneration(_ client: MoeClient, _ request: GenerateRequest, echo: Boo
         guard case .chunk(let chunk) = response.result else { return }
         result.text += chunk.text
         result.tokens += chunk.tokens
+        result.logprobs += chunk.logprobs
         if echo { writeStreamed(chunk.text) }
     }
     progress.end()
@@ -109,10 +128,19 @@ extension RunOutput {
         tokens = g.tokens
         text = g.text
         finish_reason = s.finishReason
+        context_shifts = Int(s.contextShifts)
+        logprobs = g.logprobs.isEmpty ? nil : g.logprobs.map(LogprobJSON.init)
         timings = Timings(
             prompt_tokens: Int(s.promptTokens), prompt_seconds: s.promptSeconds,
             prompt_tokens_per_second: s.promptSeconds > 0 ? Double(s.promptTokens) / s.promptSeconds : 0,
             generated_tokens: Int(s.completionTokens), generation_seconds: s.generationSeconds,
             generation_tokens_per_second: s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0)
+    }
+}
+
+extension LogprobJSON {
+    init(_ l: GenerateChunk.TokenLogprob) {
+        self.init(id: l.token, logprob: l.logprob, piece: l.piece,
+                  top: l.top.map { LogprobJSON(id: $0.token, logprob: $0.logprob, piece: $0.piece, top: nil) })
     }
 }

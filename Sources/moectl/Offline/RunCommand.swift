@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GenerationCore
 import Inference
 import Tokenizer
 
@@ -42,10 +43,16 @@ struct RunCommand: ParsableCommand {
         let stats = expertStats ? lm.transformer.expertStatistics.map(ExpertStatsOutput.init) : nil
         if json {
             var output = RunOutput(result)
+            if sampling.logprobs != nil {
+                output.logprobs = result.logprobs.map { LogprobJSON($0) { lm.tokenizer.piece($0) } }
+            }
             output.experts = stats
             try printJSON(output)
         } else {
             writeStreamed("\n")
+            if sampling.logprobs != nil {
+                printLogprobs(result.logprobs.map { LogprobJSON($0) { lm.tokenizer.piece($0) } })
+            }
             stats?.printHuman()
         }
     }
@@ -89,7 +96,10 @@ struct RunOutput: Encodable {
     var tokens: [Int32]
     var text: String
     var finish_reason: String
+    var context_shifts: Int
     var timings: Timings
+    /// One per generated token, only with `--logprobs N`.
+    var logprobs: [LogprobJSON]? = nil
     /// MoE routing statistics, only with `run --expert-stats`.
     var experts: ExpertStatsOutput? = nil
 
@@ -107,6 +117,7 @@ struct RunOutput: Encodable {
         tokens = r.tokens
         text = r.text
         finish_reason = r.finishReason.rawValue
+        context_shifts = r.contextShifts
         let t = r.timings
         timings = Timings(prompt_tokens: t.promptTokens, prompt_seconds: t.promptSeconds,
                           prompt_tokens_per_second: t.promptTokensPerSecond,
@@ -115,39 +126,57 @@ struct RunOutput: Encodable {
     }
 }
 
-/// Sampling flags shared by `run`, `generate` and `chat`.
+/// Sampling flags of `moectl run`. Their defaults are GenerationCore's,
+/// the same a daemon tier starts from, so `run` and `generate` agree.
 struct SamplingOptionGroup: ParsableArguments {
+    private static let defaults = GenerationOptions()
+
     @Option(name: .long, help: "Most tokens to generate.")
-    var maxTokens: Int = 256
+    var maxTokens: Int = defaults.maxTokens
 
     @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0.8
+    var temperature: Float = defaults.sampling.temperature
 
     @Option(name: .long, help: "Keep the K most likely tokens (0: off).")
-    var topK: Int = 40
+    var topK: Int = defaults.sampling.topK
 
     @Option(name: .long, help: "Nucleus sampling mass (1: off).")
-    var topP: Float = 0.95
+    var topP: Float = defaults.sampling.topP
 
     @Option(name: .long, help: "Drop tokens below this fraction of the best one's probability (0: off).")
-    var minP: Float = 0.05
+    var minP: Float = defaults.sampling.minP
 
     @Option(name: .long, help: "Repetition penalty (1: off).")
-    var repeatPenalty: Float = 1.0
+    var repeatPenalty: Float = defaults.sampling.repetitionPenalty
+
+    @Option(name: .long, help: "How many recent tokens the repetition penalty looks at.")
+    var repeatLastN: Int = defaults.sampling.repetitionWindow
 
     @Option(name: .long, help: "Random seed; the same seed gives the same output.")
-    var seed: UInt64 = 0
+    var seed: UInt64 = defaults.sampling.seed
 
     @Option(name: .long, parsing: .singleValue, help: "Stop before this string (repeatable).")
     var stop: [String] = []
 
+    @Option(name: .long, help: "Report each token's log-probability and its N most likely alternatives (0...20).")
+    var logprobs: Int?
+
+    @Flag(name: .long, help: "When the context is full, drop the older half of the tokens after the first one and go on.")
+    var contextShift = false
+
     func validate() throws {
-        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
-        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must not be negative") }
-        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard minP >= 0, minP <= 1 else { throw ValidationError("--min-p must be in [0, 1]") }
-        guard repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be positive") }
+        func check(_ name: String, _ problem: String?) throws {
+            if let problem { throw ValidationError("--\(name): \(problem)") }
+        }
+        try check("max-tokens", GenerationLimits.problem(with: maxTokens, in: GenerationLimits.maxTokens))
+        try check("temperature", GenerationLimits.problem(with: temperature, in: GenerationLimits.temperature))
+        try check("top-k", GenerationLimits.problem(with: topK, in: GenerationLimits.topK))
+        try check("top-p", GenerationLimits.problem(with: topP, in: GenerationLimits.topP))
+        try check("min-p", GenerationLimits.problem(with: minP, in: GenerationLimits.minP))
+        try check("repeat-penalty", GenerationLimits.problem(with: repeatPenalty, in: GenerationLimits.repeatPenalty))
+        try check("repeat-last-n", GenerationLimits.problem(with: repeatLastN, in: GenerationLimits.repeatLastN))
+        try check("stop", GenerationLimits.problem(withStops: stop))
+        try check("logprobs", logprobs.flatMap { GenerationLimits.problem(with: $0, in: GenerationLimits.topLogprobs) })
     }
 
     var generationOptions: GenerationOptions {
@@ -157,7 +186,45 @@ struct SamplingOptionGroup: ParsableArguments {
         s.topP = topP
         s.minP = minP
         s.repetitionPenalty = repeatPenalty
+        s.repetitionWindow = repeatLastN
         s.seed = seed
-        return GenerationOptions(sampling: s, maxTokens: maxTokens, stopStrings: stop)
+        return GenerationOptions(sampling: s, maxTokens: maxTokens, stopStrings: stop, logprobs: logprobs,
+                                 contextShift: contextShift)
     }
+}
+
+/// One generated token's log-probabilities in `--json` (OpenAI's shape:
+/// `token` is the piece as text, `bytes` its raw bytes).
+struct LogprobJSON: Encodable {
+    var id: Int32
+    var token: String
+    var bytes: [UInt8]
+    var logprob: Float
+    var top_logprobs: [LogprobJSON]?
+
+    init(id: Int32, logprob: Float, piece: [UInt8], top: [LogprobJSON]?) {
+        self.id = id
+        self.token = String(decoding: piece, as: UTF8.self)
+        self.bytes = piece
+        self.logprob = logprob
+        self.top_logprobs = top
+    }
+
+    init(_ l: TokenLogprob, piece: (Int32) -> [UInt8]) {
+        self.init(id: l.token, logprob: l.logprob, piece: piece(l.token),
+                  top: l.top.map { LogprobJSON(id: $0.token, logprob: $0.logprob, piece: piece($0.token), top: nil) })
+    }
+}
+
+/// Log-probabilities as a table on stderr, after the streamed text.
+func printLogprobs(_ entries: [LogprobJSON]) {
+    var text = ""
+    for e in entries {
+        text += String(format: "%8.4f  ", e.logprob) + e.token.debugDescription
+        if let top = e.top_logprobs, !top.isEmpty {
+            text += "  [" + top.map { $0.token.debugDescription + String(format: " %.3f", $0.logprob) }.joined(separator: ", ") + "]"
+        }
+        text += "\n"
+    }
+    FileHandle.standardError.write(Data(text.utf8))
 }

@@ -74,9 +74,10 @@ def main():
     seen["pid"] = status.status.pid
     seen["tiers"] = [t.name for t in status.status.tiers]
 
-    generate = pb.GenerateRequest(prompt=prompt, max_tokens=5, sampling=pb.Sampling(temperature=0))
+    # Greedy, with each token's log-probability and its 2 likeliest alternatives.
+    generate = pb.GenerateRequest(prompt=prompt, max_tokens=5, sampling=pb.Sampling(temperature=0), logprobs=2)
     call = client.send(generate=generate)
-    text, chunks = "", 0
+    text, chunks, tokens, logprobs = "", 0, [], []
     while True:
         response = client.receive()
         if response.id != call:
@@ -87,12 +88,22 @@ def main():
         if response.WhichOneof("result") == "chunk":
             text += response.chunk.text
             chunks += 1
+            tokens += list(response.chunk.tokens)
+            for entry in response.chunk.logprobs:
+                logprobs.append({"token": entry.token, "logprob": entry.logprob, "piece": entry.piece.decode("utf-8", "replace"),
+                                 "top": [[t.token, t.logprob] for t in entry.top]})
         if response.final:
             seen["finish_reason"] = response.summary.finish_reason
             seen["tier"] = response.summary.tier
             break
     seen["text"] = text
     seen["chunks"] = chunks
+    seen["tokens"] = tokens
+    seen["logprobs"] = logprobs
+
+    client.send(generate=pb.GenerateRequest(prompt=prompt, max_tokens=5, logprobs=21))
+    too_many = client.receive()
+    seen["too_many_logprobs"] = pb.Code.Name(too_many.error.code)
 
     client.send(use=pb.UseRequest(tier="no-such-tier"))
     refused = client.receive()

@@ -34,6 +34,7 @@ typedef struct Moed__V1__ChatMessage Moed__V1__ChatMessage;
 typedef struct Moed__V1__Sampling Moed__V1__Sampling;
 typedef struct Moed__V1__GenerateRequest Moed__V1__GenerateRequest;
 typedef struct Moed__V1__GenerateChunk Moed__V1__GenerateChunk;
+typedef struct Moed__V1__GenerateChunk__TokenLogprob Moed__V1__GenerateChunk__TokenLogprob;
 typedef struct Moed__V1__GenerateSummary Moed__V1__GenerateSummary;
 typedef struct Moed__V1__TokenizeRequest Moed__V1__TokenizeRequest;
 typedef struct Moed__V1__TokenizeReply Moed__V1__TokenizeReply;
@@ -446,10 +447,54 @@ struct  Moed__V1__GenerateRequest
    */
   protobuf_c_boolean has_max_tokens;
   uint32_t max_tokens;
+  /*
+   * 10-19: generation core (logprobs, context).
+   */
+  /*
+   * unset: none; N: each token's log-probability and its N most likely alternatives (N <= 20)
+   */
+  protobuf_c_boolean has_logprobs;
+  uint32_t logprobs;
+  /*
+   * unset: the tier's context_shift
+   */
+  protobuf_c_boolean has_context_shift;
+  protobuf_c_boolean context_shift;
 };
 #define MOED__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_request__descriptor) \
-    , NULL, NULL, 0,NULL, NULL, 0,NULL, 0, 0 }
+    , NULL, NULL, 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * 10-19: generation core.
+ * Log-softmax of the model's logits before penalties, temperature and
+ * truncation; one per entry of `tokens` when the request asked.
+ */
+struct  Moed__V1__GenerateChunk__TokenLogprob
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_token;
+  int32_t token;
+  /*
+   * natural log, <= 0
+   */
+  protobuf_c_boolean has_logprob;
+  float logprob;
+  /*
+   * the token's raw bytes (may be part of a UTF-8 character)
+   */
+  protobuf_c_boolean has_piece;
+  ProtobufCBinaryData piece;
+  /*
+   * most likely first; only on the chosen token's entry
+   */
+  size_t n_top;
+  Moed__V1__GenerateChunk__TokenLogprob **top;
+};
+#define MOED__V1__GENERATE_CHUNK__TOKEN_LOGPROB__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_chunk__token_logprob__descriptor) \
+    , 0, 0, 0, 0, 0, {0,NULL}, 0,NULL }
 
 
 struct  Moed__V1__GenerateChunk
@@ -461,10 +506,12 @@ struct  Moed__V1__GenerateChunk
   char *text;
   size_t n_tokens;
   int32_t *tokens;
+  size_t n_logprobs;
+  Moed__V1__GenerateChunk__TokenLogprob **logprobs;
 };
 #define MOED__V1__GENERATE_CHUNK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_chunk__descriptor) \
-    , NULL, 0,NULL }
+    , NULL, 0,NULL, 0,NULL }
 
 
 struct  Moed__V1__GenerateSummary
@@ -476,7 +523,7 @@ struct  Moed__V1__GenerateSummary
   protobuf_c_boolean has_completion_tokens;
   uint32_t completion_tokens;
   /*
-   * "stop" (end of generation), "stop_string", "length", "context_full"
+   * "stop" (end of generation), "stop_string", "length", "context_full" (docs/protocol.md)
    */
   char *finish_reason;
   protobuf_c_boolean has_prompt_seconds;
@@ -487,10 +534,18 @@ struct  Moed__V1__GenerateSummary
   double queue_seconds;
   size_t n_prompt_token_ids;
   int32_t *prompt_token_ids;
+  /*
+   * 10-19: generation core.
+   */
+  /*
+   * times the context was shifted (tier or request context_shift)
+   */
+  protobuf_c_boolean has_context_shifts;
+  uint32_t context_shifts;
 };
 #define MOED__V1__GENERATE_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_summary__descriptor) \
-    , NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0,NULL }
+    , NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0 }
 
 
 struct  Moed__V1__TokenizeRequest
@@ -964,6 +1019,9 @@ Moed__V1__GenerateRequest *
 void   moed__v1__generate_request__free_unpacked
                      (Moed__V1__GenerateRequest *message,
                       ProtobufCAllocator *allocator);
+/* Moed__V1__GenerateChunk__TokenLogprob methods */
+void   moed__v1__generate_chunk__token_logprob__init
+                     (Moed__V1__GenerateChunk__TokenLogprob         *message);
 /* Moed__V1__GenerateChunk methods */
 void   moed__v1__generate_chunk__init
                      (Moed__V1__GenerateChunk         *message);
@@ -1210,6 +1268,9 @@ typedef void (*Moed__V1__Sampling_Closure)
 typedef void (*Moed__V1__GenerateRequest_Closure)
                  (const Moed__V1__GenerateRequest *message,
                   void *closure_data);
+typedef void (*Moed__V1__GenerateChunk__TokenLogprob_Closure)
+                 (const Moed__V1__GenerateChunk__TokenLogprob *message,
+                  void *closure_data);
 typedef void (*Moed__V1__GenerateChunk_Closure)
                  (const Moed__V1__GenerateChunk *message,
                   void *closure_data);
@@ -1378,6 +1439,7 @@ extern const ProtobufCMessageDescriptor moed__v1__chat_message__descriptor;
 extern const ProtobufCMessageDescriptor moed__v1__sampling__descriptor;
 extern const ProtobufCMessageDescriptor moed__v1__generate_request__descriptor;
 extern const ProtobufCMessageDescriptor moed__v1__generate_chunk__descriptor;
+extern const ProtobufCMessageDescriptor moed__v1__generate_chunk__token_logprob__descriptor;
 extern const ProtobufCMessageDescriptor moed__v1__generate_summary__descriptor;
 extern const ProtobufCMessageDescriptor moed__v1__tokenize_request__descriptor;
 extern const ProtobufCMessageDescriptor moed__v1__tokenize_reply__descriptor;

@@ -1,5 +1,5 @@
 import Testing
-import Inference
+import GenerationCore
 
 /// Incremental matching: stop strings split over many feeds, overlapping
 /// stop strings, multi-byte UTF-8, and how much text is ever held back.

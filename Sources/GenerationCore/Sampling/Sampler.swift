@@ -31,16 +31,20 @@ public struct Sampler: Sendable {
     }
 
     /// Chooses a token from `logits` (one value per vocabulary entry).
-    public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        guard parameters.repetitionPenalty != 1, !recent.isEmpty else { return choose(from: logits) }
-        // Penalise a copy in reused scratch (moved out of self while in use).
+    /// `mask`, when given, rules tokens out before any other step: the hook
+    /// for constrained output (grammars, JSON Schema).
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, mask: TokenMask? = nil) -> Int32 {
+        let penalises = parameters.repetitionPenalty != 1 && !recent.isEmpty
+        guard penalises || mask != nil else { return choose(from: logits) }
+        // Change a copy in reused scratch (moved out of self while in use).
         var scores = scratch
         scratch = []
         defer { scratch = scores }
         if scores.count != logits.count { scores = [Float](repeating: 0, count: logits.count) }
         return scores.withUnsafeMutableBufferPointer { copy in
             _ = copy.initialize(from: logits)
-            applyRepetitionPenalty(copy)
+            mask?.apply(to: copy)
+            if penalises { applyRepetitionPenalty(copy) }
             return choose(from: UnsafeBufferPointer(copy))
         }
     }

@@ -2,7 +2,7 @@ import Testing
 import MoeAPI
 @testable import Service
 
-@Suite("Tier state machine and text streaming")
+@Suite("Tier state machine")
 struct StateAndTextTests {
     @Test("only the documented moves are allowed")
     func moves() {
@@ -21,31 +21,5 @@ struct StateAndTextTests {
         let tier = Tier(settings: TierSettings(name: "t", plugin: "p", model: "m"), now: 0)
         #expect(!tier.move(to: .ready))
         #expect(tier.state == .unloaded)
-    }
-
-    @Test("UTF-8 characters split across tokens come out whole")
-    func utf8() {
-        var stream = TextStream(stops: [])
-        let bytes = Array("é✓🙂".utf8)
-        var shown = ""
-        for byte in bytes { shown += stream.feed([byte]).text }
-        shown += stream.finish()
-        #expect(shown == "é✓🙂")
-        var partial = TextStream(stops: [])
-        #expect(partial.feed(Array(bytes.prefix(3))).text == "é")
-    }
-
-    @Test("stop strings are cut even when split across tokens")
-    func stops() {
-        var stream = TextStream(stops: ["END"])
-        var shown = ""
-        var stopped = false
-        for piece in ["hello E", "N", "D more"] where !stopped {
-            let step = stream.feed(Array(piece.utf8))
-            shown += step.text
-            stopped = step.stopped
-        }
-        #expect(stopped)
-        #expect(shown == "hello ")
     }
 }

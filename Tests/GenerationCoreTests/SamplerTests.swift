@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Inference
+@testable import GenerationCore
 
 @Suite("Sampler")
 struct SamplerTests {

@@ -1,5 +1,12 @@
-/// How the next token is chosen from the logits. The defaults are llama.cpp's,
-/// so a request that names nothing behaves the same in both engines.
+/// How the next token is chosen from the logits.
+///
+/// These are moed's one set of sampling defaults: `moectl run`, a tier
+/// with no sampling keys and a request that names nothing all use them, so
+/// the same prompt gives the same tokens in-process and through the daemon.
+/// They are llama.cpp's defaults (llama-cli, llama-server), except the
+/// seed, which is fixed rather than random so an unseeded request repeats
+/// (a tier's `seed = "random"` or a client's own seed varies it).
+/// docs/configuration.md lists them.
 public struct SamplingParameters: Sendable, Equatable, Codable {
     /// 0 (or less) means greedy: always the most likely token.
     public var temperature: Float = 0.8

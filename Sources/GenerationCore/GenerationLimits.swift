@@ -12,6 +12,9 @@ public enum GenerationLimits {
     public static let repeatPenalty: ClosedRange<Float> = 0.01...100
     public static let repeatLastN: ClosedRange<Int> = 0...1_000_000
     public static let maxTokens: ClosedRange<Int> = 1...1_000_000
+    /// Alternatives per token a request may ask log-probabilities of
+    /// (OpenAI's limit too).
+    public static let topLogprobs: ClosedRange<Int> = 0...20
 
     /// Stop strings per request or tier. OpenAI accepts 4; llama-server and
     /// Ollama set no limit, but real lists are a handful of short markers.
