@@ -69,19 +69,32 @@ extension Grammar {
                 }
             }
         }
-        for rule in alternatives.indices where reaches(rule, from: rule, leftCorners) {
-            throw GrammarError.leftRecursion(rule: ruleNames[rule])
-        }
+        if let rule = Self.ruleOnCycle(leftCorners) { throw GrammarError.leftRecursion(rule: ruleNames[rule]) }
     }
 
-    private func reaches(_ target: Int, from start: Int, _ edges: [Set<Int>]) -> Bool {
-        var seen = Set<Int>()
-        var work = Array(edges[start])
-        while let r = work.popLast() {
-            if r == target { return true }
-            if seen.insert(r).inserted { work.append(contentsOf: edges[r]) }
+    /// A rule on a cycle of the graph, found in one depth-first pass
+    /// (linear in rules and edges, however hostile the grammar).
+    private static func ruleOnCycle(_ edges: [Set<Int>]) -> Int? {
+        enum Mark { case new, open, done }
+        var marks = [Mark](repeating: .new, count: edges.count)
+        for start in edges.indices where marks[start] == .new {
+            var stack: [(rule: Int, next: [Int])] = [(start, Array(edges[start]))]
+            marks[start] = .open
+            while !stack.isEmpty {
+                guard let successor = stack[stack.count - 1].next.popLast() else {
+                    marks[stack.removeLast().rule] = .done
+                    continue
+                }
+                switch marks[successor] {
+                case .open: return successor
+                case .done: continue
+                case .new:
+                    marks[successor] = .open
+                    stack.append((successor, Array(edges[successor])))
+                }
+            }
         }
-        return false
+        return nil
     }
 
     /// Rules that can match the empty string (fixed point over the alternatives).

@@ -4,7 +4,7 @@ struct GrammarCompiler {
     typealias Node = GBNFParser.Node
 
     /// Bounds the work a hostile grammar can cause (`x{1000}` nested in `y{1000}`).
-    static let maxElements = 1 << 20
+    static let maxElements = 1 << 18
 
     private var elements: [Grammar.Element] = []
     private var alternatives: [[Int]] = []

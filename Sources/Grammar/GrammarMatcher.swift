@@ -15,7 +15,7 @@ public struct GrammarMatcher: Sendable {
     }
 
     /// Bounds the open stacks (an ambiguous grammar can multiply them).
-    public static let maxStacks = 4096
+    public static let maxStacks = 512
 
     private var nodes: [Node] = []
     private var interned: [Node: Int32] = [:]
