@@ -11,6 +11,10 @@ public struct GrammarConstraint: Sendable {
     public let vocabulary: GrammarVocabulary
     /// Steps that needed the full mask (for stats and tests).
     public private(set) var maskedSteps = 0
+    /// Masks by matcher state: inside a string or a number the state
+    /// repeats token after token, and its mask with it.
+    private var masks: [GrammarMatcher.StateKey: [Bool]] = [:]
+    private static let maxCachedMasks = 64
 
     public init(_ grammar: Grammar, vocabulary: GrammarVocabulary) {
         matcher = GrammarMatcher(grammar)
@@ -24,10 +28,19 @@ public struct GrammarConstraint: Sendable {
         let free = choose(nil)
         if matcher.allows(free, in: vocabulary) { return free }
         maskedSteps += 1
-        let mask = matcher.allowedTokens(in: vocabulary)
+        let mask = cachedMask()
         guard mask.contains(true) else { return nil }
         let masked = choose(mask)
         return mask.indices.contains(Int(masked)) && mask[Int(masked)] ? masked : nil
+    }
+
+    private mutating func cachedMask() -> [Bool] {
+        let key = matcher.stateKey
+        if let mask = masks[key] { return mask }
+        let mask = matcher.allowedTokens(in: vocabulary)
+        if masks.count >= Self.maxCachedMasks { masks.removeAll(keepingCapacity: true) }
+        masks[key] = mask
+        return mask
     }
 
     /// Moves past `token` (one `next` returned); false if the grammar refuses it.

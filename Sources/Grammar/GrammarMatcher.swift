@@ -63,6 +63,16 @@ public struct GrammarMatcher: Sendable {
         return true
     }
 
+    /// Identifies where the matcher stands: equal keys allow the same tokens
+    /// (stacks are interned, so equal stacks have equal ids).
+    struct StateKey: Hashable, Sendable {
+        var tops: [Int32]
+        var accepting: Bool
+        var pending: [UInt8]
+    }
+
+    var stateKey: StateKey { StateKey(tops: tops.sorted(), accepting: accepting, pending: pendingBytes) }
+
     /// Lead bytes a next token may start with (all 256 while a character is split).
     func allowedLeadBytes() -> [Bool] {
         guard pendingBytes.isEmpty else { return [Bool](repeating: true, count: 256) }
@@ -85,7 +95,7 @@ public struct GrammarMatcher: Sendable {
     }
 
     private mutating func consume(_ bytes: [UInt8]) -> (tops: [Int32], accepting: Bool, pending: [UInt8])? {
-        guard !bytes.isEmpty, let decoded = UTF8Scalars.decode(pendingBytes + bytes) else { return nil }
+        guard !bytes.isEmpty, let decoded = UTF8Scalars.decode(pendingBytes.isEmpty ? bytes : pendingBytes + bytes) else { return nil }
         var current = tops
         var accepting = self.accepting
         for scalar in decoded.scalars {
