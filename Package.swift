@@ -40,12 +40,15 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["GGUF", "CKernels"]),
         // Tokenizers and chat templates, built from GGUF metadata.
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        // Grammars for structured output: GBNF, JSON Schema, token masks. Pure; no model math.
+        .target(name: "Grammar"),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
         // One generation core for moectl run and the daemon: sampling and its
-        // defaults, stop rules, UTF-8 hold-back, finish reasons, logprobs, context shift.
-        .target(name: "GenerationCore"),
+        // defaults, stop rules, UTF-8 hold-back, finish reasons, logprobs, context shift, grammars.
+        .target(name: "GenerationCore", dependencies: ["Grammar"]),
         .testTarget(name: "GenerationCoreTests", dependencies: ["GenerationCore"]),
         // Model math: forward passes, KV cache, the in-process generation loop.
-        .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer", "GenerationCore"]),
+        .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer", "GenerationCore", "Grammar"]),
         // Offline model surgery: sparse upcycling of a dense GGUF into a Mixtral-layout MoE.
         .target(name: "Upcycle", dependencies: ["GGUF", "Kernels"]),
         // Benchmark driver for bench/run.sh (side by side with llama.cpp).
@@ -85,7 +88,7 @@ let package = Package(
         // Turns a SIGBUS from a truncated mapped model file into a counted fault (zero page).
         .target(name: "CFaultGuard"),
         .testTarget(name: "CFaultGuardTests", dependencies: ["CFaultGuard"]),
-        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "GenerationCore", "CFaultGuard"]),
+        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "GenerationCore", "Grammar", "CFaultGuard"]),
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient", "GenerationCore"]),

@@ -61,9 +61,9 @@ PY
 # generates from Protos/, proving the wire format is plain protobuf.
 setup_python_client() {
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -c "import grpc_tools, google.protobuf" 2>/dev/null && return 0
-    log "venv: installing grpcio-tools and protobuf (the Python client test)"
-    .venv/bin/python -m pip install --quiet grpcio-tools protobuf
+    .venv/bin/python -c "import grpc_tools, google.protobuf, jsonschema" 2>/dev/null && return 0
+    log "venv: installing grpcio-tools, protobuf and jsonschema (the Python client and structured-output tests)"
+    .venv/bin/python -m pip install --quiet grpcio-tools protobuf jsonschema
 }
 
 install_apt_packages

@@ -14,6 +14,8 @@ public struct GenerationOptions: Sendable, Equatable {
     /// When the context is full: false ends with `contextFull`; true drops
     /// the older half of the tokens after the kept prefix and goes on.
     public var contextShift = false
+    /// nil: free text; else the schema or grammar the output follows.
+    public var structuredOutput: StructuredOutput?
 
     public init(sampling: SamplingParameters = SamplingParameters(), maxTokens: Int = GenerationOptions.defaultMaxTokens,
                 stopStrings: [String] = [], logprobs: Int? = nil, contextShift: Bool = false) {

@@ -69,6 +69,8 @@ extension GenerateRequest {
         maxTokens = g.has_max_tokens != 0 ? g.max_tokens : 0
         logprobs = g.has_logprobs != 0 ? g.logprobs : nil
         contextShift = g.has_context_shift != 0 ? g.context_shift != 0 : nil
+        jsonSchema = g.json_schema.map { String(cString: $0) }
+        grammar = g.grammar.map { String(cString: $0) }
     }
 }
 

@@ -86,6 +86,8 @@ extension GenerateRequest {
             m.pointee.max_tokens = maxTokens
             if let logprobs { m.pointee.has_logprobs = 1; m.pointee.logprobs = logprobs }
             if let contextShift { m.pointee.has_context_shift = 1; m.pointee.context_shift = contextShift ? 1 : 0 }
+            if let jsonSchema { m.pointee.json_schema = arena.string(jsonSchema) }
+            if let grammar { m.pointee.grammar = arena.string(grammar) }
         }
     }
 }

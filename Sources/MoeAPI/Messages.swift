@@ -173,6 +173,10 @@ public struct GenerateRequest: Sendable, Equatable {
     public var logprobs: UInt32?
     /// nil: the tier's `context_shift`.
     public var contextShift: Bool?
+    /// A JSON Schema the output must validate against (JSON text).
+    public var jsonSchema: String?
+    /// A GBNF grammar the output must be a sentence of.
+    public var grammar: String?
     public init() {}
 }
 

@@ -2628,7 +2628,7 @@ const ProtobufCMessageDescriptor moed__v1__sampling__descriptor =
   (ProtobufCMessageInit) moed__v1__sampling__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descriptors[8] =
+static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descriptors[10] =
 {
   {
     "tier",
@@ -2726,9 +2726,35 @@ static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "json_schema",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Moed__V1__GenerateRequest, json_schema),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grammar",
+    21,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Moed__V1__GenerateRequest, grammar),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__generate_request__field_indices_by_name[] = {
   7,   /* field[7] = context_shift */
+  9,   /* field[9] = grammar */
+  8,   /* field[8] = json_schema */
   6,   /* field[6] = logprobs */
   5,   /* field[5] = max_tokens */
   2,   /* field[2] = messages */
@@ -2737,11 +2763,12 @@ static const unsigned moed__v1__generate_request__field_indices_by_name[] = {
   4,   /* field[4] = stop */
   0,   /* field[0] = tier */
 };
-static const ProtobufCIntRange moed__v1__generate_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange moed__v1__generate_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 10, 6 },
-  { 0, 8 }
+  { 20, 8 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor moed__v1__generate_request__descriptor =
 {
@@ -2751,10 +2778,10 @@ const ProtobufCMessageDescriptor moed__v1__generate_request__descriptor =
   "Moed__V1__GenerateRequest",
   "moed.v1",
   sizeof(Moed__V1__GenerateRequest),
-  8,
+  10,
   moed__v1__generate_request__field_descriptors,
   moed__v1__generate_request__field_indices_by_name,
-  2,  moed__v1__generate_request__number_ranges,
+  3,  moed__v1__generate_request__number_ranges,
   (ProtobufCMessageInit) moed__v1__generate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -83,6 +83,32 @@ struct ValidationTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a schema or grammar moed cannot promise is refused before generation, naming what and where", arguments: [
+        ("generate.json_schema: JSON Schema feature 'pattern' is not supported (at #/properties/id)",
+         { (r: inout GenerateRequest) in r.jsonSchema = #"{"type":"object","properties":{"id":{"type":"string","pattern":"^a"}}}"# }),
+        ("generate.json_schema: invalid JSON Schema: not JSON",
+         { (r: inout GenerateRequest) in r.jsonSchema = "{" }),
+        ("generate.grammar: grammar line 2, column 9: unterminated string literal",
+         { (r: inout GenerateRequest) in r.grammar = "root ::= a\na ::= \"x" }),
+        ("generate.grammar: grammar rule 'root' can repeat without consuming input",
+         { (r: inout GenerateRequest) in r.grammar = "root ::= root \"x\" | \"y\"" }),
+        ("generate.grammar: give json_schema or grammar, not both",
+         { (r: inout GenerateRequest) in r.grammar = "root ::= \"x\""; r.jsonSchema = "{}" }),
+        ("generate.grammar: grammar too large: grammar of 65537 bytes",
+         { (r: inout GenerateRequest) in r.grammar = String(repeating: "#", count: 65_537) }),
+    ] as [(String, @Sendable (inout GenerateRequest) -> Void)])
+    func structuredOutputRefusals(expected: String, change: @Sendable (inout GenerateRequest) -> Void) throws {
+        let scratch = Scratch()
+        scratch.writeConfig()
+        let daemon = try DaemonProcess(scratch)
+        let client = try daemon.client()
+        try client.write(Framing.frame(Self.generateFrame(id: 4, change)))
+        let error = try Self.refusal(client, id: 4)
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.hasPrefix(expected), "\(error.message)")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("10,000 stop strings of 1,000 bytes are refused naming the limit; another client's status is answered")
     func stopStringFlood() throws {
         let scratch = Scratch()

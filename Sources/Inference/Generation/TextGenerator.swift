@@ -1,5 +1,6 @@
 import Foundation
 import GenerationCore
+import Grammar
 import Tokenizer
 
 /// Generates text for one sequence of a model, in-process (`moectl run`):
@@ -30,6 +31,12 @@ public struct TextGenerator {
         let keep = keep ?? ContextWindow.keepCount(prompt: prompt, systemPart: nil, bos: model.tokenizer.bos)
         var chooser = TokenChooser(options: options)
         chooser.accept(prompt)
+        if let structured = options.structuredOutput {
+            let tokenizer = model.tokenizer
+            let vocabulary = GrammarVocabulary.build(size: tokenizer.vocabularySize,
+                                                     endOfGeneration: tokenizer.endOfGenerationTokens) { tokenizer.piece($0) }
+            chooser.constrain(try structured.compile(), vocabulary: vocabulary)
+        }
         var rules = GenerationRules(options: options, endOfGeneration: model.tokenizer.endOfGenerationTokens)
         var result = GenerationResult(promptTokens: prompt, tokens: [], text: "", finishReason: .length, timings: GenerationTimings())
         result.timings.promptTokens = prompt.count

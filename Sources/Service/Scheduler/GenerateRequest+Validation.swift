@@ -1,4 +1,5 @@
 import GenerationCore
+import Grammar
 import MoeAPI
 
 private typealias Limits = GenerationLimits
@@ -22,7 +23,27 @@ extension GenerateRequest {
             ("max_tokens", maxTokens == 0 ? nil : Limits.problem(with: Int(maxTokens), in: Limits.maxTokens)),
             ("stop", Limits.problem(withStops: stop)),
             ("logprobs", logprobs.flatMap { Limits.problem(with: Int($0), in: Limits.topLogprobs) }),
+            ("grammar", jsonSchema != nil && grammar != nil ? "give json_schema or grammar, not both" : nil),
         ]
         return problems.first { $0.problem != nil }.map { "generate.\($0.field): \($0.problem ?? "")" }
+    }
+
+    /// The output's schema or grammar, if the request gives one.
+    var structuredOutput: StructuredOutput? {
+        if let jsonSchema { return .jsonSchema(jsonSchema) }
+        return grammar.map { .grammar($0) }
+    }
+
+    /// The compiled grammar of `structuredOutput`; the error names the
+    /// field and what is wrong with it (or which schema feature is not
+    /// supported).
+    func compiledGrammar() throws(RemoteError) -> Grammar? {
+        guard let structured = structuredOutput else { return nil }
+        do {
+            return try structured.compile()
+        } catch {
+            let field = jsonSchema != nil ? "json_schema" : "grammar"
+            throw RemoteError(.invalidArgument, "generate.\(field): \(error)")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import GenerationCore
+import Grammar
 import MoeAPI
 import PluginHost
 
@@ -11,6 +12,8 @@ final class Generation {
     let requestID: UInt64
     let request: GenerateRequest
     let options: GenerationOptions
+    /// The compiled schema or grammar the output follows, if any.
+    let grammar: Grammar?
     let enqueuedAt: Double
     var startedAt = 0.0
     var firstTokenAt = 0.0
@@ -42,7 +45,8 @@ final class Generation {
     var maxTokens: Int { options.maxTokens }
     var completionTokens: Int { rules.tokenCount }
 
-    init(sink: ResponseSink, requestID: UInt64, request: GenerateRequest, tier: TierSettings, now: Double) {
+    init(sink: ResponseSink, requestID: UInt64, request: GenerateRequest, tier: TierSettings, grammar: Grammar? = nil, now: Double) {
+        self.grammar = grammar
         self.sink = sink
         self.requestID = requestID
         self.request = request
@@ -77,6 +81,7 @@ final class Generation {
         if !r.stop.isEmpty { options.stopStrings = r.stop }
         options.logprobs = r.logprobs.map(Int.init)
         options.contextShift = r.contextShift ?? options.contextShift
+        options.structuredOutput = r.structuredOutput
         return options
     }
 }

@@ -73,7 +73,7 @@ extension Scheduler {
         tier.stepYield = yield
         let job = StepJob(model: model, generations: tier.active, retiredSequences: tier.retiredSequences,
                           contextLength: model.info.contextLength > 0 ? model.info.contextLength : tier.settings.context,
-                          now: environment.now)
+                          vocabularies: tier.grammarVocabularies, now: environment.now)
         tier.retiredSequences = []
         let executor = environment.executor, steps = environment.stepsPerRun
         executor.run(lane: tier.name) { [self] in

@@ -1,3 +1,4 @@
+import Grammar
 import MoeAPI
 import PluginHost
 
@@ -56,8 +57,10 @@ public final class Scheduler {
         guard request.messages.isEmpty ? !request.prompt.isEmpty : true else {
             return sink.send(.failure(id: id, RemoteError(.invalidArgument, "give a prompt or chat messages")))
         }
+        let grammar: Grammar?
+        do { grammar = try request.compiledGrammar() } catch { return sink.send(.failure(id: id, error)) }
         let generation = Generation(sink: sink, requestID: id, request: request, tier: tier.settings,
-                                    now: environment.now())
+                                    grammar: grammar, now: environment.now())
         enqueue(.generate(generation), on: tier)
     }
 

@@ -74,6 +74,8 @@ struct StepJob {
     let generations: [Generation]
     let retiredSequences: [Int32]
     let contextLength: Int
+    /// The tier's vocabulary for grammars (structured output).
+    var vocabularies = GrammarVocabularyCache()
     let now: () -> Double
 
     func run(maxSteps: Int, yield: StepYield, deliver: (StepResult) -> Void) {
@@ -165,6 +167,9 @@ struct StepJob {
         g.sequence = try model.createSequence()
         g.isPrepared = true  // from here on the sequence must be removed
         g.chooser.accept(g.promptTokens)
+        if let grammar = g.grammar {
+            g.chooser.constrain(grammar, vocabulary: try vocabularies.vocabulary(for: model))
+        }
     }
 
     private func evaluate(_ generations: [Generation]) -> [StepOutcome] {

@@ -75,6 +75,8 @@ final class Tier {
     var isJobInFlight = false
     var lastUsed: Double
     var counters = TierCounters()
+    /// Token bytes for structured output, built on first use per model.
+    let grammarVocabularies = GrammarVocabularyCache()
     /// Removed from the config by a reload: unloads, then disappears.
     var isRetired = false
     /// Settings changed by a reload while loaded: reload on next use.

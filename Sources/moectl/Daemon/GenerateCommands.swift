@@ -48,6 +48,7 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate", abstract: "Generate text with moed (streams as it comes).")
     @OptionGroup var daemon: DaemonOptions
     @OptionGroup var sampling: DaemonSamplingOptions
+    @OptionGroup var structured: StructuredOutputOptions
     @Option(name: .long, help: "The tier (default: the daemon's default tier).") var tier: String?
     @Flag(name: .long, help: "Treat PROMPT as plain text to continue, without the chat template.") var raw = false
     @Argument(help: "The prompt (a user message unless --raw).") var prompt: String
@@ -57,6 +58,7 @@ struct GenerateCommand: ParsableCommand {
         request.tier = tier ?? ""
         if raw { request.prompt = prompt } else { request.messages = [ChatMessage(role: "user", content: prompt)] }
         sampling.apply(to: &request)
+        try structured.apply(to: &request)
         let result = try daemon.withClient { try streamGeneration($0, request, echo: !daemon.json) }
         if daemon.json {
             try printJSON(RunOutput(result))
@@ -73,6 +75,7 @@ struct ChatCommand: ParsableCommand {
         commandName: "chat", abstract: "Chat with a tier: one message, or a conversation read line by line from stdin.")
     @OptionGroup var daemon: DaemonOptions
     @OptionGroup var sampling: DaemonSamplingOptions
+    @OptionGroup var structured: StructuredOutputOptions
     @Option(name: .long, help: "The tier (default: the daemon's default tier).") var tier: String?
     @Option(name: .long, help: "A system message to start with.") var system: String?
     @Argument(help: "The message; without it, each stdin line is a turn.") var message: String?
@@ -87,6 +90,7 @@ struct ChatCommand: ParsableCommand {
                 request.tier = tier ?? ""
                 request.messages = history
                 sampling.apply(to: &request)
+                try structured.apply(to: &request)
                 let result = try streamGeneration(client, request, echo: !daemon.json)
                 if daemon.json { try printJSON(RunOutput(result)) } else { writeStreamed("\n") }
                 history.append(ChatMessage(role: "assistant", content: result.text))

@@ -12,6 +12,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var sampling: SamplingOptionGroup
+    @OptionGroup var structured: StructuredOutputOptions
 
     @Flag(name: .long, help: "Treat PROMPT as plain text to continue, without the chat template.")
     var raw = false
@@ -36,7 +37,9 @@ struct RunCommand: ParsableCommand {
         let promptTokens = raw ? lm.tokenize(raw: prompt)
                                : try lm.tokenize(chat: [ChatMessage(role: "user", content: prompt)])
         let generator = TextGenerator(model: lm)
-        let result = try generator.generate(prompt: promptTokens, options: sampling.generationOptions) { text in
+        var options = sampling.generationOptions
+        options.structuredOutput = try structured.structuredOutput
+        let result = try generator.generate(prompt: promptTokens, options: options) { text in
             if !json { writeStreamed(text) }
             return true
         }

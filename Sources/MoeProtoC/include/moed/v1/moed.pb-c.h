@@ -460,10 +460,21 @@ struct  Moed__V1__GenerateRequest
    */
   protobuf_c_boolean has_context_shift;
   protobuf_c_boolean context_shift;
+  /*
+   * 20-29: structured output (docs/structured-output.md); at most one of the two.
+   */
+  /*
+   * a JSON Schema (JSON text): the output is JSON that validates
+   */
+  char *json_schema;
+  /*
+   * a GBNF grammar (start rule `root`): the output is a sentence of it
+   */
+  char *grammar;
 };
 #define MOED__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_request__descriptor) \
-    , NULL, NULL, 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0 }
+    , NULL, NULL, 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NULL, NULL }
 
 
 /*
