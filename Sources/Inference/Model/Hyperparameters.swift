@@ -14,6 +14,13 @@ public struct Hyperparameters: Sendable, Equatable {
     public var ropeBase: Float             // <arch>.rope.freq_base (default 10000)
     public var ropeDimensions: Int         // <arch>.rope.dimension_count (default: head size)
     public var ropeScale: Float            // 1 / <arch>.rope.scaling.factor for linear scaling
+    public var ropeOriginalContext: Int    // <arch>.rope.scaling.original_context_length (default: context_length)
+    public var ropeAttentionFactor: Float  // <arch>.rope.scaling.attn_factor (LongRoPE magnitude, default 1)
+    public var localRopeBase: Float?       // <arch>.rope.freq_base_swa (sliding-window layers)
+    public var slidingWindow: Int?         // <arch>.attention.sliding_window
+    public var slidingWindowPattern: SlidingWindowPattern? // <arch>.attention.sliding_window_pattern
+    public var attentionSoftCap: Float?    // <arch>.attn_logit_softcapping
+    public var finalSoftCap: Float?        // <arch>.final_logit_softcapping
     public var vocabularySize: Int         // <arch>.vocab_size, else the tokenizer's
     public var expertCount: Int            // <arch>.expert_count (0: dense)
     public var expertsUsed: Int            // <arch>.expert_used_count
@@ -49,9 +56,22 @@ public struct Hyperparameters: Sendable, Equatable {
         ropeBase = try meta.floatIfPresent(key("rope.freq_base")) ?? 10_000
         ropeDimensions = try positive("rope.dimension_count",
                                       meta.intIfPresent(key("rope.dimension_count")) ?? headSize)
-        let scalingType = try meta.stringIfPresent(key("rope.scaling.type")) ?? "none"
-        let scalingFactor = try meta.floatIfPresent(key("rope.scaling.factor")) ?? 1
-        ropeScale = (scalingType == "linear" && scalingFactor > 0) ? 1 / scalingFactor : 1
+        let scalingType = try meta.stringIfPresent(key("rope.scaling.type")) ?? "linear"
+        guard Self.ropeScalingTypes.contains(scalingType) else {
+            throw InferenceError.badHyperparameter(key("rope.scaling.type"),
+                "'\(scalingType)' is not supported (supported: \(Self.ropeScalingTypes.joined(separator: ", ")))")
+        }
+        // llama.cpp applies rope.scaling.factor as linear scaling whatever
+        // the type says, LongRoPE included (its converter writes none).
+        let scalingFactor = try meta.floatIfPresent(key("rope.scaling.factor"))
+            ?? meta.floatIfPresent(key("rope.scale_linear")) ?? 0
+        ropeScale = (scalingType != "none" && scalingFactor > 0) ? 1 / scalingFactor : 1
+        ropeAttentionFactor = try meta.floatIfPresent(key("rope.scaling.attn_factor")) ?? 1
+        localRopeBase = try meta.floatIfPresent(key("rope.freq_base_swa"))
+        slidingWindow = try meta.intIfPresent(key("attention.sliding_window"))
+        slidingWindowPattern = try SlidingWindowPattern(meta, key: key("attention.sliding_window_pattern"))
+        attentionSoftCap = try meta.floatIfPresent(key("attn_logit_softcapping"))
+        finalSoftCap = try meta.floatIfPresent(key("final_logit_softcapping"))
         expertCount = try meta.intIfPresent(key("expert_count")) ?? 0
         expertsUsed = try meta.intIfPresent(key("expert_used_count")) ?? 0
         let ffn = try meta.intIfPresent(key("feed_forward_length"))
@@ -64,8 +84,15 @@ public struct Hyperparameters: Sendable, Equatable {
         expertGatingFunction = try meta.intIfPresent(key("expert_gating_func"))
         let vocab = try meta.intIfPresent(key("vocab_size")) ?? meta.arrayIfPresent("tokenizer.ggml.tokens")?.count
         vocabularySize = try positive("vocab_size", vocab)
+        ropeOriginalContext = try positive("rope.scaling.original_context_length",
+                                           meta.intIfPresent(key("rope.scaling.original_context_length")) ?? contextLength)
         try validate()
     }
+
+    /// RoPE scaling types this engine computes exactly as llama.cpp does
+    /// ("llama3" files carry a `rope_freqs` tensor instead of a type; YaRN
+    /// is refused rather than run unscaled).
+    static let ropeScalingTypes = ["none", "linear", "longrope"]
 
     private func validate() throws {
         let arch = architecture
@@ -93,6 +120,54 @@ public struct Hyperparameters: Sendable, Equatable {
         }
         if let scale = expertWeightsScale, !scale.isFinite {
             throw InferenceError.badHyperparameter("\(arch).expert_weights_scale", "must be finite")
+        }
+        try validateAttentionKeys()
+    }
+
+    private func validateAttentionKeys() throws {
+        let arch = architecture
+        for (name, value) in [("rope.scaling.attn_factor", ropeAttentionFactor), ("rope.freq_base_swa", localRopeBase),
+                              ("attn_logit_softcapping", attentionSoftCap), ("final_logit_softcapping", finalSoftCap)] {
+            if let v = value, !(v.isFinite && v >= 0) {
+                throw InferenceError.badHyperparameter("\(arch).\(name)", "\(v) must be finite and not negative")
+            }
+        }
+        if let w = slidingWindow, w < 0 || w >= 1 << 24 {
+            throw InferenceError.badHyperparameter("\(arch).attention.sliding_window", "\(w) is out of range")
+        }
+        if case .layers(let flags)? = slidingWindowPattern, flags.count != layerCount {
+            throw InferenceError.badHyperparameter("\(arch).attention.sliding_window_pattern",
+                "has \(flags.count) entries for \(layerCount) layers")
+        }
+    }
+}
+
+/// `attention.sliding_window_pattern`: a period (in each, the last layer is
+/// global and the others slide; 0: all slide) or one flag per layer (true: slides).
+public enum SlidingWindowPattern: Sendable, Equatable {
+    case period(Int)
+    case layers([Bool])
+
+    init?(_ meta: GGUFMetadata, key: String) throws {
+        guard let value = meta[key] else { return nil }
+        if case .array(let array) = value {
+            guard let flags = array.bools() else {
+                throw InferenceError.badHyperparameter(key, "is an array of \(array.elementType), expected bools")
+            }
+            self = .layers(flags)
+        } else {
+            guard let n = try meta.intIfPresent(key), n >= 0, n < 1 << 16 else {
+                throw InferenceError.badHyperparameter(key, "must be a layer period from 0 to 65535")
+            }
+            self = .period(n)
+        }
+    }
+
+    /// Whether layer `index` attends through the window.
+    func slides(layer index: Int) -> Bool {
+        switch self {
+        case .period(let n): return n == 0 || index % n < n - 1
+        case .layers(let flags): return index < flags.count && flags[index]
         }
     }
 }
