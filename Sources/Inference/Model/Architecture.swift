@@ -30,6 +30,10 @@ public struct Architecture: Sendable, Equatable {
     /// than 1/√head_size; GGUF has no key for it (no query_pre_attn_scalar),
     /// so llama.cpp recognises that model by its layer count, and so do we.
     public var wideQueryScaleLayerCount: Int? = nil
+    /// Queries are multiplied by the scale before q·k (llama.cpp's Gemma
+    /// and Phi-3 graphs) rather than the scores after it; the same in exact
+    /// arithmetic, not in Float, and a soft cap's tanh magnifies the last bit.
+    public var scalesQueries = false
 
     public enum QueryKeyNorm: Sendable, Equatable {
         case none
@@ -126,6 +130,7 @@ public struct Architecture: Sendable, Equatable {
             var a = Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .none,
                                  routing: .mixtral)
             a.fusedProjections = true
+            a.scalesQueries = true
             return a
         default:
             return nil
@@ -138,6 +143,7 @@ public struct Architecture: Sendable, Equatable {
         a.activation = .geluTanh
         a.scalesEmbeddings = true
         a.hasPostNorms = true
+        a.scalesQueries = true
         return a
     }
 }

@@ -5,6 +5,8 @@
 struct AttentionPlan {
     /// Multiplier of q·k before the softmax.
     let queryScale: Float
+    /// Whether it multiplies q before the product instead (`Architecture.scalesQueries`).
+    let scalesQueries: Bool
     /// c in c·tanh(s/c) on attention scores; nil: none (most families).
     let softCap: Float?
     /// c in c·tanh(z/c) on the output logits; nil: none.
@@ -22,6 +24,7 @@ struct AttentionPlan {
     init(shape h: Hyperparameters, architecture a: Architecture, contextLength: Int, source: TensorSource) throws {
         let wide = a.wideQueryScaleLayerCount == h.layerCount
         queryScale = 1 / Float(wide ? h.embeddingSize / h.headCount : h.headSize).squareRoot()
+        scalesQueries = a.scalesQueries
         if let caps = a.softCapping {
             softCap = Self.cap(h.attentionSoftCap ?? caps.attention)
             finalSoftCap = Self.cap(h.finalSoftCap ?? caps.final)
@@ -45,6 +48,9 @@ struct AttentionPlan {
                            magnitude: global.magnitude)
         localRope = local == global ? nil : local
     }
+
+    /// The multiplier of q·k inside attention (1 when q was scaled already).
+    var scoreScale: Float { scalesQueries ? 1 : queryScale }
 
     /// The rotation layer `index` uses.
     func usesLocalRope(layer index: Int) -> Bool { localRope != nil && windows[index] > 0 }

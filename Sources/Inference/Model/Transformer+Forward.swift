@@ -76,6 +76,7 @@ extension Transformer {
                       style: architecture.ropeStyle, cos: cos, sin: sin)
             applyRope(k, heads: h.kvHeadCount, headSize: h.headSize, dimensions: h.ropeDimensions,
                       style: architecture.ropeStyle, cos: cos, sin: sin)
+            if plan.scalesQueries { scale(q, by: plan.queryScale, count: h.qWidth) }
         }
     }
 
@@ -115,11 +116,11 @@ extension Transformer {
                     // softmax(q·Kᵀ · scale) · V over the attended positions
                     if let cap = plan.softCap {
                         attendHeadSoftCapped(query: query, keys: keys[t] + offset, values: values[t] + offset,
-                                             stride: kvWidth, length: length, size: size, scale: plan.queryScale,
+                                             stride: kvWidth, length: length, size: size, scale: plan.scoreScale,
                                              cap: cap, scores: scores.baseAddress!, into: out)
                     } else {
                         attendHead(query: query, keys: keys[t] + offset, values: values[t] + offset, stride: kvWidth,
-                                   length: length, size: size, scale: plan.queryScale,
+                                   length: length, size: size, scale: plan.scoreScale,
                                    scores: scores.baseAddress!, into: out)
                     }
                 }

@@ -44,14 +44,20 @@ class Family:
     rope_freqs: bool = False             # Llama 3.1 rope_freqs.weight
     longrope_orig: int = 0               # > 0: rope_factors_long/short with this original context
     keys: dict = field(default_factory=dict)  # extra "<arch>.KEY": value
+    # Logits within this of llama.cpp's. GeGLU families get 2e-3: ggml's CPU
+    # GELU rounds its input to half precision and reads a half table, so a
+    # gate value that lands on the other side of a rounding boundary (our
+    # products differ from ggml's in the last bits) jumps by half an ulp of
+    # half precision; seen as 1e-3 jumps on some prompts, 4e-6 on others.
+    logit_bound: float = 1e-4
 
 
 FAMILIES = [
     Family("qwen3-dense", "qwen3", qk_norm=True),
     Family("gemma3-swa", "gemma3", layers=7, head=32, rope_base=1_000_000.0, qk_norm=True, post_norms=True,
-           tied=True, keys={"attention.sliding_window": 8, "rope.scaling.type": "linear",
+           tied=True, logit_bound=2e-3, keys={"attention.sliding_window": 8, "rope.scaling.type": "linear",
                             "rope.scaling.factor": 8.0, "attention.layer_norm_rms_epsilon": 1e-6}),
-    Family("gemma2-softcap", "gemma2", layers=4, post_norms=True, tied=True,
+    Family("gemma2-softcap", "gemma2", layers=4, post_norms=True, tied=True, logit_bound=2e-3,
            keys={"attention.sliding_window": 8, "attn_logit_softcapping": 8.0,
                  "final_logit_softcapping": 6.0, "attention.layer_norm_rms_epsilon": 1e-6}),
     Family("phi3-longrope", "phi3", rope_dims=12, fused=True, longrope_orig=32,
