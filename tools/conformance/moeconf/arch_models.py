@@ -62,7 +62,8 @@ FAMILIES = [
                  "final_logit_softcapping": 6.0, "attention.layer_norm_rms_epsilon": 1e-6}),
     Family("phi3-longrope", "phi3", rope_dims=12, fused=True, longrope_orig=32,
            keys={"rope.scaling.attn_factor": 1.1}),
-    Family("phi3-shortrope", "phi3", rope_dims=12, fused=True, ctx=4096, longrope_orig=4096),
+    Family("phi3-shortrope", "phi3", rope_dims=12, fused=True, ctx=4096, longrope_orig=4096,
+           keys={"rope.scaling.attn_factor": 1.1}),
     Family("llama31-rope-freqs", "llama", rope_base=500000.0, rope_freqs=True),
 ]
 
