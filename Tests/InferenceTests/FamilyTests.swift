@@ -124,6 +124,15 @@ struct AttentionFeatureTests {
         #expect(t.plan.softCap == 50 && t.plan.finalSoftCap == 30)
     }
 
+    @Test("Gemma 3 applies a final soft cap only when its file states one, and never an attention cap")
+    func gemma3Caps() throws {
+        #expect(try Transformer(file: GGUFFile(path: SyntheticModel.gemma3().write(named: "gemma3-nocap"))).plan.finalSoftCap == nil)
+        var model = SyntheticModel.gemma3()
+        model.extraKeys += [("final_logit_softcapping", .float32(5)), ("attn_logit_softcapping", .float32(2))]
+        let t = try Transformer(file: GGUFFile(path: model.write(named: "gemma3-caps")))
+        #expect(t.plan.finalSoftCap == 5 && t.plan.softCap == nil)
+    }
+
     @Test("A RoPE scaling type the engine cannot compute is refused, naming the key")
     func yarnRefused() throws {
         var model = SyntheticModel()

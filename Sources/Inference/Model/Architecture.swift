@@ -68,10 +68,13 @@ public struct Architecture: Sendable, Equatable {
         public var localRopeScaled: Bool
     }
 
-    /// Soft caps applied when the family has them; the file's keys
-    /// (`attn_logit_softcapping`, `final_logit_softcapping`) override these.
+    /// Soft caps `c·tanh(x/c)`: the family's defaults, which the file's keys
+    /// (`attn_logit_softcapping`, `final_logit_softcapping`) override.
     public struct SoftCapping: Sendable, Equatable {
-        public var attention: Float
+        /// The attention cap without a key; nil: this family never caps
+        /// attention scores, whatever the file says (llama.cpp's Gemma 3).
+        public var attention: Float?
+        /// The final cap without a key; 0: none.
         public var final: Float
     }
 
@@ -114,12 +117,14 @@ public struct Architecture: Sendable, Equatable {
             a.softCapping = SoftCapping(attention: 50, final: 30)
             a.wideQueryScaleLayerCount = 46
             return a
-        // Gemma 3: as Gemma 2 without soft caps, with per-head q/k norms,
-        // five local layers (RoPE base 10000, unscaled) to one global layer
-        // (rope.freq_base, the file's scaling).
+        // Gemma 3: as Gemma 2 without soft caps (a final cap only if the file
+        // states one), with per-head q/k norms, five local layers (RoPE base
+        // 10000, unscaled) to one global layer (rope.freq_base, the file's
+        // scaling).
         case "gemma3":
             var a = gemmaFamily(name, queryKeyNorm: .perHead)
             a.slidingWindow = SlidingWindowRule(period: 6, defaultWindow: nil, localRopeBase: 10_000, localRopeScaled: false)
+            a.softCapping = SoftCapping(attention: nil, final: 0)
             a.wideQueryScaleLayerCount = 62
             return a
         // Phi-3/3.5/4-mini: fused attn_qkv and gate|up, NeoX RoPE over the

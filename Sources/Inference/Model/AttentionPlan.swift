@@ -26,7 +26,7 @@ struct AttentionPlan {
         queryScale = 1 / Float(wide ? h.embeddingSize / h.headCount : h.headSize).squareRoot()
         scalesQueries = a.scalesQueries
         if let caps = a.softCapping {
-            softCap = Self.cap(h.attentionSoftCap ?? caps.attention)
+            softCap = caps.attention.flatMap { Self.cap(h.attentionSoftCap ?? $0) }
             finalSoftCap = Self.cap(h.finalSoftCap ?? caps.final)
         } else {
             (softCap, finalSoftCap) = (nil, nil)

@@ -57,6 +57,13 @@ FAMILIES = [
     Family("gemma3-swa", "gemma3", layers=7, head=32, rope_base=1_000_000.0, qk_norm=True, post_norms=True,
            tied=True, logit_bound=2e-3, keys={"attention.sliding_window": 8, "rope.scaling.type": "linear",
                             "rope.scaling.factor": 8.0, "attention.layer_norm_rms_epsilon": 1e-6}),
+    # Gemma 3 with the keys llama.cpp reads when present: a layer period of
+    # 3, a local RoPE base, a final soft cap (an attention cap it ignores).
+    Family("gemma3-file-keys", "gemma3", layers=4, head=32, rope_base=1_000_000.0, qk_norm=True, post_norms=True,
+           tied=True, logit_bound=2e-3, keys={"attention.sliding_window": 8, "attention.sliding_window_pattern": 3,
+                                              "rope.freq_base_swa": 500.0, "final_logit_softcapping": 5.0,
+                                              "attn_logit_softcapping": 2.0,
+                                              "attention.layer_norm_rms_epsilon": 1e-6}),
     Family("gemma2-softcap", "gemma2", layers=4, post_norms=True, tied=True, logit_bound=2e-3,
            keys={"attention.sliding_window": 8, "attn_logit_softcapping": 8.0,
                  "final_logit_softcapping": 6.0, "attention.layer_norm_rms_epsilon": 1e-6}),
