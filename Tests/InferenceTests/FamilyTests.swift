@@ -142,6 +142,21 @@ struct AttentionFeatureTests {
         #expect(error?.description.contains("llama.rope.scaling.type") == true)
     }
 
+    @Test("Hostile attention keys and RoPE factors are refused, naming the key or tensor",
+          arguments: [("attention.sliding_window_pattern", "pattern"), ("rope_freqs.weight", "factor"),
+                      ("attn_logit_softcapping", "cap")])
+    func hostileKeys(name: String, kind: String) throws {
+        var model = SyntheticModel.gemma2()
+        switch kind {
+        case "pattern": model.extraKeys.append((name, .array(GGUFArray([true, false]))))   // 2 flags, 4 layers
+        case "factor": model = SyntheticModel.llama31(); model.extraVectors = [(name, [1, 1, -2, 1, 1, 1, 1, 1])]
+        default: model.extraKeys = [(name, .float32(-Float.infinity))]
+        }
+        let file = try GGUFFile(path: model.write(named: "hostile-\(kind)"))
+        let error = #expect(throws: InferenceError.self) { try Transformer(file: file) }
+        #expect(error?.description.contains(name) == true, "\(error?.description ?? "no error")")
+    }
+
     @Test("GELU reads ggml's half table: exact for half inputs, clamped beyond ±10, within 4e-3 of the formula")
     func geluTable() throws {
         let inputs: [Float] = stride(from: -12, through: 12, by: 0.0137).map { Float($0) }
