@@ -40,6 +40,18 @@ struct FamilyTests {
         #expect(difference < 2e-3, "max |engine − reference| = \(difference)")
     }
 
+    @Test("Gemma 1 (GeGLU, √d embeddings, tied output, no post-norms) matches the reference")
+    func gemma1() throws {
+        var model = SyntheticModel()
+        model.architecture = "gemma"
+        model.separateOutput = false
+        let (t, file) = try load(model)
+        var reference = FamilyReference(file: file, model: model)
+        (reference.geglu, reference.embeddingScale) = (true, Double(model.embedding).squareRoot())
+        let difference = worst(try allLogits(t), reference.logits(Self.prompt), vocabulary: t.vocabularySize)
+        #expect(difference < 2e-3, "max |engine − reference| = \(difference)")
+    }
+
     @Test("Gemma 2 (attention and final soft caps, alternating windows) matches the reference")
     func gemma2() throws {
         let model = SyntheticModel.gemma2()

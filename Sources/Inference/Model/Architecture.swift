@@ -81,7 +81,7 @@ public struct Architecture: Sendable, Equatable {
     /// Every `general.architecture` this engine runs, for `moectl inspect`
     /// and error messages.
     public static let supportedNames = ["llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "olmoe",
-                                        "gemma2", "gemma3", "phi3"]
+                                        "gemma", "gemma2", "gemma3", "phi3"]
 
     /// Whether a file of this architecture can run here.
     public static func isSupported(_ name: String) -> Bool { named(name) != nil }
@@ -107,6 +107,12 @@ public struct Architecture: Sendable, Equatable {
         case "olmoe":
             return Architecture(name: name, ropeStyle: .halves, hasAttentionBiases: false, queryKeyNorm: .wholeProjection,
                                 routing: .olmoe)
+        // Gemma (1), CodeGemma: GeGLU, √d embeddings, norm weights stored
+        // as 1 + w (applied as stored), output tied to the embedding.
+        case "gemma":
+            var a = gemmaFamily(name, queryKeyNorm: .none)
+            a.hasPostNorms = false
+            return a
         // Gemma 2: GeGLU, √d embeddings, sandwich norms, soft caps (defaults
         // 50/30), every other layer local with a 4096 window. The trap: norm
         // weights are stored as 1 + w — the converter added Gemma's 1 — so

@@ -64,6 +64,7 @@ FAMILIES = [
                                               "rope.freq_base_swa": 500.0, "final_logit_softcapping": 5.0,
                                               "attn_logit_softcapping": 2.0,
                                               "attention.layer_norm_rms_epsilon": 1e-6}),
+    Family("gemma1", "gemma", tied=True, logit_bound=2e-3, keys={"attention.layer_norm_rms_epsilon": 1e-6}),
     Family("gemma2-softcap", "gemma2", layers=4, post_norms=True, tied=True, logit_bound=2e-3,
            keys={"attention.sliding_window": 8, "attn_logit_softcapping": 8.0,
                  "final_logit_softcapping": 6.0, "attention.layer_norm_rms_epsilon": 1e-6}),
