@@ -145,6 +145,29 @@ struct AttentionFeatureTests {
         #expect(t.plan.finalSoftCap == 5 && t.plan.softCap == nil)
     }
 
+    @Test("Llama 3.1 scaling stated as keys equals the converter's rope_freqs tensor computed from them")
+    func llama3Keys() throws {
+        var keyed = SyntheticModel.llama31()
+        keyed.extraVectors = []
+        keyed.extraKeys = [("rope.scaling.type", .string("llama3")), ("rope.scaling.factor", .float32(8)),
+                           ("rope.scaling.original_context_length", .uint32(64))]
+        // The converter's formula, in Double: low 1, high 4, original context 64.
+        let factors: [Float] = stride(from: 0, to: 16, by: 2).map { i in
+            let wavelength = 2 * Double.pi * pow(500_000, Double(i) / 16)
+            if wavelength < 64 / 4 { return 1 }
+            if wavelength > 64 / 1 { return 8 }
+            let smooth = (64 / wavelength - 1) / 3
+            return Float(1 / ((1 - smooth) / 8 + smooth))
+        }
+        var tensor = SyntheticModel.llama31()
+        tensor.extraVectors = [("rope_freqs.weight", factors)]
+        let a = try Transformer(file: GGUFFile(path: keyed.write(named: "llama3-keys")))
+        let b = try Transformer(file: GGUFFile(path: tensor.write(named: "llama3-tensor")))
+        #expect(a.plan.globalRope.factors == factors && a.plan.globalRope.scale == 1)
+        let la = try a.evaluate(BatchEntry.prompt(FamilyTests.prompt)), lb = try b.evaluate(BatchEntry.prompt(FamilyTests.prompt))
+        #expect(zip(la, lb).map { abs($0 - $1) }.max()! < 1e-6)
+    }
+
     @Test("A RoPE scaling type the engine cannot compute is refused, naming the key")
     func yarnRefused() throws {
         var model = SyntheticModel()

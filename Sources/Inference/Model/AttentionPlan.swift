@@ -64,7 +64,8 @@ struct AttentionPlan {
     private static func cap(_ value: Float) -> Float? { value > 0 ? value : nil }
 
     /// Per-pair RoPE divisors and the cos/sin magnitude. `rope_freqs`
-    /// (Llama 3.1) applies at every context; LongRoPE's long factors apply
+    /// (Llama 3.1), or the same factors computed from llama3 scaling keys,
+    /// apply at every context; LongRoPE's long factors apply
     /// when the context exceeds the original one and the short ones
     /// otherwise — chosen by context size, as llama.cpp does, so a
     /// sequence's rotation never changes under it.
@@ -73,6 +74,9 @@ struct AttentionPlan {
         let pairs = h.ropeDimensions / 2
         if let freqs = try source.vectorIfPresent("rope_freqs.weight", count: pairs) {
             return (try positive(freqs, "rope_freqs.weight"), 1)
+        }
+        if let llama3 = h.llama3RopeScaling {
+            return (llama3.factors(dimensions: h.ropeDimensions, base: h.ropeBase), 1)
         }
         let name = contextLength > h.ropeOriginalContext ? "rope_factors_long.weight" : "rope_factors_short.weight"
         guard let factors = try source.vectorIfPresent(name, count: pairs) else { return (nil, 1) }

@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 
 /// The shape of a transformer, read from `<arch>.*` GGUF keys.
@@ -16,6 +17,7 @@ public struct Hyperparameters: Sendable, Equatable {
     public var ropeScale: Float            // 1 / <arch>.rope.scaling.factor for linear scaling
     public var ropeOriginalContext: Int    // <arch>.rope.scaling.original_context_length (default: context_length)
     public var ropeAttentionFactor: Float  // <arch>.rope.scaling.attn_factor (LongRoPE magnitude, default 1)
+    public var llama3RopeScaling: Llama3RopeScaling? // <arch>.rope.scaling.type = "llama3" and its keys
     public var localRopeBase: Float?       // <arch>.rope.freq_base_swa (sliding-window layers)
     public var slidingWindow: Int?         // <arch>.attention.sliding_window
     public var slidingWindowPattern: SlidingWindowPattern? // <arch>.attention.sliding_window_pattern
@@ -65,7 +67,8 @@ public struct Hyperparameters: Sendable, Equatable {
         // the type says, LongRoPE included (its converter writes none).
         let scalingFactor = try meta.floatIfPresent(key("rope.scaling.factor"))
             ?? meta.floatIfPresent(key("rope.scale_linear")) ?? 0
-        ropeScale = (scalingType != "none" && scalingFactor > 0) ? 1 / scalingFactor : 1
+        ropeScale = (scalingType != "none" && scalingType != "llama3" && scalingFactor > 0) ? 1 / scalingFactor : 1
+        llama3RopeScaling = scalingType == "llama3" ? try Llama3RopeScaling(meta, prefix: arch, factor: scalingFactor) : nil
         ropeAttentionFactor = try meta.floatIfPresent(key("rope.scaling.attn_factor")) ?? 1
         localRopeBase = try meta.floatIfPresent(key("rope.freq_base_swa"))
         slidingWindow = try meta.intIfPresent(key("attention.sliding_window"))
@@ -89,10 +92,11 @@ public struct Hyperparameters: Sendable, Equatable {
         try validate()
     }
 
-    /// RoPE scaling types this engine computes exactly as llama.cpp does
-    /// ("llama3" files carry a `rope_freqs` tensor instead of a type; YaRN
-    /// is refused rather than run unscaled).
-    static let ropeScalingTypes = ["none", "linear", "longrope"]
+    /// RoPE scaling types this engine computes: llama.cpp's none, linear and
+    /// longrope, and "llama3" stated as keys (llama.cpp's converter writes a
+    /// `rope_freqs` tensor instead, which wins when both are present). YaRN
+    /// is refused rather than run unscaled.
+    static let ropeScalingTypes = ["none", "linear", "longrope", "llama3"]
 
     private func validate() throws {
         let arch = architecture
@@ -168,6 +172,42 @@ public enum SlidingWindowPattern: Sendable, Equatable {
         switch self {
         case .period(let n): return n == 0 || index % n < n - 1
         case .layers(let flags): return index < flags.count && flags[index]
+        }
+    }
+}
+
+/// Llama 3.1's RoPE scaling stated as keys (`rope.scaling.type = llama3`,
+/// `rope.scaling.factor`, `.low_freq_factor`, `.high_freq_factor`,
+/// `.original_context_length`; Hugging Face's defaults 8, 1, 4, 8192): each
+/// pair's angle is divided by a factor that is 1 for short wavelengths,
+/// `factor` for long ones and blended in between.
+public struct Llama3RopeScaling: Sendable, Equatable {
+    public var factor: Float
+    public var lowFrequencyFactor: Float
+    public var highFrequencyFactor: Float
+    public var originalContext: Int
+
+    init(_ meta: GGUFMetadata, prefix: String, factor: Float) throws {
+        self.factor = factor > 0 ? factor : 8
+        lowFrequencyFactor = try meta.floatIfPresent("\(prefix).rope.scaling.low_freq_factor") ?? 1
+        highFrequencyFactor = try meta.floatIfPresent("\(prefix).rope.scaling.high_freq_factor") ?? 4
+        originalContext = try meta.intIfPresent("\(prefix).rope.scaling.original_context_length") ?? 8192
+        guard self.factor.isFinite, lowFrequencyFactor > 0, highFrequencyFactor > lowFrequencyFactor,
+              highFrequencyFactor.isFinite, originalContext > 0 else {
+            throw InferenceError.badHyperparameter("\(prefix).rope.scaling.*",
+                "llama3 scaling needs factor > 0 and 0 < low_freq_factor < high_freq_factor")
+        }
+    }
+
+    /// The divisor of each of `dimensions / 2` pairs, for RoPE base `base`.
+    func factors(dimensions: Int, base: Float) -> [Float] {
+        let original = Double(originalContext), low = Double(lowFrequencyFactor), high = Double(highFrequencyFactor)
+        return stride(from: 0, to: dimensions, by: 2).map { i in
+            let wavelength = 2 * Double.pi * pow(Double(base), Double(i) / Double(dimensions))
+            if wavelength < original / high { return 1 }
+            if wavelength > original / low { return factor }
+            let smooth = (original / wavelength - low) / (high - low)
+            return Float(1 / ((1 - smooth) / Double(factor) + smooth))
         }
     }
 }
