@@ -44,8 +44,8 @@ struct AttentionPlan {
         let pattern = h.slidingWindowPattern ?? .period(rule.period)
         windows = (0..<h.layerCount).map { pattern.slides(layer: $0) ? window : 0 }
         let local = RopeAngles(dimensions: global.dimensions, base: h.localRopeBase ?? rule.localRopeBase ?? h.ropeBase,
-                           scale: rule.localRopeScaled ? h.ropeScale : 1, factors: global.factors,
-                           magnitude: global.magnitude)
+                               scale: rule.localRopeScaled ? h.ropeScale : 1, factors: global.factors,
+                               magnitude: global.magnitude)
         localRope = local == global ? nil : local
     }
 
