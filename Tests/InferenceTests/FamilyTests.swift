@@ -112,6 +112,22 @@ struct AttentionFeatureTests {
         #expect(zip(all, unwindowed).map { abs($0 - $1) }.max()! > 1e-2, "without the key every position is attended")
     }
 
+    @Test("With a sliding window, a prompt in one batch equals the same prompt decoded token by token")
+    func windowBatchedEqualsIncremental() throws {
+        var model = SyntheticModel()
+        model.extraKeys = [("attention.sliding_window", .uint32(3))]
+        let path = try model.write(named: "window-3")
+        let batched = try Transformer(file: GGUFFile(path: path), options: ModelOptions(maxBatch: 64))
+        let stepwise = try Transformer(file: GGUFFile(path: path), options: ModelOptions(maxBatch: 1))
+        let prompt = FamilyTests.prompt
+        let all = try batched.evaluate(BatchEntry.prompt(prompt, allLogits: true))
+        var steps: [Float] = []
+        for (i, token) in prompt.enumerated() {
+            steps += try stepwise.evaluate([BatchEntry(token: token, position: i, wantsLogits: true)])
+        }
+        #expect(zip(all, steps).map { abs($0 - $1) }.max()! < 1e-4)
+    }
+
     @Test("A per-layer sliding_window_pattern array overrides the family's period")
     func patternArray() throws {
         var model = SyntheticModel.gemma2()
