@@ -29,7 +29,8 @@ public struct InferenceError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch kind {
-        case .unsupportedArchitecture(let a): return "unsupported model architecture '\(a)'"
+        case .unsupportedArchitecture(let a):
+            return "unsupported model architecture '\(a)' (supported: \(Architecture.supportedNames.joined(separator: ", ")))"
         case .missingTensor(let n): return "model file has no tensor '\(n)'"
         case .badTensorShape(let n, let e, let f): return "tensor '\(n)' has shape \(f), expected \(e)"
         case .unsupportedTensorType(let n, let t): return "tensor '\(n)' has type \(t), which this engine cannot compute with"

@@ -37,12 +37,24 @@ public struct SyntheticModel {
     public var sharedExpertFeedForward = 0
     /// Extra `<arch>.KEY` metadata, e.g. `expert_weights_norm`.
     public var extraKeys: [(key: String, value: GGUFValue)] = []
+    /// `attention.key_length` when set (heads × keyLength may differ from the embedding: Gemma 3).
+    public var keyLength: Int? = nil
+    /// `rope.dimension_count` when set (partial RoPE: Phi-3/4).
+    public var ropeDimensions: Int? = nil
+    /// `post_attention_norm` and `post_ffw_norm` per block (Gemma 2/3), weights around `postNormOffset`.
+    public var postNorms = false
+    public var postNormOffset: Float = 3
+    /// Q/K/V as one `attn_qkv` and gate|up as one `ffn_up` (Phi-3).
+    public var fusedProjections = false
+    /// Model-wide vectors written as F32 (`rope_freqs.weight`, `rope_factors_long.weight`, …).
+    public var extraVectors: [(name: String, values: [Float])] = []
 
     public enum QueryKeyNormShape: Sendable { case none, perHead, wholeProjection }
 
     public init() {}
 
-    public var headSize: Int { embedding / heads }
+    public var headSize: Int { keyLength ?? embedding / heads }
+    public var rotatedDimensions: Int { ropeDimensions ?? headSize }
     public var vocabulary: SyntheticVocabulary { SyntheticVocabulary() }
 
     /// Writes the model to a fresh file under the temporary directory and returns its path.
@@ -65,7 +77,11 @@ public struct SyntheticModel {
         try w.set("\(a).attention.head_count_kv", .uint32(UInt32(kvHeads)))
         try w.set("\(a).attention.layer_norm_rms_epsilon", .float32(rmsEpsilon))
         try w.set("\(a).rope.freq_base", .float32(ropeBase))
-        try w.set("\(a).rope.dimension_count", .uint32(UInt32(headSize)))
+        try w.set("\(a).rope.dimension_count", .uint32(UInt32(rotatedDimensions)))
+        if let k = keyLength {
+            try w.set("\(a).attention.key_length", .uint32(UInt32(k)))
+            try w.set("\(a).attention.value_length", .uint32(UInt32(k)))
+        }
         if experts > 0 {
             try w.set("\(a).expert_count", .uint32(UInt32(experts)))
             try w.set("\(a).expert_used_count", .uint32(UInt32(expertsUsed)))
@@ -90,13 +106,24 @@ public struct SyntheticModel {
             try w.addTensor(name: name, shape: shape, type: t, bytes: try encode(values, as: t))
         }
         try add("token_embd.weight", [d, v], scale: 0.5)
+        for (name, values) in extraVectors {
+            try w.addTensor(name: name, shape: [values.count], type: .f32, bytes: try encode(values, as: .f32))
+        }
         for i in 0..<layers {
             let p = "blk.\(i)."
             try add(p + "attn_norm.weight", [d], scale: 0.2, type: .f32, offset: 1)
-            try add(p + "attn_q.weight", [d, heads * headSize], scale: 0.3)
-            try add(p + "attn_k.weight", [d, kvHeads * headSize], scale: 0.3)
-            try add(p + "attn_v.weight", [d, kvHeads * headSize], scale: 0.3)
+            if fusedProjections {
+                try add(p + "attn_qkv.weight", [d, (heads + 2 * kvHeads) * headSize], scale: 0.3)
+            } else {
+                try add(p + "attn_q.weight", [d, heads * headSize], scale: 0.3)
+                try add(p + "attn_k.weight", [d, kvHeads * headSize], scale: 0.3)
+                try add(p + "attn_v.weight", [d, kvHeads * headSize], scale: 0.3)
+            }
             try add(p + "attn_output.weight", [heads * headSize, d], scale: 0.3)
+            if postNorms {
+                try add(p + "post_attention_norm.weight", [d], scale: 0.5, type: .f32, offset: postNormOffset)
+                try add(p + "post_ffw_norm.weight", [d], scale: 0.5, type: .f32, offset: postNormOffset)
+            }
             if attentionBiases {
                 try add(p + "attn_q.bias", [heads * headSize], scale: 0.2, type: .f32)
                 try add(p + "attn_k.bias", [kvHeads * headSize], scale: 0.2, type: .f32)
@@ -114,6 +141,9 @@ public struct SyntheticModel {
             try add(p + "ffn_norm.weight", [d], scale: 0.2, type: .f32, offset: 1)
             if experts > 0 {
                 try addExperts(prefix: p, add)
+            } else if fusedProjections {
+                try add(p + "ffn_up.weight", [d, 2 * feedForward], scale: 0.3)
+                try add(p + "ffn_down.weight", [feedForward, d], scale: 0.3)
             } else {
                 try add(p + "ffn_gate.weight", [d, feedForward], scale: 0.3)
                 try add(p + "ffn_up.weight", [d, feedForward], scale: 0.3)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command: moectl against llama.cpp on the same GGUF files, one table.
 #
-#   tools/conformance/run.sh [--only tokenize,kernels,f32,quant] [--quick] [--threads N]
+#   tools/conformance/run.sh [--only tokenize,kernels,f32,quant,moe,arch] [--quick] [--threads N]
 #
 # Sets up <repo>/.venv (numpy, gguf, llama-cpp-python; the last builds
 # llama.cpp from source, 4–8 minutes, needs apt cmake + build-essential),

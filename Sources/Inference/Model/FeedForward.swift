@@ -1,5 +1,6 @@
-/// The feed-forward part of a block. Dense models have one SwiGLU; MoE
-/// models (`expert_count` > 0) replace it with routed experts.
+/// The feed-forward part of a block. Dense models have one gated FFN
+/// (SwiGLU, or GeGLU for Gemma); MoE models (`expert_count` > 0) replace it
+/// with routed experts.
 enum FeedForward {
     case dense(SwiGLU)
     case experts(ExpertFeedForward)
@@ -10,10 +11,17 @@ enum FeedForward {
             return
         }
         let d = h.embeddingSize, f = h.feedForwardSize
+        let down = try source.linear(p + "ffn_down.weight", inputs: f, outputs: d)
+        if a.fusedProjections, !source.has(p + "ffn_gate.weight") {
+            // Phi-3: ffn_up holds the gate's rows, then the up rows.
+            let parts = try source.linearSplit(p + "ffn_up.weight", inputs: d, outputs: [f, f])
+            self = .dense(SwiGLU(gate: parts[0], up: parts[1], down: down, activation: a.activation))
+            return
+        }
         self = .dense(SwiGLU(
             gate: try source.linear(p + "ffn_gate.weight", inputs: d, outputs: f),
             up: try source.linear(p + "ffn_up.weight", inputs: d, outputs: f),
-            down: try source.linear(p + "ffn_down.weight", inputs: f, outputs: d)))
+            down: down, activation: a.activation))
     }
 
     /// Width of the largest intermediate activation, for sizing buffers.
@@ -25,11 +33,13 @@ enum FeedForward {
     }
 }
 
-/// down(silu(gate·x) ⊙ up·x)
+/// down(act(gate·x) ⊙ up·x), act = silu (SwiGLU: every family's experts
+/// and dense FFNs) or tanh-GELU (GeGLU: Gemma).
 struct SwiGLU {
     let gate: Linear   // ffn_gate  [embedding → hidden]
     let up: Linear     // ffn_up    [embedding → hidden]
     let down: Linear   // ffn_down  [hidden → embedding]
+    var activation: Architecture.Activation = .silu
 
     var hiddenSize: Int { gate.outputs }
 
@@ -40,7 +50,10 @@ struct SwiGLU {
                gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
                compute: ComputeContext) throws {
         try Linear.apply([gate, up], to: x, rows: m, into: [gateBuffer, upBuffer], compute: compute)
-        siluMultiply(gateBuffer, upBuffer, count: m * hiddenSize)
+        switch activation {
+        case .silu: siluMultiply(gateBuffer, upBuffer, count: m * hiddenSize)
+        case .geluTanh: geluMultiply(gateBuffer, upBuffer, count: m * hiddenSize)
+        }
         try down.apply(gateBuffer, rows: m, into: y, compute: compute)
     }
 }

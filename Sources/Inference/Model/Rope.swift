@@ -11,21 +11,28 @@ public enum RopeStyle: Sendable {
 }
 
 /// The cos/sin of every rotated pair at one position, computed once per token
-/// and shared by all layers and heads.
-struct RopeAngles {
+/// and shared by all layers and heads that rotate alike.
+struct RopeAngles: Equatable {
     let dimensions: Int
     let base: Float
     let scale: Float   // linear position scaling (1 / rope.scaling.factor)
+    /// Per-pair divisors of the angle: Llama 3.1's `rope_freqs`, or Phi-3's
+    /// LongRoPE `rope_factors_long/short`; nil: all 1.
+    var factors: [Float]? = nil
+    /// Multiplies cos and sin (LongRoPE's `rope.scaling.attn_factor`).
+    var magnitude: Float = 1
 
     /// Fills `cos` and `sin` (dimensions/2 each) for `position`.
-    /// The angle advances by a constant factor per pair, in Float, the way
-    /// ggml computes it: matching its rounding keeps F32 logits within 1e-3.
+    /// In Float and in ggml's order — the base angle advances by a constant
+    /// factor per pair, is divided by the pair's factor, then scaled —
+    /// because matching its rounding keeps F32 logits within 1e-4.
     func fill(position: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
         let thetaScale = powf(base, -2.0 / Float(dimensions))
-        var theta = Float(position) * scale
+        var theta = Float(position)
         for i in 0..<(dimensions / 2) {
-            cos[i] = cosf(theta)
-            sin[i] = sinf(theta)
+            let angle = scale * (theta / (factors?[i] ?? 1))
+            cos[i] = cosf(angle) * magnitude
+            sin[i] = sinf(angle) * magnitude
             theta *= thetaScale
         }
     }

@@ -14,6 +14,8 @@ final class RunState {
     let up: UnsafeMutablePointer<Float>          // FFN up            [batch × hidden]
     let cos: UnsafeMutablePointer<Float>         // RoPE cos          [batch × ropeDimensions/2]
     let sin: UnsafeMutablePointer<Float>         // RoPE sin          [batch × ropeDimensions/2]
+    let localCos: UnsafeMutablePointer<Float>    // RoPE of sliding-window layers when it differs (Gemma 3)
+    let localSin: UnsafeMutablePointer<Float>
     private var all: [UnsafeMutablePointer<Float>] = []
 
     init(shape h: Hyperparameters, maxBatch: Int, feedForwardSize: Int) {
@@ -37,6 +39,8 @@ final class RunState {
         up = buffer(feedForwardSize)
         cos = buffer(ropePairs)
         sin = buffer(ropePairs)
+        localCos = buffer(ropePairs)
+        localSin = buffer(ropePairs)
         self.all = all
     }
 

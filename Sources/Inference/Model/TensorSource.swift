@@ -34,6 +34,27 @@ struct TensorSource {
         return repacked
     }
 
+    /// Consecutive blocks of rows of one fused matrix (Phi-3's `attn_qkv`
+    /// holding q|k|v, `ffn_up` holding gate|up), each a matrix of its own
+    /// over the same mapped bytes: row r starts r·rowBytes in, in every type.
+    func linearSplit(_ name: String, inputs: Int, outputs: [Int]) throws -> [Linear] {
+        let t = try info(name)
+        try expectShape(t, [inputs, outputs.reduce(0, +)])
+        let base = file.data(of: t).baseAddress!
+        guard let rowBytes = t.type.byteCount(elements: inputs) else {
+            throw InferenceError.unsupportedTensorType(name, t.type.description)
+        }
+        var first = 0
+        var parts: [Linear] = []
+        for (i, rows) in outputs.enumerated() {
+            var part = try Linear(name: "\(name)[\(i)]", tensor: t, data: base + first * rowBytes, rows: rows)
+            if repacksWeights, let pool, let repacked = part.interleaved(pool: pool) { part = repacked }
+            parts.append(part)
+            first += rows
+        }
+        return parts
+    }
+
     func linearIfPresent(_ name: String, inputs: Int, outputs: Int) throws -> Linear? {
         has(name) ? try linear(name, inputs: inputs, outputs: outputs) : nil
     }

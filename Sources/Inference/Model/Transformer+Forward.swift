@@ -7,22 +7,26 @@ extension Transformer {
         let d = h.embeddingSize
         for e in batch { try cache.reserve(e.sequence, through: e.position) }
 
-        // Token embeddings, and each token's RoPE angles (shared by every layer).
+        // Token embeddings (×√d for Gemma, in Float as ggml scales them), and
+        // each token's RoPE angles (shared by every layer that rotates alike).
+        let embeddingScale = architecture.scalesEmbeddings ? Float(d).squareRoot() : 1
         for (t, e) in batch.enumerated() {
             tokenEmbedding.row(Int(e.token), into: s.x + t * d)
-            rope.fill(position: e.position, cos: s.cos + t * s.ropePairs, sin: s.sin + t * s.ropePairs)
+            if embeddingScale != 1 { scale(s.x + t * d, by: embeddingScale, count: d) }
+            plan.globalRope.fill(position: e.position, cos: s.cos + t * s.ropePairs, sin: s.sin + t * s.ropePairs)
+            plan.localRope?.fill(position: e.position, cos: s.localCos + t * s.ropePairs, sin: s.localSin + t * s.ropePairs)
         }
 
         for (index, layer) in layers.enumerated() {
-            // Attention: norm → q/k/v → rope → cache → attend → project → residual.
+            // Attention: norm → q/k/v → rope → cache → attend → project → (post-norm) → residual.
             rmsNorm(s.x, rows: m, width: d, weight: layer.attentionNorm, epsilon: h.rmsEpsilon, into: s.normed)
-            try projectQKV(layer, rows: m)
+            try projectQKV(layer, rows: m, localRope: plan.usesLocalRope(layer: index))
             storeKeysAndValues(layer: index, batch: batch)
             attend(layer: index, batch: batch)
             try layer.output.apply(s.attention, rows: m, into: s.blockOutput, compute: compute)
-            add(s.blockOutput, into: s.x, count: m * d)
+            addResidual(normalizedBy: layer.postAttentionNorm, rows: m)
 
-            // Feed-forward: norm → FFN (one SwiGLU, or routed experts) → residual.
+            // Feed-forward: norm → FFN (gated, or routed experts) → (post-norm) → residual.
             rmsNorm(s.x, rows: m, width: d, weight: layer.feedForwardNorm, epsilon: h.rmsEpsilon, into: s.normed)
             switch layer.feedForward {
             case .dense(let ffn):
@@ -30,7 +34,7 @@ extension Transformer {
             case .experts(let moe):
                 try moe.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
             }
-            add(s.blockOutput, into: s.x, count: m * d)
+            addResidual(normalizedBy: layer.postFeedForwardNorm, rows: m)
         }
 
         // Final norm and output projection, only for the rows that want logits.
@@ -42,12 +46,24 @@ extension Transformer {
         guard rows > 0 else { return }
         rmsNorm(s.normed, rows: rows, width: d, weight: outputNorm, epsilon: h.rmsEpsilon, into: s.normed)
         try output.apply(s.normed, rows: rows, into: logits, compute: compute)
+        if let cap = plan.finalSoftCap { softCap(logits, count: rows * vocabularySize, cap: cap) }
+    }
+
+    /// x += blockOutput, the block output first RMS-normalised when the
+    /// family has post-norms (Gemma 2/3).
+    private func addResidual(normalizedBy weight: [Float]?, rows m: Int) {
+        let s = state, d = hyperparameters.embeddingSize
+        if let weight {
+            rmsNorm(s.blockOutput, rows: m, width: d, weight: weight, epsilon: hyperparameters.rmsEpsilon, into: s.blockOutput)
+        }
+        add(s.blockOutput, into: s.x, count: m * d)
     }
 
     /// q, k, v for every row, with biases, query/key norms and RoPE applied.
-    private func projectQKV(_ layer: TransformerLayer, rows m: Int) throws {
+    private func projectQKV(_ layer: TransformerLayer, rows m: Int, localRope: Bool) throws {
         let h = hyperparameters, s = state
         try Linear.apply([layer.query, layer.key, layer.value], to: s.normed, rows: m, into: [s.q, s.k, s.v], compute: compute)
+        let (cosines, sines) = localRope ? (s.localCos, s.localSin) : (s.cos, s.sin)
         for t in 0..<m {
             let q = s.q + t * h.qWidth, k = s.k + t * h.kvWidth, v = s.v + t * h.kvWidth
             if let b = layer.queryBias { add(b, into: q, count: h.qWidth) }
@@ -55,11 +71,12 @@ extension Transformer {
             if let b = layer.valueBias { add(b, into: v, count: h.kvWidth) }
             if let w = layer.queryNorm { normalizeHeads(q, width: h.qWidth, weight: w) }
             if let w = layer.keyNorm { normalizeHeads(k, width: h.kvWidth, weight: w) }
-            let cos = s.cos + t * s.ropePairs, sin = s.sin + t * s.ropePairs
+            let cos = cosines + t * s.ropePairs, sin = sines + t * s.ropePairs
             applyRope(q, heads: h.headCount, headSize: h.headSize, dimensions: h.ropeDimensions,
                       style: architecture.ropeStyle, cos: cos, sin: sin)
             applyRope(k, heads: h.kvHeadCount, headSize: h.headSize, dimensions: h.ropeDimensions,
                       style: architecture.ropeStyle, cos: cos, sin: sin)
+            if plan.scalesQueries { scale(q, by: plan.queryScale, count: h.qWidth) }
         }
     }
 
@@ -78,26 +95,34 @@ extension Transformer {
     }
 
     /// Causal grouped-query attention of every (token, head) over its
-    /// sequence's cached positions 0...position, split across threads.
+    /// sequence's cached positions first...position — first is 0, or the
+    /// start of the sliding window in a local layer — split across threads.
     private func attend(layer: Int, batch: [BatchEntry]) {
-        let h = hyperparameters, s = state
+        let h = hyperparameters, s = state, plan = plan
         let heads = h.headCount, size = h.headSize, kvWidth = h.kvWidth, qWidth = h.qWidth
         let group = h.headCount / h.kvHeadCount
-        let scale = 1 / Float(size).squareRoot()
         let keys = batch.map { cache.keys(layer: layer, sequence: $0.sequence) }
         let values = batch.map { cache.values(layer: layer, sequence: $0.sequence) }
         let positions = batch.map(\.position)
-        let maxLength = (positions.max() ?? 0) + 1
+        let firsts = positions.map { plan.firstAttended(layer: layer, position: $0) }
+        let maxLength = zip(positions, firsts).map { $0 - $1 + 1 }.max() ?? 1
         compute.parallelFor(batch.count * heads) { tasks in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLength) { scores in
                 for task in tasks {
                     let t = task / heads, head = task % heads
-                    let kvOffset = (head / group) * size
-                    // softmax(q·Kᵀ / √size) · V over positions 0...position
-                    attendHead(query: s.q + t * qWidth + head * size,
-                               keys: keys[t] + kvOffset, values: values[t] + kvOffset, stride: kvWidth,
-                               length: positions[t] + 1, size: size, scale: scale,
-                               scores: scores.baseAddress!, into: s.attention + t * qWidth + head * size)
+                    let offset = firsts[t] * kvWidth + (head / group) * size
+                    let query = s.q + t * qWidth + head * size, out = s.attention + t * qWidth + head * size
+                    let length = positions[t] - firsts[t] + 1
+                    // softmax(q·Kᵀ · scale) · V over the attended positions
+                    if let cap = plan.softCap {
+                        attendHeadSoftCapped(query: query, keys: keys[t] + offset, values: values[t] + offset,
+                                             stride: kvWidth, length: length, size: size, scale: plan.scoreScale,
+                                             cap: cap, scores: scores.baseAddress!, into: out)
+                    } else {
+                        attendHead(query: query, keys: keys[t] + offset, values: values[t] + offset, stride: kvWidth,
+                                   length: length, size: size, scale: plan.scoreScale,
+                                   scores: scores.baseAddress!, into: out)
+                    }
                 }
             }
         }

@@ -1,8 +1,9 @@
 import GGUF
 
 /// A decoder-only transformer read from a GGUF file: Llama and its relatives
-/// (RMSNorm, RoPE, grouped-query attention, SwiGLU), with a KV cache that
-/// holds several sequences. Weights stay memory-mapped in the file.
+/// (RMSNorm, RoPE, grouped-query attention, gated FFNs; what differs per
+/// family is data in `Architecture` and `AttentionPlan`), with a KV cache
+/// that holds several sequences. Weights stay memory-mapped in the file.
 ///
 /// Not thread-safe: one caller evaluates at a time (the backend serialises).
 public final class Transformer {
@@ -21,7 +22,7 @@ public final class Transformer {
     // Run state, allocated once.
     let compute: ComputeContext
     let state: RunState
-    let rope: RopeAngles
+    let plan: AttentionPlan
 
     public init(file: GGUFFile, options: ModelOptions = ModelOptions()) throws {
         let h = try Hyperparameters(file.metadata)
@@ -44,7 +45,7 @@ public final class Transformer {
         cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context)
         self.compute = compute
         state = RunState(shape: h, maxBatch: options.maxBatch, feedForwardSize: layers.map(\.feedForward.hiddenSize).max() ?? 0)
-        rope = RopeAngles(dimensions: h.ropeDimensions, base: h.ropeBase, scale: h.ropeScale)
+        plan = try AttentionPlan(shape: h, architecture: a, contextLength: context, source: source)
     }
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }

@@ -42,3 +42,7 @@ func attendHead(query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values:
     VectorOps.attendHead(query: query, keys: keys, values: values, stride: stride, length: length, size: size,
                          scale: scale, scores: scores, into: out)
 }
+
+func scale(_ x: UnsafeMutablePointer<Float>, by a: Float, count: Int) {
+    VectorOps.scale(x, by: a, count: count)
+}
