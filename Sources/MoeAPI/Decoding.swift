@@ -67,6 +67,7 @@ extension GenerateRequest {
         if let s = g.sampling?.pointee { sampling = SamplingOverrides(s) }
         stop = elements(g.stop, g.n_stop).map { text($0) }
         maxTokens = g.has_max_tokens != 0 ? g.max_tokens : 0
+        cachePrompt = g.has_cache_prompt == 0 || g.cache_prompt != 0  // prefix11
     }
 }
 
@@ -151,6 +152,8 @@ extension TierStatus {
         keepAliveSeconds = t.keep_alive_seconds
         idleSeconds = t.idle_seconds
         loadProgress = t.load_progress
+        cachedSequences = t.cached_sequences  // prefix11
+        cachedBytes = t.cached_bytes
     }
 }
 
@@ -192,6 +195,7 @@ extension GenerateSummary {
         generationSeconds = s.generation_seconds
         queueSeconds = s.queue_seconds
         promptTokenIDs = elements(s.prompt_token_ids, s.n_prompt_token_ids)
+        cachedPromptTokens = s.cached_prompt_tokens  // prefix11
     }
 }
 
@@ -208,5 +212,7 @@ extension TierStats {
         experts = s.experts
         expertCounts = elements(s.expert_counts, s.n_expert_counts)
         routingEntropy = elements(s.routing_entropy, s.n_routing_entropy)
+        cachedPromptTokens = s.cached_prompt_tokens  // prefix11
+        prefixCacheHits = s.prefix_cache_hits
     }
 }

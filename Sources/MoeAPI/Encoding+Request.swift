@@ -84,6 +84,8 @@ extension GenerateRequest {
             m.pointee.stop = arena.strings(stop)
             m.pointee.has_max_tokens = 1
             m.pointee.max_tokens = maxTokens
+            // prefix11: sent only when off, so the proto default (true) holds otherwise
+            if !cachePrompt { m.pointee.has_cache_prompt = 1; m.pointee.cache_prompt = 0 }
         }
     }
 }

@@ -56,6 +56,8 @@ public struct TierSettings: Equatable, Sendable {
     public var keepAlive: Double? = 300
     public var isPinned = false
     public var sampling = SamplingDefaults()
+    /// Finished sequences kept for prefix reuse (`prefix_cache`, `prefix_cache_bytes`).
+    public var prefixCache = PrefixCacheLimits()
 
     public init(name: String, plugin: String, model: String) {
         self.name = name

@@ -68,6 +68,8 @@ struct TableReader {
         case "seed": t.sampling.seed = UInt64(try integer(e, 0...Int(Int64.max)))
         case "max_tokens": t.sampling.maxTokens = try integer(e, GenerationLimits.maxTokens)
         case "stop": t.sampling.stop = try stops(e)
+        case "prefix_cache": t.prefixCache.sequences = try integer(e, 0...1024)
+        case "prefix_cache_bytes": t.prefixCache.bytes = try bytes(e) ?? PrefixCacheLimits().bytes
         default: throw error(e, "unknown key in [tiers.\(t.name)]")
         }
     }

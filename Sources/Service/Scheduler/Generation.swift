@@ -23,6 +23,20 @@ final class Generation {
     var isPrepared = false
     /// Tokens sampled so far, the stop token included.
     var sampledTokens = 0
+    /// Prompt tokens whose KV came from a cached sequence (prefix reuse).
+    var cachedPromptTokens = 0
+    /// The tokens the sequence's KV holds, in position order: what the
+    /// prefix cache matches later requests against.
+    var evaluatedTokens: [Int32] = []
+    /// False once an evaluation failed: the KV may then hold part of a
+    /// batch, so the sequence is not kept for reuse.
+    var kvIsTrusted = true
+
+    /// What the next evaluation feeds: the prompt after its cached part,
+    /// then one sampled token at a time.
+    var tokensToEvaluate: [Int32] {
+        pendingToken.map { [$0] } ?? Array(promptTokens[min(cachedPromptTokens, promptTokens.count)...])
+    }
 
     // Loop side.
     var isCancelled = false

@@ -66,12 +66,14 @@ final class StepYield: @unchecked Sendable {
 struct StepJob {
     let model: ModelBackend
     let generations: [Generation]
-    let retiredSequences: [Int32]
+    let retiredSequences: [RetiredSequence]
+    /// The tier's prefix cache; nil when the model cannot edit sequences.
+    let prefixCache: PrefixCache?
     let contextLength: Int
     let now: () -> Double
 
     func run(maxSteps: Int, yield: StepYield, deliver: (StepResult) -> Void) {
-        for sequence in retiredSequences { try? model.removeSequence(sequence) }
+        release(retiredSequences, model: model, cache: prefixCache)
         let stopTokens = model.info.stopTokens
         // The file is checked before the first step and after each one,
         // before its tokens leave the lane: a step computed while the file
@@ -103,7 +105,7 @@ struct StepJob {
         for generation in generations {
             do {
                 try prepare(generation)
-                if Int(generation.position) + (generation.pendingToken == nil ? generation.promptTokens.count : 1) > contextLength {
+                if Int(generation.position) + generation.tokensToEvaluate.count > contextLength {
                     outcomes.append(StepOutcome(generation: generation, event: .contextFull))
                 } else {
                     ready.append(generation)
@@ -126,16 +128,46 @@ struct StepJob {
             g.promptTokens = try model.tokenize(text, addSpecial: true, parseSpecial: true)
         }
         guard !g.promptTokens.isEmpty else { throw StepError("the prompt is empty") }
-        g.sequence = try model.createSequence()
+        try openSequence(for: g)
         g.isPrepared = true  // from here on the sequence must be removed
         g.promptTokens.forEach { g.sampler.accept($0) }
+    }
+
+    /// A fresh sequence, or one continuing the longest cached prefix of
+    /// the prompt (docs/service.md, "Prefix reuse"). If cutting or copying
+    /// fails the request prefills in a fresh sequence, as without a cache.
+    private func openSequence(for g: Generation) throws {
+        if g.request.cachePrompt, let cache = prefixCache,
+           let claim = cache.claim(prompt: g.promptTokens, canCopy: model.canEditSequences) {
+            var opened: Int32?  // removed again if the claim fails
+            do {
+                switch claim {
+                case .take(let taken, let reused):
+                    opened = taken
+                    try model.truncateSequence(taken, to: reused)
+                case .copy(let source, let reused):
+                    let fresh = try model.createSequence()
+                    opened = fresh
+                    try model.copySequence(source, to: fresh, count: reused)
+                }
+                g.sequence = opened ?? g.sequence
+                g.cachedPromptTokens = claim.reused
+                g.position = Int32(claim.reused)
+                g.evaluatedTokens = Array(g.promptTokens[..<claim.reused])
+                return
+            } catch {
+                if let opened { try? model.removeSequence(opened) }
+                log("prefix reuse failed, prefilling instead: \(error)")
+            }
+        }
+        g.sequence = try model.createSequence()
     }
 
     private func evaluate(_ generations: [Generation]) -> [StepOutcome] {
         guard !generations.isEmpty else { return [] }
         var items: [BatchItem] = []
         for g in generations {
-            let tokens = g.pendingToken.map { [$0] } ?? g.promptTokens
+            let tokens = g.tokensToEvaluate
             for (offset, token) in tokens.enumerated() {
                 items.append(BatchItem(token: token, position: g.position + Int32(offset), sequence: g.sequence,
                                        wantsLogits: offset == tokens.count - 1))
@@ -145,10 +177,13 @@ struct StepJob {
         do {
             rows = try model.evaluate(items)
         } catch {
+            generations.forEach { $0.kvIsTrusted = false }
             return generations.map { StepOutcome(generation: $0, event: .failed("\(error)")) }
         }
         return zip(generations, rows).map { g, row in
-            g.position += Int32(g.pendingToken == nil ? g.promptTokens.count : 1)
+            let evaluated = g.tokensToEvaluate
+            g.evaluatedTokens += evaluated
+            g.position += Int32(evaluated.count)
             let token = row.withUnsafeBufferPointer { g.sampler.sample($0) }
             g.sampler.accept(token)
             g.pendingToken = token

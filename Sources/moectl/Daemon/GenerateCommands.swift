@@ -13,6 +13,8 @@ struct DaemonSamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Repetition penalty (1: off).") var repeatPenalty: Float?
     @Option(name: .long, help: "Random seed; the same seed gives the same output.") var seed: UInt64?
     @Option(name: .long, parsing: .singleValue, help: "Stop before this string (repeatable).") var stop: [String] = []
+    @Flag(name: .long, help: "Evaluate the whole prompt: neither continue a cached prefix nor leave this one cached.")
+    var noCachePrompt = false
 
     var overrides: SamplingOverrides {
         var o = SamplingOverrides()
@@ -43,6 +45,7 @@ struct GenerateCommand: ParsableCommand {
         request.sampling = sampling.overrides
         request.stop = sampling.stop
         request.maxTokens = sampling.maxTokens ?? 0
+        request.cachePrompt = !sampling.noCachePrompt
         let result = try daemon.withClient { try streamGeneration($0, request, echo: !daemon.json) }
         if daemon.json { try printJSON(RunOutput(result)) } else { writeStreamed("\n") }
     }
@@ -70,6 +73,7 @@ struct ChatCommand: ParsableCommand {
                 request.sampling = sampling.overrides
                 request.stop = sampling.stop
                 request.maxTokens = sampling.maxTokens ?? 0
+                request.cachePrompt = !sampling.noCachePrompt
                 let result = try streamGeneration(client, request, echo: !daemon.json)
                 if daemon.json { try printJSON(RunOutput(result)) } else { writeStreamed("\n") }
                 history.append(ChatMessage(role: "assistant", content: result.text))
@@ -105,14 +109,16 @@ extension RunOutput {
     /// The same JSON shape as `moectl run --json`, from a daemon answer.
     init(_ g: DaemonGeneration) {
         let s = g.summary
+        let evaluated = Double(s.promptTokens) - Double(min(s.cachedPromptTokens, s.promptTokens))
         prompt_tokens = s.promptTokenIDs
         tokens = g.tokens
         text = g.text
         finish_reason = s.finishReason
         timings = Timings(
             prompt_tokens: Int(s.promptTokens), prompt_seconds: s.promptSeconds,
-            prompt_tokens_per_second: s.promptSeconds > 0 ? Double(s.promptTokens) / s.promptSeconds : 0,
+            prompt_tokens_per_second: s.promptSeconds > 0 ? evaluated / s.promptSeconds : 0,
             generated_tokens: Int(s.completionTokens), generation_seconds: s.generationSeconds,
-            generation_tokens_per_second: s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0)
+            generation_tokens_per_second: s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0,
+            cached_prompt_tokens: Int(s.cachedPromptTokens))
     }
 }
