@@ -46,6 +46,8 @@ struct PythonClientTests {
         #expect((seen["chunks"] as? Int ?? 0) >= 1)
         #expect(seen["finish_reason"] as? String == "length")
         #expect(seen["tier"] as? String == "haiku")
+        #expect((seen["cached_prompt_tokens"] as? Int ?? 0) > 0)
+        #expect(seen["uncached_prompt_tokens"] as? Int == 0)
         #expect(seen["refused_code"] as? String == "NOT_FOUND")
         #expect(seen["garbage_code"] as? String == "INVALID_ARGUMENT")
         #expect(daemon.stop() == 0)
