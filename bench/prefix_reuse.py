@@ -50,7 +50,8 @@ def user_turn(conversation, turn):
     if turn == 5:
         return "Thank you. In one sentence: what happens to the ferry in winter?"
     return (f"Conversation {conversation}, part {turn}. Read this and remember it.\n"
-            + PARAGRAPH * 3 + "Keep the dates, the names and the numbers in mind as well."
+            + PARAGRAPH * 3 + "Keep the dates, the names and the numbers in mind as well, together with the "
+            "places along the river and the seasons in which each of them matters most to the town."
             + f"\nQuestion {turn}: what is the most important detail so far?")
 
 
