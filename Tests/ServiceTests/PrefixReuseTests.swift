@@ -203,6 +203,21 @@ struct PrefixReuseTests {
         #expect(h.scheduler.memoryUsed <= 1000)
     }
 
+    @Test("when dropping cached prefixes is not enough, the idle tier that held them is still evicted")
+    func prefixesThenTier() throws {
+        let (h, _) = try Self.harness(Self.config.replacingOccurrences(of: "memory_budget = 100000", with: "memory_budget = 1000"))
+        h.backends.sizes = ["h": 600, "o": 500]
+        let sink = CollectingSink()
+        Self.chat(h, [ChatMessage(role: "user", content: "hello")], id: 1, sink: sink)
+        h.executor.settle()
+        #expect(h.scheduler.prefixCacheBytes > 0)
+        h.scheduler.load(tier: "opus", id: 2, sink: sink)
+        h.executor.settle()
+        #expect(h.state("opus") == .ready)
+        #expect(h.state("haiku") == .unloaded)
+        #expect(h.scheduler.memoryUsed == 500)
+    }
+
     @Test("cached prefixes that push the tiers past the budget are dropped, oldest first")
     func budgetTrims() throws {
         let (h, _) = try Self.harness(Self.config.replacingOccurrences(of: "memory_budget = 100000", with: "memory_budget = 1000"))

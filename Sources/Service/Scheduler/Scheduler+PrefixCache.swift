@@ -10,8 +10,8 @@ extension Scheduler {
     /// Drops cached prefixes across tiers, least recently used first,
     /// until `target` bytes are freed or none is left; returns the bytes
     /// freed. They stop counting at once; the memory itself returns when
-    /// each tier's lane removes the sequences (its next job, started here
-    /// if the lane is idle).
+    /// each tier's lane removes the sequences (its next job, started on
+    /// the next loop turn if the lane is idle, or the tier's unload).
     @discardableResult
     public func dropCachedPrefixes(toFree target: UInt64) -> UInt64 {
         var freed: UInt64 = 0
@@ -23,7 +23,10 @@ extension Scheduler {
             if !touched.contains(where: { $0 === tier }) { touched.append(tier) }
         }
         if freed > 0 { log("dropped \(formatBytes(freed)) of cached prefixes to stay within the memory budget") }
-        touched.forEach(pump)
+        // On the next loop turn, not now: starting the removal job here
+        // would make an idle tier busy, and the caller (a load making
+        // room) may be about to unload that very tier.
+        environment.executor.post { [weak self] in touched.forEach { self?.pump($0) } }
         return freed
     }
 
