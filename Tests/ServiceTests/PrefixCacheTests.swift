@@ -69,3 +69,27 @@ struct PrefixCacheTests {
         #expect(cache.insert(sequence: 9, tokens: [], bytes: 1) == [9])
     }
 }
+
+@Suite("Prefix cache settings")
+struct PrefixCacheSettingsTests {
+    static let tier = "[tiers.a]\nplugin = \"dense\"\nmodel = \"m\"\n"
+
+    @Test("prefix_cache and prefix_cache_bytes are read per tier, with defaults")
+    func keys() throws {
+        let defaults = try #require(try Configuration.parse(Self.tier, path: "x").tier(named: "a"))
+        #expect(defaults.prefixCache == PrefixCacheLimits(sequences: 8, bytes: 512 << 20))
+        let set = try Configuration.parse(Self.tier + "prefix_cache = 2\nprefix_cache_bytes = \"64MiB\"\n", path: "x")
+        #expect(set.tier(named: "a")?.prefixCache == PrefixCacheLimits(sequences: 2, bytes: 64 << 20))
+        let off = try Configuration.parse(Self.tier + "prefix_cache = 0\n", path: "x")
+        #expect(off.tier(named: "a")?.prefixCache.isEnabled == false)
+    }
+
+    @Test("bad values are refused naming the line and key", arguments: [
+        "prefix_cache = -1", "prefix_cache = 5000", "prefix_cache = \"many\"", "prefix_cache_bytes = \"lots\"", "prefix_cache_bytes = 0",
+    ])
+    func refused(line: String) throws {
+        let error = #expect(throws: ConfigError.self) { try Configuration.parse(Self.tier + line + "\n", path: "x") }
+        #expect(error?.line == 4)
+        #expect(error?.key == String(line.prefix { $0 != " " }))
+    }
+}
