@@ -172,6 +172,30 @@ struct PrefixReuseTests {
         #expect(h.scheduler.tierStatuses().first { $0.name == "haiku" }?.cachedSequences == 2)
     }
 
+    @Test("two conversations running at once each continue their own cached sequence, turn after turn")
+    func twoConversations() throws {
+        let (h, _) = try Self.harness()
+        let sink = CollectingSink()
+        var histories = [[ChatMessage(role: "user", content: "about rivers")], [ChatMessage(role: "user", content: "on mountains")]]
+        var id: UInt64 = 0
+        for turn in 1...3 {
+            var ids: [UInt64] = []
+            for history in histories {  // both turns in flight together
+                id += 1
+                ids.append(id)
+                Self.chat(h, history, id: id, sink: sink)
+            }
+            h.executor.settle()
+            for (index, requestID) in ids.enumerated() {
+                let summary = try Self.summary(sink, requestID)
+                if turn > 1 { #expect(summary.cachedPromptTokens > 0, "conversation \(index), turn \(turn)") }
+                histories[index] += [ChatMessage(role: "assistant", content: sink.text(of: requestID)),
+                                     ChatMessage(role: "user", content: "and then?")]
+            }
+        }
+        #expect(h.scheduler.tierStatuses().first { $0.name == "haiku" }?.cachedSequences == 2)
+    }
+
     @Test("a prompt sharing only a short prefix copies it, leaving the cached conversation whole")
     func sharedSystemPrompt() throws {
         let (h, _) = try Self.harness()
