@@ -20,7 +20,7 @@ public protocol EngineFlavor {
 /// `Inference.LanguageModel` behind the plugin ABI. Weights stay
 /// memory-mapped, so opening costs a map; closing unmaps them and frees the
 /// KV cache. Plugins/Dense and Plugins/MoE are this class with a flavor.
-public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
+public final class EngineBackend<Flavor: EngineFlavor>: SequenceEditingBackend {
     public static var pluginName: String { Flavor.pluginName }
     public static var pluginVersion: String { Flavor.pluginVersion }
 
@@ -120,6 +120,22 @@ public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
         model.transformer.cache.remove(sequence)
     }
 
+    public func truncateSequence(_ sequence: Int32, to count: Int) throws {
+        try requireSequence(sequence, holding: count)
+        model.transformer.cache.truncate(sequence, to: count)
+    }
+
+    public func copySequence(_ source: Int32, to destination: Int32, count: Int) throws {
+        try requireSequence(source, holding: count)
+        try requireSequence(destination)
+        model.transformer.cache.copy(source, to: destination, count: count)
+    }
+
+    public func sequenceBytes(_ sequence: Int32) throws -> UInt64 {
+        try requireSequence(sequence)
+        return UInt64(model.transformer.cache.bytes(of: sequence))
+    }
+
     public func evaluate(_ items: [moe_batch_item], logits: UnsafeMutablePointer<Float>) throws {
         for item in items { try requireSequence(item.sequence) }
         let batch = items.map {
@@ -141,6 +157,14 @@ public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
     /// Per layer, the mean entropy (nats) of the router's distribution per token; empty for a dense file.
     public func routingEntropy() throws -> [Double] {
         (model.transformer.expertStatistics?.layers ?? []).map(\.meanEntropy)
+    }
+
+    private func requireSequence(_ sequence: Int32, holding count: Int? = nil) throws {
+        try requireSequence(sequence)
+        let length = model.transformer.cache.length(of: sequence)
+        if let count, count > length {
+            throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "sequence \(sequence) holds \(length) positions, not \(count)")
+        }
     }
 
     private func requireSequence(_ sequence: Int32) throws {

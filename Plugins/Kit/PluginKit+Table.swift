@@ -7,7 +7,8 @@ import CMoePlugin
 // the backend through PluginKit.backend and the model through its handle.
 
 extension PluginKit {
-    static func makeTable(name: String, version: String) -> UnsafeMutablePointer<moe_plugin_api> {
+    static func makeTable(_ backend: PluginBackend.Type) -> UnsafeMutablePointer<moe_plugin_api> {
+        let name = backend.pluginName, version = backend.pluginVersion
         let table = UnsafeMutablePointer<moe_plugin_api>.allocate(capacity: 1)
         table.initialize(to: moe_plugin_api(
             abi_version: MOE_PLUGIN_ABI_VERSION, struct_size: UInt32(MemoryLayout<moe_plugin_api>.size),
@@ -92,9 +93,11 @@ extension PluginKit {
                 guard let model else { return }
                 Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(model)).release()
             },
+            sequence_truncate: nil, sequence_copy: nil, sequence_bytes: nil,
             context_end_tokens: { model, tokens, capacity, count in
                 PluginKit.run { try PluginKit.emit(try PluginKit.model(model).endOfGenerationTokens(), into: tokens, capacity: capacity, count: count) }
             }))
+        if backend is SequenceEditingBackend.Type { addSequenceEditing(to: table) }
         return table
     }
 

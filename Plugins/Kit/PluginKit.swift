@@ -30,7 +30,7 @@ public enum PluginKit {
         guard hostVersion == MOE_PLUGIN_ABI_VERSION else { return MOE_ERR_ABI_MISMATCH.rawValue }
         if table == nil {
             self.backend = backend
-            table = makeTable(name: backend.pluginName, version: backend.pluginVersion)
+            table = makeTable(backend)
         }
         out.pointee = UnsafePointer(table)
         return MOE_OK.rawValue

@@ -23,6 +23,8 @@ final class ToyModel {
         var eosAfter = Int.max
         var experts = 0
         var failOpen = false
+        /// 0: the prefix-reuse entries answer MOE_ERR_UNSUPPORTED.
+        var prefixReuse = true
     }
 
     let text: [UInt8]
@@ -57,6 +59,7 @@ final class ToyModel {
             case "eos_after": knobs.eosAfter = Int(min(value, UInt64(Int32.max)))
             case "experts": knobs.experts = Int(min(value, 64))
             case "fail_open": knobs.failOpen = value != 0
+            case "prefix": knobs.prefixReuse = value != 0
             default: throw ToyError.format("unknown knob '\(parts[0])'")
             }
         }
@@ -78,6 +81,39 @@ final class ToyModel {
         guard lengths.removeValue(forKey: sequence) != nil else {
             throw ToyError.notFound("sequence \(sequence)")
         }
+    }
+
+    /// Bytes a sequence "holds": 16 per position, as the estimate counts.
+    static let bytesPerPosition = 16
+
+    /// Prefix reuse: keeps the first `count` positions.
+    func truncate(_ sequence: Int32, to count: Int) throws {
+        try requirePrefixReuse()
+        _ = try length(of: sequence, atLeast: count)
+        lengths[sequence] = count
+    }
+
+    /// Prefix reuse: `destination` holds the first `count` positions of `source`.
+    func copy(_ source: Int32, to destination: Int32, count: Int) throws {
+        try requirePrefixReuse()
+        _ = try length(of: source, atLeast: count)
+        _ = try length(of: destination, atLeast: 0)
+        lengths[destination] = count
+    }
+
+    func bytes(of sequence: Int32) throws -> UInt64 {
+        try requirePrefixReuse()
+        return UInt64(try length(of: sequence, atLeast: 0) * Self.bytesPerPosition)
+    }
+
+    private func requirePrefixReuse() throws {
+        guard knobs.prefixReuse else { throw ToyError.unsupported("prefix=0 knob set") }
+    }
+
+    private func length(of sequence: Int32, atLeast count: Int) throws -> Int {
+        guard let length = lengths[sequence] else { throw ToyError.notFound("sequence \(sequence)") }
+        guard count <= length else { throw ToyError.invalid("sequence \(sequence) holds \(length) positions, not \(count)") }
+        return length
     }
 
     /// Checks the whole batch first, so a failed call changes nothing.
@@ -125,5 +161,5 @@ struct ToyItem {
 }
 
 enum ToyError: Error {
-    case format(String), notFound(String), invalid(String), io(String)
+    case format(String), notFound(String), invalid(String), io(String), unsupported(String)
 }

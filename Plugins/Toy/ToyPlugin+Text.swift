@@ -109,6 +109,7 @@ func fail(_ error: ToyError, status: moe_status? = nil) -> Int32 {
     case .notFound(let m): (code, text) = (MOE_ERR_NOT_FOUND, m)
     case .invalid(let m): (code, text) = (MOE_ERR_INVALID_ARGUMENT, m)
     case .io(let m): (code, text) = (MOE_ERR_IO, m)
+    case .unsupported(let m): (code, text) = (MOE_ERR_UNSUPPORTED, m)
     }
     setLastError(text)
     return (status ?? code).rawValue

@@ -52,6 +52,18 @@ nonisolated(unsafe) private let toyTable: UnsafeMutablePointer<moe_plugin_api> =
             guard let model else { return }
             Unmanaged<ToyModel>.fromOpaque(UnsafeRawPointer(model)).release()
         },
+        sequence_truncate: { model, sequence, count in
+            guard let model else { return fail(.invalid("NULL model")) }
+            return run { try toy(model).truncate(sequence, to: Int(count)) }
+        },
+        sequence_copy: { model, source, destination, count in
+            guard let model else { return fail(.invalid("NULL model")) }
+            return run { try toy(model).copy(source, to: destination, count: Int(count)) }
+        },
+        sequence_bytes: { model, sequence, out in
+            guard let model, let out else { return fail(.invalid("NULL argument")) }
+            return run { out.pointee = try toy(model).bytes(of: sequence) }
+        },
         context_end_tokens: nil))
     return table
 }()

@@ -71,6 +71,7 @@ extension GenerateRequest {
         contextShift = g.has_context_shift != 0 ? g.context_shift != 0 : nil
         jsonSchema = g.json_schema.map { String(cString: $0) }
         grammar = g.grammar.map { String(cString: $0) }
+        cachePrompt = g.has_cache_prompt == 0 || g.cache_prompt != 0  // prefix11
     }
 }
 
@@ -158,6 +159,8 @@ extension TierStatus {
         keepAliveSeconds = t.keep_alive_seconds
         idleSeconds = t.idle_seconds
         loadProgress = t.load_progress
+        cachedSequences = t.cached_sequences  // prefix11
+        cachedBytes = t.cached_bytes
     }
 }
 
@@ -200,6 +203,7 @@ extension GenerateSummary {
         queueSeconds = s.queue_seconds
         promptTokenIDs = elements(s.prompt_token_ids, s.n_prompt_token_ids)
         contextShifts = s.context_shifts
+        cachedPromptTokens = s.cached_prompt_tokens  // prefix11
     }
 }
 
@@ -224,5 +228,7 @@ extension TierStats {
         experts = s.experts
         expertCounts = elements(s.expert_counts, s.n_expert_counts)
         routingEntropy = elements(s.routing_entropy, s.n_routing_entropy)
+        cachedPromptTokens = s.cached_prompt_tokens  // prefix11
+        prefixCacheHits = s.prefix_cache_hits
     }
 }

@@ -88,6 +88,8 @@ extension GenerateRequest {
             if let contextShift { m.pointee.has_context_shift = 1; m.pointee.context_shift = contextShift ? 1 : 0 }
             if let jsonSchema { m.pointee.json_schema = arena.string(jsonSchema) }
             if let grammar { m.pointee.grammar = arena.string(grammar) }
+            // prefix11: sent only when off, so the proto default (true) holds otherwise
+            if !cachePrompt { m.pointee.has_cache_prompt = 1; m.pointee.cache_prompt = 0 }
         }
     }
 }

@@ -125,6 +125,10 @@ extension TierStatus {
             t.pointee.idle_seconds = idleSeconds
             t.pointee.has_load_progress = 1
             t.pointee.load_progress = loadProgress
+            t.pointee.has_cached_sequences = 1  // prefix11
+            t.pointee.cached_sequences = cachedSequences
+            t.pointee.has_cached_bytes = 1
+            t.pointee.cached_bytes = cachedBytes
         }
     }
 }
@@ -187,6 +191,8 @@ extension GenerateSummary {
             s.pointee.prompt_token_ids = arena.array(promptTokenIDs)
             s.pointee.has_context_shifts = 1
             s.pointee.context_shifts = contextShifts
+            s.pointee.has_cached_prompt_tokens = 1  // prefix11
+            s.pointee.cached_prompt_tokens = cachedPromptTokens
         }
     }
 }
@@ -231,6 +237,10 @@ extension TierStats {
             s.pointee.expert_counts = arena.array(expertCounts)
             s.pointee.n_routing_entropy = routingEntropy.count
             s.pointee.routing_entropy = arena.array(routingEntropy)
+            s.pointee.has_cached_prompt_tokens = 1  // prefix11
+            s.pointee.cached_prompt_tokens = cachedPromptTokens
+            s.pointee.has_prefix_cache_hits = 1
+            s.pointee.prefix_cache_hits = prefixCacheHits
         }
     }
 }

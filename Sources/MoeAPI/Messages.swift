@@ -106,6 +106,9 @@ public struct TierStatus: Sendable, Equatable {
     public var keepAliveSeconds = 0.0
     public var idleSeconds = 0.0
     public var loadProgress: Float = 0
+    /// Prefix reuse: finished sequences the tier keeps, and their KV bytes.
+    public var cachedSequences: UInt32 = 0
+    public var cachedBytes: UInt64 = 0
     public init() {}
 }
 
@@ -177,6 +180,8 @@ public struct GenerateRequest: Sendable, Equatable {
     public var jsonSchema: String?
     /// A GBNF grammar the output must be a sentence of.
     public var grammar: String?
+    /// Prefix reuse: false neither continues a cached sequence nor keeps this one's.
+    public var cachePrompt = true
     public init() {}
 }
 
@@ -219,6 +224,8 @@ public struct GenerateSummary: Sendable, Equatable {
     public var promptTokenIDs: [Int32] = []
     /// Times the context was shifted to make room.
     public var contextShifts: UInt32 = 0
+    /// Prompt tokens taken from a cached sequence instead of evaluated.
+    public var cachedPromptTokens: UInt32 = 0
     public init() {}
 }
 
@@ -251,6 +258,9 @@ public struct TierStats: Sendable, Equatable {
     public var expertCounts: [UInt64] = []
     /// Per layer: mean entropy (nats) of the router's distribution per token.
     public var routingEntropy: [Double] = []
+    /// Prompt tokens taken from cached sequences, and the requests that continued one.
+    public var cachedPromptTokens: UInt64 = 0
+    public var prefixCacheHits: UInt64 = 0
     public init() {}
 
     /// Completion tokens per second of generation time.

@@ -1701,7 +1701,7 @@ const ProtobufCMessageDescriptor moed__v1__response__descriptor =
   (ProtobufCMessageInit) moed__v1__response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[14] =
+static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[16] =
 {
   {
     "name",
@@ -1871,9 +1871,35 @@ static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cached_sequences",
+    30,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Moed__V1__TierStatus, has_cached_sequences),
+    offsetof(Moed__V1__TierStatus, cached_sequences),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cached_bytes",
+    31,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_cached_bytes),
+    offsetof(Moed__V1__TierStatus, cached_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   7,   /* field[7] = active_requests */
+  15,   /* field[15] = cached_bytes */
+  14,   /* field[14] = cached_sequences */
   10,   /* field[10] = context */
   12,   /* field[12] = idle_seconds */
   4,   /* field[4] = is_default */
@@ -1888,10 +1914,11 @@ static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   8,   /* field[8] = queued_requests */
   3,   /* field[3] = state */
 };
-static const ProtobufCIntRange moed__v1__tier_status__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__tier_status__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 30, 14 },
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
 {
@@ -1901,10 +1928,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
   "Moed__V1__TierStatus",
   "moed.v1",
   sizeof(Moed__V1__TierStatus),
-  14,
+  16,
   moed__v1__tier_status__field_descriptors,
   moed__v1__tier_status__field_indices_by_name,
-  1,  moed__v1__tier_status__number_ranges,
+  2,  moed__v1__tier_status__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2628,7 +2655,8 @@ const ProtobufCMessageDescriptor moed__v1__sampling__descriptor =
   (ProtobufCMessageInit) moed__v1__sampling__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descriptors[10] =
+static const protobuf_c_boolean moed__v1__generate_request__cache_prompt__default_value = 1;
+static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descriptors[11] =
 {
   {
     "tier",
@@ -2750,8 +2778,21 @@ static const ProtobufCFieldDescriptor moed__v1__generate_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cache_prompt",
+    30,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Moed__V1__GenerateRequest, has_cache_prompt),
+    offsetof(Moed__V1__GenerateRequest, cache_prompt),
+    NULL,
+    &moed__v1__generate_request__cache_prompt__default_value,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__generate_request__field_indices_by_name[] = {
+  10,   /* field[10] = cache_prompt */
   7,   /* field[7] = context_shift */
   9,   /* field[9] = grammar */
   8,   /* field[8] = json_schema */
@@ -2763,12 +2804,13 @@ static const unsigned moed__v1__generate_request__field_indices_by_name[] = {
   4,   /* field[4] = stop */
   0,   /* field[0] = tier */
 };
-static const ProtobufCIntRange moed__v1__generate_request__number_ranges[3 + 1] =
+static const ProtobufCIntRange moed__v1__generate_request__number_ranges[4 + 1] =
 {
   { 1, 0 },
   { 10, 6 },
   { 20, 8 },
-  { 0, 10 }
+  { 30, 10 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor moed__v1__generate_request__descriptor =
 {
@@ -2778,10 +2820,10 @@ const ProtobufCMessageDescriptor moed__v1__generate_request__descriptor =
   "Moed__V1__GenerateRequest",
   "moed.v1",
   sizeof(Moed__V1__GenerateRequest),
-  10,
+  11,
   moed__v1__generate_request__field_descriptors,
   moed__v1__generate_request__field_indices_by_name,
-  3,  moed__v1__generate_request__number_ranges,
+  4,  moed__v1__generate_request__number_ranges,
   (ProtobufCMessageInit) moed__v1__generate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2927,7 +2969,7 @@ const ProtobufCMessageDescriptor moed__v1__generate_chunk__descriptor =
   (ProtobufCMessageInit) moed__v1__generate_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descriptors[9] =
+static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descriptors[10] =
 {
   {
     "tier",
@@ -3037,8 +3079,21 @@ static const ProtobufCFieldDescriptor moed__v1__generate_summary__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cached_prompt_tokens",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Moed__V1__GenerateSummary, has_cached_prompt_tokens),
+    offsetof(Moed__V1__GenerateSummary, cached_prompt_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__generate_summary__field_indices_by_name[] = {
+  9,   /* field[9] = cached_prompt_tokens */
   2,   /* field[2] = completion_tokens */
   8,   /* field[8] = context_shifts */
   3,   /* field[3] = finish_reason */
@@ -3049,11 +3104,12 @@ static const unsigned moed__v1__generate_summary__field_indices_by_name[] = {
   6,   /* field[6] = queue_seconds */
   0,   /* field[0] = tier */
 };
-static const ProtobufCIntRange moed__v1__generate_summary__number_ranges[2 + 1] =
+static const ProtobufCIntRange moed__v1__generate_summary__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 10, 8 },
-  { 0, 9 }
+  { 20, 9 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor moed__v1__generate_summary__descriptor =
 {
@@ -3063,10 +3119,10 @@ const ProtobufCMessageDescriptor moed__v1__generate_summary__descriptor =
   "Moed__V1__GenerateSummary",
   "moed.v1",
   sizeof(Moed__V1__GenerateSummary),
-  9,
+  10,
   moed__v1__generate_summary__field_descriptors,
   moed__v1__generate_summary__field_indices_by_name,
-  2,  moed__v1__generate_summary__number_ranges,
+  3,  moed__v1__generate_summary__number_ranges,
   (ProtobufCMessageInit) moed__v1__generate_summary__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3217,7 +3273,7 @@ const ProtobufCMessageDescriptor moed__v1__stats_request__descriptor =
   (ProtobufCMessageInit) moed__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[10] =
+static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[12] =
 {
   {
     "name",
@@ -3339,8 +3395,33 @@ static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[10
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cached_prompt_tokens",
+    30,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_cached_prompt_tokens),
+    offsetof(Moed__V1__TierStats, cached_prompt_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_cache_hits",
+    31,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_prefix_cache_hits),
+    offsetof(Moed__V1__TierStats, prefix_cache_hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
+  10,   /* field[10] = cached_prompt_tokens */
   3,   /* field[3] = completion_tokens */
   7,   /* field[7] = expert_counts */
   6,   /* field[6] = experts */
@@ -3348,14 +3429,16 @@ static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
   4,   /* field[4] = generation_seconds */
   5,   /* field[5] = layers */
   0,   /* field[0] = name */
+  11,   /* field[11] = prefix_cache_hits */
   2,   /* field[2] = prompt_tokens */
   1,   /* field[1] = requests */
   9,   /* field[9] = routing_entropy */
 };
-static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 30, 10 },
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
 {
@@ -3365,10 +3448,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
   "Moed__V1__TierStats",
   "moed.v1",
   sizeof(Moed__V1__TierStats),
-  10,
+  12,
   moed__v1__tier_stats__field_descriptors,
   moed__v1__tier_stats__field_indices_by_name,
-  1,  moed__v1__tier_stats__number_ranges,
+  2,  moed__v1__tier_stats__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -47,10 +47,13 @@ public final class Plugin: @unchecked Sendable {
     /// The plugin's own version string.
     public let version: String
     let api: UnsafePointer<moe_plugin_api>
+    /// The prefix-reuse entries, when the plugin has them all.
+    let sequenceEditing: SequenceEditing?
 
     init(path: String, api: UnsafePointer<moe_plugin_api>) {
         self.path = path
         self.api = api
+        self.sequenceEditing = SequenceEditing(api)
         self.name = String(cString: api.pointee.name)
         self.version = String(cString: api.pointee.version)
     }

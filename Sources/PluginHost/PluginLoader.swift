@@ -91,7 +91,7 @@ public final class PluginLoader: @unchecked Sendable {
         let probe: moe_plugin_probe_fn = try symbol(MOE_PLUGIN_PROBE_SYMBOL, in: handle, path: path)
         let initialize: moe_plugin_init_fn = try symbol(MOE_PLUGIN_INIT_SYMBOL, in: handle, path: path)
         try runProbe(probe, path: path, threads: threads)
-        let api = try runInit(initialize, path: path)
+        let api = try PluginTable.hostCopy(of: try runInit(initialize, path: path))
         try validate(api, path: path)
         return Plugin(path: path, api: api)
     }
@@ -135,9 +135,11 @@ public final class PluginLoader: @unchecked Sendable {
             throw PluginLoadError(step: .abiMismatch, path: path,
                                   detail: "plugin has ABI \(table.abi_version), host has \(MOE_PLUGIN_ABI_VERSION)")
         }
-        guard table.struct_size >= UInt32(MemoryLayout<moe_plugin_api>.size) else {
+        // Entries appended since ABI 1 are optional: a table that ends
+        // before them is an older plugin, still valid (`PluginTable`).
+        guard table.struct_size >= UInt32(PluginTable.requiredSize) else {
             throw PluginLoadError(step: .tableInvalid, path: path,
-                                  detail: "table is \(table.struct_size) bytes, expected \(MemoryLayout<moe_plugin_api>.size)")
+                                  detail: "table is \(table.struct_size) bytes, expected at least \(PluginTable.requiredSize)")
         }
         let missing = missingFunctions(table)
         guard missing.isEmpty else {

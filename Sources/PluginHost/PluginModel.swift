@@ -211,7 +211,7 @@ public final class PluginModel: @unchecked Sendable {
         }
     }
 
-    private func open() throws -> OpaquePointer {
+    func open() throws -> OpaquePointer {
         guard let handle else {
             throw PluginCallError(code: MOE_ERR_INVALID_ARGUMENT.rawValue, operation: "model",
                                   message: "model is closed")

@@ -58,6 +58,8 @@ struct PythonClientTests {
             #expect(top.count == 2 && Int(top[0][0]) == token && top[0][1] == logprob && top[0][1] >= top[1][1], "\(entry)")
         }
         #expect(seen["too_many_logprobs"] as? String == "INVALID_ARGUMENT")
+        #expect((seen["cached_prompt_tokens"] as? Int ?? 0) > 0)
+        #expect(seen["uncached_prompt_tokens"] as? Int == 0)
         #expect(seen["refused_code"] as? String == "NOT_FOUND")
         #expect(seen["garbage_code"] as? String == "INVALID_ARGUMENT")
         #expect(daemon.stop() == 0)

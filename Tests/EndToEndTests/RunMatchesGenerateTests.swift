@@ -66,7 +66,12 @@ struct RunMatchesGenerateTests {
         for flags in flagSets {
             for prompt in prompts {
                 let common = flags + ["--json"] + prompt
-                let served = try moectl(["generate"] + common, socket: scratch.socket)
+                // Each prompt runs once per flag set: without --no-cache-prompt the
+                // later runs would continue the first one's cached prefix, whose last
+                // prompt token is then evaluated alone instead of in the prompt's
+                // batch — the same tokens, but quantized kernels sum in another
+                // order, so logprobs move by ~1e-3. PrefixReuse tests cover reuse.
+                let served = try moectl(["generate", "--no-cache-prompt"] + common, socket: scratch.socket)
                 let local = try moectl(["run", "--model", model, "--context", "\(context)", "--threads", "1"] + common,
                                        socket: scratch.socket)
                 #expect(served.code == 0 && local.code == 0, "\(served.err) \(local.err)")

@@ -124,10 +124,14 @@ final class FakeBackends: BackendProvider {
         return sizes[tier.model] ?? 100
     }
 
+    /// Opens this instead of a FakeModel when set (e.g. a model that edits sequences).
+    var makeModel: ((TierSettings) -> ModelBackend)?
+
     func open(_ tier: TierSettings, maxSequences: Int, progress: @escaping (Float) -> Void) throws -> ModelBackend {
         opened.append(tier.name)
         progress(0.5)
         progress(1)
+        if let makeModel { return makeModel(tier) }
         let model = FakeModel(text: "abcdefghij", eosAfter: eosAfter)
         models[tier.name] = model
         return model

@@ -159,8 +159,30 @@ typedef struct moe_plugin_api {
 
     void (*close)(moe_model *model);
 
-    /* Optional entries, appended: NULL when a plugin lacks one; the host
-     * checks before calling. */
+    /* ---- Optional entries, appended after the ABI 1 table. ----
+     * The host reads an entry only when struct_size covers it and it is
+     * not NULL; a plugin without one (an older plugin) is still valid and
+     * simply offers less. Returning MOE_ERR_UNSUPPORTED has the same
+     * effect for one model. */
+
+    /* Prefix reuse (docs/plugin-abi.md, "Prefix reuse"): moed keeps the
+     * KV of finished sequences and continues a later request from the
+     * longest common prefix. All three, or none. */
+    /* Keeps the first n_tokens positions of the sequence and forgets the
+     * rest; the next token evaluated for it is at position n_tokens.
+     * n_tokens beyond the sequence's length is MOE_ERR_INVALID_ARGUMENT. */
+    int32_t (*sequence_truncate)(moe_model *model, int32_t sequence,
+                                 uint32_t n_tokens);
+    /* Makes destination (from sequence_create) hold the first n_tokens
+     * positions of source, replacing whatever it held; source is
+     * unchanged. n_tokens beyond source's length is
+     * MOE_ERR_INVALID_ARGUMENT. */
+    int32_t (*sequence_copy)(moe_model *model, int32_t source,
+                             int32_t destination, uint32_t n_tokens);
+    /* Bytes of memory the sequence's KV cache holds now (allocated, not
+     * only used), which removing it would free. */
+    int32_t (*sequence_bytes)(moe_model *model, int32_t sequence,
+                              uint64_t *out_bytes);
 
     /* Generation core: every token that ends a generation (the
      * tokenizer's whole end-of-generation set: eos, eot, eom and the

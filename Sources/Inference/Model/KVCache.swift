@@ -40,6 +40,29 @@ public final class KVCache {
         s.length = min(s.length, max(0, position))
     }
 
+    /// Bytes the sequence's blocks take: their capacity, not only the
+    /// positions in use (truncating keeps the memory for reuse).
+    public func bytes(of sequence: Int32) -> Int {
+        guard let s = sequences[sequence] else { return 0 }
+        return 2 * layers * s.capacity * kvWidth * MemoryLayout<Float>.stride
+    }
+
+    /// Makes `destination` hold the first `count` positions of `source`
+    /// (at most its length), replacing what it held; for prefix reuse.
+    public func copy(_ source: Int32, to destination: Int32, count: Int) {
+        let copied = SequenceCache()
+        if let from = sequences[source], min(count, from.length) > 0 {
+            let n = min(count, from.length)
+            grow(copied, toHold: n)
+            for layer in 0..<layers {
+                copied.keys[layer].update(from: from.keys[layer], count: n * kvWidth)
+                copied.values[layer].update(from: from.values[layer], count: n * kvWidth)
+            }
+            copied.length = n
+        }
+        sequences[destination] = copied
+    }
+
     /// Makes room for positions up to `position` and records the new length.
     func reserve(_ sequence: Int32, through position: Int) throws {
         guard position < contextLength else {

@@ -47,6 +47,8 @@ public struct TierSettings: Equatable, Sendable {
     public var generation = GenerationOptions()
     /// `seed = "random"`: a request without a seed gets a fresh one.
     public var isSeedRandom = false
+    /// Finished sequences kept for prefix reuse (`prefix_cache`, `prefix_cache_bytes`).
+    public var prefixCache = PrefixCacheLimits()
 
     public init(name: String, plugin: String, model: String) {
         self.name = name

@@ -69,6 +69,8 @@ struct TableReader {
         case "max_tokens": t.generation.maxTokens = try integer(e, GenerationLimits.maxTokens)
         case "stop": t.generation.stopStrings = try stops(e)
         case "context_shift": t.generation.contextShift = try boolean(e)
+        case "prefix_cache": t.prefixCache.sequences = try integer(e, 0...1024)
+        case "prefix_cache_bytes": t.prefixCache.bytes = try bytes(e) ?? PrefixCacheLimits().bytes
         default: throw error(e, "unknown key in [tiers.\(t.name)]")
         }
     }

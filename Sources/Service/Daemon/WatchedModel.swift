@@ -29,5 +29,11 @@ final class WatchedModel: ModelBackend {
     func evaluate(_ items: [BatchItem]) throws -> [[Float]] { try model.evaluate(items) }
     func expertStatistics() throws -> [UInt64] { try model.expertStatistics() }
     func routingEntropy() throws -> [Double] { try model.routingEntropy() }
+    var canEditSequences: Bool { model.canEditSequences }
+    func truncateSequence(_ sequence: Int32, to count: Int) throws { try model.truncateSequence(sequence, to: count) }
+    func copySequence(_ source: Int32, to destination: Int32, count: Int) throws {
+        try model.copySequence(source, to: destination, count: count)
+    }
+    func sequenceBytes(_ sequence: Int32) throws -> UInt64 { try model.sequenceBytes(sequence) }
     func close() { model.close() }
 }

@@ -22,8 +22,10 @@ final class Generation {
     var chooser: TokenChooser
     var sequence: Int32 = -1
     var promptTokens: [Int32] = []
-    /// Tokens evaluated in the sequence, in position order (the prompt,
-    /// then generated tokens; a context shift drops some).
+    /// Tokens evaluated in the sequence, in position order (a cached
+    /// prefix, the prompt, then generated tokens; a context shift drops
+    /// some): what the sequence's KV holds, and what the prefix cache
+    /// matches later requests against.
     var context: [Int32] = []
     /// The prefix a context shift keeps (BOS, the system prompt).
     var keepTokens = 0
@@ -33,6 +35,17 @@ final class Generation {
     var isPrepared = false
     /// Tokens sampled so far, the stop token included.
     var sampledTokens = 0
+    /// Prompt tokens whose KV came from a cached sequence (prefix reuse).
+    var cachedPromptTokens = 0
+    /// False once an evaluation failed: the KV may then hold part of a
+    /// batch, so the sequence is not kept for reuse.
+    var kvIsTrusted = true
+
+    /// What the next evaluation feeds: the prompt after its cached part,
+    /// then one sampled token at a time.
+    var tokensToEvaluate: [Int32] {
+        pendingToken.map { [$0] } ?? Array(promptTokens[min(cachedPromptTokens, promptTokens.count)...])
+    }
 
     // Loop side.
     var isCancelled = false

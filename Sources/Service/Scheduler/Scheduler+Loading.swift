@@ -36,16 +36,19 @@ extension Scheduler {
     private func admit(_ tier: Tier, bytes: UInt64) {
         let budget = memoryBudget
         var used = memoryUsed
+        if used &+ bytes > budget {  // cached prefixes go first, then idle tiers
+            used -= min(used, dropCachedPrefixes(toFree: used &+ bytes - budget))
+        }
         if used &+ bytes > budget {
             for victim in evictionCandidates(excluding: tier) where used &+ bytes > budget {
-                log("evicting idle tier \(victim.name) (\(victim.memoryBytes) bytes) to load \(tier.name)")
-                used -= min(used, victim.memoryBytes)
+                log("evicting idle tier \(victim.name) (\(victim.heldBytes) bytes) to load \(tier.name)")
+                used -= min(used, victim.heldBytes)
                 beginDrain(victim)
             }
         }
         guard used &+ bytes <= budget else {
-            let holders = tiers.values.filter { $0.memoryBytes > 0 && $0 !== tier }
-                .map { "\($0.name) \(formatBytes($0.memoryBytes))" }.joined(separator: ", ")
+            let holders = tiers.values.filter { $0.heldBytes > 0 && $0 !== tier }
+                .map { "\($0.name) \(formatBytes($0.heldBytes))" }.joined(separator: ", ")
             return loadFailed(tier, RemoteError(.resourceExhausted,
                 "tier \(tier.name) needs \(formatBytes(bytes)) but the memory budget is \(formatBytes(budget)) " +
                 "with \(formatBytes(used)) in use\(holders.isEmpty ? "" : " (\(holders))") by busy or pinned tiers"))
@@ -140,7 +143,7 @@ extension Scheduler {
         tier.retiredSequences = []
         tier.isJobInFlight = true
         environment.executor.run(lane: tier.name, {
-            if let model { retired.forEach { try? model.removeSequence($0) } }
+            if let model { release(retired, model: model, cache: nil) }
             model?.close()
         }, done: { [self] in
             tier.isJobInFlight = false

@@ -19,6 +19,8 @@ extension Scheduler {
             s.experts = c.experts
             s.expertCounts = c.expertCounts
             s.routingEntropy = c.routingEntropy
+            s.cachedPromptTokens = c.cachedPromptTokens
+            s.prefixCacheHits = c.prefixCacheHits
             return s
         }
     }
@@ -41,6 +43,7 @@ extension Scheduler {
             tier.isRetired = false
             let modelChanged = Self.modelSettingsDiffer(tier.settings, settings)
             tier.settings = settings
+            applyPrefixCacheLimits(tier)
             if modelChanged && (tier.state == .ready || tier.state == .loading) {
                 tier.isStale = true
                 if tier.state == .ready { beginDrain(tier) }

@@ -45,8 +45,10 @@ extension Scheduler {
         let retired = tier.retiredSequences
         tier.retiredSequences = []
         tier.isJobInFlight = true
-        environment.executor.run(lane: tier.name, { retired.forEach { try? model.removeSequence($0) } }, done: { [self] in
+        let cache = tier.prefixCache
+        environment.executor.run(lane: tier.name, { release(retired, model: model, cache: cache) }, done: { [self] in
             tier.isJobInFlight = false
+            keepWithinBudget()
             pump(tier)
             onChange()
         })
@@ -72,6 +74,7 @@ extension Scheduler {
         let yield = StepYield()
         tier.stepYield = yield
         let job = StepJob(model: model, generations: tier.active, retiredSequences: tier.retiredSequences,
+                          prefixCache: tier.prefixCache,
                           contextLength: model.info.contextLength > 0 ? model.info.contextLength : tier.settings.context,
                           vocabularies: tier.grammarVocabularies, now: environment.now)
         tier.retiredSequences = []
@@ -85,6 +88,7 @@ extension Scheduler {
                 tier.stepYield = nil
                 tier.active.removeAll { $0.isCancelled }
                 tier.lastUsed = environment.now()
+                keepWithinBudget()
                 pump(tier)
                 if tier.active.isEmpty { onChange() }
             }
@@ -106,11 +110,15 @@ extension Scheduler {
         tier.lastUsed = environment.now()
     }
 
-    /// Puts a generation's sequence on the tier's list to remove, once.
-    private func retire(_ g: Generation, from tier: Tier) {
+    /// Puts a generation's sequence on the tier's list for the next lane
+    /// job, once: kept for prefix reuse (unless `keep` is false or the
+    /// request opted out), else removed. A cancelled stream's KV is as
+    /// good as a finished one's.
+    private func retire(_ g: Generation, from tier: Tier, keep: Bool = true) {
         guard g.isPrepared, !g.isRetired else { return }
         g.isRetired = true
-        tier.retiredSequences.append(g.sequence)
+        let offered = keep && g.request.cachePrompt && tier.prefixCache != nil
+        tier.retiredSequences.append(RetiredSequence(sequence: g.sequence, generation: offered ? g : nil))
     }
 
     /// Applies one step's result on the loop: stream text, or finish.
@@ -132,6 +140,8 @@ extension Scheduler {
             if g.firstTokenAt == 0 {
                 g.firstTokenAt = environment.now()
                 tier.counters.promptTokens += UInt64(g.promptTokens.count)
+                tier.counters.cachedPromptTokens += UInt64(g.cachedPromptTokens)
+                if g.cachedPromptTokens > 0 { tier.counters.prefixCacheHits += 1 }
             }
             let step = g.rules.accept(token, bytes: bytes)
             if step.isOutput {
@@ -147,7 +157,7 @@ extension Scheduler {
     /// Ends a stream: an error, or the last text still held and the summary.
     func finish(_ g: Generation, on tier: Tier, reason: FinishReason = .cancelled, tail: String = "", error: RemoteError? = nil) {
         g.isCancelled = true  // leaves the active set after this step
-        retire(g, from: tier)
+        retire(g, from: tier, keep: error == nil)
         if let error {
             tier.counters.failedRequests += 1
             return g.sink.send(.failure(id: g.requestID, error))
@@ -160,6 +170,7 @@ extension Scheduler {
         summary.tier = tier.name
         summary.promptTokens = UInt32(clamping: g.promptTokens.count)
         summary.promptTokenIDs = g.promptTokens
+        summary.cachedPromptTokens = UInt32(clamping: g.cachedPromptTokens)
         summary.completionTokens = UInt32(clamping: g.completionTokens)
         summary.finishReason = reason.rawValue
         summary.contextShifts = UInt32(clamping: g.reportedContextShifts)

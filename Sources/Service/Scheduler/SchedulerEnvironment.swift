@@ -17,6 +17,12 @@ public protocol ModelBackend: AnyObject {
     func expertStatistics() throws -> [UInt64]
     /// Per layer, the mean routing entropy in nats; empty for dense.
     func routingEntropy() throws -> [Double]
+    /// Prefix reuse (the plugin's optional sequence_* entries): whether
+    /// the model can cut, copy and measure a sequence's KV.
+    var canEditSequences: Bool { get }
+    func truncateSequence(_ sequence: Int32, to count: Int) throws
+    func copySequence(_ source: Int32, to destination: Int32, count: Int) throws
+    func sequenceBytes(_ sequence: Int32) throws -> UInt64
     func close()
     /// A mark to hand to `fileProblem(since:)` once some work is done.
     func fileCheckpoint() -> UInt64
@@ -30,6 +36,12 @@ extension ModelBackend {
     /// A model without a watched file never reports a problem.
     public func fileCheckpoint() -> UInt64 { 0 }
     public func fileProblem(since checkpoint: UInt64) -> String? { nil }
+
+    /// A model without the prefix-reuse entries: every request prefills.
+    public var canEditSequences: Bool { false }
+    public func truncateSequence(_ sequence: Int32, to count: Int) throws { throw StepError("no sequence_truncate") }
+    public func copySequence(_ source: Int32, to destination: Int32, count: Int) throws { throw StepError("no sequence_copy") }
+    public func sequenceBytes(_ sequence: Int32) throws -> UInt64 { throw StepError("no sequence_bytes") }
 
     /// How the model's file changed on disk, or nil: an fstat, which the
     /// loop may also make while the tier's lane is idle.

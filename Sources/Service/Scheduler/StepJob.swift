@@ -72,14 +72,16 @@ final class StepYield: @unchecked Sendable {
 struct StepJob {
     let model: ModelBackend
     let generations: [Generation]
-    let retiredSequences: [Int32]
+    let retiredSequences: [RetiredSequence]
+    /// The tier's prefix cache; nil when the model cannot edit sequences.
+    let prefixCache: PrefixCache?
     let contextLength: Int
     /// The tier's vocabulary for grammars (structured output).
     var vocabularies = GrammarVocabularyCache()
     let now: () -> Double
 
     func run(maxSteps: Int, yield: StepYield, deliver: (StepResult) -> Void) {
-        for sequence in retiredSequences { try? model.removeSequence(sequence) }
+        release(retiredSequences, model: model, cache: prefixCache)
         let endOfGeneration = model.info.endOfGeneration
         // The file is checked before the first step and after each one,
         // before its tokens leave the lane: a step computed while the file
@@ -164,7 +166,7 @@ struct StepJob {
         }
         guard !g.promptTokens.isEmpty else { throw StepError("the prompt is empty") }
         g.keepTokens = ContextWindow.keepCount(prompt: g.promptTokens, systemPart: systemPart, bos: model.info.bosToken)
-        g.sequence = try model.createSequence()
+        try openSequence(for: g)
         g.isPrepared = true  // from here on the sequence must be removed
         g.chooser.accept(g.promptTokens)
         if let grammar = g.grammar {
@@ -172,11 +174,40 @@ struct StepJob {
         }
     }
 
+    /// A fresh sequence, or one continuing the longest cached prefix of
+    /// the prompt (docs/service.md, "Prefix reuse"). If cutting or copying
+    /// fails the request prefills in a fresh sequence, as without a cache.
+    private func openSequence(for g: Generation) throws {
+        if g.request.cachePrompt, let cache = prefixCache,
+           let claim = cache.claim(prompt: g.promptTokens, canCopy: model.canEditSequences) {
+            var opened: Int32?  // removed again if the claim fails
+            do {
+                switch claim {
+                case .take(let taken, let reused):
+                    opened = taken
+                    try model.truncateSequence(taken, to: reused)
+                case .copy(let source, let reused):
+                    let fresh = try model.createSequence()
+                    opened = fresh
+                    try model.copySequence(source, to: fresh, count: reused)
+                }
+                g.sequence = opened ?? g.sequence
+                g.cachedPromptTokens = claim.reused
+                g.context = Array(g.promptTokens[..<claim.reused])
+                return
+            } catch {
+                if let opened { try? model.removeSequence(opened) }
+                log("prefix reuse failed, prefilling instead: \(error)")
+            }
+        }
+        g.sequence = try model.createSequence()
+    }
+
     private func evaluate(_ generations: [Generation]) -> [StepOutcome] {
         guard !generations.isEmpty else { return [] }
         var items: [BatchItem] = []
         for g in generations {
-            let tokens = g.pendingToken.map { [$0] } ?? g.promptTokens
+            let tokens = g.tokensToEvaluate
             for (offset, token) in tokens.enumerated() {
                 items.append(BatchItem(token: token, position: Int32(g.context.count + offset), sequence: g.sequence,
                                        wantsLogits: offset == tokens.count - 1))
@@ -186,10 +217,12 @@ struct StepJob {
         do {
             rows = try model.evaluate(items)
         } catch {
+            generations.forEach { $0.kvIsTrusted = false }
             return generations.map { StepOutcome(generation: $0, event: .failed("\(error)")) }
         }
         return zip(generations, rows).map { g, row in
-            g.context += g.pendingToken.map { [$0] } ?? g.promptTokens
+            let evaluated = g.tokensToEvaluate
+            g.context += evaluated
             let choice = row.withUnsafeBufferPointer { g.chooser.choose(from: $0) }
             g.pendingToken = choice.token
             g.sampledTokens += 1

@@ -52,6 +52,9 @@ struct TierCounters {
     var experts: UInt32 = 0
     var expertCounts: [UInt64] = []
     var routingEntropy: [Double] = []
+    /// Prompt tokens continued from cached sequences, and the requests that did.
+    var cachedPromptTokens: UInt64 = 0
+    var prefixCacheHits: UInt64 = 0
 }
 
 /// One tier's runtime: its settings, state, model and queues. Lives on
@@ -59,7 +62,13 @@ struct TierCounters {
 final class Tier {
     var settings: TierSettings
     private(set) var state = TierState.unloaded
-    var model: ModelBackend?
+    /// Setting a model (or nil) starts an empty prefix cache with it.
+    var model: ModelBackend? {
+        didSet { prefixCache = model.flatMap { $0.canEditSequences ? PrefixCache(limits: settings.prefixCache) : nil } }
+    }
+    /// Finished sequences kept for reuse; nil without a model that can edit sequences.
+    private(set) var prefixCache: PrefixCache?
+    /// The load's estimate (cached prefixes come on top: `heldBytes`).
     var memoryBytes: UInt64 = 0
     var lastError = ""
     var loadProgress: Float = 0
@@ -67,8 +76,8 @@ final class Tier {
     var unloadWaiters: [UnloadWaiter] = []
     var queue: [TierWork] = []
     var active: [Generation] = []
-    /// Sequences of finished generations, removed by the next job.
-    var retiredSequences: [Int32] = []
+    /// Sequences of finished generations, kept or removed by the next job.
+    var retiredSequences: [RetiredSequence] = []
     var isStepInFlight = false
     /// How the loop asks the run of steps in flight to hand the tier back.
     var stepYield: StepYield?
@@ -88,6 +97,20 @@ final class Tier {
     }
 
     var name: String { settings.name }
+
+    /// Bytes the tier holds: its estimate and its cached prefixes.
+    var heldBytes: UInt64 { memoryBytes &+ prefixCacheBytes }
+    var prefixCacheBytes: UInt64 { prefixCache?.bytes ?? 0 }
+
+    /// Drops cached prefixes, least recently used first, until `target`
+    /// bytes are freed; their sequences go to the lane's next job.
+    /// Returns the bytes freed (the memory returns when that job runs).
+    func dropCachedPrefixes(toFree target: UInt64) -> UInt64 {
+        guard let prefixCache else { return 0 }
+        let (sequences, freed) = prefixCache.evict(toFree: target)
+        retiredSequences += sequences.map(RetiredSequence.remove)
+        return freed
+    }
 
     /// Moves along the state machine; false (and no change) if not allowed.
     @discardableResult
@@ -113,7 +136,7 @@ final class Tier {
         s.state = state
         s.isDefault = isDefault
         s.isPinned = settings.isPinned
-        s.memoryBytes = memoryBytes
+        s.memoryBytes = heldBytes
         s.activeRequests = UInt32(active.filter { !$0.isCancelled }.count)
         s.queuedRequests = UInt32(queue.count)
         s.lastError = lastError
@@ -121,6 +144,8 @@ final class Tier {
         s.keepAliveSeconds = settings.keepAlive ?? -1
         s.idleSeconds = isIdle ? max(0, now - lastUsed) : 0
         s.loadProgress = loadProgress
+        s.cachedSequences = UInt32(clamping: prefixCache?.count ?? 0)
+        s.cachedBytes = prefixCacheBytes
         return s
     }
 }

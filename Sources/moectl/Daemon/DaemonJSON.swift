@@ -10,6 +10,8 @@ struct TierJSON: Encodable {
     var last_error: String
     var keep_alive_seconds, idle_seconds: Double
     var load_progress: Float
+    var cached_sequences: UInt32
+    var cached_bytes: UInt64
 
     init(_ t: TierStatus) {
         name = t.name; plugin = t.plugin; model = t.model; state = t.state.name
@@ -17,6 +19,7 @@ struct TierJSON: Encodable {
         active_requests = t.activeRequests; queued_requests = t.queuedRequests; context = t.context
         last_error = t.lastError; keep_alive_seconds = t.keepAliveSeconds; idle_seconds = t.idleSeconds
         load_progress = t.loadProgress
+        cached_sequences = t.cachedSequences; cached_bytes = t.cachedBytes
     }
 }
 
@@ -58,12 +61,15 @@ struct StatsJSON: Encodable {
     var expert_load_entropy: [Double]
     /// Per layer: mean entropy (nats) of the router's distribution per token.
     var routing_entropy: [Double]
+    /// Prompt tokens continued from cached prefixes, and the requests that did.
+    var cached_prompt_tokens, prefix_cache_hits: UInt64
     init(_ s: TierStats) {
         name = s.name; requests = s.requests; failed_requests = s.failedRequests; prompt_tokens = s.promptTokens
         completion_tokens = s.completionTokens; generation_seconds = s.generationSeconds
         tokens_per_second = s.tokensPerSecond; layers = s.layers; experts = s.experts; expert_counts = s.expertCounts
         expert_load_entropy = s.expertLayers.map(loadEntropy)
         routing_entropy = s.routingEntropy
+        cached_prompt_tokens = s.cachedPromptTokens; prefix_cache_hits = s.prefixCacheHits
     }
 }
 

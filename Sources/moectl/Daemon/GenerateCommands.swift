@@ -18,6 +18,8 @@ struct DaemonSamplingOptions: ParsableArguments {
     @Flag(name: .long, inversion: .prefixedNo,
           help: "When the context is full, drop the older half of the tokens after the system prompt and go on, or end with context_full (default: the tier's).")
     var contextShift: Bool?
+    @Flag(name: .long, help: "Evaluate the whole prompt: neither continue a cached prefix nor leave this one cached.")
+    var noCachePrompt = false
 
     /// The request's generation fields from these flags; unset ones stay
     /// unset, so the tier's defaults apply.
@@ -27,6 +29,7 @@ struct DaemonSamplingOptions: ParsableArguments {
         request.maxTokens = maxTokens ?? 0
         request.logprobs = logprobs
         request.contextShift = contextShift
+        request.cachePrompt = !noCachePrompt
     }
 
     var overrides: SamplingOverrides {
@@ -128,6 +131,7 @@ extension RunOutput {
     /// The same JSON shape as `moectl run --json`, from a daemon answer.
     init(_ g: DaemonGeneration) {
         let s = g.summary
+        let evaluated = Double(s.promptTokens) - Double(min(s.cachedPromptTokens, s.promptTokens))
         prompt_tokens = s.promptTokenIDs
         tokens = g.tokens
         text = g.text
@@ -136,9 +140,10 @@ extension RunOutput {
         logprobs = g.logprobs.isEmpty ? nil : g.logprobs.map(LogprobJSON.init)
         timings = Timings(
             prompt_tokens: Int(s.promptTokens), prompt_seconds: s.promptSeconds,
-            prompt_tokens_per_second: s.promptSeconds > 0 ? Double(s.promptTokens) / s.promptSeconds : 0,
+            prompt_tokens_per_second: s.promptSeconds > 0 ? evaluated / s.promptSeconds : 0,
             generated_tokens: Int(s.completionTokens), generation_seconds: s.generationSeconds,
-            generation_tokens_per_second: s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0)
+            generation_tokens_per_second: s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0,
+            cached_prompt_tokens: Int(s.cachedPromptTokens))
     }
 }
 

@@ -43,6 +43,7 @@ func printTiers(_ tiers: [TierStatus]) {
         let mark = t.isDefault ? "*" : " "
         var line = "\(mark) \(t.name)\t\(t.state.name)\t\(t.plugin)\t\(formatBytes(t.memoryBytes))\tactive \(t.activeRequests) queued \(t.queuedRequests)"
         if t.isPinned { line += "\tpinned" }
+        if t.cachedSequences > 0 { line += "\tcached prefixes \(t.cachedSequences) (\(formatBytes(t.cachedBytes)))" }
         if !t.lastError.isEmpty { line += "\terror: \(t.lastError)" }
         print(line)
         if !t.model.isEmpty { print("    model \(t.model)") }
@@ -80,6 +81,9 @@ struct StatsCommand: ParsableCommand {
         if daemon.json { return try printJSON(stats.map(StatsJSON.init)) }
         for s in stats {
             print("\(s.name): \(s.requests) requests (\(s.failedRequests) failed), \(s.promptTokens) prompt + \(s.completionTokens) generated tokens, \(String(format2(s.tokensPerSecond))) tokens/s")
+            if s.prefixCacheHits > 0 {
+                print("  prefix reuse: \(s.cachedPromptTokens) prompt tokens continued from cached prefixes in \(s.prefixCacheHits) requests")
+            }
             let layers = s.expertLayers
             guard !layers.isEmpty else { continue }
             print("  per layer: picks per expert; load entropy of the picks (bits, balanced = \(format2(log2(Double(s.experts)))));"

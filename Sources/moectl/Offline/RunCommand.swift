@@ -113,6 +113,9 @@ struct RunOutput: Encodable {
         var generated_tokens: Int
         var generation_seconds: Double
         var generation_tokens_per_second: Double
+        /// Prompt tokens moed continued from a cached prefix instead of
+        /// evaluating (prefix reuse); always 0 in-process.
+        var cached_prompt_tokens = 0
     }
 
     init(_ r: GenerationResult) {

@@ -105,6 +105,17 @@ def main():
     too_many = client.receive()
     seen["too_many_logprobs"] = pb.Code.Name(too_many.error.code)
 
+    # Prefix reuse: the same prompt again continues the first one's cached
+    # sequence; with cache_prompt = false it is evaluated in full.
+    for key, cache in (("cached_prompt_tokens", True), ("uncached_prompt_tokens", False)):
+        again = pb.GenerateRequest(prompt=prompt, max_tokens=2, sampling=pb.Sampling(temperature=0), cache_prompt=cache)
+        call = client.send(generate=again)
+        while True:
+            response = client.receive()
+            if response.id == call and response.final:
+                seen[key] = response.summary.cached_prompt_tokens
+                break
+
     client.send(use=pb.UseRequest(tier="no-such-tier"))
     refused = client.receive()
     seen["refused_code"] = pb.Code.Name(refused.error.code)

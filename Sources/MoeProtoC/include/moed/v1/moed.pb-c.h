@@ -217,10 +217,18 @@ struct  Moed__V1__TierStatus
   double idle_seconds;
   protobuf_c_boolean has_load_progress;
   float load_progress;
+  /*
+   * Prefix reuse (prefix11): finished sequences whose KV the tier keeps
+   * for later requests that start the same way, and the bytes they hold.
+   */
+  protobuf_c_boolean has_cached_sequences;
+  uint32_t cached_sequences;
+  protobuf_c_boolean has_cached_bytes;
+  uint64_t cached_bytes;
 };
 #define MOED__V1__TIER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_status__descriptor) \
-    , NULL, NULL, NULL, 0, MOED__V1__TIER_STATE__UNLOADED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , NULL, NULL, NULL, 0, MOED__V1__TIER_STATE__UNLOADED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Moed__V1__StatusRequest
@@ -471,10 +479,16 @@ struct  Moed__V1__GenerateRequest
    * a GBNF grammar (start rule `root`): the output is a sentence of it
    */
   char *grammar;
+  /*
+   * Prefix reuse (prefix11): false: neither continue a cached sequence nor
+   * leave this one's KV for later requests.
+   */
+  protobuf_c_boolean has_cache_prompt;
+  protobuf_c_boolean cache_prompt;
 };
 #define MOED__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_request__descriptor) \
-    , NULL, NULL, 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NULL, NULL }
+    , NULL, NULL, 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, 1 }
 
 
 /*
@@ -553,10 +567,16 @@ struct  Moed__V1__GenerateSummary
    */
   protobuf_c_boolean has_context_shifts;
   uint32_t context_shifts;
+  /*
+   * Prefix reuse (prefix11): prompt tokens taken from a cached sequence
+   * instead of evaluated (0: the whole prompt was evaluated).
+   */
+  protobuf_c_boolean has_cached_prompt_tokens;
+  uint32_t cached_prompt_tokens;
 };
 #define MOED__V1__GENERATE_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__generate_summary__descriptor) \
-    , NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0 }
+    , NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0 }
 
 
 struct  Moed__V1__TokenizeRequest
@@ -630,10 +650,18 @@ struct  Moed__V1__TierStats
    */
   size_t n_routing_entropy;
   double *routing_entropy;
+  /*
+   * Prefix reuse (prefix11): prompt tokens taken from cached sequences
+   * instead of evaluated, and the requests that continued one.
+   */
+  protobuf_c_boolean has_cached_prompt_tokens;
+  uint64_t cached_prompt_tokens;
+  protobuf_c_boolean has_prefix_cache_hits;
+  uint64_t prefix_cache_hits;
 };
 #define MOED__V1__TIER_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_stats__descriptor) \
-    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL }
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0 }
 
 
 struct  Moed__V1__StatsReply
