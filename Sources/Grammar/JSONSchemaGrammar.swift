@@ -193,20 +193,9 @@ public struct JSONSchemaGrammar {
         Self.gbnfQuoted(value.compact) + " ws"
     }
 
+    /// A GBNF string literal: JSON's escapes, with `\xHH` for other control characters.
     static func gbnfQuoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
+        JSONValue.quoted(text) { "\\x" + (($0 < 0x10) ? "0" : "") + String($0, radix: 16) }
     }
 
     private mutating func name(_ hint: String, _ body: String) -> String {

@@ -30,7 +30,9 @@ enum JSONValue: Equatable {
         }
     }
 
-    static func quoted(_ s: String) -> String {
+    /// `s` in double quotes with JSON's escapes; other control characters
+    /// as `control` writes them (JSON: `\u00XX`).
+    static func quoted(_ s: String, control: (UInt32) -> String = { "\\u00" + ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -40,12 +42,7 @@ enum JSONValue: Equatable {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+                if scalar.value < 0x20 { out += control(scalar.value) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""

@@ -40,6 +40,21 @@ struct StructuredOutputTests {
         return process.terminationStatus == 0
     }
 
+    /// moed with one dense-plugin tier on `model`, eight streams at a time.
+    func startDaemon(_ scratch: Scratch, tier: String, model: String, context: Int, threads: Int) throws -> DaemonProcess {
+        scratch.write("moed.toml", """
+            [daemon]
+            socket = "\(scratch.socket)"
+            threads = \(threads)
+            max_batch = 8
+            [tiers.\(tier)]
+            plugin = "dense"
+            model = "\(model)"
+            context = \(context)
+            """)
+        return try DaemonProcess(scratch)
+    }
+
     func run(tier: String, count: Int, scratch: Scratch) throws -> [String: Any] {
         let schema = scratch.write("schema.json", Self.schema)
         let process = Process()
@@ -63,17 +78,7 @@ struct StructuredOutputTests {
         // step is decided by the grammar's mask — the hardest case for it.
         let model = try SyntheticModel().write(named: "structured-output")
         let scratch = Scratch()
-        scratch.write("moed.toml", """
-            [daemon]
-            socket = "\(scratch.socket)"
-            threads = 1
-            max_batch = 8
-            [tiers.tiny]
-            plugin = "dense"
-            model = "\(model)"
-            context = 2048
-            """)
-        let daemon = try DaemonProcess(scratch)
+        let daemon = try startDaemon(scratch, tier: "tiny", model: model, context: 2048, threads: 1)
         let seen = try run(tier: "tiny", count: 200, scratch: scratch)
         #expect(seen["valid"] as? Int == 200, "\(seen)")
         #expect((seen["finish_reasons"] as? [String: Int])?["stop"] == 200, "\(seen)")
@@ -85,17 +90,7 @@ struct StructuredOutputTests {
     func smolLM2() throws {
         let model = try #require(DefaultModel.path, DefaultModel.missing)
         let scratch = Scratch()
-        scratch.write("moed.toml", """
-            [daemon]
-            socket = "\(scratch.socket)"
-            threads = 2
-            max_batch = 8
-            [tiers.smol]
-            plugin = "dense"
-            model = "\(model)"
-            context = 1024
-            """)
-        let daemon = try DaemonProcess(scratch)
+        let daemon = try startDaemon(scratch, tier: "smol", model: model, context: 1024, threads: 2)
         let seen = try run(tier: "smol", count: 6, scratch: scratch)
         #expect(seen["valid"] as? Int == 6, "\(seen)")
         #expect(daemon.stop() == 0)
