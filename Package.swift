@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "moectl", targets: ["moectl"]),
         .executable(name: "moed", targets: ["moed"]),
+        .executable(name: "moegate", targets: ["moegate"]),
         // Backend plugins and loader test fixtures, dlopen'ed as libmoe_<name>.so.
         .library(name: "moe_toy", type: .dynamic, targets: ["MoeToyPlugin"]),
         .library(name: "moe_wrongabi", type: .dynamic, targets: ["MoeWrongABIFixture"]),
@@ -26,6 +27,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The OpenAI-compatible gateway (moegate) and leveled logs.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // GGUF files: reading (memory-mapped, hostile input) and writing.
@@ -81,6 +85,16 @@ let package = Package(
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient"]),
+        // moegate: OpenAI-compatible HTTP, /metrics and /healthz in front of moed's socket.
+        .target(name: "Gateway", dependencies: [
+            "MoeClient", "MoeAPI",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "moegate", dependencies: [
+            "Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "MoeAPI"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient", "TestSupport", "GGUF"], exclude: ["Python"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),

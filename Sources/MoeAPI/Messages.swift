@@ -222,6 +222,13 @@ public struct TierStats: Sendable, Equatable {
     public var expertCounts: [UInt64] = []
     /// Per layer: mean entropy (nats) of the router's distribution per token.
     public var routingEntropy: [Double] = []
+    /// Request arrival to first generated token.
+    public var firstToken = LatencyHistogram()
+    /// Between consecutive generated tokens of one request.
+    public var tokenLatency = LatencyHistogram()
+    public var loads: UInt64 = 0
+    public var evictions: UInt64 = 0
+    public var loadFailures: UInt64 = 0
     public init() {}
 
     /// Completion tokens per second of generation time.

@@ -13,6 +13,7 @@ final class Generation {
     let enqueuedAt: Double
     var startedAt = 0.0
     var firstTokenAt = 0.0
+    var lastTokenAt = 0.0
 
     // Model side (worker during a step).
     var sampler: Sampler

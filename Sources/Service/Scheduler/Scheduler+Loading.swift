@@ -40,6 +40,7 @@ extension Scheduler {
             for victim in evictionCandidates(excluding: tier) where used &+ bytes > budget {
                 log("evicting idle tier \(victim.name) (\(victim.memoryBytes) bytes) to load \(tier.name)")
                 used -= min(used, victim.memoryBytes)
+                victim.counters.evictions += 1
                 beginDrain(victim)
             }
         }
@@ -96,6 +97,7 @@ extension Scheduler {
         tier.lastUsed = environment.now()
         tier.counters.layers = UInt32(clamping: model.info.layers)
         tier.counters.experts = UInt32(clamping: model.info.experts)
+        tier.counters.loads += 1
         log("tier \(tier.name) ready (\(model.info.architecture), \(formatBytes(tier.memoryBytes)))")
         let waiters = tier.loadWaiters
         tier.loadWaiters = []
@@ -114,6 +116,7 @@ extension Scheduler {
     private func loadFailed(_ tier: Tier, _ error: RemoteError) {
         guard tier.move(to: .failed) else { return }
         log("tier \(tier.name) failed: \(error.message)")
+        tier.counters.loadFailures += 1
         tier.lastError = error.message
         tier.memoryBytes = 0
         let waiters = tier.loadWaiters

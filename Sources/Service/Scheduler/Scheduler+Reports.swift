@@ -19,6 +19,11 @@ extension Scheduler {
             s.experts = c.experts
             s.expertCounts = c.expertCounts
             s.routingEntropy = c.routingEntropy
+            s.firstToken = c.firstToken
+            s.tokenLatency = c.tokenLatency
+            s.loads = c.loads
+            s.evictions = c.evictions
+            s.loadFailures = c.loadFailures
             return s
         }
     }

@@ -125,10 +125,15 @@ extension Scheduler {
         case .contextFull:
             finish(g, on: tier, reason: "context_full")
         case .token(let token, let bytes):
+            let now = environment.now()
             if g.completionTokens == 0 {
-                g.firstTokenAt = environment.now()
+                g.firstTokenAt = now
                 tier.counters.promptTokens += UInt64(g.promptTokens.count)
+                tier.counters.firstToken.observe(now - g.enqueuedAt)
+            } else {
+                tier.counters.tokenLatency.observe(now - g.lastTokenAt)
             }
+            g.lastTokenAt = now
             if tier.model?.info.stopTokens.contains(token) == true { return finish(g, on: tier, reason: "stop") }
             g.completionTokens += 1
             tier.counters.completionTokens += 1

@@ -52,6 +52,11 @@ struct TierCounters {
     var experts: UInt32 = 0
     var expertCounts: [UInt64] = []
     var routingEntropy: [Double] = []
+    var firstToken = LatencyHistogram()
+    var tokenLatency = LatencyHistogram()
+    var loads: UInt64 = 0
+    var evictions: UInt64 = 0
+    var loadFailures: UInt64 = 0
 }
 
 /// One tier's runtime: its settings, state, model and queues. Lives on
