@@ -81,20 +81,23 @@ let package = Package(
         // Turns a SIGBUS from a truncated mapped model file into a counted fault (zero page).
         .target(name: "CFaultGuard"),
         .testTarget(name: "CFaultGuardTests", dependencies: ["CFaultGuard"]),
-        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference", "CFaultGuard"]),
+        // Leveled key=value logs on stderr, with syslog priorities under journald (moed and moegate).
+        .target(name: "MoeLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "Inference", "CFaultGuard",
+                                                "MoeLogging", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient"]),
         // moegate: OpenAI-compatible HTTP, /metrics and /healthz in front of moed's socket.
         .target(name: "Gateway", dependencies: [
-            "MoeClient", "MoeAPI",
+            "MoeClient", "MoeAPI", "MoeLogging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "moegate", dependencies: [
-            "Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Gateway", "MoeLogging", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "MoeAPI"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "MoeAPI", "MoeLogging"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient", "TestSupport", "GGUF"], exclude: ["Python"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),

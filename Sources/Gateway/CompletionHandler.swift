@@ -24,9 +24,9 @@ struct CompletionHandler: Sendable {
             return OpenAIError.invalid("request body above \(Self.maxBodyBytes) bytes or unreadable: \(error)").response()
         }
         let shape = AnswerShape(chat: chat, model: generate.tier, includeUsage: body.wantsStreamUsage)
-        let stream = MoeClient.responses(socketPath: socketPath, call: .generate(generate))
-        if body.wantsStream { return await streamed(stream, shape: shape) }
-        return await whole(stream, shape: shape, request: request)
+        let call = MoeClient.start(socketPath: socketPath, call: .generate(generate))
+        if body.wantsStream { return await streamed(call, shape: shape) }
+        return await whole(call.responses, shape: shape, request: request)
     }
 
     static func decode(_ bytes: ByteBuffer) throws(OpenAIError) -> CompletionBody {
@@ -66,8 +66,8 @@ struct CompletionHandler: Sendable {
     /// Sends the headers once moed has accepted the request (so an unknown
     /// model or a refused field is still a plain HTTP error), then one
     /// event per chunk, the finish, optional usage and `data: [DONE]`.
-    private func streamed(_ stream: AsyncThrowingStream<MoeAPI.Response, Error>, shape: AnswerShape) async -> Response {
-        var iterator = stream.makeAsyncIterator()
+    private func streamed(_ call: AsyncCall, shape: AnswerShape) async -> Response {
+        var iterator = call.responses.makeAsyncIterator()
         let first: MoeAPI.Response?
         do {
             first = try await Self.firstGenerated(&iterator)
@@ -79,9 +79,9 @@ struct CompletionHandler: Sendable {
         let counters = self.counters
         let body = ResponseBody { writer in
             var (first, iterator) = pending.value
-            try await writer.write(shape.event(shape.opening()))
             var next = first
             do {
+                try await writer.write(shape.event(shape.opening()))
                 while let response = next {
                     switch response.result {
                     case .chunk(let chunk) where !chunk.text.isEmpty:
@@ -103,6 +103,11 @@ struct CompletionHandler: Sendable {
                 counters.countFailure()
                 try await writer.write(shape.event(OpenAIError.from(error, model: shape.model)))
                 try await writer.finish(nil)
+            } catch {
+                // A write failed: the client is gone, so moed's work for it stops.
+                call.hangUp()
+                counters.countFailure()
+                throw error
             }
         }
         var headers = HTTPFields()

@@ -10,6 +10,12 @@ extension MoeClient {
     /// iteration early (or cancelling its task) hangs up, so moed cancels
     /// the call.
     public static func responses(socketPath: String, call: Call) -> AsyncThrowingStream<Response, Error> {
+        start(socketPath: socketPath, call: call).responses
+    }
+
+    /// Like `responses`, with a handle to hang up from outside the iteration
+    /// (a server that learns of its client's departure when a write fails).
+    public static func start(socketPath: String, call: Call) -> AsyncCall {
         let (stream, continuation) = AsyncThrowingStream<Response, Error>.makeStream(bufferingPolicy: .unbounded)
         let holder = ConnectionHolder()
         continuation.onTermination = { _ in holder.hangUp() }
@@ -33,7 +39,7 @@ extension MoeClient {
         }
         thread.stackSize = 512 * 1024
         thread.start()
-        return stream
+        return AsyncCall(responses: stream, holder: holder)
     }
 
     /// Sends `call` and returns its final answer (non-final ones are dropped).
@@ -43,6 +49,15 @@ extension MoeClient {
         }
         throw ClientError.connectionLost("moed ended the call without a final answer")
     }
+}
+
+/// One call in flight on its own connection: its responses, and a way to end it.
+public struct AsyncCall: Sendable {
+    public let responses: AsyncThrowingStream<Response, Error>
+    fileprivate let holder: ConnectionHolder
+
+    /// Hangs up the call's connection; moed cancels the call.
+    public func hangUp() { holder.hangUp() }
 }
 
 /// The connection of one async call, shared between its reading thread and

@@ -3,6 +3,7 @@ import Dispatch
 import Gateway
 import Logging
 import MoeClient
+import MoeLogging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,9 +28,9 @@ struct MoeGate: AsyncParsableCommand {
     var logLevel = "info"
 
     func run() async throws {
-        var logger = Logger(label: "moegate")
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel): unknown level") }
-        logger.logLevel = level
+        guard let level = MoeLog.parseLevel(logLevel) else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        MoeLog.level = level
+        let logger = MoeLog.logger(label: "moegate")
         let keys: APIKeys
         let gateway: Gateway
         do {

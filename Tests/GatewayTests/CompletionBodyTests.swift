@@ -6,7 +6,7 @@ import MoeAPI
 
 @Suite("OpenAI request bodies to moed requests")
 struct CompletionBodyTests {
-    func body(_ json: String) throws -> CompletionBody {
+    func body(_ json: String) throws(OpenAIError) -> CompletionBody {
         try CompletionHandler.decode(ByteBuffer(string: json))
     }
 
@@ -46,10 +46,12 @@ struct CompletionBodyTests {
         do {
             _ = try body(json).generateRequest(chat: true)
             Issue.record("accepted \(json)")
-        } catch {
+        } catch let error as OpenAIError {
             #expect(error.status == .badRequest)
             #expect(error.type == "invalid_request_error")
             #expect(!error.message.isEmpty)
+        } catch {
+            Issue.record("not an OpenAIError: \(error)")
         }
     }
 }

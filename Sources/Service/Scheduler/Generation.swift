@@ -1,4 +1,5 @@
 import Inference
+import Logging
 import MoeAPI
 import PluginHost
 
@@ -41,6 +42,11 @@ final class Generation {
         self.maxTokens = requested > 0 ? requested : defaults.maxTokens
         self.sampler = Sampler(Self.parameters(request.sampling, defaults: defaults))
         self.text = TextStream(stops: request.stop.isEmpty ? defaults.stop : request.stop)
+    }
+
+    /// `tier=` and `request=` (connection/call id, unique while moed runs) for its log lines.
+    func logMetadata(tier: String) -> Logger.Metadata {
+        ["tier": "\(tier)", "request": "\(sink.connectionID)/\(requestID)"]
     }
 
     static func parameters(_ o: SamplingOverrides, defaults d: SamplingDefaults) -> SamplingParameters {

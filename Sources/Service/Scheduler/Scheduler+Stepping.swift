@@ -151,6 +151,7 @@ extension Scheduler {
         retire(g, from: tier)
         if let error {
             tier.counters.failedRequests += 1
+            moedLog.warning("generate failed: \(error.message)", metadata: g.logMetadata(tier: tier.name))
             return g.sink.send(.failure(id: g.requestID, error))
         }
         let tail = g.text.finish()
@@ -168,6 +169,11 @@ extension Scheduler {
         summary.promptSeconds = (g.firstTokenAt > 0 ? g.firstTokenAt : now) - g.startedAt
         summary.generationSeconds = g.firstTokenAt > 0 ? now - g.firstTokenAt : 0
         g.sink.send(Response(id: g.requestID, isFinal: true, result: .summary(summary)))
+        var metadata = g.logMetadata(tier: tier.name)
+        metadata["finish"] = "\(reason)"
+        metadata["prompt_tokens"] = "\(g.promptTokens.count)"
+        metadata["tokens"] = "\(g.completionTokens)"
+        moedLog.debug("generate done", metadata: metadata)
     }
 
     private func runTokenize(_ job: TokenizeJob, on tier: Tier, model: ModelBackend) {
