@@ -41,7 +41,7 @@ public struct StderrLogHandler: LogHandler {
     }
 
     /// One line, without the newline. Metadata keys are sorted so lines compare.
-    func format(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata) -> String {
+    public func format(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata) -> String {
         var line = prefixesPriority ? "<\(Self.syslogPriority(level))>" : ""
         line += label + ": "
         if level >= .warning { line += "\(level.rawValue): " }
