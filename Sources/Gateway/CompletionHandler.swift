@@ -89,9 +89,9 @@ struct CompletionHandler: Sendable {
                     case .summary(let summary):
                         try await writer.write(shape.event(shape.finish(summary)))
                         if shape.includeUsage { try await writer.write(shape.event(shape.usage(summary))) }
+                        counters.countCompletion()  // before [DONE], so a scrape right after sees it
                         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                         try await writer.finish(nil)
-                        counters.countCompletion()
                         return
                     default: break
                     }

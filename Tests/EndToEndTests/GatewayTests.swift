@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// moegate in front of a real moed (toy plugin), driven by OpenAI's own
 /// Python client, Prometheus' own parser and curl.
@@ -86,6 +87,31 @@ struct GatewayTests {
         #expect(seen["error_count"] as? Int == 0, "\(seen["errors"] ?? "")")
         #expect(seen["finished"] as? Int == 32)
         #expect(seen["nonempty"] as? Int == 32)
+        #expect(gateway.stop() == 0)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("SmolLM2 on the dense plugin: a greedy chat streams the same text it answers whole", python, DefaultModel.isInstalled)
+    func realModel() throws {
+        let model = try #require(DefaultModel.path, DefaultModel.missing)
+        let scratch = Scratch()
+        scratch.write("moed.toml", """
+            [daemon]
+            socket = "\(scratch.socket)"
+            threads = 1
+            [tiers.haiku]
+            plugin = "dense"
+            model = "\(model)"
+            context = 512
+            repeat_penalty = 1.0
+            """)
+        let daemon = try DaemonProcess(scratch)
+        let gateway = try GatewayProcess(socket: scratch.socket)
+        let seen = try GatewayPython.check("greedy", gateway: gateway)
+        let whole = try #require(seen["whole"] as? String)
+        #expect(!whole.isEmpty)
+        #expect(seen["streamed"] as? String == whole)
+        #expect(seen["completion_tokens"] as? Int ?? 0 > 0)
         #expect(gateway.stop() == 0)
         #expect(daemon.stop() == 0)
     }

@@ -137,6 +137,17 @@ def check_concurrent(client, base, model, key, count=32):
             "error_count": len(errors)}
 
 
+def check_greedy(client, base, model, key):
+    """A real model: greedy chat streamed and whole give the same text."""
+    ask = dict(model=model, messages=[{"role": "user", "content": "Name a river in Europe."}], max_tokens=12,
+               temperature=0)
+    whole = client.chat.completions.create(**ask)
+    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**ask, stream=True)
+                       if c.choices)
+    return {"whole": whole.choices[0].message.content, "streamed": streamed,
+            "completion_tokens": whole.usage.completion_tokens, "prompt_tokens": whole.usage.prompt_tokens}
+
+
 def main():
     base, model, check = sys.argv[1], sys.argv[2], sys.argv[3]
     key = sys.argv[4] if len(sys.argv) > 4 else None
@@ -151,7 +162,8 @@ def main():
         seen["healthz"] = raw(base, "/healthz", method="GET")[0]
         seen["metrics_without_key"] = raw(base, "/metrics", method="GET")[0]
     else:
-        seen = {"api": check_api, "metrics": check_metrics, "concurrent": check_concurrent}[check](client, base, model, key)
+        seen = {"api": check_api, "metrics": check_metrics, "concurrent": check_concurrent,
+                "greedy": check_greedy}[check](client, base, model, key)
     print(json.dumps(seen))
 
 
