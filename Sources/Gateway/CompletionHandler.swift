@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import MoeAPI
 import MoeClient
 
@@ -8,6 +9,7 @@ import MoeClient
 struct CompletionHandler: Sendable {
     let socketPath: String
     let counters: GatewayCounters
+    let logger: Logger
     static let maxBodyBytes = 8 << 20
 
     func handle(_ request: Request, chat: Bool) async throws -> Response {
@@ -40,7 +42,9 @@ struct CompletionHandler: Sendable {
     }
 
     /// Waits for the summary; a client that hangs up first cancels the task,
-    /// which ends the stream and so hangs up on moed.
+    /// which ends the stream and so hangs up on moed. Watching for the hang-up
+    /// consumes the connection (Hummingbird closes it after this answer), so
+    /// the answer says `Connection: close` and pooled clients do not reuse it.
     private func whole(_ stream: AsyncThrowingStream<MoeAPI.Response, Error>, shape: AnswerShape,
                        request: Request) async -> Response {
         do {
@@ -55,11 +59,12 @@ struct CompletionHandler: Sendable {
                 }
                 throw ClientError.connectionLost("moed ended the generate call without a summary")
             }
-            counters.countCompletion()
-            return jsonResponse(shape.whole(text: text, summary: summary))
+            finished(shape, summary)
+            return Self.closing(jsonResponse(shape.whole(text: text, summary: summary)))
         } catch {
-            counters.countFailure()
-            return OpenAIError.from(error, model: shape.model).response()
+            let answer = OpenAIError.from(error, model: shape.model)
+            failed(shape, answer)
+            return Self.closing(answer.response())
         }
     }
 
@@ -72,11 +77,11 @@ struct CompletionHandler: Sendable {
         do {
             first = try await Self.firstGenerated(&iterator)
         } catch {
-            counters.countFailure()
-            return OpenAIError.from(error, model: shape.model).response()
+            let answer = OpenAIError.from(error, model: shape.model)
+            failed(shape, answer)
+            return answer.response()
         }
         let pending = UnsafeSendableBox((first, iterator))
-        let counters = self.counters
         let body = ResponseBody { writer in
             var (first, iterator) = pending.value
             var next = first
@@ -89,7 +94,7 @@ struct CompletionHandler: Sendable {
                     case .summary(let summary):
                         try await writer.write(shape.event(shape.finish(summary)))
                         if shape.includeUsage { try await writer.write(shape.event(shape.usage(summary))) }
-                        counters.countCompletion()  // before [DONE], so a scrape right after sees it
+                        finished(shape, summary)  // before [DONE], so a scrape right after sees it
                         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                         try await writer.finish(nil)
                         return
@@ -100,13 +105,15 @@ struct CompletionHandler: Sendable {
                 throw ClientError.connectionLost("moed ended the generate call without a summary")
             } catch let error as ClientError {
                 // moed failed mid-stream: tell the client in OpenAI's shape, then end.
-                counters.countFailure()
-                try await writer.write(shape.event(OpenAIError.from(error, model: shape.model)))
+                let answer = OpenAIError.from(error, model: shape.model)
+                failed(shape, answer)
+                try await writer.write(shape.event(answer))
                 try await writer.finish(nil)
             } catch {
                 // A write failed: the client is gone, so moed's work for it stops.
                 call.hangUp()
-                counters.countFailure()
+                failed(shape, OpenAIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
+                                          message: "client went away: \(error)", type: "client_closed"))
                 throw error
             }
         }
@@ -114,6 +121,29 @@ struct CompletionHandler: Sendable {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    static func closing(_ response: Response) -> Response {
+        var response = response
+        response.headers[.connection] = "close"
+        return response
+    }
+
+    /// Counts and logs (debug) a completion answered in full.
+    func finished(_ shape: AnswerShape, _ summary: GenerateSummary) {
+        counters.countCompletion()
+        logger.debug("completion", metadata: [
+            "tier": "\(shape.model)", "request": "\(shape.id)", "finish": "\(summary.finishReason)",
+            "prompt_tokens": "\(summary.promptTokens)", "tokens": "\(summary.completionTokens)",
+        ])
+    }
+
+    /// Counts and logs a completion that ended in an error (a warning when moed or moegate failed).
+    func failed(_ shape: AnswerShape, _ error: OpenAIError) {
+        counters.countFailure()
+        let metadata: Logger.Metadata = ["tier": "\(shape.model)", "request": "\(shape.id)", "status": "\(error.status.code)"]
+        let level: Logger.Level = error.status.code >= 500 ? .warning : .info
+        logger.log(level: level, "completion failed: \(error.message)", metadata: metadata)
     }
 
     /// Reads past load progress to the first chunk (or the summary), so

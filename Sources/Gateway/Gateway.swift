@@ -42,7 +42,7 @@ public struct Gateway: Sendable {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: OpenAIShapeMiddleware(keys: keys, counters: counters))
-        let completions = CompletionHandler(socketPath: socketPath, counters: counters)
+        let completions = CompletionHandler(socketPath: socketPath, counters: counters, logger: logger)
         router.post("/v1/chat/completions") { request, _ in try await completions.handle(request, chat: true) }
         router.post("/v1/completions") { request, _ in try await completions.handle(request, chat: false) }
         router.get("/v1/models") { _, _ in await self.models(only: nil) }
