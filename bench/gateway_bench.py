@@ -8,7 +8,7 @@ client's wall time from sending the request to the last byte (moectl's
 process start included, which favours the gateway slightly; ~tens of ms).
 Prints the medians and their ratio. The machine may be noisy: read the spread.
 
-usage: .venv/bin/python bench/gateway_bench.py [--build DIR] [--model FILE] [--tokens N] [--rounds R]
+usage: .venv/bin/python bench/gateway_bench.py [--build DIR] [--moegate FILE] [--model FILE] [--tokens N] [--rounds R]
 """
 import argparse
 import json
@@ -24,7 +24,7 @@ import openai
 PROMPT = "The history of the river begins"
 
 
-def start(build, model, scratch):
+def start(build, moegate, model, scratch):
     socket = os.path.join(scratch, "moed.sock")
     config = os.path.join(scratch, "moed.toml")
     with open(config, "w") as f:
@@ -36,7 +36,7 @@ def start(build, model, scratch):
         if subprocess.run([f"{build}/moectl", "status", "--socket", socket], capture_output=True).returncode == 0:
             break
         time.sleep(0.1)
-    gate = subprocess.Popen([f"{build}/moegate", "--socket", socket, "--listen", "127.0.0.1:0"],
+    gate = subprocess.Popen([moegate or f"{build}/moegate", "--socket", socket, "--listen", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     port = int(re.search(r"port (\d+)", gate.stdout.readline()).group(1))
     return moed, gate, socket, port
@@ -63,13 +63,14 @@ def via_gateway(client, tokens):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=".build/release")
+    parser.add_argument("--moegate", help="moegate binary (default: BUILD/moegate); moed's build is shared by both paths")
     parser.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         os.chmod(scratch, 0o755)
-        moed, gate, socket, port = start(args.build, os.path.abspath(args.model), scratch)
+        moed, gate, socket, port = start(args.build, args.moegate, os.path.abspath(args.model), scratch)
         try:
             client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
             via_moectl(args.build, socket, 8)  # warm: the tier loads once

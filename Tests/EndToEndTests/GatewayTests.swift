@@ -54,7 +54,7 @@ struct GatewayTests {
     @Test("/metrics parses with prometheus_client and its counters move as requests run", python)
     func metrics() throws {
         let scratch = Scratch()
-        scratch.writeConfig()
+        scratch.writeConfig(toyKnobs: "step_ms=2 experts=4")  // the toy routes tokens over 4 experts
         let daemon = try DaemonProcess(scratch)
         let gateway = try GatewayProcess(socket: scratch.socket)
         let seen = try GatewayPython.check("metrics", gateway: gateway)
@@ -69,6 +69,8 @@ struct GatewayTests {
         #expect(seen["loads"] as? Double == 1)
         #expect(seen["up"] as? Double == 1)
         #expect(seen["completions"] as? Double == 2)
+        let entropy = try #require(seen["expert_entropy_layer0"] as? Double, "no expert-load entropy for layer 0")
+        #expect(entropy > 0 && entropy <= log(4.0) + 1e-9)
         let types = try #require(seen["types"] as? [String: String])
         #expect(types["moed_tier_requests"] == "counter")
         #expect(types["moed_tier_time_to_first_token_seconds"] == "histogram")

@@ -110,6 +110,7 @@ def check_metrics(client, base, model, key):
         "ready": after.get(f"moed_tier_state{{state=ready,tier={model}}}"),
         "loads": after.get(f"moed_tier_loads_total{{tier={model}}}"),
         "up": after.get("moed_up{}"),
+        "expert_entropy_layer0": after.get(f"moed_tier_expert_load_entropy_nats{{layer=0,tier={model}}}"),
         "completions": after.get("moegate_completions_total{}", 0) - before.get("moegate_completions_total{}", 0),
     }
 
