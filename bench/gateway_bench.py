@@ -11,6 +11,7 @@ Prints the medians and their ratio. The machine may be noisy: read the spread.
 usage: .venv/bin/python bench/gateway_bench.py [--build DIR] [--moegate FILE] [--model FILE] [--tokens N] [--rounds R]
 """
 import argparse
+import http.client
 import json
 import os
 import re
@@ -50,6 +51,22 @@ def via_moectl(build, socket, tokens):
     return len(json.loads(out)["tokens"]), seconds
 
 
+def via_http(port, tokens):
+    """The same stream read with http.client: a light client, so the figure is the gateway's, not pydantic's."""
+    body = json.dumps({"model": "haiku", "prompt": PROMPT, "max_tokens": tokens, "temperature": 0, "stream": True,
+                       "stream_options": {"include_usage": True}})
+    began = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    connection.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    count = 0
+    for line in answer:
+        if line.startswith(b"data: {") and b'"usage":{' in line:
+            count = json.loads(line[6:])["usage"]["completion_tokens"]
+    connection.close()
+    return count, time.perf_counter() - began
+
+
 def via_gateway(client, tokens):
     began = time.perf_counter()
     count = 0
@@ -67,6 +84,8 @@ def main():
     parser.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--client", choices=["http", "openai"], default="http",
+                        help="http: http.client reading the SSE lines; openai: OpenAI's Python client (parses each chunk)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         os.chmod(scratch, 0o755)
@@ -77,12 +96,13 @@ def main():
             rates = {"moectl": [], "moegate": []}
             for round_ in range(args.rounds):
                 order = [("moectl", lambda: via_moectl(args.build, socket, args.tokens)),
-                         ("moegate", lambda: via_gateway(client, args.tokens))]
+                         ("moegate", lambda: via_http(port, args.tokens) if args.client == "http"
+                          else via_gateway(client, args.tokens))]
                 for name, run in (order if round_ % 2 == 0 else order[::-1]):
                     count, seconds = run()
                     rates[name].append(count / seconds)
             a, b = statistics.median(rates["moectl"]), statistics.median(rates["moegate"])
-            print(json.dumps({"tokens": args.tokens, "rounds": args.rounds,
+            print(json.dumps({"tokens": args.tokens, "rounds": args.rounds, "client": args.client,
                               "moectl_tokens_per_s": [round(r, 2) for r in rates["moectl"]],
                               "moegate_tokens_per_s": [round(r, 2) for r in rates["moegate"]],
                               "median_moectl": round(a, 2), "median_moegate": round(b, 2),
