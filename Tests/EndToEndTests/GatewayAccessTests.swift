@@ -64,18 +64,18 @@ struct GatewayAccessTests {
         #expect(daemon.stop() == 0)
     }
 
-    @Test("a client that hangs up mid-stream cancels its moed request")
-    func disconnectCancels() throws {
+    @Test("a client that hangs up cancels its moed request, streamed or not", arguments: [true, false])
+    func disconnectCancels(streamed: Bool) throws {
         let scratch = Scratch()
         scratch.writeConfig(toyKnobs: "step_ms=20")
         let daemon = try DaemonProcess(scratch)
         let gateway = try GatewayProcess(socket: scratch.socket)
-        let request = #"{"model":"haiku","prompt":"abc","max_tokens":2000,"stream":true}"#
+        let request = #"{"model":"haiku","prompt":"abc","max_tokens":2000,"stream":\#(streamed)}"#
         // curl gives up after 1 s, long before 2000 tokens at 20 ms each (40 s).
         let cut = try curl(["--max-time", "1", "-H", "Content-Type: application/json", "-d", request,
                             "http://127.0.0.1:\(gateway.port)/v1/completions"])
-        #expect(cut.code == 28, "curl should time out mid-stream")
-        #expect(cut.out.hasPrefix("data: "))
+        #expect(cut.code == 28, "curl should time out mid-answer")
+        #expect(cut.out.hasPrefix("data: ") == streamed)
         let client = try daemon.client()
         var stats = TierStats()
         var active: UInt32 = 1
@@ -92,5 +92,27 @@ struct GatewayAccessTests {
         #expect(stats.completionTokens < 2000)
         #expect(gateway.stop() == 0)
         #expect(daemon.stop() == 0)
+    }
+
+    @Test("moegate outlives moed: 503 in OpenAI's shape while moed is down, served again once it is back")
+    func moedRestarts() throws {
+        let scratch = Scratch()
+        scratch.writeConfig()
+        let first = try DaemonProcess(scratch)
+        let gateway = try GatewayProcess(socket: scratch.socket)
+        let base = "http://127.0.0.1:\(gateway.port)"
+        #expect(try curl(["-w", "%{http_code}", "-o", "/dev/null", base + "/healthz"]).out == "200")
+        #expect(first.stop() == 0)
+        let health = try curl(["-w", "\n%{http_code}", base + "/healthz"])
+        #expect(health.out.hasSuffix("\n503") && health.out.contains("unavailable"), "\(health.out)")
+        let models = try curl(["-w", "\n%{http_code}", base + "/v1/models"])
+        #expect(models.out.hasSuffix("\n503") && models.out.contains("moed_unavailable"), "\(models.out)")
+        let metrics = try curl([base + "/metrics"])
+        #expect(metrics.out.contains("moed_up 0"))
+        unlink(scratch.directory + "/notify.sock")  // the stand-in for systemd's socket is made anew
+        let second = try DaemonProcess(scratch)
+        #expect(try curl(["-w", "%{http_code}", "-o", "/dev/null", base + "/v1/models"]).out == "200")
+        #expect(gateway.stop() == 0)
+        #expect(second.stop() == 0)
     }
 }
