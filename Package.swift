@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .executable(name: "moectl", targets: ["moectl"]),
         .executable(name: "moed", targets: ["moed"]),
+        .executable(name: "moegate", targets: ["moegate"]),
         // Backend plugins and loader test fixtures, dlopen'ed as libmoe_<name>.so.
         .library(name: "moe_toy", type: .dynamic, targets: ["MoeToyPlugin"]),
         .library(name: "moe_wrongabi", type: .dynamic, targets: ["MoeWrongABIFixture"]),
@@ -30,6 +31,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The OpenAI-compatible gateway (moegate) and leveled logs.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // GGUF files: reading (memory-mapped, hostile input) and writing.
@@ -88,10 +92,23 @@ let package = Package(
         // Turns a SIGBUS from a truncated mapped model file into a counted fault (zero page).
         .target(name: "CFaultGuard"),
         .testTarget(name: "CFaultGuardTests", dependencies: ["CFaultGuard"]),
-        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "GenerationCore", "Grammar", "CFaultGuard"]),
+        // Leveled key=value logs on stderr, with syslog priorities under journald (moed and moegate).
+        .target(name: "MoeLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "Service", dependencies: ["CLibUV", "CSystemd", "MoeAPI", "PluginHost", "GenerationCore", "Grammar", "CFaultGuard",
+                                                "MoeLogging", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient", "GenerationCore"]),
+        // moegate: OpenAI-compatible HTTP, /metrics and /healthz in front of moed's socket.
+        .target(name: "Gateway", dependencies: [
+            "MoeClient", "MoeAPI", "MoeLogging",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "moegate", dependencies: [
+            "Gateway", "MoeLogging", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "MoeAPI", "MoeLogging"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient", "TestSupport", "GGUF"], exclude: ["Python"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),

@@ -61,9 +61,13 @@ PY
 # generates from Protos/, proving the wire format is plain protobuf.
 setup_python_client() {
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -c "import grpc_tools, google.protobuf, jsonschema" 2>/dev/null && return 0
-    log "venv: installing grpcio-tools, protobuf and jsonschema (the Python client and structured-output tests)"
-    .venv/bin/python -m pip install --quiet grpcio-tools protobuf jsonschema
+    .venv/bin/python -c "import grpc_tools, google.protobuf, jsonschema" 2>/dev/null \
+        || { log "venv: installing grpcio-tools, protobuf and jsonschema (the Python client and structured-output tests)"
+             .venv/bin/python -m pip install --quiet grpcio-tools protobuf jsonschema; }
+    # The gateway tests: OpenAI's own client and Prometheus' own text parser.
+    .venv/bin/python -c "import openai, prometheus_client" 2>/dev/null && return 0
+    log "venv: installing openai and prometheus_client (the moegate tests)"
+    .venv/bin/python -m pip install --quiet openai prometheus_client
 }
 
 install_apt_packages

@@ -81,4 +81,10 @@ moed is running (pid $(cat "$RUN/moed.pid")), serving haiku, sonnet and opus on 
   $BIN/moectl chat --tier sonnet "Name three rivers in Europe."
   $BIN/moectl use opus
   scripts/stop.sh
+
+The OpenAI-compatible HTTP gateway is optional (docs/gateway.md); on loopback:
+  swift build -c release --product moegate
+  $BIN/moegate --socket $RUN/moed.sock --listen 127.0.0.1:8080 &
+  curl -s http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\
+       -d '{"model": "haiku", "messages": [{"role": "user", "content": "Hi"}]}'
 MSG

@@ -230,5 +230,13 @@ extension TierStats {
         routingEntropy = elements(s.routing_entropy, s.n_routing_entropy)
         cachedPromptTokens = s.cached_prompt_tokens  // prefix11
         prefixCacheHits = s.prefix_cache_hits
+        let bounds = elements(s.latency_bounds, s.n_latency_bounds)
+        firstToken = LatencyHistogram(bounds: bounds, counts: elements(s.first_token_buckets, s.n_first_token_buckets),
+                                      sum: s.first_token_seconds_sum)
+        tokenLatency = LatencyHistogram(bounds: bounds, counts: elements(s.token_latency_buckets, s.n_token_latency_buckets),
+                                        sum: s.token_latency_seconds_sum)
+        loads = s.loads
+        evictions = s.evictions
+        loadFailures = s.load_failures
     }
 }

@@ -241,6 +241,22 @@ extension TierStats {
             s.pointee.cached_prompt_tokens = cachedPromptTokens
             s.pointee.has_prefix_cache_hits = 1
             s.pointee.prefix_cache_hits = prefixCacheHits
+            s.pointee.n_latency_bounds = firstToken.bounds.count
+            s.pointee.latency_bounds = arena.array(firstToken.bounds)
+            s.pointee.n_first_token_buckets = firstToken.counts.count
+            s.pointee.first_token_buckets = arena.array(firstToken.counts)
+            s.pointee.has_first_token_seconds_sum = 1
+            s.pointee.first_token_seconds_sum = firstToken.sum
+            s.pointee.n_token_latency_buckets = tokenLatency.counts.count
+            s.pointee.token_latency_buckets = arena.array(tokenLatency.counts)
+            s.pointee.has_token_latency_seconds_sum = 1
+            s.pointee.token_latency_seconds_sum = tokenLatency.sum
+            s.pointee.has_loads = 1
+            s.pointee.loads = loads
+            s.pointee.has_evictions = 1
+            s.pointee.evictions = evictions
+            s.pointee.has_load_failures = 1
+            s.pointee.load_failures = loadFailures
         }
     }
 }

@@ -261,6 +261,13 @@ public struct TierStats: Sendable, Equatable {
     /// Prompt tokens taken from cached sequences, and the requests that continued one.
     public var cachedPromptTokens: UInt64 = 0
     public var prefixCacheHits: UInt64 = 0
+    /// Request arrival to first generated token.
+    public var firstToken = LatencyHistogram()
+    /// Between consecutive generated tokens of one request.
+    public var tokenLatency = LatencyHistogram()
+    public var loads: UInt64 = 0
+    public var evictions: UInt64 = 0
+    public var loadFailures: UInt64 = 0
     public init() {}
 
     /// Completion tokens per second of generation time.

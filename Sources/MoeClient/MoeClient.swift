@@ -64,6 +64,13 @@ public final class MoeClient {
 
     deinit { close(fd) }
 
+    /// Shuts the connection down from any thread: a `receive` blocked on
+    /// another thread returns, and moed, seeing the hang-up, cancels this
+    /// connection's calls (the gateway's way to pass on a client's disconnect).
+    public func hangUp() {
+        Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     /// Makes `receive` fail instead of waiting longer than `seconds`
     /// (tests use it so a stuck daemon fails a test rather than hangs it).
     public func setReceiveTimeout(seconds: Int) {

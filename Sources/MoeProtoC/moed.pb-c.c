@@ -3273,7 +3273,7 @@ const ProtobufCMessageDescriptor moed__v1__stats_request__descriptor =
   (ProtobufCMessageInit) moed__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[12] =
+static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[20] =
 {
   {
     "name",
@@ -3419,26 +3419,131 @@ static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[12
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "latency_bounds",
+    40,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Moed__V1__TierStats, n_latency_bounds),
+    offsetof(Moed__V1__TierStats, latency_bounds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "first_token_buckets",
+    41,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, n_first_token_buckets),
+    offsetof(Moed__V1__TierStats, first_token_buckets),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "first_token_seconds_sum",
+    42,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Moed__V1__TierStats, has_first_token_seconds_sum),
+    offsetof(Moed__V1__TierStats, first_token_seconds_sum),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_latency_buckets",
+    43,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, n_token_latency_buckets),
+    offsetof(Moed__V1__TierStats, token_latency_buckets),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_latency_seconds_sum",
+    44,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Moed__V1__TierStats, has_token_latency_seconds_sum),
+    offsetof(Moed__V1__TierStats, token_latency_seconds_sum),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "loads",
+    45,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_loads),
+    offsetof(Moed__V1__TierStats, loads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evictions",
+    46,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_evictions),
+    offsetof(Moed__V1__TierStats, evictions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "load_failures",
+    47,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_load_failures),
+    offsetof(Moed__V1__TierStats, load_failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
   10,   /* field[10] = cached_prompt_tokens */
   3,   /* field[3] = completion_tokens */
+  18,   /* field[18] = evictions */
   7,   /* field[7] = expert_counts */
   6,   /* field[6] = experts */
   8,   /* field[8] = failed_requests */
+  13,   /* field[13] = first_token_buckets */
+  14,   /* field[14] = first_token_seconds_sum */
   4,   /* field[4] = generation_seconds */
+  12,   /* field[12] = latency_bounds */
   5,   /* field[5] = layers */
+  19,   /* field[19] = load_failures */
+  17,   /* field[17] = loads */
   0,   /* field[0] = name */
   11,   /* field[11] = prefix_cache_hits */
   2,   /* field[2] = prompt_tokens */
   1,   /* field[1] = requests */
   9,   /* field[9] = routing_entropy */
+  15,   /* field[15] = token_latency_buckets */
+  16,   /* field[16] = token_latency_seconds_sum */
 };
-static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[2 + 1] =
+static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 30, 10 },
-  { 0, 12 }
+  { 40, 12 },
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
 {
@@ -3448,10 +3553,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
   "Moed__V1__TierStats",
   "moed.v1",
   sizeof(Moed__V1__TierStats),
-  12,
+  20,
   moed__v1__tier_stats__field_descriptors,
   moed__v1__tier_stats__field_indices_by_name,
-  2,  moed__v1__tier_stats__number_ranges,
+  3,  moed__v1__tier_stats__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -11,7 +11,7 @@ import Service
 SignalWatcher.prepareProcess()
 
 func fail(_ message: String, code: Int32) -> Never {
-    fputs("moed: \(message)\n", stderr)
+    logRefusal(message)
     exit(code)
 }
 

@@ -28,6 +28,8 @@ public struct DaemonSettings: Equatable, Sendable {
     /// Group (name or gid) whose members may load, unload, use and reload;
     /// nil: only root and moed's own user.
     public var adminGroup: String?
+    /// Least severe message logged: trace, debug, info, notice, warning, error or critical.
+    public var logLevel = "info"
     public init() {}
 }
 

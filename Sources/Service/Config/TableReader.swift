@@ -31,6 +31,7 @@ struct TableReader {
             case "idle_timeout": d.idleTimeout = try timeout(e, allowsNever: true)
             case "max_connections_per_uid": d.maxConnectionsPerUID = try integer(e, 1...100_000)
             case "admin_group": d.adminGroup = try groupName(e)
+            case "log_level": d.logLevel = try logLevel(e)
             default: throw error(e, "unknown key in [daemon]")
             }
         }

@@ -39,6 +39,7 @@ public final class Daemon {
         self.extraDirectories = extraPluginDirectories
         self.allowsUntrustedConfig = allowingUntrustedConfig
         self.listeningOn = configuration.daemon.socketPath
+        configuration.daemon.applyLogLevel()
         loop = try EventLoop()
         loopQueue = try AsyncQueue(loop: loop)
         keepAliveTimer = try LoopTimer(loop: loop)
@@ -75,7 +76,7 @@ public final class Daemon {
             try SignalWatcher(loop: loop, signal: SIGHUP) { [weak self] in _ = self?.reload() },
         ]
         scheduler.loadPinnedTiers()
-        log("listening on \(listeningOn) (pid \(getpid()), default tier \(scheduler.defaultTier))")
+        moedLog.notice("listening on \(listeningOn) (pid \(getpid()), default tier \(scheduler.defaultTier))")
         lastStatus = "STATUS=serving; default tier \(scheduler.defaultTier)"
         Systemd.notify("READY=1\n\(lastStatus)\nMAINPID=\(getpid())")
     }
@@ -90,7 +91,7 @@ public final class Daemon {
     public func stop() {
         guard !isStopping else { return }
         isStopping = true
-        log("stopping: draining in-flight requests")
+        moedLog.notice("stopping: draining in-flight requests")
         Systemd.notify("STOPPING=1\nSTATUS=draining")
         scheduler.beginShutdown()
         server?.stopListening()
@@ -102,7 +103,7 @@ public final class Daemon {
         guard isStopping else { return }
         if scheduler.isQuiet { scheduler.unloadAll() }
         guard scheduler.isQuiet, scheduler.isFullyUnloaded else { return }
-        log("stopped")
+        moedLog.notice("stopped")
         server?.close()
         server = nil
         // Watchers stay until here, so a repeated SIGTERM during the drain
@@ -130,14 +131,15 @@ public final class Daemon {
                 server.limits = limits
             }
             configuration = fresh
+            fresh.daemon.applyLogLevel()
             backends.setDirectories(fresh.daemon.pluginDirectories + extraDirectories,
                                     allowingUntrusted: fresh.daemon.allowsUntrustedPlugins)
             scheduler.apply(fresh)
-            log("reloaded \(fresh.path): tiers \(fresh.tiers.map(\.name).joined(separator: ", "))")
+            moedLog.notice("reloaded \(fresh.path): tiers \(fresh.tiers.map(\.name).joined(separator: ", "))")
             announceStatus()
             return .success(fresh)
         } catch let error as ConfigError {
-            log("reload refused, keeping the running config: \(error)")
+            moedLog.error("reload refused, keeping the running config: \(error)")
             return .failure(error)
         } catch {
             return .failure(ConfigError(path: configuration.path, line: nil, key: nil, message: "\(error)"))

@@ -11,7 +11,7 @@ final class RequestRouter: ConnectionDelegate {
 
     func connection(_ connection: Connection, received request: Request) {
         if let refusal = connection.access.policy.refusal(of: request.call, from: connection.peer) {
-            log("refused \(request.call.name) from uid \(connection.peer.uid) (pid \(connection.peer.pid)): not an admin")
+            moedLog.warning("refused \(request.call.name) from uid \(connection.peer.uid) (pid \(connection.peer.pid)): not an admin")
             return connection.send(.failure(id: request.id, refusal))
         }
         route(request, from: connection)

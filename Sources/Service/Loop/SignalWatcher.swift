@@ -32,7 +32,7 @@ public final class SignalWatcher {
     /// may have blocked SIGTERM, hiding it from libuv).
     public static func prepareProcess() {
         signal(SIGPIPE, SIG_IGN)
-        if !FaultGuard.install() { log("cannot install the SIGBUS guard: a truncated model file would stop moed") }
+        if !FaultGuard.install() { moedLog.error("cannot install the SIGBUS guard: a truncated model file would stop moed") }
         var empty = sigset_t()
         sigemptyset(&empty)
         pthread_sigmask(SIG_SETMASK, &empty, nil)

@@ -1,5 +1,6 @@
 import GenerationCore
 import Grammar
+import Logging
 import MoeAPI
 import PluginHost
 
@@ -17,6 +18,7 @@ final class Generation {
     let enqueuedAt: Double
     var startedAt = 0.0
     var firstTokenAt = 0.0
+    var lastTokenAt = 0.0
 
     // Model side (worker during a step).
     var chooser: TokenChooser
@@ -96,5 +98,10 @@ final class Generation {
         options.contextShift = r.contextShift ?? options.contextShift
         options.structuredOutput = r.structuredOutput
         return options
+    }
+
+    /// `tier=` and `request=` (connection/call id, unique while moed runs) for its log lines.
+    func logMetadata(tier: String) -> Logger.Metadata {
+        ["tier": "\(tier)", "request": "\(sink.connectionID)/\(requestID)"]
     }
 }

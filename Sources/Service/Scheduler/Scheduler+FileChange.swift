@@ -17,7 +17,7 @@ extension Scheduler {
     func modelFileChanged(_ tier: Tier, _ problem: String) {
         guard tier.state == .ready || tier.state == .draining, let model = tier.model else { return }
         let error = Self.fileChangedError(tier)
-        log("tier \(tier.name): \(error.message) (\(problem)); unloading, the next request loads it anew")
+        moedLog.warning("tier \(tier.name): \(error.message) (\(problem)); unloading, the next request loads it anew", metadata: ["tier": "\(tier.name)"])
         for generation in tier.active where !generation.isCancelled {
             finish(generation, on: tier, error: error)
         }

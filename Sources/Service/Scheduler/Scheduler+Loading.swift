@@ -41,8 +41,9 @@ extension Scheduler {
         }
         if used &+ bytes > budget {
             for victim in evictionCandidates(excluding: tier) where used &+ bytes > budget {
-                log("evicting idle tier \(victim.name) (\(victim.heldBytes) bytes) to load \(tier.name)")
+                moedLog.notice("evicting idle tier \(victim.name) (\(victim.heldBytes) bytes) to load \(tier.name)", metadata: ["tier": "\(victim.name)"])
                 used -= min(used, victim.heldBytes)
+                victim.counters.evictions += 1
                 beginDrain(victim)
             }
         }
@@ -99,7 +100,8 @@ extension Scheduler {
         tier.lastUsed = environment.now()
         tier.counters.layers = UInt32(clamping: model.info.layers)
         tier.counters.experts = UInt32(clamping: model.info.experts)
-        log("tier \(tier.name) ready (\(model.info.architecture), \(formatBytes(tier.memoryBytes)))")
+        tier.counters.loads += 1
+        moedLog.info("tier \(tier.name) ready (\(model.info.architecture), \(formatBytes(tier.memoryBytes)))", metadata: ["tier": "\(tier.name)"])
         let waiters = tier.loadWaiters
         tier.loadWaiters = []
         waiters.forEach { finishLoadWaiter($0, tier: tier) }
@@ -116,7 +118,8 @@ extension Scheduler {
     /// why, and the next request tries again.
     private func loadFailed(_ tier: Tier, _ error: RemoteError) {
         guard tier.move(to: .failed) else { return }
-        log("tier \(tier.name) failed: \(error.message)")
+        moedLog.error("tier \(tier.name) failed: \(error.message)", metadata: ["tier": "\(tier.name)"])
+        tier.counters.loadFailures += 1
         tier.lastError = error.message
         tier.memoryBytes = 0
         let waiters = tier.loadWaiters
@@ -150,7 +153,7 @@ extension Scheduler {
             tier.move(to: .unloaded)
             tier.memoryBytes = 0
             tier.loadProgress = 0
-            log("tier \(tier.name) unloaded")
+            moedLog.info("tier \(tier.name) unloaded", metadata: ["tier": "\(tier.name)"])
             let waiters = tier.unloadWaiters
             tier.unloadWaiters = []
             waiters.forEach { $0.sink.send(Response(id: $0.requestID, isFinal: true, result: .tier(status(of: tier)))) }
@@ -184,7 +187,7 @@ extension Scheduler {
         let now = environment.now()
         for tier in tiers.values where tier.isIdle && !tier.settings.isPinned {
             if let keepAlive = tier.settings.keepAlive, now - tier.lastUsed >= keepAlive {
-                log("tier \(tier.name) idle for \(Int(now - tier.lastUsed)) s: unloading")
+                moedLog.info("tier \(tier.name) idle for \(Int(now - tier.lastUsed)) s: unloading", metadata: ["tier": "\(tier.name)"])
                 beginDrain(tier)
             }
         }

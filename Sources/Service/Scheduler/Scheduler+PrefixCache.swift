@@ -22,7 +22,7 @@ extension Scheduler {
             freed &+= tier.dropCachedPrefixes(toFree: 1)  // its oldest entry
             if !touched.contains(where: { $0 === tier }) { touched.append(tier) }
         }
-        if freed > 0 { log("dropped \(formatBytes(freed)) of cached prefixes to stay within the memory budget") }
+        if freed > 0 { moedLog.notice("dropped \(formatBytes(freed)) of cached prefixes to stay within the memory budget") }
         // On the next loop turn, not now: starting the removal job here
         // would make an idle tier busy, and the caller (a load making
         // room) may be about to unload that very tier.

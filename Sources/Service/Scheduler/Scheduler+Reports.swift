@@ -21,6 +21,11 @@ extension Scheduler {
             s.routingEntropy = c.routingEntropy
             s.cachedPromptTokens = c.cachedPromptTokens
             s.prefixCacheHits = c.prefixCacheHits
+            s.firstToken = c.firstToken
+            s.tokenLatency = c.tokenLatency
+            s.loads = c.loads
+            s.evictions = c.evictions
+            s.loadFailures = c.loadFailures
             return s
         }
     }

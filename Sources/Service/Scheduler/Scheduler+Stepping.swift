@@ -137,12 +137,17 @@ extension Scheduler {
         case .contextFull:
             finish(g, on: tier, reason: .contextFull, tail: g.rules.end(.contextFull))
         case .token(let token, let bytes, let logprob):
+            let now = environment.now()
             if g.firstTokenAt == 0 {
-                g.firstTokenAt = environment.now()
+                g.firstTokenAt = now
                 tier.counters.promptTokens += UInt64(g.promptTokens.count)
                 tier.counters.cachedPromptTokens += UInt64(g.cachedPromptTokens)
                 if g.cachedPromptTokens > 0 { tier.counters.prefixCacheHits += 1 }
+                tier.counters.firstToken.observe(now - g.enqueuedAt)
+            } else {
+                tier.counters.tokenLatency.observe(now - g.lastTokenAt)
             }
+            g.lastTokenAt = now
             let step = g.rules.accept(token, bytes: bytes)
             if step.isOutput {
                 tier.counters.completionTokens += 1
@@ -160,6 +165,7 @@ extension Scheduler {
         retire(g, from: tier, keep: error == nil)
         if let error {
             tier.counters.failedRequests += 1
+            moedLog.warning("generate failed: \(error.message)", metadata: g.logMetadata(tier: tier.name))
             return g.sink.send(.failure(id: g.requestID, error))
         }
         if !tail.isEmpty {
@@ -178,6 +184,11 @@ extension Scheduler {
         summary.promptSeconds = (g.firstTokenAt > 0 ? g.firstTokenAt : now) - g.startedAt
         summary.generationSeconds = g.firstTokenAt > 0 ? now - g.firstTokenAt : 0
         g.sink.send(Response(id: g.requestID, isFinal: true, result: .summary(summary)))
+        var metadata = g.logMetadata(tier: tier.name)
+        metadata["finish"] = "\(reason)"
+        metadata["prompt_tokens"] = "\(g.promptTokens.count)"
+        metadata["tokens"] = "\(g.completionTokens)"
+        moedLog.debug("generate done", metadata: metadata)
     }
 
     private func runTokenize(_ job: TokenizeJob, on tier: Tier, model: ModelBackend) {

@@ -197,7 +197,7 @@ struct StepJob {
                 return
             } catch {
                 if let opened { try? model.removeSequence(opened) }
-                log("prefix reuse failed, prefilling instead: \(error)")
+                moedLog.warning("prefix reuse failed, prefilling instead: \(error)")
             }
         }
         g.sequence = try model.createSequence()

@@ -55,6 +55,11 @@ struct TierCounters {
     /// Prompt tokens continued from cached sequences, and the requests that did.
     var cachedPromptTokens: UInt64 = 0
     var prefixCacheHits: UInt64 = 0
+    var firstToken = LatencyHistogram()
+    var tokenLatency = LatencyHistogram()
+    var loads: UInt64 = 0
+    var evictions: UInt64 = 0
+    var loadFailures: UInt64 = 0
 }
 
 /// One tier's runtime: its settings, state, model and queues. Lives on
@@ -116,7 +121,7 @@ final class Tier {
     @discardableResult
     func move(to next: TierState) -> Bool {
         guard state.canMove(to: next) else {
-            log("tier \(name): refused move \(state.name) → \(next.name)")
+            moedLog.error("tier \(name): refused move \(state.name) → \(next.name)", metadata: ["tier": "\(name)"])
             return false
         }
         state = next
@@ -150,15 +155,3 @@ final class Tier {
     }
 }
 
-/// Diagnostics go to stderr (the journal, under systemd).
-func log(_ message: String) {
-    var line = "moed: " + message + "\n"
-    line.withUTF8 { _ = fwriteStderr($0.baseAddress, $0.count) }
-}
-
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-private func fwriteStderr(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int {
-    write(2, bytes, count)
-}

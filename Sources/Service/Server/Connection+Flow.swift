@@ -29,8 +29,9 @@ extension Connection {
         let milliseconds = limits.slowClientTimeoutMilliseconds
         timer.start(after: milliseconds) { [weak self] in
             guard let self, self.isPaused, self.state == .open else { return }
-            log("closing connection \(self.id) (uid \(self.peer.uid)): \(self.queuedBytes) reply bytes unread for "
-                + "\(milliseconds) ms (max_queued_reply_bytes \(self.limits.maxQueuedReplyBytes), slow_client_timeout)")
+            let why = "\(self.queuedBytes) reply bytes unread for \(milliseconds) ms"
+                + " (max_queued_reply_bytes \(self.limits.maxQueuedReplyBytes), slow_client_timeout)"
+            moedLog.warning("closing connection \(self.id) (uid \(self.peer.uid)): \(why)")
             self.close()
         }
     }

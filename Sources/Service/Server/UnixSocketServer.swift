@@ -94,7 +94,7 @@ public final class UnixSocketServer {
         connections[id] = connection
         connectionsByUID[uid, default: 0] += 1
         if connectionsByUID[uid, default: 0] > limits.maxConnectionsPerUID {
-            log("refusing a connection from uid \(uid) (pid \(connection.peer.pid)): max_connections_per_uid \(limits.maxConnectionsPerUID) reached")
+            moedLog.warning("refusing a connection from uid \(uid) (pid \(connection.peer.pid)): max_connections_per_uid \(limits.maxConnectionsPerUID) reached")
             return connection.refuse(RemoteError(.resourceExhausted,
                 "too many connections from uid \(uid): \(limits.maxConnectionsPerUID) are open (max_connections_per_uid)"))
         }
@@ -116,7 +116,7 @@ public final class UnixSocketServer {
         // Unlink before closing, so the name is never free while we still
         // hold it; and only if it is still our socket.
         if let socketFile, !socketFile.removeIfOwned() {
-            log("leaving \(socketFile.path) in place: it is no longer the socket this moed created")
+            moedLog.warning("leaving \(socketFile.path) in place: it is no longer the socket this moed created")
         }
         closeHandle(handle)
     }

@@ -658,10 +658,43 @@ struct  Moed__V1__TierStats
   uint64_t cached_prompt_tokens;
   protobuf_c_boolean has_prefix_cache_hits;
   uint64_t prefix_cache_hits;
+  /*
+   * Latency histograms for /metrics (gate13). `latency_bounds` are the
+   * buckets' upper bounds in seconds, ascending; each *_buckets list has one
+   * count per bound plus a last one for "above every bound" (not cumulative).
+   */
+  size_t n_latency_bounds;
+  double *latency_bounds;
+  /*
+   * queue + prompt: request arrival to first token
+   */
+  size_t n_first_token_buckets;
+  uint64_t *first_token_buckets;
+  protobuf_c_boolean has_first_token_seconds_sum;
+  double first_token_seconds_sum;
+  /*
+   * between consecutive generated tokens of one request
+   */
+  size_t n_token_latency_buckets;
+  uint64_t *token_latency_buckets;
+  protobuf_c_boolean has_token_latency_seconds_sum;
+  double token_latency_seconds_sum;
+  /*
+   * loads that reached READY
+   */
+  protobuf_c_boolean has_loads;
+  uint64_t loads;
+  /*
+   * unloads to make room for another tier
+   */
+  protobuf_c_boolean has_evictions;
+  uint64_t evictions;
+  protobuf_c_boolean has_load_failures;
+  uint64_t load_failures;
 };
 #define MOED__V1__TIER_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_stats__descriptor) \
-    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0 }
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Moed__V1__StatsReply

@@ -1,0 +1,130 @@
+import MoeAPI
+
+/// The fields of OpenAI's `/v1/chat/completions` and `/v1/completions`
+/// bodies that moed honours. Unknown fields are ignored, as OpenAI's own
+/// clients send several (`frequency_penalty`, `user`, ...).
+struct CompletionBody: Decodable {
+    var model: String?
+    var messages: [Message]?
+    var prompt: Prompt?
+    var maxTokens: Int?
+    var maxCompletionTokens: Int?
+    var temperature: Double?
+    var topP: Double?
+    var topK: Int?
+    var seed: Int64?
+    var stop: Stop?
+    var stream: Bool?
+    var streamOptions: StreamOptions?
+    var n: Int?
+    var logprobs: LogprobsFlag?
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, prompt, temperature, seed, stop, stream, n, logprobs
+        case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
+        case topP = "top_p", topK = "top_k", streamOptions = "stream_options"
+    }
+
+    struct StreamOptions: Decodable {
+        var includeUsage: Bool?
+        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
+
+    struct Message: Decodable {
+        var role: String
+        var content: String
+
+        enum CodingKeys: String, CodingKey { case role, content }
+        struct Part: Decodable { var type: String; var text: String? }
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            role = try c.decode(String.self, forKey: .role)
+            if let text = try? c.decodeIfPresent(String.self, forKey: .content) {
+                content = text
+            } else if let parts = try? c.decode([Part].self, forKey: .content) {
+                guard parts.allSatisfy({ $0.type == "text" }) else {
+                    throw Swift.DecodingError.dataCorruptedError(forKey: .content, in: c,
+                        debugDescription: "only text content parts are supported")
+                }
+                content = parts.compactMap(\.text).joined()
+            } else {
+                content = ""  // an assistant message with tool calls, or null
+            }
+        }
+    }
+
+    /// A prompt is a string or a list holding one string (token arrays are not taken).
+    struct Prompt: Decodable {
+        var text: String
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let text = try? c.decode(String.self) {
+                self.text = text
+                return
+            }
+            let list = try c.decode([String].self)
+            guard list.count == 1 else {
+                throw Swift.DecodingError.dataCorruptedError(in: c, debugDescription: "prompt must be one string (got \(list.count))")
+            }
+            text = list[0]
+        }
+    }
+
+    struct Stop: Decodable {
+        var strings: [String]
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { strings = [] } else if let one = try? c.decode(String.self) { strings = [one] } else {
+                strings = try c.decode([String].self)
+            }
+        }
+    }
+
+    /// `logprobs` is a bool on chat and an integer on completions.
+    struct LogprobsFlag: Decodable {
+        var isRequested: Bool
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { isRequested = false } else if let flag = try? c.decode(Bool.self) { isRequested = flag } else {
+                isRequested = try c.decode(Int.self) > 0
+            }
+        }
+    }
+}
+
+extension CompletionBody {
+    var wantsStream: Bool { stream ?? false }
+    var wantsStreamUsage: Bool { streamOptions?.includeUsage ?? false }
+
+    /// The moed request, or the OpenAI-shaped reason it cannot be made.
+    func generateRequest(chat: Bool) throws(OpenAIError) -> GenerateRequest {
+        guard let model, !model.isEmpty else { throw .invalid("you must provide a model parameter", param: "model") }
+        if let n, n != 1 { throw .invalid("n = \(n): moed returns one choice per request", param: "n") }
+        if logprobs?.isRequested == true { throw .invalid("logprobs are not supported yet", param: "logprobs") }
+        var request = GenerateRequest()
+        request.tier = model
+        if chat {
+            guard let messages, !messages.isEmpty else { throw .invalid("messages must be a non-empty list", param: "messages") }
+            request.messages = messages.map { ChatMessage(role: $0.role, content: $0.content) }
+        } else {
+            guard let prompt else { throw .invalid("you must provide a prompt parameter", param: "prompt") }
+            request.prompt = prompt.text
+        }
+        if let limit = maxCompletionTokens ?? maxTokens {
+            guard limit >= 1, limit <= 1_000_000 else {
+                throw .invalid("max_tokens = \(limit): expected 1 to 1000000", param: "max_tokens")
+            }
+            request.maxTokens = UInt32(limit)
+        }
+        if let temperature { request.sampling.temperature = Float(temperature) }
+        if let topP { request.sampling.topP = Float(topP) }
+        if let topK {
+            guard topK >= 0, topK <= 1_000_000 else { throw .invalid("top_k = \(topK): expected 0 to 1000000", param: "top_k") }
+            request.sampling.topK = UInt32(topK)
+        }
+        if let seed { request.sampling.seed = UInt64(bitPattern: seed) }
+        request.stop = stop?.strings.filter { !$0.isEmpty } ?? []
+        return request
+    }
+}

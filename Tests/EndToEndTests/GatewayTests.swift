@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// moegate in front of a real moed (toy plugin), driven by OpenAI's own
+/// Python client, Prometheus' own parser and curl.
+@Suite("moegate: OpenAI's HTTP API and /metrics over moed", .serialized)
+struct GatewayTests {
+    static let python = Testing.ConditionTrait.enabled(if: GatewayPython.isAvailable,
+        "skipped: needs .venv with openai and prometheus_client (scripts/install-deps.sh installs them)")
+
+    @Test("openai's client lists tiers, completes and streams, and gets errors in OpenAI's shape", python)
+    func openAIClient() throws {
+        let scratch = Scratch()
+        scratch.writeConfig()
+        let daemon = try DaemonProcess(scratch)
+        let gateway = try GatewayProcess(socket: scratch.socket)
+        let seen = try GatewayPython.check("api", gateway: gateway)
+        #expect(seen["models"] as? [String] == ["haiku", "opus"])
+        let chat = try #require(seen["chat"] as? [String: Any])
+        #expect(chat["object"] as? String == "chat.completion")
+        #expect(chat["finish"] as? String == "length")
+        #expect(chat["completion_tokens"] as? Int == 6)
+        #expect((chat["text"] as? String)?.count == 6)
+        let chatStream = try #require(seen["chat_stream"] as? [String: Any])
+        #expect(chatStream["text"] as? String == chat["text"] as? String)
+        #expect(chatStream["finish"] as? [String] == ["length"])
+        #expect(chatStream["usage"] as? Int == 6)
+        let completion = try #require(seen["completion"] as? [String: Any])
+        #expect(completion["text"] as? String == toyContinuation(promptBytes: 3, count: 5))
+        #expect(completion["object"] as? String == "text_completion")
+        #expect(seen["completion_stream"] as? String == toyContinuation(promptBytes: 3, count: 5))
+        let stop = try #require(seen["stop"] as? [String: Any])
+        #expect(stop["text"] as? String == "o from the ")  // the toy recites from text[4]; "toy" ends it
+        #expect(stop["finish"] as? String == "stop")
+        let unknown = try #require(seen["unknown_model"] as? [String: Any], "\(seen["unknown_model"] ?? "nil")")
+        #expect(unknown["status"] as? Int == 404)
+        #expect(unknown["code"] as? String == "model_not_found")
+        #expect(unknown["param"] as? String == "model")
+        let badTopP = try #require(seen["bad_top_p"] as? [String: Any], "\(seen["bad_top_p"] ?? "nil")")
+        #expect(badTopP["status"] as? Int == 400)
+        #expect((badTopP["message"] as? String)?.contains("top_p") == true)
+        let malformed = try #require(seen["malformed"] as? [String: Any])
+        #expect(malformed["status"] as? Int == 400)
+        let shape = try #require(malformed["error"] as? [String: Any], "not OpenAI's error shape: \(malformed)")
+        #expect(shape["type"] as? String == "invalid_request_error")
+        #expect((shape["message"] as? String)?.isEmpty == false)
+        #expect((seen["wrong_type"] as? [String: Any])?["status"] as? Int == 400)
+        #expect((seen["healthz"] as? [String: Any])?["status"] as? Int == 200)
+        #expect(gateway.stop() == 0)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("/metrics parses with prometheus_client and its counters move as requests run", python)
+    func metrics() throws {
+        let scratch = Scratch()
+        scratch.writeConfig(toyKnobs: "step_ms=2 experts=4")  // the toy routes tokens over 4 experts
+        let daemon = try DaemonProcess(scratch)
+        let gateway = try GatewayProcess(socket: scratch.socket)
+        let seen = try GatewayPython.check("metrics", gateway: gateway)
+        #expect(seen["status"] as? Int == 200)
+        #expect(seen["requests"] as? Double == 2)
+        #expect(seen["generated"] as? Double == 9)
+        #expect((seen["prompt"] as? Double ?? 0) >= 8)
+        #expect(seen["ttft_count"] as? Double == 2)
+        #expect(seen["token_latency_count"] as? Double == 7)
+        #expect((seen["ttft_inf_bucket"] as? Double ?? 0) >= 2)
+        #expect(seen["ready"] as? Double == 1)
+        #expect(seen["loads"] as? Double == 1)
+        #expect(seen["up"] as? Double == 1)
+        #expect(seen["completions"] as? Double == 2)
+        let entropy = try #require(seen["expert_entropy_layer0"] as? Double, "no expert-load entropy for layer 0")
+        #expect(entropy > 0 && entropy <= log(4.0) + 1e-9)
+        let types = try #require(seen["types"] as? [String: String])
+        #expect(types["moed_tier_requests"] == "counter")
+        #expect(types["moed_tier_time_to_first_token_seconds"] == "histogram")
+        #expect(types["moed_tier_state"] == "gauge")
+        #expect(gateway.stop() == 0)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("32 concurrent streaming clients all finish with no error", python)
+    func concurrentStreams() throws {
+        let scratch = Scratch()
+        scratch.writeConfig()
+        let daemon = try DaemonProcess(scratch)
+        let gateway = try GatewayProcess(socket: scratch.socket)
+        let seen = try GatewayPython.check("concurrent", gateway: gateway)
+        #expect(seen["error_count"] as? Int == 0, "\(seen["errors"] ?? "")")
+        #expect(seen["finished"] as? Int == 32)
+        #expect(seen["nonempty"] as? Int == 32)
+        #expect(gateway.stop() == 0)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("SmolLM2 on the dense plugin: a greedy chat streams the same text it answers whole", python, DefaultModel.isInstalled)
+    func realModel() throws {
+        let model = try #require(DefaultModel.path, DefaultModel.missing)
+        let scratch = Scratch()
+        scratch.write("moed.toml", """
+            [daemon]
+            socket = "\(scratch.socket)"
+            threads = 1
+            [tiers.haiku]
+            plugin = "dense"
+            model = "\(model)"
+            context = 512
+            repeat_penalty = 1.0
+            """)
+        let daemon = try DaemonProcess(scratch)
+        let gateway = try GatewayProcess(socket: scratch.socket)
+        let seen = try GatewayPython.check("greedy", gateway: gateway)
+        let whole = try #require(seen["whole"] as? String)
+        #expect(!whole.isEmpty)
+        #expect(seen["streamed"] as? String == whole)
+        #expect(seen["completion_tokens"] as? Int ?? 0 > 0)
+        #expect(gateway.stop() == 0)
+        #expect(daemon.stop() == 0)
+    }
+}
