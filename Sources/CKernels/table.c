@@ -114,10 +114,12 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 #define SCALES_Q8_K .scales4 = moe_act_scales4_q8_K, .scales_per_block = 4
 #define K_MULTI(q, dot_isa, isa) \
     .dot = moe_dot_##q##_q8_K_##dot_isa, .gemm4 = moe_gemm4_##q##_q8_K_##isa, SCALES_Q8_K
+// Decode streams a run of rows through the one-row dot (decode_rows.c).
+#define K_ROWS(q, dot_isa) .dot_rows = moe_dot_rows_##q##_##dot_isa
 #define K_QUANT_ROWS(dot_isa, isa)                                                                 \
-    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa)},             \
-    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa)},             \
-    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa)}
+    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa), K_ROWS(q4_K, dot_isa)}, \
+    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa), K_ROWS(q5_K, dot_isa)}, \
+    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa), K_ROWS(q6_K, dot_isa)}
 // Types that only dequantize, identical at every level.
 #define DEQUANT_ONLY_ROWS                                                                  \
     [T_Q8_1] = {Q8_1_SHAPE},                                                               \
@@ -147,10 +149,13 @@ static const moe_kernel ck_scalar[CK_TYPES] = {
 };
 
 // The AVX2 rows of the 32-value quants: one-row dot, four activation rows
-// (dot4, gemm4 on float scales) and four weight rows (dotr4).
+// (dot4, gemm4 on float scales) and four weight rows (dotr4, tested but
+// not what decoding takes: dot_rows streams AVX2's one-row dot row after row,
+// also at the avx512 level, whose own one-row dots are slower).
 #define AVX2_QUANT(q, act)                                                                     \
     .quantize_act = moe_quantize_##act##_avx2, .dot4 = moe_dot4_##q##_##act##_avx2,            \
-    .dotr4 = moe_dotr4_##q##_##act##_avx2, .gemm4 = moe_gemm4_##q##_##act##_avx2
+    .dotr4 = moe_dotr4_##q##_##act##_avx2, .gemm4 = moe_gemm4_##q##_##act##_avx2,              \
+    .dot_rows = moe_dot_rows_##q##_avx2
 
 static const moe_kernel ck_avx2[CK_TYPES] = {
     [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx2, FLOAT_GEMM(f32, avx2)},
@@ -197,7 +202,7 @@ static const moe_kernel ck_avx512[CK_TYPES] = {
 #define VNNI_QUANT(q, act, one_row)                                                            \
     .dot = moe_dot_##q##_##act##_##one_row, .quantize_act = moe_quantize_##act##_avx2,         \
     .dot4 = moe_dot4_##q##_##act##_avx2, .dotr4 = moe_dotr4_##q##_##act##_vnni,                \
-    .gemm4 = moe_gemm4_##q##_##act##_vnni
+    .gemm4 = moe_gemm4_##q##_##act##_vnni, .dot_rows = moe_dot_rows_##q##_##one_row
 #define SCALES_Q8_0_VNNI .scales4 = moe_act_scales4_q8_0_vnni, .scales_per_block = 48
 
 static const moe_kernel ck_avx512vnni[CK_TYPES] = {
