@@ -51,13 +51,48 @@ CK_KX8 static inline __m256i ck_kx8_y4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-// Σ over the block of sc·(q·y) for the eight rows, and Σ mn·bsum.
-CK_KX8 static inline void ck_kx8_block(const moe_block_q4_Kx8 *b, const uint8_t sm[128], const moe_block_q8_K *a,
-                                       __m256i *isum_out, __m256i *msum_out) {
+// Σ over the block of sc·(q·y) for the eight rows, and Σ mn·bsum, for R
+// activation blocks at once: each piece is loaded and split into nibbles
+// once for all R (R = 4 uses 8 of the 32 ymm registers for sums).
+#define CK_KX8_BLOCK(R)                                                                            \
+    CK_KX8 static inline void ck_kx8_block##R(const moe_block_q4_Kx8 *b, const uint8_t sm[128],     \
+                                              const moe_block_q8_K *const a[R], __m256i isum[R],    \
+                                              __m256i msum[R]) {                                    \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                  \
+        for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                   \
+        for (int c = 0; c < 4; c++) {                                                               \
+            __m256i lo[R], hi[R];                                                                   \
+            for (int j = 0; j < (R); j++) lo[j] = hi[j] = _mm256_setzero_si256();                   \
+            for (int p = 0; p < 8; p++) {                                                           \
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));  \
+                const __m256i wl = _mm256_and_si256(w, m4);                                         \
+                const __m256i wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);                   \
+                for (int j = 0; j < (R); j++) {                                                     \
+                    const int8_t *y = a[j]->qs + 64 * c + 4 * p;                                    \
+                    lo[j] = _mm256_dpbusd_epi32(lo[j], wl, ck_kx8_y4(y));                           \
+                    hi[j] = _mm256_dpbusd_epi32(hi[j], wh, ck_kx8_y4(y + 32));                      \
+                }                                                                                   \
+            }                                                                                       \
+            const __m256i sl = ck_kx8_bytes_i32(sm + 16 * c), sh = ck_kx8_bytes_i32(sm + 16 * c + 8); \
+            for (int j = 0; j < (R); j++)                                                           \
+                isum[j] = _mm256_add_epi32(isum[j], _mm256_add_epi32(_mm256_mullo_epi32(lo[j], sl), \
+                                                                     _mm256_mullo_epi32(hi[j], sh))); \
+        }                                                                                           \
+        for (int s = 0; s < 8; s++) {                                                               \
+            const __m256i mn = ck_kx8_bytes_i32(sm + 64 + 8 * s);                                   \
+            for (int j = 0; j < (R); j++)                                                           \
+                msum[j] = _mm256_add_epi32(msum[j], _mm256_mullo_epi32(mn,                          \
+                              _mm256_set1_epi32(a[j]->bsums[2 * s] + a[j]->bsums[2 * s + 1])));      \
+        }                                                                                           \
+    }
+
+// One activation row (decode): two chains per sub-block, so the vpdpbusd
+// latency overlaps.
+CK_KX8 static inline void ck_kx8_block1(const moe_block_q4_Kx8 *b, const uint8_t sm[128], const moe_block_q8_K *a,
+                                        __m256i *isum_out, __m256i *msum_out) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        // two chains per sub-block, so the vpdpbusd latency overlaps
         __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0;
         for (int p = 0; p < 8; p += 2) {
             const __m256i w0 = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));
@@ -78,6 +113,8 @@ CK_KX8 static inline void ck_kx8_block(const moe_block_q4_Kx8 *b, const uint8_t 
     *msum_out = msum;
 }
 
+CK_KX8_BLOCK(4)
+
 CK_KX8 void moe_gemm_q4_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
@@ -95,13 +132,18 @@ CK_KX8 void moe_gemm_q4_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y
                 ck_kx8_scales(b, sm);
                 const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
                 const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+                // fewer than four rows: one row at a time, the pieces from L1
+                const moe_block_q8_K *a[4];
+                __m256i isum[4], msum[4];
+                for (int64_t j = 0; j < rows_here; j++)
+                    a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
+                if (rows_here == 4) ck_kx8_block4(b, sm, a, isum, msum);
+                else
+                    for (int64_t j = 0; j < rows_here; j++) ck_kx8_block1(b, sm, a[j], &isum[j], &msum[j]);
                 for (int64_t j = 0; j < rows_here; j++) {
-                    const moe_block_q8_K *a = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
-                    __m256i isum, msum;
-                    ck_kx8_block(b, sm, a, &isum, &msum);
-                    const __m256 dy = _mm256_set1_ps(a->d);
-                    acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum), acc[j]);
-                    acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum), acc[j]);
+                    const __m256 dy = _mm256_set1_ps(a[j]->d);
+                    acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+                    acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum[j]), acc[j]);
                 }
             }
             for (int64_t j = 0; j < rows_here; j++) _mm256_storeu_ps(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
