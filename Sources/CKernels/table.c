@@ -5,6 +5,7 @@
 #include "ck_internal.h"
 #include "kquants.h"
 #include "repack_q4_K.h"
+#include "repack_q6_K.h"
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -218,11 +219,15 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
     DEQUANT_ONLY_ROWS,
 };
 
-// Q4_K at the avx512vnni level also repacks eight rows at a time (x8,
-// repack_q4_K*.c): the row written over K_QUANT_ROWS' at lookup.
+// Q4_K and Q6_K at the avx512vnni level also repack eight rows at a time
+// (x8, repack_q4_K*.c, repack_q6_K*.c): rows returned instead of
+// K_QUANT_ROWS' at lookup.
 static const moe_kernel ck_q4_K_x8_vnni = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512vnni, avx512vnni),
                                            K_ROWS(q4_K, avx512vnni), .repack_x8 = moe_repack_q4_K_x8,
                                            .gemm_x8 = moe_gemm_q4_Kx8_q8_K_vnni};
+static const moe_kernel ck_q6_K_x8_vnni = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx512vnni, avx512vnni),
+                                           K_ROWS(q6_K, avx512vnni), .repack_x8 = moe_repack_q6_K_x8,
+                                           .gemm_x8 = moe_gemm_q6_Kx8_q8_K_vnni};
 
 // BF16 with vdpbf16ps, on the activations kept in bf16: AVX-512 BF16 is a
 // feature of its own (Ice Lake has VNNI without it), so the avx512vnni
@@ -235,6 +240,7 @@ static const moe_kernel ck_bf16_dp = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx51
 const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_BF16 && isa == MOE_ISA_AVX512VNNI && moe_cpu_has("avx512bf16")) return &ck_bf16_dp;
     if (type == T_Q4_K && isa == MOE_ISA_AVX512VNNI) return &ck_q4_K_x8_vnni;
+    if (type == T_Q6_K && isa == MOE_ISA_AVX512VNNI) return &ck_q6_K_x8_vnni;
     const moe_kernel *table;
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;
