@@ -173,21 +173,23 @@ static const moe_kernel ck_avx2[CK_TYPES] = {
     DEQUANT_ONLY_ROWS,
 };
 
-// AVX-512 F/BW has its own one-row dots and float four-row kernels; the
-// quants' multi-row kernels are AVX2's (this machine has VNNI, so the
-// level without it was not measured apart).
+// AVX-512 F/BW has its own float kernels; the classic quants' kernels are
+// AVX2's, the one-row dots included: AVX-512 ones (two blocks a register,
+// one accumulator chain, scalar scale conversions) measured 1.2-2.8x slower
+// in cache on AMD EPYC Zen 4 and were removed (docs/kernels.md). This
+// machine has VNNI, so the level without it was not measured apart.
 #define AVX512_FLOATS                                                                               \
     [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx512, FLOAT_GEMM(f32, avx512)},                  \
     [T_F16] = {F16_SHAPE_F16C, .dot = moe_dot_f16_f16_avx512, FLOAT_GEMM(f16, avx512)},             \
     [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512, FLOAT_GEMM(bf16, avx512)}
 static const moe_kernel ck_avx512[CK_TYPES] = {
     AVX512_FLOATS,
-    [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx512, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
-    [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx512, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
+    [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx2, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
+    [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx2, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
                 .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
-    [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx512, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
-    [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx512, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
-    [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx512, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
+    [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx2, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
+    [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx2, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
+    [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
     // F + BW only at this level; the avx512vnni level has VNNI K-quant kernels.
     K_QUANT_ROWS(avx512, avx512),
     DEQUANT_ONLY_ROWS,

@@ -74,11 +74,6 @@ float moe_dot_q8_0_q8_0_avx2(const void *x, const void *y, int64_t n);
 float moe_dot_f32_f32_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_f16_f16_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_bf16_bf16_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q4_0_q8_0_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q4_1_q8_1_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q5_0_q8_0_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q5_1_q8_1_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q8_0_q8_0_avx512(const void *x, const void *y, int64_t n);
 
 // One weight row with four activation rows (prompt processing):
 // out[j] = dot(x, y + j * y_stride), j = 0..3. AVX2 only; the table falls
