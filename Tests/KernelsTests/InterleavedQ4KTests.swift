@@ -5,8 +5,8 @@ import Testing
 
 /// Q4_K in the eight-row interleaved layout (repack_q4_K*.c): the repack and
 /// its inverse, the scalar product on it against the one-row reference dot
-/// (exactly), and the VNNI product against the scalar dots, for 1 to 9
-/// activation rows. Only the avx512vnni table repacks Q4_K.
+/// (exactly), and every SIMD level's product (AVX2's at avx2 and avx512,
+/// VNNI's at avx512vnni) against the scalar dots, for 1 to 9 activation rows.
 @Suite("Interleaved Q4_K kernels")
 struct InterleavedQ4KTests {
     static let count = 1024  // values per row: 4 blocks of 256
@@ -33,11 +33,11 @@ struct InterleavedQ4KTests {
         return out
     }
 
-    @Test("the avx512vnni table repacks Q4_K; no other level does")
+    @Test("every SIMD table repacks Q4_K; the scalar one does not")
     func whichLevels() throws {
         for isa in supportedISAs {
             let table = try #require(KernelTable(isa: isa))
-            #expect(table[.q4_K]?.canInterleave == (isa == .avx512vnni), "\(isa)")
+            #expect(table[.q4_K]?.canInterleave == (isa != .scalar), "\(isa)")
         }
     }
 
@@ -72,16 +72,20 @@ struct InterleavedQ4KTests {
         }
     }
 
-    @Test("the VNNI product agrees with the scalar dots for 1 to 9 activation rows",
-          .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
+    @Test("every SIMD level's product agrees with the scalar dots for 1 to 9 activation rows",
           arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9])
-    func vnniAgreement(m: Int) throws {
+    func agreement(m: Int) throws {
+        for isa in supportedISAs where isa != .scalar { try agreement(m: m, isa: isa) }
+        for isa in KernelISA.allCases where !isa.isSupported { print("skipped: no \(isa) here, or MOED_KERNEL_ISA caps it (Q4_K x8, \(m) rows)") }
+    }
+
+    private func agreement(m: Int, isa: KernelISA) throws {
         let rows = 24, tolerance = try #require(Tolerance.dot[.q4_K])
         var rng = SeededGenerator(seed: 5200 + UInt64(m))
         let scalar = try #require(KernelTable.scalar[.q4_K])
         let weights = randomWeights(.q4_K, count: rows * Self.count, &rng)
         let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(Self.count, &rng, scale: Float(1 + j))) }
-        let kernel = try #require(KernelTable(isa: .avx512vnni)?[.q4_K])
+        let kernel = try #require(KernelTable(isa: isa)?[.q4_K])
         #expect(kernel.canInterleave)
         var packed = [UInt8](repeating: 0, count: weights.count)
         weights.withUnsafeBytes { src in
@@ -103,14 +107,16 @@ struct InterleavedQ4KTests {
                 let expected = Double(scalar.dot(w, activations[j], count: Self.count))
                 let magnitude = zip(scalar.dequantized(w, count: Self.count), x).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
                 #expect(abs(Double(out[j * rows + r]) - expected) <= tolerance * max(magnitude, 1),
-                        "weight row \(r), activation row \(j): \(out[j * rows + r]) vs \(expected)")
+                        "\(isa), weight row \(r), activation row \(j): \(out[j * rows + r]) vs \(expected)")
             }
         }
     }
 
-    @Test("extreme rows (every nibble 15, every scale and min 63) against activations of ±127 stay exact in i32")
-    func extremes() throws {
-        guard KernelISA.avx512vnni.isSupported else { print("skipped: no AVX-512 VNNI here (Q4_K x8 extremes)"); return }
+    @Test("extreme rows (every nibble 15, every scale and min 63) against activations of ±127 stay exact in i32 (and i16 for AVX2's pairs)",
+          arguments: [KernelISA.avx2, .avx512vnni])
+    func extremes(isa: KernelISA) throws {
+        guard isa.isSupported else { print("skipped: no \(isa) here, or MOED_KERNEL_ISA caps it (Q4_K x8 extremes)"); return }
+        let product: Product = isa == .avx2 ? moe_gemm_q4_Kx8_q8_K_avx2 : moe_gemm_q4_Kx8_q8_K_vnni
         let rows = 8
         let scalar = try #require(KernelTable.scalar[.q4_K])
         var block = [UInt8](repeating: 0xFF, count: 144)
@@ -118,7 +124,7 @@ struct InterleavedQ4KTests {
         let weights = [UInt8]((0..<rows * Self.count / 256).flatMap { _ in block })
         let activations = [scalar.quantizedActivations([Float](repeating: 1, count: Self.count)),
                            scalar.quantizedActivations((0..<Self.count).map { $0 % 2 == 0 ? -1 : 1 })]
-        let out = Self.product(moe_gemm_q4_Kx8_q8_K_vnni, Self.repacked(weights, rows: rows), rows: rows, activations)
+        let out = Self.product(product, Self.repacked(weights, rows: rows), rows: rows, activations)
         let rowBytes = weights.count / rows
         for j in 0..<2 {
             for r in 0..<rows {
