@@ -4,6 +4,8 @@
 
 #include "ck_internal.h"
 #include "kquants.h"
+#include "repack_q4_K.h"
+#include "repack_q6_K.h"
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -114,10 +116,12 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 #define SCALES_Q8_K .scales4 = moe_act_scales4_q8_K, .scales_per_block = 4
 #define K_MULTI(q, dot_isa, isa) \
     .dot = moe_dot_##q##_q8_K_##dot_isa, .gemm4 = moe_gemm4_##q##_q8_K_##isa, SCALES_Q8_K
+// Decode streams a run of rows through the one-row dot (decode_rows.c).
+#define K_ROWS(q, dot_isa) .dot_rows = moe_dot_rows_##q##_##dot_isa
 #define K_QUANT_ROWS(dot_isa, isa)                                                                 \
-    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa)},             \
-    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa)},             \
-    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa)}
+    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa), K_ROWS(q4_K, dot_isa)}, \
+    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa), K_ROWS(q5_K, dot_isa)}, \
+    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa), K_ROWS(q6_K, dot_isa)}
 // Types that only dequantize, identical at every level.
 #define DEQUANT_ONLY_ROWS                                                                  \
     [T_Q8_1] = {Q8_1_SHAPE},                                                               \
@@ -147,10 +151,13 @@ static const moe_kernel ck_scalar[CK_TYPES] = {
 };
 
 // The AVX2 rows of the 32-value quants: one-row dot, four activation rows
-// (dot4, gemm4 on float scales) and four weight rows (dotr4).
+// (dot4, gemm4 on float scales) and four weight rows (dotr4, tested but
+// not what decoding takes: dot_rows streams AVX2's one-row dot row after row,
+// also at the avx512 level, whose own one-row dots are slower).
 #define AVX2_QUANT(q, act)                                                                     \
     .quantize_act = moe_quantize_##act##_avx2, .dot4 = moe_dot4_##q##_##act##_avx2,            \
-    .dotr4 = moe_dotr4_##q##_##act##_avx2, .gemm4 = moe_gemm4_##q##_##act##_avx2
+    .dotr4 = moe_dotr4_##q##_##act##_avx2, .gemm4 = moe_gemm4_##q##_##act##_avx2,              \
+    .dot_rows = moe_dot_rows_##q##_avx2
 
 static const moe_kernel ck_avx2[CK_TYPES] = {
     [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx2, FLOAT_GEMM(f32, avx2)},
@@ -166,21 +173,23 @@ static const moe_kernel ck_avx2[CK_TYPES] = {
     DEQUANT_ONLY_ROWS,
 };
 
-// AVX-512 F/BW has its own one-row dots and float four-row kernels; the
-// quants' multi-row kernels are AVX2's (this machine has VNNI, so the
-// level without it was not measured apart).
+// AVX-512 F/BW has its own float kernels; the classic quants' kernels are
+// AVX2's, the one-row dots included: AVX-512 ones (two blocks a register,
+// one accumulator chain, scalar scale conversions) measured 1.2-2.8x slower
+// in cache on AMD EPYC Zen 4 and were removed (docs/kernels.md). This
+// machine has VNNI, so the level without it was not measured apart.
 #define AVX512_FLOATS                                                                               \
     [T_F32] = {F32_SHAPE, .dot = moe_dot_f32_f32_avx512, FLOAT_GEMM(f32, avx512)},                  \
     [T_F16] = {F16_SHAPE_F16C, .dot = moe_dot_f16_f16_avx512, FLOAT_GEMM(f16, avx512)},             \
     [T_BF16] = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx512, FLOAT_GEMM(bf16, avx512)}
 static const moe_kernel ck_avx512[CK_TYPES] = {
     AVX512_FLOATS,
-    [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx512, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
-    [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx512, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
+    [T_Q4_0] = {Q4_0_SHAPE, .dot = moe_dot_q4_0_q8_0_avx2, AVX2_QUANT(q4_0, q8_0), SCALES_Q8_0},
+    [T_Q4_1] = {Q4_1_SHAPE, .dot = moe_dot_q4_1_q8_1_avx2, AVX2_QUANT(q4_1, q8_1), SCALES_Q8_1,
                 .repack_x8 = moe_repack_q4_1_x8, .gemm_x8 = moe_gemm_q4_1x8_q8_1_avx2},
-    [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx512, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
-    [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx512, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
-    [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx512, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
+    [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx2, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
+    [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx2, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
+    [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
     // F + BW only at this level; the avx512vnni level has VNNI K-quant kernels.
     K_QUANT_ROWS(avx512, avx512),
     DEQUANT_ONLY_ROWS,
@@ -197,7 +206,7 @@ static const moe_kernel ck_avx512[CK_TYPES] = {
 #define VNNI_QUANT(q, act, one_row)                                                            \
     .dot = moe_dot_##q##_##act##_##one_row, .quantize_act = moe_quantize_##act##_avx2,         \
     .dot4 = moe_dot4_##q##_##act##_avx2, .dotr4 = moe_dotr4_##q##_##act##_vnni,                \
-    .gemm4 = moe_gemm4_##q##_##act##_vnni
+    .gemm4 = moe_gemm4_##q##_##act##_vnni, .dot_rows = moe_dot_rows_##q##_##one_row
 #define SCALES_Q8_0_VNNI .scales4 = moe_act_scales4_q8_0_vnni, .scales_per_block = 48
 
 static const moe_kernel ck_avx512vnni[CK_TYPES] = {
@@ -212,6 +221,23 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
     DEQUANT_ONLY_ROWS,
 };
 
+// Q4_K repacks eight rows at a time (x8, repack_q4_K*.c) at every SIMD
+// level (the avx512 level with the AVX2 product: 4.8 against 6.3 ns per
+// block-row for its one-row dot in cache), Q6_K (repack_q6_K*.c) at
+// avx512vnni: rows returned instead of K_QUANT_ROWS' at lookup.
+static const moe_kernel ck_q4_K_x8_avx2 = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx2, avx2),
+                                           K_ROWS(q4_K, avx2), .repack_x8 = moe_repack_q4_K_x8,
+                                           .gemm_x8 = moe_gemm_q4_Kx8_q8_K_avx2};
+static const moe_kernel ck_q4_K_x8_avx512 = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512, avx512),
+                                             K_ROWS(q4_K, avx512), .repack_x8 = moe_repack_q4_K_x8,
+                                             .gemm_x8 = moe_gemm_q4_Kx8_q8_K_avx2};
+static const moe_kernel ck_q4_K_x8_vnni = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512vnni, avx512vnni),
+                                           K_ROWS(q4_K, avx512vnni), .repack_x8 = moe_repack_q4_K_x8,
+                                           .gemm_x8 = moe_gemm_q4_Kx8_q8_K_vnni};
+static const moe_kernel ck_q6_K_x8_vnni = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx512vnni, avx512vnni),
+                                           K_ROWS(q6_K, avx512vnni), .repack_x8 = moe_repack_q6_K_x8,
+                                           .gemm_x8 = moe_gemm_q6_Kx8_q8_K_vnni};
+
 // BF16 with vdpbf16ps, on the activations kept in bf16: AVX-512 BF16 is a
 // feature of its own (Ice Lake has VNNI without it), so the avx512vnni
 // level takes this row only where the CPU reports it.
@@ -222,6 +248,10 @@ static const moe_kernel ck_bf16_dp = {BF16_SHAPE, .dot = moe_dot_bf16_bf16_avx51
 
 const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_BF16 && isa == MOE_ISA_AVX512VNNI && moe_cpu_has("avx512bf16")) return &ck_bf16_dp;
+    if (type == T_Q4_K && isa == MOE_ISA_AVX512VNNI) return &ck_q4_K_x8_vnni;
+    if (type == T_Q4_K && isa == MOE_ISA_AVX512) return &ck_q4_K_x8_avx512;
+    if (type == T_Q4_K && isa == MOE_ISA_AVX2) return &ck_q4_K_x8_avx2;
+    if (type == T_Q6_K && isa == MOE_ISA_AVX512VNNI) return &ck_q6_K_x8_vnni;
     const moe_kernel *table;
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;

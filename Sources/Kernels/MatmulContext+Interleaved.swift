@@ -68,9 +68,7 @@ extension MatmulContext {
             return
         }
         for i in 0..<shape.inputRows {
-            for quad in quads {
-                matvecQuad(quad, weights, activations + i * shape.activationRowBytes, output + i * shape.rows, shape, kernel)
-            }
+            matvecQuads(quads, weights, activations + i * shape.activationRowBytes, output + i * shape.rows, shape, kernel)
         }
     }
 

@@ -103,9 +103,8 @@ extension MatmulContext {
             }
             for i in i..<shape.inputRows {
                 let x = activations + i * shape.activationRowBytes
-                for quad in pass.lowerBound / 4..<(pass.upperBound + 3) / 4 {
-                    matvecQuad(quad, weights, x, output + i * shape.rows, shape, kernel)
-                }
+                matvecQuads(pass.lowerBound / 4..<(pass.upperBound + 3) / 4, weights, x, output + i * shape.rows,
+                            shape, kernel)
             }
             start = pass.upperBound
         }

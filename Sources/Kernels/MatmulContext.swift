@@ -120,25 +120,20 @@ public final class MatmulContext {
                         _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
         let quads = (shape.rows + 3) / 4
         pool.parallelFor(quads, grain: 4) { range in
-            for quad in range {
-                MatmulContext.matvecQuad(quad, weights, activations, output, shape, kernel)
-            }
+            MatmulContext.matvecQuads(range, weights, activations, output, shape, kernel)
         }
     }
 
-    /// Output rows 4·quad…4·quad+3 (fewer at the end) of a matrix-vector product.
+    /// Output rows 4·quads.lowerBound…4·quads.upperBound-1 (fewer at the
+    /// end) of a matrix-vector product, as one run of rows (`dotRows`).
     @inline(__always)
-    static func matvecQuad(_ quad: Int, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
-                           _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
-        let r = quad * 4
-        if r + 4 <= shape.rows {
-            kernel.dot4(weights: weights + r * shape.rowBytes, weightStride: shape.rowBytes, activations,
-                        into: output + r, count: shape.columns)
-        } else {
-            for r in r..<shape.rows {
-                output[r] = kernel.dot(weights + r * shape.rowBytes, activations, count: shape.columns)
-            }
-        }
+    static func matvecQuads(_ quads: Range<Int>, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                            _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        let first = quads.lowerBound * 4
+        let end = min(quads.upperBound * 4, shape.rows)
+        guard first < end else { return }
+        kernel.dotRows(weights: weights + first * shape.rowBytes, weightStride: shape.rowBytes, rows: end - first,
+                       activations, into: output + first, count: shape.columns)
     }
 
     /// Prompt processing: weight rows are taken a tile at a time, and every
@@ -279,9 +274,7 @@ public final class MatmulContext {
             return
         }
         splitQuads(shapes) { k, quads in
-            for quad in quads {
-                MatmulContext.matvecQuad(quad, products[k].weights, activations, products[k].output, shapes[k], kernels[k])
-            }
+            MatmulContext.matvecQuads(quads, products[k].weights, activations, products[k].output, shapes[k], kernels[k])
         }
     }
 

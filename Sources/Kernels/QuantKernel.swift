@@ -1,5 +1,8 @@
 import CKernels
 import GGUF
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One tensor type's kernels at one instruction-set level: how its blocks are
 /// laid out, how to turn them back into floats, which format activations are
@@ -25,6 +28,7 @@ public struct QuantKernel: @unchecked Sendable {
     private let dotFunction: moe_dot_fn?
     private let fourRowDotFunction: moe_dot4_fn?
     private let fourWeightRowDotFunction: moe_dotr4_fn?
+    private let rowsDotFunction: moe_dot_rows_fn?
     private let scaledFourRowFunction: moe_gemm4_fn?
     private let fourRowScalesFunction: moe_scales4_fn?
     private let scaledFourRowRunFunction: moe_gemm4_rows_fn?
@@ -50,6 +54,7 @@ public struct QuantKernel: @unchecked Sendable {
         self.dotFunction = k.dot
         self.fourRowDotFunction = k.dot4
         self.fourWeightRowDotFunction = k.dotr4
+        self.rowsDotFunction = QuantKernel.streamsDecodeRows ? k.dot_rows : nil
         self.scaledFourRowFunction = k.scales4 == nil ? nil : k.gemm4
         self.fourRowScalesFunction = k.gemm4 == nil ? nil : k.scales4  // scales only where a kernel reads them
         self.scaledFourRowRunFunction = k.gemm4 == nil || k.scales4 == nil ? nil : k.gemm4_rows
@@ -120,6 +125,37 @@ extension QuantKernel {
             return
         }
         for j in 0..<4 { results[j] = dot(weights + j * weightStride, activations, count: count) }
+    }
+}
+
+extension QuantKernel {
+    /// `MOED_DECODE_ROWS=0` makes decoding take four weight rows side by side
+    /// (`dotr4`) instead of streaming rows (`dot_rows`), for comparisons;
+    /// read once per process.
+    static let streamsDecodeRows: Bool = {
+        guard let value = getenv("MOED_DECODE_ROWS") else { return true }
+        return String(cString: value) != "0"
+    }()
+
+    /// Decode over `rows` weight rows `weightStride` bytes apart against one
+    /// activation row, `results[r] = dot(weights + r·stride, activations)`:
+    /// streamed one row after the other where the level has that kernel
+    /// (`dot_rows`, read faster than four rows side by side), else four rows
+    /// at a time.
+    @inline(__always)
+    public func dotRows(weights: UnsafeRawPointer, weightStride: Int, rows: Int, _ activations: UnsafeRawPointer,
+                        into results: UnsafeMutablePointer<Float>, count: Int) {
+        if let rowsDotFunction {
+            rowsDotFunction(weights, weightStride, Int64(rows), activations, results, Int64(count))
+            return
+        }
+        var r = 0
+        while r + 4 <= rows {
+            dot4(weights: weights + r * weightStride, weightStride: weightStride, activations, into: results + r,
+                 count: count)
+            r += 4
+        }
+        for r in r..<rows { results[r] = dot(weights + r * weightStride, activations, count: count) }
     }
 }
 

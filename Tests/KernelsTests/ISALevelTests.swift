@@ -73,6 +73,13 @@ private func checkAllPaths(_ kernel: QuantKernel, weights: [[UInt8]], inputs: [[
                 kernel.dot4(weights: w.baseAddress!, weightStride: rowBytes, a.baseAddress! + j * stride, into: &four, count: count)
                 for r in 0..<4 { expect(four[r], row: r, input: j, "dotr4") }
             }
+            // decode over runs of 4 and 3 weight rows (dot_rows, or dotr4 and dot)
+            for rows in [4, 3] {
+                var run = [Float](repeating: .nan, count: rows)
+                kernel.dotRows(weights: w.baseAddress!, weightStride: rowBytes, rows: rows, a.baseAddress! + 2 * stride,
+                               into: &run, count: count)
+                for r in 0..<rows { expect(run[r], row: r, input: 2, "dot_rows over \(rows) rows") }
+            }
             // runs of 4 and 3 weight rows: whole register tiles and leftovers
             for rows in [4, 3] where kernel.hasScaledFourRowDot {
                 var run = [Float](repeating: .nan, count: 4 * rows)

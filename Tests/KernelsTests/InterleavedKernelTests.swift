@@ -34,11 +34,14 @@ struct InterleavedKernelTests {
         return out
     }
 
-    @Test("only Q4_1 has the layout, at every ISA level")
+    @Test("Q4_1 has the layout at every ISA level, Q4_K at every SIMD level, Q6_K at avx512vnni (InterleavedQ4KTests, InterleavedQ6KTests)")
     func whichTypes() throws {
         for isa in supportedISAs {
             let table = try #require(KernelTable(isa: isa))
-            for type in matrixTypes { #expect(table[type]?.canInterleave == (type == .q4_1), "\(type) at \(isa)") }
+            for type in matrixTypes {
+                let expected = type == .q4_1 || (type == .q4_K && isa != .scalar) || (type == .q6_K && isa == .avx512vnni)
+                #expect(table[type]?.canInterleave == expected, "\(type) at \(isa)")
+            }
         }
     }
 

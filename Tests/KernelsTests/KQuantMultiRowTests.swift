@@ -197,6 +197,32 @@ struct KQuantMultiRowTests {
         }
     }
 
+    @Test("dot_rows (decode over a run of rows, as each table level has it) = one-row reference dots",
+          arguments: KType.allCases, [Level.avx2, .avx512, .avx512vnni])
+    private func dotRows(type: KType, level: Level) throws {
+        let isa: moe_isa = level == .avx2 ? MOE_ISA_AVX2 : level == .avx512 ? MOE_ISA_AVX512 : MOE_ISA_AVX512VNNI
+        if moe_isa_supported(isa) == 0 {
+            print("skipped: no \(level) here (or MOED_KERNEL_ISA caps it) (\(type.rawValue) dot_rows)")
+            return
+        }
+        let ggmlType: UInt32 = [12, 13, 14][KType.allCases.firstIndex(of: type)!]
+        let rowsDot = try #require(moe_kernel_get(ggmlType, isa)?.pointee.dot_rows)
+        let n = Self.blocks * 256
+        for (seed, extreme) in [(UInt64(10), false), (11, true)] {
+            let (w, a) = Self.rows(type, extreme: extreme, seed: seed)
+            for rows in [4, 3, 1] {
+                let packed = w.prefix(rows).flatMap { $0 }, stride = w[0].count
+                var out = [Float](repeating: .nan, count: rows)
+                rowsDot(packed, stride, Int64(rows), a[1], &out, Int64(n))
+                for r in 0..<rows {
+                    let ref = Double(type.ref(w[r], a[1], Int64(n)))
+                    let bound = multiRowTolerance * magnitude(type, w[r], a[1], count: n)
+                    #expect(abs(Double(out[r]) - ref) <= bound, "\(type.rawValue) \(level) \(rows) rows, row \(r): \(out[r]) vs \(ref)")
+                }
+            }
+        }
+    }
+
     @Test("the extreme rows do reach the 16-bit limit of one maddubs pair per sub-block")
     func extremesAreExtreme() {
         // Q6_K at 63 against 127 in both bytes of a pair: 2 · 63 · 127 = 16002,

@@ -74,11 +74,6 @@ float moe_dot_q8_0_q8_0_avx2(const void *x, const void *y, int64_t n);
 float moe_dot_f32_f32_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_f16_f16_avx512(const void *x, const void *y, int64_t n);
 float moe_dot_bf16_bf16_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q4_0_q8_0_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q4_1_q8_1_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q5_0_q8_0_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q5_1_q8_1_avx512(const void *x, const void *y, int64_t n);
-float moe_dot_q8_0_q8_0_avx512(const void *x, const void *y, int64_t n);
 
 // One weight row with four activation rows (prompt processing):
 // out[j] = dot(x, y + j * y_stride), j = 0..3. AVX2 only; the table falls
@@ -185,6 +180,10 @@ void moe_gemm_q4_1x8_q8_1_avx2(const void *x, int64_t rows, const void *y, size_
 void moe_gemm_q4_1x8_q8_1_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);  // AVX-512 VNNI
 
+// Q4_K and Q6_K in the same eight-row layout: repack_q4_K.h, repack_q6_K.h.
+#include "repack_q4_K.h"
+#include "repack_q6_K.h"
+
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
 void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);
 void moe_quantize_q8_1_avx2(const float *x, void *y, int64_t n);
@@ -210,6 +209,28 @@ typedef void (*moe_dotr4_fn)(const void *x, size_t x_stride, const void *y, floa
 // that tile several weight rows in registers.
 typedef void (*moe_gemm4_rows_fn)(const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride,
                                   const float *y_scales, float *out, size_t out_stride, int64_t n);
+// Decode over a run of weight rows, one row after the other (decode_rows.c):
+// out[r] = dot(x + r * x_stride, y), r < rows.
+typedef void (*moe_dot_rows_fn)(const void *x, size_t x_stride, int64_t rows, const void *y, float *out, int64_t n);
+#define MOE_DOT_ROWS_ARGS const void *x, size_t x_stride, int64_t rows, const void *y, float *out, int64_t n
+void moe_dot_rows_q4_0_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q4_1_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q5_0_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q5_1_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q8_0_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q4_0_vnni(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q5_0_vnni(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q5_1_vnni(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q4_K_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q5_K_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q6_K_avx2(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q4_K_avx512(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q5_K_avx512(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q6_K_avx512(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q4_K_avx512vnni(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q5_K_avx512vnni(MOE_DOT_ROWS_ARGS);
+void moe_dot_rows_q6_K_avx512vnni(MOE_DOT_ROWS_ARGS);
+
 // fn over `rows` weight rows x_stride bytes apart, against the same four
 // activation rows: out[j * out_stride + r] = dot(x + r * x_stride, y_j).
 void moe_gemm4_rows(moe_gemm4_fn fn, const void *x, size_t x_stride, int64_t rows, const void *y,
@@ -237,6 +258,10 @@ typedef struct {
     // and the product on that layout, both NULL for other types.
     moe_repack_fn repack_x8;
     moe_gemm_x8_fn gemm_x8;
+    // Decode over a run of weight rows, streamed one row after the other,
+    // where that reads faster than dotr4's four rows side by side; NULL
+    // otherwise (decode_rows.c).
+    moe_dot_rows_fn dot_rows;
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports, lowered by MOED_KERNEL_ISA;

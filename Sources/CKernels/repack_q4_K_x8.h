@@ -1,0 +1,135 @@
+// Body of the Q4_K x8 products (include/repack_q4_K.h), included by
+// repack_q4_K_vnni.c and repack_q4_K_avx2.c. Before including, define
+// CK_KX8 (the function attribute), CK_KX8_DOT(acc, u8, s8) (acc + the
+// four-byte dot of each i32 lane) and CK_KX8_ENTRY (the exported name).
+// Notes on the method: repack_q4_K_vnni.c.
+
+#include "repack_q4_K.h"
+#include "kquants.h"
+#include <immintrin.h>
+#include <string.h>
+
+
+// The eight rows' scales (bytes 0…63) and mins (64…127), sub-block-major.
+CK_KX8 static inline void ck_kx8_scales(const moe_block_q4_Kx8 *b, uint8_t out[128]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    const __m256i l0 = _mm256_loadu_si256((const __m256i *)b->lo4);
+    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->lo4 + 32));
+    const __m256i h = _mm256_loadu_si256((const __m256i *)b->hi2);
+#define CK_TOP(shift) _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, shift), m3), 4)
+    _mm256_storeu_si256((__m256i *)out, _mm256_or_si256(_mm256_and_si256(l0, m4), CK_TOP(0)));
+    _mm256_storeu_si256((__m256i *)(out + 32), _mm256_or_si256(_mm256_and_si256(l1, m4), CK_TOP(4)));
+    _mm256_storeu_si256((__m256i *)(out + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), CK_TOP(2)));
+    _mm256_storeu_si256((__m256i *)(out + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), CK_TOP(6)));
+#undef CK_TOP
+}
+
+CK_KX8 static inline __m256i ck_kx8_bytes_i32(const uint8_t *p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+CK_KX8 static inline __m256i ck_kx8_y4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// Σ over the block of sc·(q·y) for the eight rows, and Σ mn·bsum, for R
+// activation blocks at once: each piece is loaded and split into nibbles
+// once for all R (R = 4 uses 8 of the 32 ymm registers for sums).
+#define CK_KX8_BLOCK(R)                                                                            \
+    CK_KX8 static inline void ck_kx8_block##R(const moe_block_q4_Kx8 *b, const uint8_t sm[128],     \
+                                              const moe_block_q8_K *const a[R], __m256i isum[R],    \
+                                              __m256i msum[R]) {                                    \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                  \
+        for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                   \
+        for (int c = 0; c < 4; c++) {                                                               \
+            __m256i lo[R], hi[R];                                                                   \
+            for (int j = 0; j < (R); j++) lo[j] = hi[j] = _mm256_setzero_si256();                   \
+            for (int p = 0; p < 8; p++) {                                                           \
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));  \
+                const __m256i wl = _mm256_and_si256(w, m4);                                         \
+                const __m256i wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);                   \
+                for (int j = 0; j < (R); j++) {                                                     \
+                    const int8_t *y = a[j]->qs + 64 * c + 4 * p;                                    \
+                    lo[j] = CK_KX8_DOT(lo[j], wl, ck_kx8_y4(y));                           \
+                    hi[j] = CK_KX8_DOT(hi[j], wh, ck_kx8_y4(y + 32));                      \
+                }                                                                                   \
+            }                                                                                       \
+            const __m256i sl = ck_kx8_bytes_i32(sm + 16 * c), sh = ck_kx8_bytes_i32(sm + 16 * c + 8); \
+            for (int j = 0; j < (R); j++)                                                           \
+                isum[j] = _mm256_add_epi32(isum[j], _mm256_add_epi32(_mm256_mullo_epi32(lo[j], sl), \
+                                                                     _mm256_mullo_epi32(hi[j], sh))); \
+        }                                                                                           \
+        for (int s = 0; s < 8; s++) {                                                               \
+            const __m256i mn = ck_kx8_bytes_i32(sm + 64 + 8 * s);                                   \
+            for (int j = 0; j < (R); j++)                                                           \
+                msum[j] = _mm256_add_epi32(msum[j], _mm256_mullo_epi32(mn,                          \
+                              _mm256_set1_epi32(a[j]->bsums[2 * s] + a[j]->bsums[2 * s + 1])));      \
+        }                                                                                           \
+    }
+
+// One activation row (decode): two chains per sub-block, so the vpdpbusd
+// latency overlaps.
+CK_KX8 static inline void ck_kx8_block1(const moe_block_q4_Kx8 *b, const uint8_t sm[128], const moe_block_q8_K *a,
+                                        __m256i *isum_out, __m256i *msum_out) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+        for (int p = 0; p < 8; p += 2) {
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));
+            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p + 1)));
+            const int8_t *y = a->qs + 64 * c + 4 * p;
+            lo0 = CK_KX8_DOT(lo0, _mm256_and_si256(w0, m4), ck_kx8_y4(y));
+            hi0 = CK_KX8_DOT(hi0, _mm256_and_si256(_mm256_srli_epi16(w0, 4), m4), ck_kx8_y4(y + 32));
+            lo1 = CK_KX8_DOT(lo1, _mm256_and_si256(w1, m4), ck_kx8_y4(y + 4));
+            hi1 = CK_KX8_DOT(hi1, _mm256_and_si256(_mm256_srli_epi16(w1, 4), m4), ck_kx8_y4(y + 36));
+        }
+        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(lo0, lo1), ck_kx8_bytes_i32(sm + 16 * c)));
+        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(hi0, hi1), ck_kx8_bytes_i32(sm + 16 * c + 8)));
+    }
+    for (int s = 0; s < 8; s++)
+        msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(ck_kx8_bytes_i32(sm + 64 + 8 * s),
+                                                         _mm256_set1_epi32(a->bsums[2 * s] + a->bsums[2 * s + 1])));
+    *isum_out = isum;
+    *msum_out = msum;
+}
+
+CK_KX8_BLOCK(4)
+
+CK_KX8 void CK_KX8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                      float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    const moe_block_q4_Kx8 *xb = x;
+    for (int64_t k = 0; k < rows / 8; k++) {
+        // activation rows four at a time: a block's scales are unpacked once
+        // for them and its pieces come from L1 after the first
+        for (int64_t j0 = 0; j0 < m; j0 += 4) {
+            const int64_t rows_here = m - j0 < 4 ? m - j0 : 4;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int64_t i = 0; i < nb; i++) {
+                const moe_block_q4_Kx8 *b = &xb[k * nb + i];
+                _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+                uint8_t sm[128];
+                ck_kx8_scales(b, sm);
+                const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+                const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+                // fewer than four rows: one row at a time, the pieces from L1
+                const moe_block_q8_K *a[4];
+                __m256i isum[4], msum[4];
+                for (int64_t j = 0; j < rows_here; j++)
+                    a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
+                if (rows_here == 4) ck_kx8_block4(b, sm, a, isum, msum);
+                else
+                    for (int64_t j = 0; j < rows_here; j++) ck_kx8_block1(b, sm, a[j], &isum[j], &msum[j]);
+                for (int64_t j = 0; j < rows_here; j++) {
+                    const __m256 dy = _mm256_set1_ps(a[j]->d);
+                    acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+                    acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum[j]), acc[j]);
+                }
+            }
+            for (int64_t j = 0; j < rows_here; j++) _mm256_storeu_ps(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+// AVX-512 VNNI (256-bit, VL) product of Q6_K weights in the x8 layout
+// (include/repack_q6_K.h) with q8_K activation rows: Q4_K's x8 kernel
+// (repack_q4_K_vnni.c) for six-bit weights. In half h, for p < 8, one
+// step's three pieces (two of ql, one of qh) give four 32-byte vectors of six-bit values
+// (0…63, unsigned, so vpdpbusd takes them as they are) of sub-blocks
+// 8h + p/4 + {0, 2, 4, 6}, each against four activation bytes broadcast to
+// every lane (lane r sums row r). A sub-block's sums then lose 32·bsum
+// (the values' offset of 32, from q8_K's sums of 16) and are weighted by
+// its signed scales (vpmovsxbd, vpmulld); per block d·dy of the eight rows
+// scales the eight i32 sums into an accumulator of eight outputs.
+//
+// Bounds: a sub-block's lane sums 16 products ≤ 63 · 127; after the offset
+// |Σ (q − 32)·y| ≤ 16 · 32 · 127, × |scale| ≤ 128, sixteen sub-blocks:
+// < 2^28. Exact, as ggml's.
+
+#include "repack_q6_K.h"
+#include "kquants.h"
+#include <immintrin.h>
+#include <string.h>
+
+#define CK_Q6X8 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+CK_Q6X8 static inline __m256i ck_q6x8_y4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// One step's four vectors of six-bit values (see the layout).
+CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)step[0]);
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)step[1]);
+    const __m256i top = _mm256_loadu_si256((const __m256i *)step[2]);
+    w[0] = _mm256_or_si256(_mm256_and_si256(lo, m4), _mm256_slli_epi16(_mm256_and_si256(top, m3), 4));
+    w[1] = _mm256_or_si256(_mm256_and_si256(hi, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 2), m3), 4));
+    w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lo, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 4), m3), 4));
+    w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(hi, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 6), m3), 4));
+}
+
+// Σ over the block of scale·((q − 32)·y) for the eight rows, against R
+// activation blocks at once (each step's values made once for all R).
+#define CK_Q6X8_BLOCK(R)                                                                           \
+    CK_Q6X8 static inline void ck_q6x8_block##R(const moe_block_q6_Kx8 *b, const moe_block_q8_K *const a[R], \
+                                                __m256i isum[R]) {                                  \
+        for (int j = 0; j < (R); j++) isum[j] = _mm256_setzero_si256();                             \
+        for (int h = 0; h < 2; h++)                                                                 \
+            for (int g = 0; g < 2; g++) {                                                           \
+                __m256i acc[R][4];                                                                  \
+                for (int j = 0; j < (R); j++)                                                       \
+                    for (int v = 0; v < 4; v++) acc[j][v] = _mm256_setzero_si256();                 \
+                for (int p = 4 * g; p < 4 * g + 4; p++) {                                           \
+                    __m256i w[4];                                                                   \
+                    ck_q6x8_values(b->q[8 * h + p], w);                                             \
+                    for (int j = 0; j < (R); j++) {                                                 \
+                        const int8_t *y = a[j]->qs + 128 * h + 4 * p;                               \
+                        for (int v = 0; v < 4; v++)                                                 \
+                            acc[j][v] = _mm256_dpbusd_epi32(acc[j][v], w[v], ck_q6x8_y4(y + 32 * v)); \
+                    }                                                                               \
+                }                                                                                   \
+                for (int v = 0; v < 4; v++) {                                                       \
+                    const int s = 8 * h + 2 * v + g;                                                \
+                    const __m256i scale = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * s))); \
+                    for (int j = 0; j < (R); j++) {                                                 \
+                        const __m256i centred = _mm256_sub_epi32(acc[j][v], _mm256_set1_epi32(32 * a[j]->bsums[s])); \
+                        isum[j] = _mm256_add_epi32(isum[j], _mm256_mullo_epi32(centred, scale));    \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+    }
+CK_Q6X8_BLOCK(1)
+CK_Q6X8_BLOCK(4)
+
+CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                      float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    const moe_block_q6_Kx8 *xb = x;
+    for (int64_t k = 0; k < rows / 8; k++)
+        // activation rows four at a time, so a group's blocks come from L1
+        // after the first row
+        for (int64_t j0 = 0; j0 < m; j0 += 4) {
+            const int64_t rows_here = m - j0 < 4 ? m - j0 : 4;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int64_t i = 0; i < nb; i++) {
+                const moe_block_q6_Kx8 *b = &xb[k * nb + i];
+                _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+                const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+                const moe_block_q8_K *a[4];
+                __m256i isum[4];
+                for (int64_t j = 0; j < rows_here; j++)
+                    a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
+                if (rows_here == 4) ck_q6x8_block4(b, a, isum);
+                else
+                    for (int64_t j = 0; j < rows_here; j++) ck_q6x8_block1(b, &a[j], &isum[j]);
+                for (int64_t j = 0; j < rows_here; j++)
+                    acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(a[j]->d)), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+            }
+            for (int64_t j = 0; j < rows_here; j++) _mm256_storeu_ps(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
+        }
+}
