@@ -8,6 +8,7 @@
 // Q2_K/Q3_K/IQ4_XS keep maddubs + vpdpwssd rather than vpdpbusd for the
 // reason kquants_avx512_multi.c gives: the integer scale of each sub-block
 // would need a 32-bit multiply after vpdpbusd. IQ4_NL has no sub-block scale.
+#include "kquants2_multi.h"
 #include "kquants2_x86.h"
 
 #define KQ2_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw")))
@@ -35,7 +36,13 @@
     }                                                                                              \
     float moe_dot_iq4_nl_q8_0_##suffix(const void *x, const void *y, int64_t n) {                 \
         return prefix##dot_iq4_nl(x, y, n);                                                        \
-    }
+    } \
+    void moe_gemm4_q2_K_q8_K_##suffix(const void *x, const void *y, size_t y_stride, const float *ys, float *out, \
+                                      int64_t n) { prefix##gemm4_q2_K(x, y, y_stride, ys, out, n); }       \
+    void moe_gemm4_q3_K_q8_K_##suffix(const void *x, const void *y, size_t y_stride, const float *ys, float *out, \
+                                      int64_t n) { prefix##gemm4_q3_K(x, y, y_stride, ys, out, n); }       \
+    void moe_gemm4_iq4_xs_q8_K_##suffix(const void *x, const void *y, size_t y_stride, const float *ys,      \
+                                        float *out, int64_t n) { prefix##gemm4_iq4_xs(x, y, y_stride, ys, out, n); }
 
 KQ2_EXPORT(avx512, kq2_512_)
 KQ2_EXPORT(avx512vnni, kq2_512vnni_)

@@ -135,3 +135,5 @@ KQ2_TARGET float KQ2_NAME(dot_iq4_nl)(const void *x, const void *y, int64_t n) {
     if (i < nb) sum += moe_dot_iq4_nl_q8_0_avx2(&xb[i], &yb[i], MOE_QK4_NL);
     return sum;
 }
+
+#include "kquants2_gemm4_body.h"

@@ -5,6 +5,7 @@
 #include "ck_internal.h"
 #include "kquants.h"
 #include "kquants2.h"
+#include "kquants2_multi.h"
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -124,14 +125,19 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 #define DEQUANT_ONLY_ROWS                                                                  \
     [T_Q8_1] = {Q8_1_SHAPE},                                                               \
     [T_Q8_K] = {K_SHAPE(T_Q8_K, 292, moe_dequant_q8_K)}
-// Q2_K, Q3_K, IQ4_XS (× Q8_K) and IQ4_NL (× Q8_0), one-row dots only
-// (kquants2_*.c); the matmul runs four activation rows as four dots.
-// `q8_0` is the level's Q8_0 quantizer, shared with the other Q8_0 rows.
+// Q2_K, Q3_K, IQ4_XS (× Q8_K) and IQ4_NL (× Q8_0) (kquants2_*.c): one-row
+// dots, and at the SIMD levels the Q8_K types' four-activation-row gemm4
+// (GEMM4 = LOW_BIT_GEMM4; NO_GEMM4 for scalar). IQ4_NL has no gemm4: it
+// would have to read each level's shared q8_0 scale layout. `q8_0` is the
+// level's Q8_0 quantizer, shared with the other Q8_0 rows.
 #define IQ4_NL_SHAPE SHAPE(T_IQ4_NL, 32, 18, T_Q8_0, 32, 34, moe_dequant_iq4_nl)
-#define LOW_BIT_ROWS(isa, q8_0)                                                                    \
-    [T_Q2_K] = {K_SHAPE(T_Q2_K, 84, moe_dequant_q2_K), .dot = moe_dot_q2_K_q8_K_##isa},             \
-    [T_Q3_K] = {K_SHAPE(T_Q3_K, 110, moe_dequant_q3_K), .dot = moe_dot_q3_K_q8_K_##isa},            \
-    [T_IQ4_XS] = {K_SHAPE(T_IQ4_XS, 136, moe_dequant_iq4_xs), .dot = moe_dot_iq4_xs_q8_K_##isa},    \
+#define LOW_BIT_GEMM4(q, isa) .gemm4 = moe_gemm4_##q##_q8_K_##isa, SCALES_Q8_K
+#define NO_GEMM4(q, isa) .gemm4 = NULL
+#define LOW_BIT_ROWS(isa, q8_0, GEMM4)                                                                      \
+    [T_Q2_K] = {K_SHAPE(T_Q2_K, 84, moe_dequant_q2_K), .dot = moe_dot_q2_K_q8_K_##isa, GEMM4(q2_K, isa)},     \
+    [T_Q3_K] = {K_SHAPE(T_Q3_K, 110, moe_dequant_q3_K), .dot = moe_dot_q3_K_q8_K_##isa, GEMM4(q3_K, isa)},    \
+    [T_IQ4_XS] = {K_SHAPE(T_IQ4_XS, 136, moe_dequant_iq4_xs), .dot = moe_dot_iq4_xs_q8_K_##isa,               \
+                  GEMM4(iq4_xs, isa)},                                                                      \
     [T_IQ4_NL] = {IQ4_NL_SHAPE, .quantize_act = (q8_0), .dot = moe_dot_iq4_nl_q8_0_##isa}
 
 enum { CK_TYPES = T_BF16 + 1 };
@@ -153,7 +159,7 @@ static const moe_kernel ck_scalar[CK_TYPES] = {
     [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), .dot = moe_dot_q5_K_q8_K_ref},
     [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), .dot = moe_dot_q6_K_q8_K_ref},
     DEQUANT_ONLY_ROWS,
-    LOW_BIT_ROWS(ref, moe_quantize_q8_0),
+    LOW_BIT_ROWS(ref, moe_quantize_q8_0, NO_GEMM4),
 };
 
 // The AVX2 rows of the 32-value quants: one-row dot, four activation rows
@@ -174,7 +180,7 @@ static const moe_kernel ck_avx2[CK_TYPES] = {
     [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
     K_QUANT_ROWS(avx2, avx2),
     DEQUANT_ONLY_ROWS,
-    LOW_BIT_ROWS(avx2, moe_quantize_q8_0_avx2),
+    LOW_BIT_ROWS(avx2, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
 
 // AVX-512 F/BW has its own one-row dots and float four-row kernels; the
@@ -195,7 +201,7 @@ static const moe_kernel ck_avx512[CK_TYPES] = {
     // F + BW only at this level; the avx512vnni level has VNNI K-quant kernels.
     K_QUANT_ROWS(avx512, avx512),
     DEQUANT_ONLY_ROWS,
-    LOW_BIT_ROWS(avx512, moe_quantize_q8_0_avx2),
+    LOW_BIT_ROWS(avx512, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
 
 // AVX-512 with VNNI: the classic quants' one-row, four-weight-row and
@@ -222,7 +228,7 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
     [T_Q8_0] = {Q8_0_SHAPE, VNNI_QUANT(q8_0, q8_0, avx2), SCALES_Q8_0_VNNI},
     K_QUANT_ROWS(avx512vnni, avx512vnni),
     DEQUANT_ONLY_ROWS,
-    LOW_BIT_ROWS(avx512vnni, moe_quantize_q8_0_avx2),
+    LOW_BIT_ROWS(avx512vnni, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
 
 // BF16 with vdpbf16ps, on the activations kept in bf16: AVX-512 BF16 is a

@@ -27,6 +27,7 @@ class Context:
     log: callable = print
     repo: str = ""           # the repository root (the Qwen check finds its model there)
     qwen_dir: str | None = None  # where the Qwen requantizations go (checks/qwen.py)
+    qwen_types: list | None = None  # a subset of the Qwen check's files (--qwen-types)
     _made: dict = field(default_factory=dict)
 
     def _once(self, key: str, make) -> str:
