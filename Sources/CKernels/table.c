@@ -6,6 +6,8 @@
 #include "kquants.h"
 #include "repack_q4_K.h"
 #include "repack_q6_K.h"
+#include "kquants2.h"
+#include "kquants2_multi.h"
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 enum {
     T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q8_1 = 9,
     T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_Q8_K = 15, T_BF16 = 30,
+    T_IQ4_NL = 20, T_IQ4_XS = 23,
 };
 
 // ---- CPU features -------------------------------------------------------------
@@ -88,7 +91,7 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 // shape of a type is written once, each level names its functions, and a
 // kernel that is not linked is a link error, never a silently missing type.
 // Q8_K / Q8_1 appear as weights too (dequantize only) so every type a GGUF
-// file may hold can be read; Q2_K / Q3_K likewise until they get dots.
+// file may hold can be read.
 #define SHAPE(t, bs, bb, at, abs_, abb, deq) \
     .type = (t), .block_size = (bs), .block_bytes = (bb), .act_type = (at), .act_block_size = (abs_), \
     .act_block_bytes = (abb), .dequant = (deq)
@@ -125,9 +128,21 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 // Types that only dequantize, identical at every level.
 #define DEQUANT_ONLY_ROWS                                                                  \
     [T_Q8_1] = {Q8_1_SHAPE},                                                               \
-    [T_Q2_K] = {K_SHAPE(T_Q2_K, 84, moe_dequant_q2_K)},                                    \
-    [T_Q3_K] = {K_SHAPE(T_Q3_K, 110, moe_dequant_q3_K)},                                   \
     [T_Q8_K] = {K_SHAPE(T_Q8_K, 292, moe_dequant_q8_K)}
+// Q2_K, Q3_K, IQ4_XS (× Q8_K) and IQ4_NL (× Q8_0) (kquants2_*.c): one-row
+// dots, and at the SIMD levels the Q8_K types' four-activation-row gemm4
+// (GEMM4 = LOW_BIT_GEMM4; NO_GEMM4 for scalar). IQ4_NL has no gemm4: it
+// would have to read each level's shared q8_0 scale layout. `q8_0` is the
+// level's Q8_0 quantizer, shared with the other Q8_0 rows.
+#define IQ4_NL_SHAPE SHAPE(T_IQ4_NL, 32, 18, T_Q8_0, 32, 34, moe_dequant_iq4_nl)
+#define LOW_BIT_GEMM4(q, isa) .gemm4 = moe_gemm4_##q##_q8_K_##isa, SCALES_Q8_K
+#define NO_GEMM4(q, isa) .gemm4 = NULL
+#define LOW_BIT_ROWS(isa, q8_0, GEMM4)                                                                      \
+    [T_Q2_K] = {K_SHAPE(T_Q2_K, 84, moe_dequant_q2_K), .dot = moe_dot_q2_K_q8_K_##isa, GEMM4(q2_K, isa)},     \
+    [T_Q3_K] = {K_SHAPE(T_Q3_K, 110, moe_dequant_q3_K), .dot = moe_dot_q3_K_q8_K_##isa, GEMM4(q3_K, isa)},    \
+    [T_IQ4_XS] = {K_SHAPE(T_IQ4_XS, 136, moe_dequant_iq4_xs), .dot = moe_dot_iq4_xs_q8_K_##isa,               \
+                  GEMM4(iq4_xs, isa)},                                                                      \
+    [T_IQ4_NL] = {IQ4_NL_SHAPE, .quantize_act = (q8_0), .dot = moe_dot_iq4_nl_q8_0_##isa}
 
 enum { CK_TYPES = T_BF16 + 1 };
 
@@ -148,6 +163,7 @@ static const moe_kernel ck_scalar[CK_TYPES] = {
     [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), .dot = moe_dot_q5_K_q8_K_ref},
     [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), .dot = moe_dot_q6_K_q8_K_ref},
     DEQUANT_ONLY_ROWS,
+    LOW_BIT_ROWS(ref, moe_quantize_q8_0, NO_GEMM4),
 };
 
 // The AVX2 rows of the 32-value quants: one-row dot, four activation rows
@@ -171,6 +187,7 @@ static const moe_kernel ck_avx2[CK_TYPES] = {
     [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
     K_QUANT_ROWS(avx2, avx2),
     DEQUANT_ONLY_ROWS,
+    LOW_BIT_ROWS(avx2, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
 
 // AVX-512 F/BW has its own float kernels; the classic quants' kernels are
@@ -193,6 +210,7 @@ static const moe_kernel ck_avx512[CK_TYPES] = {
     // F + BW only at this level; the avx512vnni level has VNNI K-quant kernels.
     K_QUANT_ROWS(avx512, avx512),
     DEQUANT_ONLY_ROWS,
+    LOW_BIT_ROWS(avx512, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
 
 // AVX-512 with VNNI: the classic quants' one-row, four-weight-row and
@@ -219,6 +237,7 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
     [T_Q8_0] = {Q8_0_SHAPE, VNNI_QUANT(q8_0, q8_0, avx2), SCALES_Q8_0_VNNI},
     K_QUANT_ROWS(avx512vnni, avx512vnni),
     DEQUANT_ONLY_ROWS,
+    LOW_BIT_ROWS(avx512vnni, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
 
 // Q4_K repacks eight rows at a time (x8, repack_q4_K*.c) at every SIMD

@@ -17,6 +17,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case q5_K = 13
     case q6_K = 14
     case q8_K = 15
+    case iq4_nl = 20
+    case iq4_xs = 23
     case i8 = 24
     case i16 = 25
     case i32 = 26
@@ -24,13 +26,13 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case f64 = 28
     case bf16 = 30
 
-    /// Elements per block: 1 for plain types, 32 for the classic quants,
-    /// 256 for the K-quants' super-blocks.
+    /// Elements per block: 1 for plain types, 32 for the classic quants and
+    /// IQ4_NL, 256 for the K-quants' super-blocks and IQ4_XS.
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16, .i8, .i16, .i32, .i64, .f64: return 1
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1: return 32
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K: return 256
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .iq4_nl: return 32
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K, .iq4_xs: return 256
         }
     }
 
@@ -55,6 +57,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q5_K: return 2 + 2 + 12 + 32 + 128 // d, dmin, scales[12], qh[32], qs[128]
         case .q6_K: return 128 + 64 + 16 + 2 // ql[128], qh[64], scales[16], d
         case .q8_K: return 4 + 256 + 32      // d:f32, qs[256], bsums[16]:i16
+        case .iq4_nl: return 2 + 16          // d, qs[16] (4-bit indices into 16 levels)
+        case .iq4_xs: return 2 + 2 + 4 + 128 // d, scales_h:u16, scales_l[4], qs[128]
         }
     }
 
@@ -75,6 +79,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q5_K: return "q5_K"
         case .q6_K: return "q6_K"
         case .q8_K: return "q8_K"
+        case .iq4_nl: return "iq4_nl"
+        case .iq4_xs: return "iq4_xs"
         case .i8: return "i8"
         case .i16: return "i16"
         case .i32: return "i32"

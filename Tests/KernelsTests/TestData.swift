@@ -23,6 +23,7 @@ enum Tolerance {
         .f32: 1e-5, .f16: 1e-5, .bf16: 1e-5,
         .q4_0: 1e-5, .q4_1: 1e-5, .q5_0: 1e-5, .q5_1: 1e-5, .q8_0: 1e-5,
         .q4_K: 1e-4, .q5_K: 1e-4, .q6_K: 1e-4,
+        .q2_K: 1e-4, .q3_K: 1e-4, .iq4_xs: 1e-4, .iq4_nl: 1e-5,
     ]
     /// matmul against a double-precision dequantize-then-dot of the same
     /// quantized activations.
@@ -34,7 +35,8 @@ enum Tolerance {
 }
 
 /// Weight types with matrix kernels, in table order.
-let matrixTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K]
+let matrixTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K,
+                                .q2_K, .q3_K, .iq4_nl, .iq4_xs]
 
 /// The supported ISA levels of this CPU, with scalar first.
 let supportedISAs: [KernelISA] = KernelISA.allCases.filter(\.isSupported)
@@ -48,7 +50,9 @@ func randomFloats(_ count: Int, _ rng: inout SeededGenerator, scale: Float = 1) 
 /// Byte offsets of the binary16 scale fields inside one block of `type`.
 private func scaleOffsets(_ type: GGMLType) -> [Int] {
     switch type {
-    case .q4_0, .q5_0, .q8_0: return [0]
+    case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: return [0]
+    case .q2_K: return [80, 82]
+    case .q3_K: return [108]
     case .q4_1, .q5_1, .q4_K, .q5_K: return [0, 2]
     case .q6_K: return [208]
     default: return []

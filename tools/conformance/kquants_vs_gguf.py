@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compare moed's K-quant dequantization with the gguf package's (numpy port
+"""Compare moed's K-quant and IQ4 dequantization with the gguf package's (numpy port
 of ggml) on random blocks. Bit-exact equality is required.
 
 Run from the repository root:  .venv/bin/python tools/conformance/kquants_vs_gguf.py
@@ -13,14 +13,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SRC = ROOT / "Sources" / "CKernels"
 TYPES = {"q2_K": gguf.GGMLQuantizationType.Q2_K, "q3_K": gguf.GGMLQuantizationType.Q3_K,
          "q4_K": gguf.GGMLQuantizationType.Q4_K, "q5_K": gguf.GGMLQuantizationType.Q5_K,
-         "q6_K": gguf.GGMLQuantizationType.Q6_K}
+         "q6_K": gguf.GGMLQuantizationType.Q6_K, "iq4_nl": gguf.GGMLQuantizationType.IQ4_NL,
+         "iq4_xs": gguf.GGMLQuantizationType.IQ4_XS}
 # Byte offsets of the f16 fields in each block (d, and dmin where present).
-HALF_OFFSETS = {"q2_K": [80, 82], "q3_K": [108], "q4_K": [0, 2], "q5_K": [0, 2], "q6_K": [208]}
+HALF_OFFSETS = {"q2_K": [80, 82], "q3_K": [108], "q4_K": [0, 2], "q5_K": [0, 2], "q6_K": [208],
+                "iq4_nl": [0], "iq4_xs": [0]}
 
 
 def build(tmp):
     exe = pathlib.Path(tmp) / "kquants_dequant_cli"
-    srcs = [str(SRC / "kquants_dequant.c"), str(pathlib.Path(__file__).parent / "kquants_dequant_cli.c")]
+    srcs = [str(SRC / "kquants_dequant.c"), str(SRC / "kquants2_ref.c"),
+            str(pathlib.Path(__file__).parent / "kquants_dequant_cli.c")]
     subprocess.run(["clang", "-O2", "-I", str(SRC / "include"), "-I", str(SRC), *srcs, "-o", str(exe)], check=True)
     return exe
 

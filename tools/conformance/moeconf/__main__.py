@@ -26,6 +26,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer prompts, files and tokens")
     p.add_argument("--threads", type=int, default=2, help="moectl threads")
     p.add_argument("--llama-threads", type=int, default=1, help="llama.cpp threads (see context.py)")
+    p.add_argument("--qwen-dir", help="where the Qwen requantizations go (default: <cache>/qwen)")
+    p.add_argument("--qwen-types", help="comma-separated subset of the qwen check's files "
+                   "(Q4_K_M = the download, synth-Q2_K, synth-Q3_K_M, or a requantization such as IQ4_XS)")
     p.add_argument("--json-out", help="report path (default: <cache>/report.json, report-quick.json)")
     return p.parse_args(argv)
 
@@ -55,7 +58,9 @@ def main(argv: list[str]) -> int:
         return 2
     binary = args.moectl or os.path.join(repo, ".build-conformance", "release", "moectl")
     ctx = Context(model=model, cache=cache, moectl=Moectl(binary), quick=args.quick,
-                  threads=args.threads, llama_threads=args.llama_threads, log=log)
+                  threads=args.threads, llama_threads=args.llama_threads, log=log,
+                  repo=repo, qwen_dir=args.qwen_dir,
+                  qwen_types=args.qwen_types.split(",") if args.qwen_types else None)
     rows, started = [], time.time()
     for check in checks:
         log(f"[conformance] running {check.NAME}")

@@ -25,6 +25,9 @@ class Context:
     # logits do not depend on the thread count.
     llama_threads: int = 1
     log: callable = print
+    repo: str = ""           # the repository root (the Qwen check finds its model there)
+    qwen_dir: str | None = None  # where the Qwen requantizations go (checks/qwen.py)
+    qwen_types: list | None = None  # a subset of the Qwen check's files (--qwen-types)
     _made: dict = field(default_factory=dict)
 
     def _once(self, key: str, make) -> str:
@@ -53,7 +56,7 @@ class Context:
 
     def random_blocks(self) -> str:
         # The name carries the layout: change it with RANDOM_SHAPE or the seed.
-        dst = os.path.join(self.cache, "random-blocks-64x512.gguf")
+        dst = os.path.join(self.cache, "random-blocks-64x512-v2.gguf")  # v2: + Q2_K, Q3_K, IQ4_*
         return self._once("random blocks", lambda: derive.random_blocks_file(dst))
 
     def vocab_files(self) -> dict[str, str]:

@@ -72,6 +72,7 @@ def requantized(f32_path: str, dst: str, ftype_name: str) -> str:
 SCALE_OFFSETS = {
     T.Q4_0: (0,), T.Q4_1: (0, 2), T.Q5_0: (0,), T.Q5_1: (0, 2), T.Q8_0: (0,),
     T.Q4_K: (0, 2), T.Q5_K: (0, 2), T.Q6_K: (208,),
+    T.Q2_K: (80, 82), T.Q3_K: (108,), T.IQ4_NL: (0,), T.IQ4_XS: (0,),
 }
 RANDOM_TYPES = (T.F32, T.F16, T.BF16, *SCALE_OFFSETS)
 RANDOM_SHAPE = (64, 512)  # rows x elements per row: 256-multiple for K-quants

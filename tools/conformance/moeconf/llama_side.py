@@ -205,4 +205,11 @@ FTYPES = {
     "Q4_K_M": ll.LLAMA_FTYPE_MOSTLY_Q4_K_M,
     "Q5_K_M": ll.LLAMA_FTYPE_MOSTLY_Q5_K_M,
     "Q6_K": ll.LLAMA_FTYPE_MOSTLY_Q6_K,
+    # the low-bit types of the Qwen rows (checks/qwen.py)
+    "Q2_K": ll.LLAMA_FTYPE_MOSTLY_Q2_K,
+    "Q3_K_S": ll.LLAMA_FTYPE_MOSTLY_Q3_K_S,
+    "Q3_K_M": ll.LLAMA_FTYPE_MOSTLY_Q3_K_M,
+    "Q3_K_L": ll.LLAMA_FTYPE_MOSTLY_Q3_K_L,
+    "IQ4_NL": ll.LLAMA_FTYPE_MOSTLY_IQ4_NL,
+    "IQ4_XS": ll.LLAMA_FTYPE_MOSTLY_IQ4_XS,
 }

@@ -7,7 +7,7 @@ A new check (the MoE synthetic models next) is one more module listed here;
 an F32 comparison of another model is a call to f32.compare_model.
 """
 from . import tokenize, kernels, f32, quant
-from . import moe, arch
+from . import moe, arch, qwen
 
-ALL = [tokenize, kernels, f32, quant, moe, arch]
+ALL = [tokenize, kernels, f32, quant, moe, arch, qwen]
 BY_NAME = {check.NAME: check for check in ALL}

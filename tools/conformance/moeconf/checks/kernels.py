@@ -10,12 +10,14 @@ import gguf
 from gguf import GGMLQuantizationType as T
 
 from .. import derive
+from . import qwen
 from ..metrics import bit_mismatches
 from ..report import Row, error_row
 
 NAME = "kernels"
 
-TYPES = (T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q4_K, T.Q5_K, T.Q6_K)
+TYPES = (T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q4_K, T.Q5_K, T.Q6_K,
+         T.Q2_K, T.Q3_K, T.IQ4_NL, T.IQ4_XS)
 BOUND = "0 elements differ (bitwise)"
 
 
@@ -38,6 +40,9 @@ def _real_blocks(ctx) -> list[Row]:
     # Every type needs its file even with --quick; they are cached after the first run.
     files = {os.path.basename(ctx.f32_model()): ctx.f32_model(),
              **ctx.quantized_models(every_type=True)}
+    # the low-bit types come from the Qwen check's requantizations (SmolLM2's
+    # 576-wide rows would keep the 256-value types off most matrices)
+    files |= qwen.low_bit_files(ctx)
     for path in files.values():
         tensors = gguf.GGUFReader(path).tensors
         for qtype in TYPES:
