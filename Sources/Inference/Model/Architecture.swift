@@ -19,6 +19,17 @@ public struct Architecture: Sendable, Equatable {
         case wholeProjection
     }
 
+    /// Every `general.architecture` value `named` accepts (for `moectl inspect`).
+    public static var knownNames: [String] {
+        candidateNames.filter { named($0) != nil }
+    }
+
+    // Names tried for `knownNames`; a family added to `named` adds its name here.
+    private static let candidateNames = [
+        "llama", "llama4", "mistral3", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "olmoe", "gemma", "gemma2", "gemma3",
+        "gemma3n", "phi2", "phi3", "phimoe", "deepseek2", "granite", "starcoder2", "command-r", "falcon",
+    ]
+
     /// The families this engine knows, by `general.architecture`.
     public static func named(_ name: String) -> Architecture? {
         switch name {

@@ -12,6 +12,7 @@ public struct JinjaTemplate: Sendable {
     public init(_ source: String) throws {
         self.source = source
         nodes = try JinjaParser.parse(source)
+        try JinjaValidator.check(nodes)
     }
 
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool,
