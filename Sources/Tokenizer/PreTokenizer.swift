@@ -17,6 +17,9 @@ enum SplitStage: Sendable {
     /// Llama 3 (`maxDigits` 3) and Qwen2 (`maxDigits` 1):
     /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,n}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
     case llama3(maxDigits: Int)
+    /// GPT-4o / Llama 4 (contractions, digits in threes) and Tekken (neither):
+    /// see WordScanner+GPT4o.swift.
+    case gpt4o(contractions: Bool, maxDigits: Int)
 }
 
 /// A named pre-tokenizer and the behaviour llama.cpp ties to that name.
@@ -47,8 +50,8 @@ public struct PreTokenizer: Sendable {
     private init(name: String, family: Family, cleansSpaces: Bool) {
         self.name = name
         self.cleansSpaces = cleansSpaces
-        self.ignoresMerges = family == .llama3
-        self.addsBOSByDefault = family == .llama3
+        self.ignoresMerges = family == .llama3 || family == .tekken
+        self.addsBOSByDefault = family == .llama3 || family == .tekken
         self.stages = family.stages
     }
 
@@ -67,7 +70,7 @@ public struct PreTokenizer: Sendable {
     }
 
     enum Family: Equatable {
-        case `default`, gpt2, llama3, llama3Regex, qwen2, starCoder, falcon
+        case `default`, gpt2, llama3, llama3Regex, qwen2, starCoder, falcon, gpt4o, tekken
 
         var stages: [SplitStage] {
             switch self {
@@ -92,6 +95,8 @@ public struct PreTokenizer: Sendable {
             case .llama3, .llama3Regex: return [.llama3(maxDigits: 3)]
             case .qwen2: return [.llama3(maxDigits: 1)]
             case .starCoder: return [.isolateEach(.number), .gpt2]
+            case .gpt4o: return [.gpt4o(contractions: true, maxDigits: 3)]
+            case .tekken: return [.gpt4o(contractions: false, maxDigits: 1)]
             }
         }
     }
@@ -105,7 +110,9 @@ public struct PreTokenizer: Sendable {
             table[name] = (.llama3, true)
         }
         table["falcon"] = (.falcon, true)
-        for name in ["dbrx", "smaug-bpe"] { table[name] = (.llama3Regex, true) }
+        for name in ["dbrx", "smaug-bpe", "chatglm-bpe", "glm4"] { table[name] = (.llama3Regex, true) }
+        for name in ["gpt-4o", "llama4", "minimax-m2"] { table[name] = (.gpt4o, false) }
+        table["tekken"] = (.tekken, false)
         for name in ["gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de",
                      "a.x-4.0", "mellum", "modern-bert", "mpt", "olmo", "jais", "exaone4"] {
             table[name] = (.gpt2, true)
@@ -116,7 +123,7 @@ public struct PreTokenizer: Sendable {
         }
         for name in ["smollm", "command-r"] { table[name] = (.starCoder, false) }
         for name in ["stablelm2", "megrez"] { table[name] = (.qwen2, true) }
-        for name in ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open"] {
+        for name in ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "grok-2"] {
             table[name] = (.qwen2, false)
         }
         return table
@@ -146,6 +153,9 @@ extension SplitStage {
         case let .llama3(maxDigits):
             var scanner = WordScanner(text: text, range: range)
             scanner.scanLlama3(maxDigits: maxDigits, into: &out)
+        case let .gpt4o(contractions, maxDigits):
+            var scanner = WordScanner(text: text, range: range)
+            scanner.scanGPT4o(contractions: contractions, maxDigits: maxDigits, into: &out)
         }
     }
 
