@@ -21,8 +21,9 @@ enum JinjaBuiltins {
             default: throw JinjaError(.runtime, "range() takes 1 to 3 arguments")
             }
             guard step != 0 else { throw JinjaError(.runtime, "range() step must not be zero") }
+            let span = step > 0 ? Double(stop) - Double(start) : Double(start) - Double(stop)
+            guard span / Double(abs(step)) <= 100_000 else { throw JinjaError(.runtime, "range() of more than 100000 items") }
             let values = Array(stride(from: start, to: stop, by: step))
-            guard values.count <= 100_000 else { throw JinjaError(.runtime, "range() of more than 100000 items") }
             return .array(values.map { .int($0) })
         case "namespace", "dict":
             var object = JinjaObject()

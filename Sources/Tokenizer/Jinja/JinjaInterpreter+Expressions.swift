@@ -213,7 +213,10 @@ extension JinjaInterpreter {
         case let .macro(m): return try callMacro(m, args, named)
         case let .function(name): return try JinjaBuiltins.callGlobal(name, args, named)
         case let .boundMethod(box, name): return try JinjaBuiltins.callMethod(box.value, name, args, named)
-        case .undefined: throw undefinedError(callee)
+        case .undefined:
+            // "x.format(…)": a method the interpreter does not implement, named as such.
+            if case let .member(_, name) = calleeExpr { throw JinjaError(.unsupported, "method \(name)()") }
+            throw undefinedError(callee)
         default: throw JinjaError(.runtime, "'\(callee.typeName)' object is not callable")
         }
     }

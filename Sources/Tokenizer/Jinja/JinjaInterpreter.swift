@@ -9,7 +9,8 @@ final class JinjaInterpreter {
     private var depth = 0
     private static let maxDepth = 64
     private var steps = 0
-    private static let maxSteps = 5_000_000  // a runaway template stops with an error
+    private static let maxOutput = 16 << 20
+    private static let maxSteps = 500_000  // a runaway template stops with an error
 
     init(globals: [String: JinjaValue]) {
         frames = [globals]
@@ -33,6 +34,7 @@ final class JinjaInterpreter {
     private func run(_ node: JinjaNode) throws -> Flow {
         steps += 1
         if steps > Self.maxSteps { throw JinjaError(.runtime, "template ran more than \(Self.maxSteps) steps") }
+        if output.utf8.count > Self.maxOutput { throw JinjaError(.runtime, "template wrote more than \(Self.maxOutput) bytes") }
         switch node {
         case let .text(t): output += t
         case let .output(e): output += try evaluate(e).text
