@@ -43,7 +43,7 @@ public struct SyntheticModel {
     public init() {}
 
     public var headSize: Int { embedding / heads }
-    public var vocabulary: SyntheticVocabulary { SyntheticVocabulary() }
+    public var vocabulary = SyntheticVocabulary()
 
     /// Writes the model to a fresh file under the temporary directory and returns its path.
     public func write(named name: String = "synthetic") throws -> String {
