@@ -58,8 +58,11 @@ public struct PromptRenderer: Sendable {
         }
     }
 
-    /// Variables llama-cpp-python passes besides messages and tokens.
-    static let defaultVariables: [String: JinjaInput] = ["tools": .null]
+    /// Variables besides messages, tokens and add_generation_prompt: none.
+    /// Like llama.cpp's --jinja (and unlike llama-cpp-python, which sets
+    /// tools = None), `tools` stays undefined when a request has no tools,
+    /// so templates that test `tools is defined` (Phi-4-mini) work.
+    static let defaultVariables: [String: JinjaInput] = [:]
 
     /// What `moectl inspect` and the load log print.
     public var summary: String {

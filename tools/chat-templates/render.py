@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Renders the chat-template fixtures with jinja2, as llama-cpp-python's
-Jinja2ChatFormatter does (ImmutableSandboxedEnvironment, trim_blocks,
-lstrip_blocks, loopcontrols, transformers-style tojson), and prints the cases
+"""Renders the chat-template fixtures with jinja2 in llama-cpp-python's
+Jinja2ChatFormatter environment (ImmutableSandboxedEnvironment, trim_blocks,
+lstrip_blocks, loopcontrols, transformers-style tojson), with the variables
+llama.cpp's --jinja passes (no `tools` when there are none), and prints the cases
 with their expected prompt strings (or the template's error) as JSON.
 
 Usage (from the package root, with the venv):
@@ -28,6 +29,8 @@ TEMPLATES = [
     ("phi3.5.jinja", "<s>", "<|endoftext|>"),
     ("phi3-mini.jinja", "<s>", "<|endoftext|>"),
     ("mistral-instruct.jinja", "<s>", "</s>"),
+    ("deepseek-r1-distill-qwen.jinja", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    ("phi4-mini-llama-cpp.jinja", "<|endoftext|>", "<|endoftext|>"),
 ]
 
 CONVERSATIONS = {
@@ -47,6 +50,7 @@ CONVERSATIONS = {
         ["user", "Tabs\tand\nnewlines\n\n"],
     ],
     "empty-content": [["system", ""], ["user", ""]],
+    "reasoning": [["user", "2+2?"], ["assistant", "<think>\nadd them\n</think>\n\n4"], ["user", "and 3+3?"]],
     "not-alternating": [["user", "a"], ["user", "b"]],
 }
 
@@ -79,9 +83,21 @@ def render(template, bos, eos, messages, add_generation_prompt):
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
                                     add_generation_prompt=add_generation_prompt)
     msgs = [{"role": r, "content": c} for r, c in messages]
+
+    def raise_exception(message):
+        raise ValueError(message)
+
     try:
-        # date_string fixes Llama 3.x's "Today Date" (strftime_now otherwise).
-        return formatter(messages=msgs, date_string="26 Jul 2024").prompt, None
+        # The formatter's own environment, with the variables llama.cpp's
+        # --jinja passes: `tools` (and functions, tool_choice) are left
+        # undefined when there are none, where Jinja2ChatFormatter.__call__
+        # sets them to None (which breaks templates testing `tools is
+        # defined`, Phi-4-mini's). date_string fixes Llama 3.x's "Today Date".
+        prompt = formatter._environment.render(
+            messages=msgs, eos_token=eos, bos_token=bos, raise_exception=raise_exception,
+            add_generation_prompt=add_generation_prompt, strftime_now=formatter.strftime_now,
+            date_string="26 Jul 2024")
+        return prompt, None
     except Exception as error:  # raise_exception and template errors
         return None, str(error)
 
