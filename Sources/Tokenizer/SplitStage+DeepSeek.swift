@@ -27,16 +27,16 @@ enum DeepSeekSplits {
     }
 
     static let llm: [SplitStage] = [
-        .isolateEachMatching(isNewline),
+        .isolateEachMatching { isNewline($0, $1) },
         .prefixedRuns(optionalPrefix: { _, c in c.contains(.whitespace) }, body: { _, c in c.contains(.casedLetter) }),
-        .prefixedRuns(optionalPrefix: { _, c in c.contains(.whitespace) }, body: isDeepSeekPunctuation),
+        .prefixedRuns(optionalPrefix: { _, c in c.contains(.whitespace) }, body: { isDeepSeekPunctuation($0, $1) }),
         .trailingWhitespace,
         .isolateRuns { s, _ in isCJKHangul(s.value) },
         .isolateRuns { _, c in c.contains(.number) },
     ]
 
     static let coder: [SplitStage] = [
-        .isolateEachMatching(isNewline),
+        .isolateEachMatching { isNewline($0, $1) },
         .prefixedRuns(optionalPrefix: { _, c in c.contains(.whitespace) }, body: { _, c in c.contains(.letter) }),
         .prefixedRuns(optionalPrefix: { _, c in c.contains(.whitespace) }, body: { _, c in c.contains(.punctuation) }),
         .isolateRuns { s, _ in isCJKHangul(s.value) },
@@ -50,7 +50,7 @@ enum DeepSeekSplits {
     ]
 
     static let bloom: [SplitStage] = [
-        .prefixedRuns(optionalPrefix: { s, _ in s == " " }, body: isBloomWordCharacter),
+        .prefixedRuns(optionalPrefix: { s, _ in s == " " }, body: { isBloomWordCharacter($0, $1) }),
     ]
 
     static let viking: [SplitStage] = bloom + [.isolateEach(.number)]
