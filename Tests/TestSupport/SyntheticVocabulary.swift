@@ -16,6 +16,7 @@ public struct SyntheticVocabulary {
     /// `tokenizer.ggml.pre` and `tokenizer.chat_template` as written (nil: key left out).
     public var preTokenizer = "smollm"
     public var chatTemplate: String? = SyntheticVocabulary.chatMLTemplate
+    public var addsBOS = false
 
     public init() {
         var tokens = (0..<256).map { String(Self.byteToUnicode[$0]) }
@@ -40,7 +41,7 @@ public struct SyntheticVocabulary {
         try w.set("tokenizer.ggml.merges", .array(GGUFArray(merges)))
         try w.set("tokenizer.ggml.bos_token_id", .uint32(UInt32(endOfText)))
         try w.set("tokenizer.ggml.eos_token_id", .uint32(UInt32(imEnd)))
-        try w.set("tokenizer.ggml.add_bos_token", .bool(false))
+        try w.set("tokenizer.ggml.add_bos_token", .bool(addsBOS))
         if let chatTemplate { try w.set("tokenizer.chat_template", .string(chatTemplate)) }
     }
 
