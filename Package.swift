@@ -115,7 +115,7 @@ let package = Package(
         // Saved fuzz inputs (crashes once found, hostile inputs kept), replayed: each must give a clean error.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], exclude: ["gguf", "config"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], exclude: ["ChatTemplates", "Data"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "GenerationCore", "GGUF", "Kernels", "Tokenizer", "TestSupport", "Upcycle"],
                     exclude: ["Golden"]),
         // Tiny models made in code, shared by every test target that needs one.

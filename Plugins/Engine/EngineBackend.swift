@@ -27,11 +27,8 @@ public final class EngineBackend<Flavor: EngineFlavor>: SequenceEditingBackend {
     let model: LanguageModel
     private var sequences: Set<Int32> = []
     private var nextSequence: Int32 = 0
-    private let chatTemplate: ChatTemplate?
-
     private init(model: LanguageModel) {
         self.model = model
-        self.chatTemplate = try? ChatTemplate(detecting: model.tokenizer.chatTemplate)
     }
 
     public static func refusal(host: moe_host_info) -> String? {
@@ -96,11 +93,17 @@ public final class EngineBackend<Flavor: EngineFlavor>: SequenceEditingBackend {
     }
 
     public func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool) throws -> String {
-        guard let chatTemplate else {
-            throw PluginFailure(MOE_ERR_UNSUPPORTED, "the model has no chat template this engine recognises")
+        if case let .failure(error) = model.promptRenderer {
+            // Decided at load: no template, or one neither the Jinja interpreter nor a built-in renderer runs.
+            throw PluginFailure(MOE_ERR_UNSUPPORTED, "\(error)")
         }
-        return chatTemplate.render(messages: messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                   addGenerationPrompt: addGenerationPrompt)
+        do {
+            return try model.renderChat(messages.map { ChatMessage(role: $0.role, content: $0.content) },
+                                        addGenerationPrompt: addGenerationPrompt)
+        } catch {
+            // The template refused these messages (raise_exception: roles must alternate, …).
+            throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "\(error)")
+        }
     }
 
     public func createSequence() throws -> Int32 {

@@ -17,6 +17,20 @@ enum SplitStage: Sendable {
     /// Llama 3 (`maxDigits` 3) and Qwen2 (`maxDigits` 1):
     /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,n}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
     case llama3(maxDigits: Int)
+    /// GPT-4o / Llama 4 (contractions, digits in threes) and Tekken (neither):
+    /// see WordScanner+GPT4o.swift.
+    case gpt4o(contractions: Bool, maxDigits: Int)
+    /// Each code point the predicate accepts is a piece of its own (`[\r\n]`).
+    case isolateEachMatching(@Sendable (Unicode.Scalar, ScalarClass) -> Bool)
+    /// `p?b+`: an optional code point accepted by `optionalPrefix`, then a run of `body`.
+    case prefixedRuns(optionalPrefix: @Sendable (Unicode.Scalar, ScalarClass) -> Bool,
+                      body: @Sendable (Unicode.Scalar, ScalarClass) -> Bool)
+    /// `\s+$`: whitespace that ends the piece.
+    case trailingWhitespace
+    /// `\p{N}{1,n}`: runs of numbers cut into groups of up to n.
+    case numberGroups(maxDigits: Int)
+    /// DeepSeek V3's main expression (SplitStage+DeepSeek.swift).
+    case deepSeekV3
 }
 
 /// A named pre-tokenizer and the behaviour llama.cpp ties to that name.
@@ -47,8 +61,8 @@ public struct PreTokenizer: Sendable {
     private init(name: String, family: Family, cleansSpaces: Bool) {
         self.name = name
         self.cleansSpaces = cleansSpaces
-        self.ignoresMerges = family == .llama3
-        self.addsBOSByDefault = family == .llama3
+        self.ignoresMerges = family == .llama3 || family == .tekken
+        self.addsBOSByDefault = family == .llama3 || family == .tekken
         self.stages = family.stages
     }
 
@@ -67,7 +81,8 @@ public struct PreTokenizer: Sendable {
     }
 
     enum Family: Equatable {
-        case `default`, gpt2, llama3, llama3Regex, qwen2, starCoder, falcon
+        case `default`, gpt2, llama3, llama3Regex, qwen2, starCoder, falcon, gpt4o, tekken
+        case deepSeekLLM, deepSeekCoder, deepSeekV3, bloom, viking
 
         var stages: [SplitStage] {
             switch self {
@@ -92,6 +107,13 @@ public struct PreTokenizer: Sendable {
             case .llama3, .llama3Regex: return [.llama3(maxDigits: 3)]
             case .qwen2: return [.llama3(maxDigits: 1)]
             case .starCoder: return [.isolateEach(.number), .gpt2]
+            case .gpt4o: return [.gpt4o(contractions: true, maxDigits: 3)]
+            case .tekken: return [.gpt4o(contractions: false, maxDigits: 1)]
+            case .deepSeekLLM: return DeepSeekSplits.llm
+            case .deepSeekCoder: return DeepSeekSplits.coder
+            case .deepSeekV3: return DeepSeekSplits.v3
+            case .bloom: return DeepSeekSplits.bloom
+            case .viking: return DeepSeekSplits.viking
             }
         }
     }
@@ -105,7 +127,15 @@ public struct PreTokenizer: Sendable {
             table[name] = (.llama3, true)
         }
         table["falcon"] = (.falcon, true)
-        for name in ["dbrx", "smaug-bpe"] { table[name] = (.llama3Regex, true) }
+        for name in ["dbrx", "smaug-bpe", "chatglm-bpe", "glm4"] { table[name] = (.llama3Regex, true) }
+        for name in ["gpt-4o", "llama4", "minimax-m2"] { table[name] = (.gpt4o, false) }
+        table["tekken"] = (.tekken, false)
+        table["deepseek-llm"] = (.deepSeekLLM, false)
+        table["deepseek-coder"] = (.deepSeekCoder, false)
+        for name in ["deepseek-v3", "hunyuan-dense"] { table[name] = (.deepSeekV3, false) }
+        for name in ["bloom", "gpt3-finnish"] { table[name] = (.bloom, true) }
+        table["poro-chat"] = (.bloom, false)
+        table["viking"] = (.viking, false)
         for name in ["gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de",
                      "a.x-4.0", "mellum", "modern-bert", "mpt", "olmo", "jais", "exaone4"] {
             table[name] = (.gpt2, true)
@@ -116,7 +146,7 @@ public struct PreTokenizer: Sendable {
         }
         for name in ["smollm", "command-r"] { table[name] = (.starCoder, false) }
         for name in ["stablelm2", "megrez"] { table[name] = (.qwen2, true) }
-        for name in ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open"] {
+        for name in ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "grok-2"] {
             table[name] = (.qwen2, false)
         }
         return table
@@ -146,6 +176,34 @@ extension SplitStage {
         case let .llama3(maxDigits):
             var scanner = WordScanner(text: text, range: range)
             scanner.scanLlama3(maxDigits: maxDigits, into: &out)
+        case let .isolateEachMatching(accepts):
+            isolate(text, range, into: &out) { i in accepts(text.scalars[i], text.classes[i]) ? 1 : 0 }
+        case let .prefixedRuns(prefix, body):
+            isolate(text, range, into: &out) { i in
+                var start = i
+                if prefix(text.scalars[i], text.classes[i]), i + 1 < range.upperBound,
+                   body(text.scalars[i + 1], text.classes[i + 1]) { start = i + 1 }
+                var end = start
+                while end < range.upperBound, body(text.scalars[end], text.classes[end]) { end += 1 }
+                return end > start ? end - i : 0
+            }
+        case .trailingWhitespace:
+            var start = range.upperBound
+            while start > range.lowerBound, text.classes[start - 1].contains(.whitespace) { start -= 1 }
+            if start > range.lowerBound { out.append(range.lowerBound..<start) }
+            if start < range.upperBound { out.append(start..<range.upperBound) }
+        case let .numberGroups(maxDigits):
+            isolate(text, range, into: &out) { i in
+                var end = i
+                while end < range.upperBound, end - i < maxDigits, text.classes[end].contains(.number) { end += 1 }
+                return end - i
+            }
+        case .deepSeekV3:
+            var scanner = WordScanner(text: text, range: range)
+            scanner.scanDeepSeekV3(into: &out)
+        case let .gpt4o(contractions, maxDigits):
+            var scanner = WordScanner(text: text, range: range)
+            scanner.scanGPT4o(contractions: contractions, maxDigits: maxDigits, into: &out)
         }
     }
 

@@ -9,6 +9,10 @@ struct ScalarClass: OptionSet {
     static let number = ScalarClass(rawValue: 1 << 1)
     static let whitespace = ScalarClass(rawValue: 1 << 2)
     static let punctuation = ScalarClass(rawValue: 1 << 3)
+    static let mark = ScalarClass(rawValue: 1 << 4)     // \p{M}
+    static let symbol = ScalarClass(rawValue: 1 << 5)   // \p{S}
+    /// \p{Lu}, \p{Ll}, \p{Lt}: the letters DeepSeek's LLM split spells out as ranges.
+    static let casedLetter = ScalarClass(rawValue: 1 << 6)
 
     init(rawValue: UInt8) { self.rawValue = rawValue }
 
@@ -25,8 +29,14 @@ struct ScalarClass: OptionSet {
         var result: ScalarClass = []
         let properties = scalar.properties
         switch properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter:
+            result.formUnion([.letter, .casedLetter])
+        case .modifierLetter, .otherLetter:
             result.insert(.letter)
+        case .nonspacingMark, .spacingMark, .enclosingMark:
+            result.insert(.mark)
+        case .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+            result.insert(.symbol)
         case .decimalNumber, .letterNumber, .otherNumber:
             result.insert(.number)
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,

@@ -27,8 +27,11 @@ extension Vocabulary {
             .map { TokenType(rawValue: $0) ?? .undefined }
 
         // Default special ids as llama.cpp sets them before reading the file.
-        let defaults: (bos: Int32?, eos: Int32?, unknown: Int32?) =
+        var defaults: (bos: Int32?, eos: Int32?, unknown: Int32?) =
             model == .sentencePiece ? (1, 2, 0) : (11, 11, nil)
+        let preTokenizer = try metadata.stringIfPresent("tokenizer.ggml.pre")
+        // ChatGLM's BPE has no BOS unless the file names one (llama.cpp: special_bos_id = NULL).
+        if preTokenizer == "chatglm-bpe" || preTokenizer == "glm4" { defaults.bos = nil }
         func id(_ key: String, default fallback: Int32? = nil) throws -> Int32? {
             let inRange = { (id: Int32?) -> Int32? in
                 guard let id, id >= 0, Int(id) < count else { return nil }
@@ -41,7 +44,7 @@ extension Vocabulary {
 
         self.init(
             model: model,
-            preTokenizer: try metadata.stringIfPresent("tokenizer.ggml.pre"),
+            preTokenizer: preTokenizer,
             tokens: tokens,
             scores: scores,
             tokenTypes: types,

@@ -99,6 +99,8 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable {
         case missingChatTemplate
         case unrecognizedChatTemplate(String)
         case unsupportedChatTemplate(String)
+        case chatTemplateRefused(String)
+        case chatTemplateFailed(String)
         case missingMetadata(String)
     }
 
@@ -132,6 +134,10 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable {
             return "unrecognized chat template (starts with: \(start.debugDescription))"
         case let .unsupportedChatTemplate(name):
             return "chat template family '\(name)' is recognized but not supported"
+        case let .chatTemplateRefused(reason):
+            return "the file's chat template cannot be run and no built-in renderer recognises it: \(reason)"
+        case let .chatTemplateFailed(reason):
+            return reason
         case let .missingMetadata(key):
             return "missing tokenizer metadata key '\(key)'"
         }

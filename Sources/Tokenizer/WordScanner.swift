@@ -16,29 +16,29 @@ struct WordScanner {
 
     // Positions outside the piece have no class and no character, so every
     // test fails there, like llama.cpp's OUT_OF_RANGE.
-    private func cls(_ i: Int) -> ScalarClass {
+    func cls(_ i: Int) -> ScalarClass {
         range.contains(i) ? text.classes[i] : []
     }
 
-    private func value(_ i: Int) -> UInt32? {
+    func value(_ i: Int) -> UInt32? {
         range.contains(i) ? text.scalars[i].value : nil
     }
 
-    private func isLetter(_ i: Int) -> Bool { cls(i).contains(.letter) }
-    private func isNumber(_ i: Int) -> Bool { cls(i).contains(.number) }
-    private func isSpace(_ i: Int) -> Bool { cls(i).contains(.whitespace) }
-    private func isOther(_ i: Int) -> Bool {
+    func isLetter(_ i: Int) -> Bool { cls(i).contains(.letter) }
+    func isNumber(_ i: Int) -> Bool { cls(i).contains(.number) }
+    func isSpace(_ i: Int) -> Bool { cls(i).contains(.whitespace) }
+    func isOther(_ i: Int) -> Bool {
         range.contains(i) && cls(i).isDisjoint(with: [.letter, .number, .whitespace])
     }
-    private func isNewline(_ i: Int) -> Bool { value(i) == 0x0A || value(i) == 0x0D }
+    func isNewline(_ i: Int) -> Bool { value(i) == 0x0A || value(i) == 0x0D }
 
-    private mutating func emit(upTo end: Int, into out: inout [Range<Int>]) {
+    mutating func emit(upTo end: Int, into out: inout [Range<Int>]) {
         if end > start { out.append(start..<end) }
         start = end
     }
 
     /// Length of an English contraction ('s 't 'm 'd 're 've 'll) at i, or 0.
-    private func contractionLength(at i: Int, foldCase: Bool) -> Int {
+    func contractionLength(at i: Int, foldCase: Bool) -> Int {
         guard value(i) == 0x27, i + 1 < range.upperBound else { return 0 }
         func letter(_ j: Int) -> UInt32 {
             guard let v = value(j) else { return 0 }
@@ -55,7 +55,7 @@ struct WordScanner {
 
     /// After a whitespace run starting at pos: `\s+(?!\S)` leaves the last
     /// space for the next word unless the run reaches the end of the piece.
-    private func whitespaceEnd(from pos: Int) -> Int {
+    func whitespaceEnd(from pos: Int) -> Int {
         var count = 0
         while isSpace(pos + count) { count += 1 }
         if count > 1 && pos + count < range.upperBound { return pos + count - 1 }
@@ -120,7 +120,7 @@ struct WordScanner {
     }
 
     /// `\s*[\r\n]+` (up to the last newline of the run), else `\s+(?!\S)`, else `\s+`.
-    private func llama3WhitespaceEnd(from pos: Int) -> Int {
+    func llama3WhitespaceEnd(from pos: Int) -> Int {
         var count = 0
         var afterLastNewline: Int?
         while isSpace(pos + count) {

@@ -55,7 +55,7 @@ public struct SyntheticModel {
 
     public var headSize: Int { keyLength ?? embedding / heads }
     public var rotatedDimensions: Int { ropeDimensions ?? headSize }
-    public var vocabulary: SyntheticVocabulary { SyntheticVocabulary() }
+    public var vocabulary = SyntheticVocabulary()
 
     /// Writes the model to a fresh file under the temporary directory and returns its path.
     public func write(named name: String = "synthetic") throws -> String {

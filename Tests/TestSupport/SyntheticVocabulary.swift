@@ -13,6 +13,10 @@ public struct SyntheticVocabulary {
     public let endOfText: Int32
 
     public var count: Int { tokens.count }
+    /// `tokenizer.ggml.pre` and `tokenizer.chat_template` as written (nil: key left out).
+    public var preTokenizer = "smollm"
+    public var chatTemplate: String? = SyntheticVocabulary.chatMLTemplate
+    public var addsBOS = false
 
     public init() {
         var tokens = (0..<256).map { String(Self.byteToUnicode[$0]) }
@@ -31,14 +35,14 @@ public struct SyntheticVocabulary {
 
     func addMetadata(to w: inout GGUFWriter) throws {
         try w.set("tokenizer.ggml.model", .string("gpt2"))
-        try w.set("tokenizer.ggml.pre", .string("smollm"))
+        try w.set("tokenizer.ggml.pre", .string(preTokenizer))
         try w.set("tokenizer.ggml.tokens", .array(GGUFArray(tokens)))
         try w.set("tokenizer.ggml.token_type", .array(GGUFArray(types)))
         try w.set("tokenizer.ggml.merges", .array(GGUFArray(merges)))
         try w.set("tokenizer.ggml.bos_token_id", .uint32(UInt32(endOfText)))
         try w.set("tokenizer.ggml.eos_token_id", .uint32(UInt32(imEnd)))
-        try w.set("tokenizer.ggml.add_bos_token", .bool(false))
-        try w.set("tokenizer.chat_template", .string(Self.chatMLTemplate))
+        try w.set("tokenizer.ggml.add_bos_token", .bool(addsBOS))
+        if let chatTemplate { try w.set("tokenizer.chat_template", .string(chatTemplate)) }
     }
 
     /// GPT-2's reversible byte→unicode table: printable bytes map to

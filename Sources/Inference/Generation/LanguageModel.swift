@@ -8,6 +8,10 @@ public final class LanguageModel {
     public let file: GGUFFile
     public let transformer: Transformer
     public let tokenizer: Tokenizer
+    /// The chat renderer, decided at load: the file's own template when the
+    /// Jinja interpreter runs it, else a built-in family renderer, else the
+    /// refusal naming the construct (raw completions still work).
+    public let promptRenderer: Result<PromptRenderer, any Error>
 
     public init(path: String, options: ModelOptions = ModelOptions()) throws {
         let file = try GGUFFile(path: path)
@@ -19,6 +23,7 @@ public final class LanguageModel {
         let loaded = Result { try Transformer(file: file, options: options) }
         tokenizer = try building.result().get()
         transformer = try loaded.get()
+        promptRenderer = Result { [tokenizer] in try tokenizer.promptRenderer() }
         guard tokenizer.vocabularySize <= transformer.vocabularySize else {
             throw InferenceError.badHyperparameter("tokenizer.ggml.tokens",
                 "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(transformer.vocabularySize) logits")
@@ -33,9 +38,20 @@ public final class LanguageModel {
 
     /// Tokens of chat messages wrapped in the file's chat template.
     public func tokenize(chat messages: [ChatMessage]) throws -> [Int32] {
-        let template = try ChatTemplate(detecting: tokenizer.chatTemplate)
-        let text = template.render(messages: messages, addGenerationPrompt: true)
-        return tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        tokenizer.encode(try renderChat(messages, addGenerationPrompt: true), addSpecial: true, parseSpecial: true)
+    }
+
+    /// The prompt text for chat messages, to be tokenized with special
+    /// tokens added. Templates that write bos_token themselves would get a
+    /// second BOS from the tokenizer; llama.cpp drops the rendered one
+    /// (common_chat_templates_apply), and so does this.
+    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
+        let renderer = try promptRenderer.get()
+        var text = try renderer.render(messages: messages, addGenerationPrompt: addGenerationPrompt)
+        if tokenizer.addsBOS, !renderer.bosToken.isEmpty, text.hasPrefix(renderer.bosToken) {
+            text.removeFirst(renderer.bosToken.count)
+        }
+        return text
     }
 }
 

@@ -61,6 +61,7 @@ struct InspectReport: Encodable {
     var active_parameters: Int?
     var tensor_types: [TypeTotal]
     var tensors: [TensorRow]
+    var support: InspectSupport
 
     init(_ f: GGUFFile) throws {
         file_bytes = f.fileSize
@@ -86,7 +87,7 @@ struct InspectReport: Encodable {
             tokenizer["bos"] = t.bos.map { String($0) } ?? "none"
             tokenizer["eos"] = t.eos.map { String($0) } ?? "none"
             tokenizer["adds_bos"] = String(t.addsBOS)
-            tokenizer["chat_template"] = (try? ChatTemplate(detecting: t.chatTemplate)).map { "\($0.family)" } ?? "unrecognised or absent"
+            tokenizer["chat_template"] = t.chatTemplate == nil ? "absent" : "present (\(t.chatTemplate?.utf8.count ?? 0) bytes)"
         }
         tensors = f.tensors.map { TensorRow(name: $0.name, type: $0.type.description, shape: $0.shape, bytes: $0.byteCount) }
         // Sums saturate: a file may list many tensors over the same bytes.
@@ -105,6 +106,7 @@ struct InspectReport: Encodable {
             totals[t.type.description] = total
         }
         tensor_types = totals.values.sorted { $0.bytes > $1.bytes }
+        support = InspectSupport(f)
     }
 
     static func saturatingSum(_ values: [Int]) -> Int {
@@ -124,6 +126,7 @@ struct InspectReport: Encodable {
     /// strings and tensor names are the file author's, not ours.
     func printHuman(listTensors: Bool) {
         let safe = TerminalText.escaped
+        support.printHuman()
         print("architecture   \(safe(architecture))\(name.map { "  (\(safe($0)))" } ?? "")")
         print("file           \(file_bytes) bytes, GGUF v\(gguf_version), \(tensors.count) tensors, \(parameters) parameters")
         if let active = active_parameters, let n = hyperparameters["expert_count"], let k = hyperparameters["expert_used_count"] {
