@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 extension Transformer {
     /// One pass over at most `maxBatch` tokens: embeddings → blocks → logits.
@@ -72,8 +73,7 @@ extension Transformer {
     private func storeKeysAndValues(layer: Int, batch: [BatchEntry]) {
         let w = hyperparameters.kvWidth, s = state
         for (t, e) in batch.enumerated() {
-            (cache.keys(layer: layer, sequence: e.sequence) + e.position * w).update(from: s.k + t * w, count: w)
-            (cache.values(layer: layer, sequence: e.sequence) + e.position * w).update(from: s.v + t * w, count: w)
+            cache.store(layer: layer, sequence: e.sequence, position: e.position, keys: s.k + t * w, values: s.v + t * w)
         }
     }
 
@@ -81,23 +81,24 @@ extension Transformer {
     /// sequence's cached positions 0...position, split across threads.
     private func attend(layer: Int, batch: [BatchEntry]) {
         let h = hyperparameters, s = state
-        let heads = h.headCount, size = h.headSize, kvWidth = h.kvWidth, qWidth = h.qWidth
+        let heads = h.headCount, size = h.headSize, qWidth = h.qWidth
         let group = h.headCount / h.kvHeadCount
         let scale = 1 / Float(size).squareRoot()
-        let keys = batch.map { cache.keys(layer: layer, sequence: $0.sequence) }
-        let values = batch.map { cache.values(layer: layer, sequence: $0.sequence) }
+        let type = cache.type, rowBytes = cache.rowBytes, headBytes = type.rowBytes(size)
+        let keys = batch.map { UnsafeRawPointer(cache.keys(layer: layer, sequence: $0.sequence)) }
+        let values = batch.map { UnsafeRawPointer(cache.values(layer: layer, sequence: $0.sequence)) }
         let positions = batch.map(\.position)
         let maxLength = (positions.max() ?? 0) + 1
         compute.parallelFor(batch.count * heads) { tasks in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLength) { scores in
                 for task in tasks {
                     let t = task / heads, head = task % heads
-                    let kvOffset = (head / group) * size
+                    let kvOffset = (head / group) * headBytes
                     // softmax(q·Kᵀ / √size) · V over positions 0...position
-                    attendHead(query: s.q + t * qWidth + head * size,
-                               keys: keys[t] + kvOffset, values: values[t] + kvOffset, stride: kvWidth,
-                               length: positions[t] + 1, size: size, scale: scale,
-                               scores: scores.baseAddress!, into: s.attention + t * qWidth + head * size)
+                    VectorOps.attendHead(type, query: s.q + t * qWidth + head * size,
+                                         keys: keys[t] + kvOffset, values: values[t] + kvOffset, strideBytes: rowBytes,
+                                         length: positions[t] + 1, size: size, scale: scale,
+                                         scores: scores.baseAddress!, into: s.attention + t * qWidth + head * size)
                 }
             }
         }

@@ -1,4 +1,5 @@
 import GGUF
+import Kernels
 
 /// A decoder-only transformer read from a GGUF file: Llama and its relatives
 /// (RMSNorm, RoPE, grouped-query attention, SwiGLU), with a KV cache that
@@ -41,7 +42,11 @@ public final class Transformer {
         output = try source.linearIfPresent("output.weight", inputs: d, outputs: h.vocabularySize)
             ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize, mayRepack: false)
         let context = options.contextLength > 0 ? min(options.contextLength, h.contextLength) : h.contextLength
-        cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context)
+        guard h.headSize % options.kvType.blockSize == 0 else {
+            throw InferenceError.badHyperparameter("kv_type", "a \(options.kvType) KV cache needs a head size that is a " +
+                "multiple of \(options.kvType.blockSize); this model's is \(h.headSize) (use kv_type f16 or f32)")
+        }
+        cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context, type: options.kvType)
         self.compute = compute
         state = RunState(shape: h, maxBatch: options.maxBatch, feedForwardSize: layers.map(\.feedForward.hiddenSize).max() ?? 0)
         rope = RopeAngles(dimensions: h.ropeDimensions, base: h.ropeBase, scale: h.ropeScale)
