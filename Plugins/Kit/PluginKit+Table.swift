@@ -91,6 +91,18 @@ extension PluginKit {
             close: { model in
                 guard let model else { return }
                 Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(model)).release()
+            },
+            memory_usage: { model, out in
+                PluginKit.run {
+                    guard let out else { throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "NULL out_usage") }
+                    out.pointee = try PluginKit.model(model).memoryUsage()
+                }
+            },
+            memory_sequence_bytes: { model, positions, out in
+                PluginKit.run {
+                    guard let out else { throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "NULL out_bytes") }
+                    out.pointee = try PluginKit.model(model).sequenceBytes(positions: Int(positions))
+                }
             }))
         return table
     }

@@ -51,7 +51,8 @@ nonisolated(unsafe) private let toyTable: UnsafeMutablePointer<moe_plugin_api> =
         close: { model in
             guard let model else { return }
             Unmanaged<ToyModel>.fromOpaque(UnsafeRawPointer(model)).release()
-        }))
+        },
+        memory_usage: nil, memory_sequence_bytes: nil))
     return table
 }()
 

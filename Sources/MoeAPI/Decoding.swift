@@ -151,6 +151,7 @@ extension TierStatus {
         keepAliveSeconds = t.keep_alive_seconds
         idleSeconds = t.idle_seconds
         loadProgress = t.load_progress
+        memory = TierMemoryFigures(t)
     }
 }
 
@@ -165,6 +166,8 @@ extension StatusReply {
         socket = text(s.socket)
         memoryBudget = s.memory_budget
         memoryUsed = s.memory_used
+        memoryHeld = s.memory_held
+        memoryReserved = s.memory_reserved
         connections = s.connections
         tiers = tierList(s.tiers, s.n_tiers)
     }

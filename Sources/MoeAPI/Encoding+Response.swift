@@ -122,6 +122,7 @@ extension TierStatus {
             t.pointee.idle_seconds = idleSeconds
             t.pointee.has_load_progress = 1
             t.pointee.load_progress = loadProgress
+            memory.encode(into: t, arena)
         }
     }
 }
@@ -142,6 +143,10 @@ extension StatusReply {
             s.pointee.memory_budget = memoryBudget
             s.pointee.has_memory_used = 1
             s.pointee.memory_used = memoryUsed
+            s.pointee.has_memory_held = 1
+            s.pointee.memory_held = memoryHeld
+            s.pointee.has_memory_reserved = 1
+            s.pointee.memory_reserved = memoryReserved
             s.pointee.has_connections = 1
             s.pointee.connections = connections
             s.pointee.n_tiers = tiers.count

@@ -106,6 +106,8 @@ public struct TierStatus: Sendable, Equatable {
     public var keepAliveSeconds = 0.0
     public var idleSeconds = 0.0
     public var loadProgress: Float = 0
+    /// The line items of `memoryBytes` (fields 20–25).
+    public var memory = TierMemoryFigures()
     public init() {}
 }
 
@@ -120,6 +122,9 @@ public struct StatusReply: Sendable, Equatable {
     public var memoryUsed: UInt64 = 0
     public var connections: UInt32 = 0
     public var tiers: [TierStatus] = []
+    /// `memoryUsed` split: held now, and reserved beyond that (fields 20–21).
+    public var memoryHeld: UInt64 = 0
+    public var memoryReserved: UInt64 = 0
     public init() {}
 }
 

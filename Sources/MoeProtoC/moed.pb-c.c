@@ -1695,7 +1695,7 @@ const ProtobufCMessageDescriptor moed__v1__response__descriptor =
   (ProtobufCMessageInit) moed__v1__response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[14] =
+static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[20] =
 {
   {
     "name",
@@ -1865,6 +1865,78 @@ static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_bytes",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_weight_bytes),
+    offsetof(Moed__V1__TierStatus, weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_cache_bytes",
+    21,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_kv_cache_bytes),
+    offsetof(Moed__V1__TierStatus, kv_cache_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scratch_bytes",
+    22,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_scratch_bytes),
+    offsetof(Moed__V1__TierStatus, scratch_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_reserved_bytes",
+    23,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_kv_reserved_bytes),
+    offsetof(Moed__V1__TierStatus, kv_reserved_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_cache_bytes",
+    24,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_prefix_cache_bytes),
+    offsetof(Moed__V1__TierStatus, prefix_cache_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_type",
+    25,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Moed__V1__TierStatus, kv_type),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   7,   /* field[7] = active_requests */
@@ -1872,6 +1944,9 @@ static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   12,   /* field[12] = idle_seconds */
   4,   /* field[4] = is_default */
   11,   /* field[11] = keep_alive_seconds */
+  15,   /* field[15] = kv_cache_bytes */
+  17,   /* field[17] = kv_reserved_bytes */
+  19,   /* field[19] = kv_type */
   9,   /* field[9] = last_error */
   13,   /* field[13] = load_progress */
   6,   /* field[6] = memory_bytes */
@@ -1879,13 +1954,17 @@ static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   0,   /* field[0] = name */
   5,   /* field[5] = pinned */
   1,   /* field[1] = plugin */
+  18,   /* field[18] = prefix_cache_bytes */
   8,   /* field[8] = queued_requests */
+  16,   /* field[16] = scratch_bytes */
   3,   /* field[3] = state */
+  14,   /* field[14] = weight_bytes */
 };
-static const ProtobufCIntRange moed__v1__tier_status__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__tier_status__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 20, 14 },
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
 {
@@ -1895,10 +1974,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
   "Moed__V1__TierStatus",
   "moed.v1",
   sizeof(Moed__V1__TierStatus),
-  14,
+  20,
   moed__v1__tier_status__field_descriptors,
   moed__v1__tier_status__field_indices_by_name,
-  1,  moed__v1__tier_status__number_ranges,
+  2,  moed__v1__tier_status__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1920,7 +1999,7 @@ const ProtobufCMessageDescriptor moed__v1__status_request__descriptor =
   (ProtobufCMessageInit) moed__v1__status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__status_reply__field_descriptors[10] =
+static const ProtobufCFieldDescriptor moed__v1__status_reply__field_descriptors[12] =
 {
   {
     "pid",
@@ -2042,12 +2121,38 @@ static const ProtobufCFieldDescriptor moed__v1__status_reply__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "memory_held",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__StatusReply, has_memory_held),
+    offsetof(Moed__V1__StatusReply, memory_held),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_reserved",
+    21,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__StatusReply, has_memory_reserved),
+    offsetof(Moed__V1__StatusReply, memory_reserved),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__status_reply__field_indices_by_name[] = {
   4,   /* field[4] = config_path */
   8,   /* field[8] = connections */
   2,   /* field[2] = default_tier */
   6,   /* field[6] = memory_budget */
+  10,   /* field[10] = memory_held */
+  11,   /* field[11] = memory_reserved */
   7,   /* field[7] = memory_used */
   0,   /* field[0] = pid */
   5,   /* field[5] = socket */
@@ -2055,10 +2160,11 @@ static const unsigned moed__v1__status_reply__field_indices_by_name[] = {
   3,   /* field[3] = uptime_seconds */
   1,   /* field[1] = version */
 };
-static const ProtobufCIntRange moed__v1__status_reply__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__status_reply__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 20, 10 },
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor moed__v1__status_reply__descriptor =
 {
@@ -2068,10 +2174,10 @@ const ProtobufCMessageDescriptor moed__v1__status_reply__descriptor =
   "Moed__V1__StatusReply",
   "moed.v1",
   sizeof(Moed__V1__StatusReply),
-  10,
+  12,
   moed__v1__status_reply__field_descriptors,
   moed__v1__status_reply__field_indices_by_name,
-  1,  moed__v1__status_reply__number_ranges,
+  2,  moed__v1__status_reply__number_ranges,
   (ProtobufCMessageInit) moed__v1__status_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -92,8 +92,7 @@ public final class PluginLoader: @unchecked Sendable {
         let initialize: moe_plugin_init_fn = try symbol(MOE_PLUGIN_INIT_SYMBOL, in: handle, path: path)
         try runProbe(probe, path: path, threads: threads)
         let api = try runInit(initialize, path: path)
-        try validate(api, path: path)
-        return Plugin(path: path, api: api)
+        return Plugin(path: path, api: try validate(api, path: path))
     }
 
     private static func symbol<F>(_ name: String, in handle: UnsafeMutableRawPointer, path: String) throws -> F {
@@ -129,21 +128,43 @@ public final class PluginLoader: @unchecked Sendable {
         return api
     }
 
-    private static func validate(_ api: UnsafePointer<moe_plugin_api>, path: String) throws {
-        let table = api.pointee
-        guard table.abi_version == MOE_PLUGIN_ABI_VERSION else {
+    /// The plugin's table copied into one of this host's size, the optional
+    /// entries it does not reach left NULL, so every later read is in bounds.
+    /// Made once per plugin, which is never unloaded.
+    private static func completeTable(_ api: UnsafePointer<moe_plugin_api>) -> UnsafePointer<moe_plugin_api> {
+        let size = MemoryLayout<moe_plugin_api>.size
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<moe_plugin_api>.alignment)
+        copy.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        let sizeField = MemoryLayout<moe_plugin_api>.offset(of: \moe_plugin_api.struct_size)!
+        let offered = min(size, Int(UnsafeRawPointer(api).load(fromByteOffset: sizeField, as: UInt32.self)))
+        copy.copyMemory(from: api, byteCount: offered)
+        return UnsafePointer(copy.assumingMemoryBound(to: moe_plugin_api.self))
+    }
+
+    /// Checks the table and returns it completed to this host's size.
+    private static func validate(_ api: UnsafePointer<moe_plugin_api>, path: String) throws -> UnsafePointer<moe_plugin_api> {
+        // Only the fixed head of the table is read until its size is known.
+        let head = UnsafeRawPointer(api)
+        let abiVersion = head.load(fromByteOffset: MemoryLayout<moe_plugin_api>.offset(of: \moe_plugin_api.abi_version)!, as: UInt32.self)
+        guard abiVersion == MOE_PLUGIN_ABI_VERSION else {
             throw PluginLoadError(step: .abiMismatch, path: path,
-                                  detail: "plugin has ABI \(table.abi_version), host has \(MOE_PLUGIN_ABI_VERSION)")
+                                  detail: "plugin has ABI \(abiVersion), host has \(MOE_PLUGIN_ABI_VERSION)")
         }
-        guard table.struct_size >= UInt32(MemoryLayout<moe_plugin_api>.size) else {
+        let structSize = head.load(fromByteOffset: MemoryLayout<moe_plugin_api>.offset(of: \moe_plugin_api.struct_size)!, as: UInt32.self)
+        // Entries after `close` are optional: a table may end there.
+        let required = MemoryLayout<moe_plugin_api>.offset(of: \moe_plugin_api.close)! + MemoryLayout<UnsafeRawPointer>.size
+        guard structSize >= UInt32(required) else {
             throw PluginLoadError(step: .tableInvalid, path: path,
-                                  detail: "table is \(table.struct_size) bytes, expected \(MemoryLayout<moe_plugin_api>.size)")
+                                  detail: "table is \(structSize) bytes, expected at least \(required)")
         }
+        let complete = completeTable(api)
+        let table = complete.pointee
         let missing = missingFunctions(table)
         guard missing.isEmpty else {
             throw PluginLoadError(step: .tableInvalid, path: path,
                                   detail: "NULL entries: \(missing.joined(separator: ", "))")
         }
+        return complete
     }
 
     private static func missingFunctions(_ t: moe_plugin_api) -> [String] {

@@ -182,6 +182,9 @@ public final class PluginModel: @unchecked Sendable {
         }
     }
 
+    /// The handle, or a "model is closed" error (for entries defined elsewhere).
+    func handleForCall() throws -> OpaquePointer { try open() }
+
     private func open() throws -> OpaquePointer {
         guard let handle else {
             throw PluginCallError(code: MOE_ERR_INVALID_ARGUMENT.rawValue, operation: "model",

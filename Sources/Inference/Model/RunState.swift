@@ -15,12 +15,16 @@ final class RunState {
     let cos: UnsafeMutablePointer<Float>         // RoPE cos          [batch × ropeDimensions/2]
     let sin: UnsafeMutablePointer<Float>         // RoPE sin          [batch × ropeDimensions/2]
     private var all: [UnsafeMutablePointer<Float>] = []
+    /// Bytes of all the buffers.
+    let byteCount: Int
 
     init(shape h: Hyperparameters, maxBatch: Int, feedForwardSize: Int) {
         self.maxBatch = maxBatch
         ropePairs = h.ropeDimensions / 2
         var all: [UnsafeMutablePointer<Float>] = []
+        var bytes = 0
         func buffer(_ width: Int) -> UnsafeMutablePointer<Float> {
+            bytes += max(1, maxBatch * width) * 4
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxBatch * width))
             p.initialize(repeating: 0, count: max(1, maxBatch * width))
             all.append(p)
@@ -38,6 +42,7 @@ final class RunState {
         cos = buffer(ropePairs)
         sin = buffer(ropePairs)
         self.all = all
+        byteCount = bytes
     }
 
     deinit { all.forEach { $0.deallocate() } }

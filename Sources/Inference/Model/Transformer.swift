@@ -54,6 +54,17 @@ public final class Transformer {
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }
 
+    /// Bytes of the activation buffers, and of a full batch's logits and
+    /// attention scores (allocated per pass, at most this many at once).
+    public var scratchBytes: Int {
+        state.byteCount + options.maxBatch * vocabularySize * 4 + options.threads * cache.contextLength * 4
+    }
+
+    /// Bytes of the weights as held: the whole mapped file (matrices
+    /// repacked at load give their mapped pages back and hold a copy of
+    /// about the same size instead).
+    public var weightBytes: Int { file.fileSize }
+
     /// Evaluates `batch` and returns the logits of the entries that want them,
     /// one row of `vocabularySize` values each, in batch order.
     public func evaluate(_ batch: [BatchEntry]) throws -> [Float] {

@@ -1,3 +1,4 @@
+import PluginHost
 /// The daemon's settings, from the `[daemon]` table.
 public struct DaemonSettings: Equatable, Sendable {
     public var socketPath = "/run/moed/moed.sock"
@@ -52,6 +53,8 @@ public struct TierSettings: Equatable, Sendable {
     public var context = 2048
     public var threads = 0
     public var expertsUsed = 0
+    /// Element type of the KV cache.
+    public var kvType = KVCacheKind.standard
     /// Seconds idle before unloading; nil: never.
     public var keepAlive: Double? = 300
     public var isPinned = false

@@ -28,5 +28,7 @@ final class WatchedModel: ModelBackend {
     func evaluate(_ items: [BatchItem]) throws -> [[Float]] { try model.evaluate(items) }
     func expertStatistics() throws -> [UInt64] { try model.expertStatistics() }
     func routingEntropy() throws -> [Double] { try model.routingEntropy() }
+    func memoryUsage() throws -> MemoryUsage? { try model.memoryUsage() }
+    func sequenceBytes(positions: Int) throws -> UInt64? { try model.sequenceBytes(positions: positions) }
     func close() { model.close() }
 }

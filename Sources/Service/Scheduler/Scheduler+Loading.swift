@@ -23,40 +23,25 @@ extension Scheduler {
         let backends = environment.backends
         let sequences = maxSequences
         environment.executor.run(lane: tier.name, {
-            Result { try backends.estimate(settings, maxSequences: sequences) }
+            Result { try backends.memoryEstimate(settings, maxSequences: sequences) }
         }, done: { [self] result in
             switch result {
-            case .success(let bytes): admit(tier, bytes: bytes)
+            case .success(let estimate): admit(tier, estimate: estimate)
             case .failure(let error): loadFailed(tier, RemoteError(.failedPrecondition, "cannot load tier \(tier.name): \(error)"))
             }
         })
     }
 
-    /// Checks the budget (evicting idle unpinned tiers if needed), then opens.
-    private func admit(_ tier: Tier, bytes: UInt64) {
-        let budget = memoryBudget
-        var used = memoryUsed
-        if used &+ bytes > budget {
-            for victim in evictionCandidates(excluding: tier) where used &+ bytes > budget {
-                log("evicting idle tier \(victim.name) (\(victim.memoryBytes) bytes) to load \(tier.name)")
-                used -= min(used, victim.memoryBytes)
-                beginDrain(victim)
-            }
+    /// Checks the budget (freeing cached prefixes and evicting idle
+    /// unpinned tiers if needed), then opens. The estimate holds weights,
+    /// scratch and one full-context sequence: the first request's room.
+    private func admit(_ tier: Tier, estimate: MemoryEstimate) {
+        let need = estimate.totalBytes
+        if let used = makeRoom(need, for: tier, to: "load \(tier.name)") {
+            return loadFailed(tier, exhausted("tier \(tier.name)", need: need, used: used, excluding: tier))
         }
-        guard used &+ bytes <= budget else {
-            let holders = tiers.values.filter { $0.memoryBytes > 0 && $0 !== tier }
-                .map { "\($0.name) \(formatBytes($0.memoryBytes))" }.joined(separator: ", ")
-            return loadFailed(tier, RemoteError(.resourceExhausted,
-                "tier \(tier.name) needs \(formatBytes(bytes)) but the memory budget is \(formatBytes(budget)) " +
-                "with \(formatBytes(used)) in use\(holders.isEmpty ? "" : " (\(holders))") by busy or pinned tiers"))
-        }
-        tier.memoryBytes = bytes
+        tier.memory = TierMemory(estimate: estimate)
         open(tier)
-    }
-
-    /// Idle, unpinned, loaded tiers, least recently used first.
-    private func evictionCandidates(excluding tier: Tier) -> [Tier] {
-        tiers.values.filter { $0 !== tier && $0.isIdle && !$0.settings.isPinned }.sorted { $0.lastUsed < $1.lastUsed }
     }
 
     private func open(_ tier: Tier) {
@@ -65,14 +50,20 @@ extension Scheduler {
         let executor = environment.executor
         let sequences = maxSequences
         environment.executor.run(lane: tier.name, {
-            Result {
-                try backends.open(settings, maxSequences: sequences) { fraction in
+            Result { () throws -> (ModelBackend, MemoryUsage?, UInt64?) in
+                let model = try backends.open(settings, maxSequences: sequences) { fraction in
                     executor.post { [weak self] in self?.reportProgress(tier, fraction) }
                 }
+                let context = model.info.contextLength > 0 ? model.info.contextLength : settings.context
+                return (model, try? model.memoryUsage(), (try? model.sequenceBytes(positions: context)) ?? nil)
             }
         }, done: { [self] result in
             switch result {
-            case .success(let model): loadSucceeded(tier, model)
+            case .success(let (model, usage, reserve)):
+                tier.memory.isOpen = true
+                tier.memory.usage = usage
+                if let reserve { tier.memory.sequenceReserve = reserve }
+                loadSucceeded(tier, model)
             case .failure(let error): loadFailed(tier, RemoteError(.failedPrecondition, "cannot load tier \(tier.name): \(error)"))
             }
         })
@@ -115,7 +106,7 @@ extension Scheduler {
         guard tier.move(to: .failed) else { return }
         log("tier \(tier.name) failed: \(error.message)")
         tier.lastError = error.message
-        tier.memoryBytes = 0
+        tier.memory = TierMemory()
         let waiters = tier.loadWaiters
         let queued = tier.queue
         tier.loadWaiters = []
@@ -145,7 +136,7 @@ extension Scheduler {
         }, done: { [self] in
             tier.isJobInFlight = false
             tier.move(to: .unloaded)
-            tier.memoryBytes = 0
+            tier.memory = TierMemory()
             tier.loadProgress = 0
             log("tier \(tier.name) unloaded")
             let waiters = tier.unloadWaiters

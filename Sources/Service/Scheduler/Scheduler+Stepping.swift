@@ -26,8 +26,18 @@ extension Scheduler {
            case .tokenize(let job) = tier.queue.remove(at: index) {
             return runTokenize(job, on: tier, model: model)
         }
-        while tier.active.count < daemon.maxBatch, let index = tier.queue.firstIndex(where: { if case .generate = $0 { true } else { false } }),
-              case .generate(let generation) = tier.queue.remove(at: index) {
+        while tier.active.count < daemon.maxBatch, let index = tier.queue.firstIndex(where: { if case .generate = $0 { true } else { false } }) {
+            // Each running sequence has room up to its context; one that
+            // does not fit waits for a running one to end, or, with none
+            // running, is refused with the figures.
+            let refusal = reserveSequence(on: tier)
+            if refusal != nil && !tier.active.isEmpty { break }
+            guard case .generate(let generation) = tier.queue.remove(at: index) else { break }
+            if let refusal {
+                tier.counters.failedRequests += 1
+                generation.sink.send(.failure(id: generation.requestID, refusal))
+                continue
+            }
             generation.startedAt = environment.now()
             tier.active.append(generation)
         }
@@ -44,8 +54,12 @@ extension Scheduler {
         let retired = tier.retiredSequences
         tier.retiredSequences = []
         tier.isJobInFlight = true
-        environment.executor.run(lane: tier.name, { retired.forEach { try? model.removeSequence($0) } }, done: { [self] in
+        environment.executor.run(lane: tier.name, { () -> MemoryUsage? in
+            retired.forEach { try? model.removeSequence($0) }
+            return (try? model.memoryUsage()) ?? nil
+        }, done: { [self] usage in
             tier.isJobInFlight = false
+            updateUsage(tier, usage)
             pump(tier)
             onChange()
         })
@@ -79,7 +93,9 @@ extension Scheduler {
             job.run(maxSteps: steps, yield: yield) { result in
                 executor.post { [self] in apply(result, on: tier) }
             }
+            let usage = (try? model.memoryUsage()) ?? nil
             executor.post { [self] in
+                updateUsage(tier, usage)
                 tier.isStepInFlight = false
                 tier.stepYield = nil
                 tier.active.removeAll { $0.isCancelled }

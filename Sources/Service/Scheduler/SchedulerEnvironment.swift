@@ -15,6 +15,10 @@ public protocol ModelBackend: AnyObject {
     func expertStatistics() throws -> [UInt64]
     /// Per layer, the mean routing entropy in nats; empty for dense.
     func routingEntropy() throws -> [Double]
+    /// Bytes held now (weights, KV allocated, scratch); nil when unknown.
+    func memoryUsage() throws -> MemoryUsage?
+    /// KV bytes of one sequence at `positions` positions; nil when unknown.
+    func sequenceBytes(positions: Int) throws -> UInt64?
     func close()
     /// A mark to hand to `fileProblem(since:)` once some work is done.
     func fileCheckpoint() -> UInt64
@@ -29,6 +33,10 @@ extension ModelBackend {
     public func fileCheckpoint() -> UInt64 { 0 }
     public func fileProblem(since checkpoint: UInt64) -> String? { nil }
 
+    /// A model that does not report memory is counted by its estimate.
+    public func memoryUsage() throws -> MemoryUsage? { nil }
+    public func sequenceBytes(positions: Int) throws -> UInt64? { nil }
+
     /// How the model's file changed on disk, or nil: an fstat, which the
     /// loop may also make while the tier's lane is idle.
     var fileChange: String? { fileProblem(since: fileCheckpoint()) }
@@ -41,9 +49,18 @@ extension PluginModel: ModelBackend {}
 public protocol BackendProvider: AnyObject {
     /// Bytes the tier's model would take, before committing to open it.
     func estimate(_ tier: TierSettings, maxSequences: Int) throws -> UInt64
+    /// The estimate's line items (weights, one full-context sequence's KV, scratch).
+    func memoryEstimate(_ tier: TierSettings, maxSequences: Int) throws -> MemoryEstimate
     func open(_ tier: TierSettings, maxSequences: Int, progress: @escaping (Float) -> Void) throws -> ModelBackend
     /// What is known about the plugins the tiers name.
     func pluginReport(for tiers: [TierSettings]) -> [PluginInfo]
+}
+
+extension BackendProvider {
+    /// Providers that only give a total count it all as weights.
+    public func memoryEstimate(_ tier: TierSettings, maxSequences: Int) throws -> MemoryEstimate {
+        MemoryEstimate(weightBytes: try estimate(tier, maxSequences: maxSequences), cacheBytes: 0, scratchBytes: 0)
+    }
 }
 
 /// Runs blocking work off the loop thread, serially per lane (one lane

@@ -60,7 +60,8 @@ final class Tier {
     var settings: TierSettings
     private(set) var state = TierState.unloaded
     var model: ModelBackend?
-    var memoryBytes: UInt64 = 0
+    /// Its memory account (see `TierMemory`).
+    var memory = TierMemory()
     var lastError = ""
     var loadProgress: Float = 0
     var loadWaiters: [LoadWaiter] = []
@@ -98,6 +99,11 @@ final class Tier {
         return true
     }
 
+    /// What the budget counts for the tier now.
+    var memoryBytes: UInt64 {
+        state == .unloaded || state == .failed ? 0 : memory.account(sequences: active.count)
+    }
+
     /// Loaded, with nothing running or waiting: may be unloaded.
     var isIdle: Bool {
         state == .ready && active.isEmpty && queue.isEmpty && !isStepInFlight && !isJobInFlight
@@ -119,6 +125,7 @@ final class Tier {
         s.keepAliveSeconds = settings.keepAlive ?? -1
         s.idleSeconds = isIdle ? max(0, now - lastUsed) : 0
         s.loadProgress = loadProgress
+        s.memory = memory.figures(sequences: active.count, kvType: settings.kvType)
         return s
     }
 }

@@ -10,6 +10,8 @@ struct TierJSON: Encodable {
     var last_error: String
     var keep_alive_seconds, idle_seconds: Double
     var load_progress: Float
+    var weight_bytes, kv_cache_bytes, scratch_bytes, kv_reserved_bytes, prefix_cache_bytes: UInt64
+    var kv_type: String
 
     init(_ t: TierStatus) {
         name = t.name; plugin = t.plugin; model = t.model; state = t.state.name
@@ -17,6 +19,9 @@ struct TierJSON: Encodable {
         active_requests = t.activeRequests; queued_requests = t.queuedRequests; context = t.context
         last_error = t.lastError; keep_alive_seconds = t.keepAliveSeconds; idle_seconds = t.idleSeconds
         load_progress = t.loadProgress
+        let m = t.memory
+        weight_bytes = m.weightBytes; kv_cache_bytes = m.kvCacheBytes; scratch_bytes = m.scratchBytes
+        kv_reserved_bytes = m.kvReservedBytes; prefix_cache_bytes = m.prefixCacheBytes; kv_type = m.kvType
     }
 }
 
@@ -29,14 +34,15 @@ struct StatusJSON: Encodable {
     var pid: UInt32
     var version, default_tier, config_path, socket: String
     var uptime_seconds: Double
-    var memory_budget, memory_used: UInt64
+    var memory_budget, memory_used, memory_held, memory_reserved: UInt64
     var connections: UInt32
     var tiers: [TierJSON]
 
     init(_ s: StatusReply) {
         pid = s.pid; version = s.version; default_tier = s.defaultTier; config_path = s.configPath
         socket = s.socket; uptime_seconds = s.uptimeSeconds; memory_budget = s.memoryBudget
-        memory_used = s.memoryUsed; connections = s.connections; tiers = s.tiers.map(TierJSON.init)
+        memory_used = s.memoryUsed; memory_held = s.memoryHeld; memory_reserved = s.memoryReserved
+        connections = s.connections; tiers = s.tiers.map(TierJSON.init)
     }
 }
 
