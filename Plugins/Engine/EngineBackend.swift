@@ -26,12 +26,15 @@ public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
     public static var pluginVersion: String { Flavor.pluginVersion }
 
     let model: LanguageModel
+    /// Rows of logits the host may ask for at once (one per sequence).
+    private let maxSequences: Int
     private var sequences: Set<Int32> = []
     private var nextSequence: Int32 = 0
     private let chatTemplate: ChatTemplate?
 
-    private init(model: LanguageModel) {
+    private init(model: LanguageModel, maxSequences: Int) {
         self.model = model
+        self.maxSequences = maxSequences
         self.chatTemplate = try? ChatTemplate(detecting: model.tokenizer.chatTemplate)
     }
 
@@ -91,13 +94,15 @@ public final class EngineBackend<Flavor: EngineFlavor>: PluginBackend {
             try failure(MOE_ERR_INVALID_ARGUMENT) { try model.transformer.setExpertsUsed(request.expertsUsed) }
         }
         progress(1)
-        return EngineBackend(model: model)
+        return EngineBackend(model: model, maxSequences: request.maxSequences)
     }
 
     public func memoryUsage() throws -> moe_memory_usage {
         let t = model.transformer
+        // A decode step's logits: a row per sequence, in the plugin and in the host's copy.
+        let logits = 2 * maxSequences * t.vocabularySize * 4
         return moe_memory_usage(weight_bytes: UInt64(t.weightBytes), cache_bytes: UInt64(t.cache.allocatedBytes),
-                                scratch_bytes: UInt64(t.scratchBytes))
+                                scratch_bytes: UInt64(t.scratchBytes + logits))
     }
 
     public func sequenceBytes(positions: Int) throws -> UInt64 {

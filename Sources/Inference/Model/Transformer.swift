@@ -12,6 +12,8 @@ public final class Transformer {
     public let options: ModelOptions
     public let cache: KVCache
     let file: GGUFFile
+    /// The private weight copies made at load and by expert repacks.
+    let copies: CopyLedger
 
     // Weights.
     let tokenEmbedding: EmbeddingTable   // token_embd    [embedding × vocabulary]
@@ -33,6 +35,7 @@ public final class Transformer {
         let source = TensorSource(file: file, repacksWeights: options.repacksWeights, pool: compute.pool)
         let d = h.embeddingSize
         self.file = file
+        copies = source.ledger
         self.hyperparameters = h
         self.architecture = a
         self.options = options
@@ -54,16 +57,17 @@ public final class Transformer {
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }
 
-    /// Bytes of the activation buffers, and of a full batch's logits and
-    /// attention scores (allocated per pass, at most this many at once).
+    /// Bytes of the activation buffers, and of the attention scores
+    /// (per thread, a context's worth). Logits belong to the caller.
     public var scratchBytes: Int {
-        state.byteCount + options.maxBatch * vocabularySize * 4 + options.threads * cache.contextLength * 4
+        state.byteCount + options.threads * cache.contextLength * 4
     }
 
-    /// Bytes of the weights as held: the whole mapped file (matrices
-    /// repacked at load give their mapped pages back and hold a copy of
-    /// about the same size instead).
-    public var weightBytes: Int { file.fileSize }
+    /// Bytes of the weights as held: the pages of the mapped file this
+    /// process has resident (a MoE file's unused experts are never read in;
+    /// a repacked matrix gives its pages back), plus the private copies.
+    /// Where residency cannot be read, the whole file counts.
+    public var weightBytes: Int { (file.residentBytes ?? file.fileSize) + copies.bytes }
 
     /// Evaluates `batch` and returns the logits of the entries that want them,
     /// one row of `vocabularySize` values each, in batch order.

@@ -43,7 +43,7 @@ extension Scheduler {
     /// Before a queued generation joins the running ones: the KV it may
     /// grow to (up to the context) must fit. Nil when it does.
     func reserveSequence(on tier: Tier) -> RemoteError? {
-        let running = tier.active.count
+        let running = tier.runningCount
         let now = tier.memory.account(sequences: running), after = tier.memory.account(sequences: running + 1)
         guard after > now else { return nil }
         guard let used = makeRoom(after - now, for: tier, to: "run a request on \(tier.name)") else { return nil }

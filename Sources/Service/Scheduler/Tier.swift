@@ -101,8 +101,11 @@ final class Tier {
 
     /// What the budget counts for the tier now.
     var memoryBytes: UInt64 {
-        state == .unloaded || state == .failed ? 0 : memory.account(sequences: active.count)
+        state == .unloaded || state == .failed ? 0 : memory.account(sequences: runningCount)
     }
+
+    /// Generations still running (a finished one leaves `active` at the step's end).
+    var runningCount: Int { active.filter { !$0.isCancelled }.count }
 
     /// Loaded, with nothing running or waiting: may be unloaded.
     var isIdle: Bool {
@@ -125,7 +128,7 @@ final class Tier {
         s.keepAliveSeconds = settings.keepAlive ?? -1
         s.idleSeconds = isIdle ? max(0, now - lastUsed) : 0
         s.loadProgress = loadProgress
-        s.memory = memory.figures(sequences: active.count, kvType: settings.kvType)
+        s.memory = memory.figures(sequences: runningCount, kvType: settings.kvType)
         return s
     }
 }
