@@ -7,9 +7,15 @@ import PluginHost
 /// the request refused with RESOURCE_EXHAUSTED and the figures.
 extension Scheduler {
     /// Frees up to `bytes` of idle cached prefixes across the tiers and
-    /// returns how many bytes that frees. The prefix cache plugs in here;
-    /// until it does, nothing is cached and nothing is freed.
-    func freeCachedPrefixes(_ bytes: UInt64) -> UInt64 { 0 }
+    /// returns how many bytes that frees. The prefix cache plugs in here
+    /// (`prefixCacheReleaser`, and each tier's `memory.prefixCacheBytes`
+    /// line item); until it does, nothing is cached and nothing is freed.
+    func freeCachedPrefixes(_ bytes: UInt64) -> UInt64 {
+        guard bytes > 0, let release = prefixCacheReleaser else { return 0 }
+        let freed = release(bytes)
+        if freed > 0 { log("freed \(formatBytes(freed)) of cached prefixes") }
+        return freed
+    }
 
     /// Makes room for `need` more bytes: returns nil when they fit (after
     /// freeing what it had to), else the bytes still in use.

@@ -14,6 +14,9 @@ public final class Scheduler {
     public private(set) var isShuttingDown = false
     /// Called after any change that may move the next keep-alive deadline.
     public var onChange: () -> Void = {}
+    /// Frees up to the given bytes of idle cached prefixes and returns the
+    /// bytes freed (see `freeCachedPrefixes`); nil while nothing caches them.
+    var prefixCacheReleaser: ((UInt64) -> UInt64)?
 
     public init(configuration: Configuration, environment: SchedulerEnvironment) {
         self.configuration = configuration
