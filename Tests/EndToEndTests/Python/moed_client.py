@@ -73,6 +73,8 @@ def main():
     seen["status_final"] = status.final
     seen["pid"] = status.status.pid
     seen["tiers"] = [t.name for t in status.status.tiers]
+    seen["kv_types"] = [t.kv_type for t in status.status.tiers]
+    seen["memory_split"] = status.status.memory_used == status.status.memory_held + status.status.memory_reserved
 
     generate = pb.GenerateRequest(prompt=prompt, max_tokens=5, sampling=pb.Sampling(temperature=0))
     call = client.send(generate=generate)

@@ -3,7 +3,7 @@ model with moectl's `--kv-type` f16 (its default), q8_0 and f32, each within
 1 % of llama.cpp run with the same type_k/type_v.
 
 llama.cpp refuses a quantized V cache unless flash attention is on
-("V cache quantization requires flash_attn"), so its Q8_0 row runs with
+("quantized V cache requires flash_attn to be enabled"), so its Q8_0 row runs with
 flash attention; the F16 and F32 rows run without, as the other checks do.
 """
 from __future__ import annotations
