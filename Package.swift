@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "MoeWrongABIFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/WrongABI", publicHeadersPath: "."),
         .target(name: "MoeRefusesFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/Refuses", publicHeadersPath: "."),
         .target(name: "MoeNoInitFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/NoInit", publicHeadersPath: "."),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "CMoePlugin"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "CMoePlugin", "TestSupport"]),
         // Service: system libraries, the protobuf API (generated C + the one Swift layer over it).
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
