@@ -28,6 +28,7 @@ struct MemoryFigureTests {
     /// Loads `tier`, generates on it, and compares its status figure with the RSS it added.
     func check(_ daemon: DaemonProcess, tier: String, prompt: String, tokens: UInt32) throws {
         let client = try daemon.client()
+        client.setReceiveTimeout(seconds: 300)  // a long prompt on a debug build, on a busy machine
         let before = try Self.residentBytes(of: daemon.pid)
         guard case .tier(let loaded) = try client.call(.load(tier: tier)).result, loaded.state == .ready else {
             Issue.record("tier \(tier) did not load: \(daemon.log)")
