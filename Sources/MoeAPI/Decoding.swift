@@ -211,5 +211,8 @@ extension TierStats {
         experts = s.experts
         expertCounts = elements(s.expert_counts, s.n_expert_counts)
         routingEntropy = elements(s.routing_entropy, s.n_routing_entropy)
+        kvCachePeakBytes = s.kv_cache_peak_bytes
+        memoryRefusals = s.memory_refusals
+        memoryEvictions = s.memory_evictions
     }
 }

@@ -214,6 +214,12 @@ extension TierStats {
             s.pointee.expert_counts = arena.array(expertCounts)
             s.pointee.n_routing_entropy = routingEntropy.count
             s.pointee.routing_entropy = arena.array(routingEntropy)
+            s.pointee.has_kv_cache_peak_bytes = 1
+            s.pointee.kv_cache_peak_bytes = kvCachePeakBytes
+            s.pointee.has_memory_refusals = 1
+            s.pointee.memory_refusals = memoryRefusals
+            s.pointee.has_memory_evictions = 1
+            s.pointee.memory_evictions = memoryEvictions
         }
     }
 }

@@ -227,6 +227,10 @@ public struct TierStats: Sendable, Equatable {
     public var expertCounts: [UInt64] = []
     /// Per layer: mean entropy (nats) of the router's distribution per token.
     public var routingEntropy: [Double] = []
+    /// Memory counters (fields 20–22): peak KV held, refusals, evictions.
+    public var kvCachePeakBytes: UInt64 = 0
+    public var memoryRefusals: UInt64 = 0
+    public var memoryEvictions: UInt64 = 0
     public init() {}
 
     /// Completion tokens per second of generation time.

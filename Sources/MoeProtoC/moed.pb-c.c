@@ -3158,7 +3158,7 @@ const ProtobufCMessageDescriptor moed__v1__stats_request__descriptor =
   (ProtobufCMessageInit) moed__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[10] =
+static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[13] =
 {
   {
     "name",
@@ -3280,6 +3280,42 @@ static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[10
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kv_cache_peak_bytes",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_kv_cache_peak_bytes),
+    offsetof(Moed__V1__TierStats, kv_cache_peak_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_refusals",
+    21,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_memory_refusals),
+    offsetof(Moed__V1__TierStats, memory_refusals),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_evictions",
+    22,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_memory_evictions),
+    offsetof(Moed__V1__TierStats, memory_evictions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
   3,   /* field[3] = completion_tokens */
@@ -3287,16 +3323,20 @@ static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
   6,   /* field[6] = experts */
   8,   /* field[8] = failed_requests */
   4,   /* field[4] = generation_seconds */
+  10,   /* field[10] = kv_cache_peak_bytes */
   5,   /* field[5] = layers */
+  12,   /* field[12] = memory_evictions */
+  11,   /* field[11] = memory_refusals */
   0,   /* field[0] = name */
   2,   /* field[2] = prompt_tokens */
   1,   /* field[1] = requests */
   9,   /* field[9] = routing_entropy */
 };
-static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 20, 10 },
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
 {
@@ -3306,10 +3346,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
   "Moed__V1__TierStats",
   "moed.v1",
   sizeof(Moed__V1__TierStats),
-  10,
+  13,
   moed__v1__tier_stats__field_descriptors,
   moed__v1__tier_stats__field_indices_by_name,
-  1,  moed__v1__tier_stats__number_ranges,
+  2,  moed__v1__tier_stats__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -122,6 +122,8 @@ struct MemoryBudgetTests {
         #expect(idle.memory.kvCacheBytes == (try #require(backends.models["a"])).kvBytes)
         #expect(idle.memoryBytes == 150 + idle.memory.kvCacheBytes)
         #expect(idle.memory.weightBytes == 100 && idle.memory.scratchBytes == 50)
+        let stats = try #require(s.stats().first { $0.name == "a" })
+        #expect(stats.kvCachePeakBytes == idle.memory.kvCacheBytes && stats.kvCachePeakBytes > 0)
     }
 
     @Test("a sequence that does not fit evicts idle tiers, least recently used first, and keeps the rest")
@@ -140,6 +142,7 @@ struct MemoryBudgetTests {
         #expect(try #require(sink.final(of: 5)).error == nil)
         #expect(try status(s, "b").state == .unloaded)
         #expect(try status(s, "c").state == .ready)
+        #expect(s.stats().map(\.memoryEvictions) == [0, 1, 0])
     }
 
     @Test("cached prefixes are freed before any idle tier is evicted")
@@ -179,6 +182,7 @@ struct MemoryBudgetTests {
                 "\(error.message)")
         #expect(try status(s, "a").state == .ready)
         #expect(try status(s, "b").state == .ready)
+        #expect(s.stats().map(\.memoryRefusals) == [0, 1, 0])
 
         // With one running, a second that does not fit waits for it instead.
         let roomy = try scheduler(budget: 1_100)
@@ -188,5 +192,6 @@ struct MemoryBudgetTests {
         executor.settle()
         #expect(try #require(sink.final(of: 11)).error == nil)
         #expect(try #require(sink.final(of: 12)).error == nil)
+        #expect(roomy.stats().map(\.memoryRefusals) == [0, 0, 0])  // waiting is not a refusal
     }
 }

@@ -38,6 +38,7 @@ extension Scheduler {
     private func admit(_ tier: Tier, estimate: MemoryEstimate) {
         let need = estimate.totalBytes
         if let used = makeRoom(need, for: tier, to: "load \(tier.name)") {
+            tier.counters.memoryRefusals += 1
             return loadFailed(tier, exhausted("tier \(tier.name)", need: need, used: used, excluding: tier))
         }
         tier.memory = TierMemory(estimate: estimate)

@@ -27,6 +27,7 @@ extension Scheduler {
         for victim in evictionCandidates(excluding: tier) where used &+ need > budget {
             log("evicting idle tier \(victim.name) (\(formatBytes(victim.memoryBytes))) to \(purpose)")
             used -= min(used, victim.memoryBytes)
+            victim.counters.memoryEvictions += 1
             beginDrain(victim)
         }
         return used &+ need <= budget ? nil : used
@@ -63,6 +64,7 @@ extension Scheduler {
     func updateUsage(_ tier: Tier, _ usage: MemoryUsage?) {
         guard let usage, tier.memory.isOpen, tier.model != nil else { return }
         tier.memory.usage = usage
+        tier.counters.kvCachePeakBytes = max(tier.counters.kvCachePeakBytes, usage.cacheBytes)
         _ = makeRoom(0, for: tier, to: "hold \(tier.name)'s KV cache")
     }
 

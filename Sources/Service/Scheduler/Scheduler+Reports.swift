@@ -19,6 +19,9 @@ extension Scheduler {
             s.experts = c.experts
             s.expertCounts = c.expertCounts
             s.routingEntropy = c.routingEntropy
+            s.kvCachePeakBytes = c.kvCachePeakBytes
+            s.memoryRefusals = c.memoryRefusals
+            s.memoryEvictions = c.memoryEvictions
             return s
         }
     }

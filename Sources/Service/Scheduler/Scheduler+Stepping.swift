@@ -35,6 +35,7 @@ extension Scheduler {
             guard case .generate(let generation) = tier.queue.remove(at: index) else { break }
             if let refusal {
                 tier.counters.failedRequests += 1
+                tier.counters.memoryRefusals += 1
                 generation.sink.send(.failure(id: generation.requestID, refusal))
                 continue
             }

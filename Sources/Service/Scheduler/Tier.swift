@@ -52,6 +52,9 @@ struct TierCounters {
     var experts: UInt32 = 0
     var expertCounts: [UInt64] = []
     var routingEntropy: [Double] = []
+    var kvCachePeakBytes: UInt64 = 0
+    var memoryRefusals: UInt64 = 0
+    var memoryEvictions: UInt64 = 0
 }
 
 /// One tier's runtime: its settings, state, model and queues. Lives on

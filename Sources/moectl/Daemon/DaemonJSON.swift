@@ -64,12 +64,14 @@ struct StatsJSON: Encodable {
     var expert_load_entropy: [Double]
     /// Per layer: mean entropy (nats) of the router's distribution per token.
     var routing_entropy: [Double]
+    var kv_cache_peak_bytes, memory_refusals, memory_evictions: UInt64
     init(_ s: TierStats) {
         name = s.name; requests = s.requests; failed_requests = s.failedRequests; prompt_tokens = s.promptTokens
         completion_tokens = s.completionTokens; generation_seconds = s.generationSeconds
         tokens_per_second = s.tokensPerSecond; layers = s.layers; experts = s.experts; expert_counts = s.expertCounts
         expert_load_entropy = s.expertLayers.map(loadEntropy)
         routing_entropy = s.routingEntropy
+        kv_cache_peak_bytes = s.kvCachePeakBytes; memory_refusals = s.memoryRefusals; memory_evictions = s.memoryEvictions
     }
 }
 

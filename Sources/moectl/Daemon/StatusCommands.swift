@@ -90,6 +90,9 @@ struct StatsCommand: ParsableCommand {
         if daemon.json { return try printJSON(stats.map(StatsJSON.init)) }
         for s in stats {
             print("\(s.name): \(s.requests) requests (\(s.failedRequests) failed), \(s.promptTokens) prompt + \(s.completionTokens) generated tokens, \(String(format2(s.tokensPerSecond))) tokens/s")
+            if s.kvCachePeakBytes > 0 || s.memoryRefusals > 0 || s.memoryEvictions > 0 {
+                print("  memory: KV peak \(formatBytes(s.kvCachePeakBytes)), \(s.memoryRefusals) held back or refused, evicted \(s.memoryEvictions) times")
+            }
             let layers = s.expertLayers
             guard !layers.isEmpty else { continue }
             print("  per layer: picks per expert; load entropy of the picks (bits, balanced = \(format2(log2(Double(s.experts)))));"

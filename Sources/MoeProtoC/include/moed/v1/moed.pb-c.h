@@ -610,10 +610,28 @@ struct  Moed__V1__TierStats
    */
   size_t n_routing_entropy;
   double *routing_entropy;
+  /*
+   * Memory counters (kv11), since moed started.
+   */
+  /*
+   * most KV the tier's cache held at once
+   */
+  protobuf_c_boolean has_kv_cache_peak_bytes;
+  uint64_t kv_cache_peak_bytes;
+  /*
+   * requests and loads refused RESOURCE_EXHAUSTED for memory
+   */
+  protobuf_c_boolean has_memory_refusals;
+  uint64_t memory_refusals;
+  /*
+   * times the tier was unloaded to make room for another
+   */
+  protobuf_c_boolean has_memory_evictions;
+  uint64_t memory_evictions;
 };
 #define MOED__V1__TIER_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_stats__descriptor) \
-    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL }
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Moed__V1__StatsReply
