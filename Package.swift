@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "MoeToyPlugin", dependencies: ["CMoePlugin"], path: "Plugins/Toy"),
         .target(name: "MoePluginKit", dependencies: ["CMoePlugin"], path: "Plugins/Kit"),
         // The engine behind the ABI, shared by the dense and MoE plugins (each links its own copy).
-        .target(name: "MoeEngineBackend", dependencies: ["CMoePlugin", "MoePluginKit", "Inference", "GGUF", "Tokenizer"],
+        .target(name: "MoeEngineBackend", dependencies: ["CMoePlugin", "MoePluginKit", "Inference", "Kernels", "GGUF", "Tokenizer"],
                 path: "Plugins/Engine"),
         .target(name: "MoeDensePlugin", dependencies: ["CMoePlugin", "MoePluginKit", "MoeEngineBackend", "Inference"],
                 path: "Plugins/Dense"),

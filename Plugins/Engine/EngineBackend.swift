@@ -1,6 +1,7 @@
 import CMoePlugin
 import GGUF
 import Inference
+import Kernels
 import MoePluginKit
 import Tokenizer
 #if canImport(Glibc)
@@ -25,30 +26,54 @@ public final class EngineBackend<Flavor: EngineFlavor>: SequenceEditingBackend {
     public static var pluginVersion: String { Flavor.pluginVersion }
 
     let model: LanguageModel
+    /// Rows of logits the host may ask for at once (one per sequence).
+    private let maxSequences: Int
     private var sequences: Set<Int32> = []
     private var nextSequence: Int32 = 0
-    private init(model: LanguageModel) {
+    private init(model: LanguageModel, maxSequences: Int) {
         self.model = model
+        self.maxSequences = maxSequences
     }
 
     public static func refusal(host: moe_host_info) -> String? {
         nil  // the kernels pick AVX-512, AVX2 or scalar code at run time
     }
 
-    /// The mapped file (a MoE token only touches its chosen experts' pages),
-    /// an F32 KV cache for every sequence at full context, and activations
-    /// for a 256-token batch.
+    /// What opening takes: the mapped file (counted whole, though a MoE
+    /// token only touches its chosen experts' pages), the KV cache of one
+    /// sequence at the full context in the chosen type (the cache grows
+    /// lazily; the host reserves per sequence), and activations for a
+    /// 256-token batch.
     public static func estimate(_ request: OpenRequest) throws -> moe_memory_estimate {
         let file = try failure(MOE_ERR_FORMAT) { try GGUFFile(path: request.path) }
         let h = try failure(MOE_ERR_FORMAT) { try Hyperparameters(file.metadata) }
         try Flavor.check(h)
+        let type = try kvType(request.kvType, headSize: h.headSize)
         let context = request.contextLength > 0 ? min(request.contextLength, h.contextLength) : h.contextLength
-        let (perSequence, o1) = (2 * h.layerCount * h.kvWidth * 4).multipliedReportingOverflow(by: context)
-        let (cache, o2) = perSequence.multipliedReportingOverflow(by: request.maxSequences)
+        let (perLayer, o1) = (2 * type.rowBytes(h.kvWidth)).multipliedReportingOverflow(by: context)
+        let (cache, o2) = perLayer.multipliedReportingOverflow(by: h.layerCount)
         guard !o1, !o2 else { throw PluginFailure(MOE_ERR_FORMAT, "KV cache size overflows") }
         let hidden = max(h.feedForwardSize, h.expertFeedForwardSize, h.sharedExpertFeedForwardSize)
         let scratch = 256 * (h.embeddingSize * 6 + hidden * 3 + h.expertCount + h.vocabularySize) * 4
         return moe_memory_estimate(weight_bytes: UInt64(file.fileSize), cache_bytes: UInt64(cache), scratch_bytes: UInt64(scratch))
+    }
+
+    /// The cache type moe_open_params.kv_type asks for, refused (naming
+    /// why) when unknown or when the model's heads do not fit its blocks.
+    static func kvType(_ raw: UInt32, headSize: Int) throws -> KVCacheType {
+        let type: KVCacheType
+        switch raw {
+        case MOE_KV_CACHE_DEFAULT.rawValue: type = .standard
+        case MOE_KV_CACHE_F32.rawValue: type = .f32
+        case MOE_KV_CACHE_F16.rawValue: type = .f16
+        case MOE_KV_CACHE_Q8_0.rawValue: type = .q8_0
+        default: throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "unknown KV cache type \(raw)")
+        }
+        guard headSize % type.blockSize == 0 else {
+            throw PluginFailure(MOE_ERR_UNSUPPORTED, "a \(type) KV cache needs heads whose size is a multiple of " +
+                                "\(type.blockSize); this model's heads are \(headSize) wide (use f16 or f32)")
+        }
+        return type
     }
 
     public static func open(_ request: OpenRequest, progress: (Float) -> Void) throws -> EngineBackend {
@@ -57,14 +82,28 @@ public final class EngineBackend<Flavor: EngineFlavor>: SequenceEditingBackend {
         }
         progress(0)
         let threads = request.threads > 0 ? request.threads : 1
-        let options = ModelOptions(threads: threads, contextLength: request.contextLength, maxBatch: 256)
+        let shape = try failure(MOE_ERR_FORMAT) { try Hyperparameters(GGUFFile(path: request.path).metadata) }
+        let kvType = try kvType(request.kvType, headSize: shape.headSize)
+        let options = ModelOptions(threads: threads, contextLength: request.contextLength, maxBatch: 256, kvType: kvType)
         let model = try failure(MOE_ERR_FORMAT) { try LanguageModel(path: request.path, options: options) }
         try Flavor.check(model.transformer.hyperparameters)
         if request.expertsUsed > 0 {
             try failure(MOE_ERR_INVALID_ARGUMENT) { try model.transformer.setExpertsUsed(request.expertsUsed) }
         }
         progress(1)
-        return EngineBackend(model: model)
+        return EngineBackend(model: model, maxSequences: request.maxSequences)
+    }
+
+    public func memoryUsage() throws -> moe_memory_usage {
+        let t = model.transformer
+        // A decode step's logits: a row per sequence, in the plugin and in the host's copy.
+        let logits = 2 * maxSequences * t.vocabularySize * 4
+        return moe_memory_usage(weight_bytes: UInt64(t.weightBytes), cache_bytes: UInt64(t.cache.allocatedBytes),
+                                scratch_bytes: UInt64(t.scratchBytes + logits))
+    }
+
+    public func sequenceBytes(positions: Int) throws -> UInt64 {
+        UInt64(model.transformer.cache.bytes(forPositions: positions))
     }
 
     public func describe() -> ModelDescription {

@@ -32,6 +32,10 @@ public protocol PluginBackend: AnyObject {
     func routingEntropy() throws -> [Double]
     /// Every token that ends a generation (`context_end_tokens`).
     func endOfGenerationTokens() throws -> [Int32]
+    /// Bytes held now: weights (mapped or copied), KV cache, scratch.
+    func memoryUsage() throws -> moe_memory_usage
+    /// KV bytes one sequence takes at `positions` positions.
+    func sequenceBytes(positions: Int) throws -> UInt64
 }
 
 extension PluginBackend {
@@ -42,6 +46,14 @@ extension PluginBackend {
     }
 
     public var vocabularySize: Int { describe().vocabularySize }
+
+    public func memoryUsage() throws -> moe_memory_usage {
+        throw PluginFailure(MOE_ERR_UNSUPPORTED, "this plugin does not report its memory")
+    }
+
+    public func sequenceBytes(positions: Int) throws -> UInt64 {
+        throw PluginFailure(MOE_ERR_UNSUPPORTED, "this plugin does not report its memory")
+    }
 }
 
 /// The open parameters as Swift values.
@@ -51,6 +63,8 @@ public struct OpenRequest {
     public var threads: Int
     public var expertsUsed: Int
     public var maxSequences: Int
+    /// moe_open_params.kv_type: a moe_kv_cache_type value (0: the default).
+    public var kvType: UInt32
 }
 
 /// What `describe` reports.

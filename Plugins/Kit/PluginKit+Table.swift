@@ -96,6 +96,18 @@ extension PluginKit {
             sequence_truncate: nil, sequence_copy: nil, sequence_bytes: nil,
             context_end_tokens: { model, tokens, capacity, count in
                 PluginKit.run { try PluginKit.emit(try PluginKit.model(model).endOfGenerationTokens(), into: tokens, capacity: capacity, count: count) }
+            },
+            memory_usage: { model, out in
+                PluginKit.run {
+                    guard let out else { throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "NULL out_usage") }
+                    out.pointee = try PluginKit.model(model).memoryUsage()
+                }
+            },
+            memory_sequence_bytes: { model, positions, out in
+                PluginKit.run {
+                    guard let out else { throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "NULL out_bytes") }
+                    out.pointee = try PluginKit.model(model).sequenceBytes(positions: Int(positions))
+                }
             }))
         if backend is SequenceEditingBackend.Type { addSequenceEditing(to: table) }
         return table

@@ -47,7 +47,8 @@ public enum PluginKit {
     static func request(_ params: UnsafePointer<moe_open_params>?) throws -> OpenRequest {
         guard let p = params?.pointee, let path = p.path else { throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "NULL params or path") }
         return OpenRequest(path: String(cString: path), contextLength: Int(p.context_length), threads: Int(p.threads),
-                           expertsUsed: Int(p.experts_used), maxSequences: max(Int(p.max_sequences), 1))
+                           expertsUsed: Int(p.experts_used), maxSequences: max(Int(p.max_sequences), 1),
+                           kvType: p.kv_type)
     }
 
     /// Runs `body`, turning a thrown error into a status and last_error.

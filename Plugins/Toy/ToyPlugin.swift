@@ -64,7 +64,8 @@ nonisolated(unsafe) private let toyTable: UnsafeMutablePointer<moe_plugin_api> =
             guard let model, let out else { return fail(.invalid("NULL argument")) }
             return run { out.pointee = try toy(model).bytes(of: sequence) }
         },
-        context_end_tokens: nil))
+        context_end_tokens: nil,
+        memory_usage: nil, memory_sequence_bytes: nil))
     return table
 }()
 

@@ -53,6 +53,10 @@ public final class GGUFFile: @unchecked Sendable {
     /// Size of the whole file in bytes.
     public var fileSize: Int { storage.bytes.count }
 
+    /// Bytes of the file this process has resident now (its mapping's Rss),
+    /// nil when that cannot be read (not Linux, not a mapping).
+    public var residentBytes: Int? { storage.residentBytes() }
+
     public func tensor(named name: String) -> GGUFTensorInfo? {
         indexByName[name].map { tensors[$0] }
     }

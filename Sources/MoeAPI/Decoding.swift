@@ -161,6 +161,7 @@ extension TierStatus {
         loadProgress = t.load_progress
         cachedSequences = t.cached_sequences  // prefix11
         cachedBytes = t.cached_bytes
+        memory = TierMemoryFigures(t)
     }
 }
 
@@ -175,6 +176,8 @@ extension StatusReply {
         socket = text(s.socket)
         memoryBudget = s.memory_budget
         memoryUsed = s.memory_used
+        memoryHeld = s.memory_held
+        memoryReserved = s.memory_reserved
         connections = s.connections
         tiers = tierList(s.tiers, s.n_tiers)
     }
@@ -238,5 +241,7 @@ extension TierStats {
         loads = s.loads
         evictions = s.evictions
         loadFailures = s.load_failures
+        kvCachePeakBytes = s.kv_cache_peak_bytes
+        memoryRefusals = s.memory_refusals
     }
 }

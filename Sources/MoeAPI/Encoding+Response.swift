@@ -129,6 +129,7 @@ extension TierStatus {
             t.pointee.cached_sequences = cachedSequences
             t.pointee.has_cached_bytes = 1
             t.pointee.cached_bytes = cachedBytes
+            memory.encode(into: t, arena)
         }
     }
 }
@@ -149,6 +150,10 @@ extension StatusReply {
             s.pointee.memory_budget = memoryBudget
             s.pointee.has_memory_used = 1
             s.pointee.memory_used = memoryUsed
+            s.pointee.has_memory_held = 1
+            s.pointee.memory_held = memoryHeld
+            s.pointee.has_memory_reserved = 1
+            s.pointee.memory_reserved = memoryReserved
             s.pointee.has_connections = 1
             s.pointee.connections = connections
             s.pointee.n_tiers = tiers.count
@@ -257,6 +262,10 @@ extension TierStats {
             s.pointee.evictions = evictions
             s.pointee.has_load_failures = 1
             s.pointee.load_failures = loadFailures
+            s.pointee.has_kv_cache_peak_bytes = 1
+            s.pointee.kv_cache_peak_bytes = kvCachePeakBytes
+            s.pointee.has_memory_refusals = 1
+            s.pointee.memory_refusals = memoryRefusals
         }
     }
 }

@@ -109,6 +109,8 @@ public struct TierStatus: Sendable, Equatable {
     /// Prefix reuse: finished sequences the tier keeps, and their KV bytes.
     public var cachedSequences: UInt32 = 0
     public var cachedBytes: UInt64 = 0
+    /// The line items of `memoryBytes` (fields 20–25).
+    public var memory = TierMemoryFigures()
     public init() {}
 }
 
@@ -123,6 +125,9 @@ public struct StatusReply: Sendable, Equatable {
     public var memoryUsed: UInt64 = 0
     public var connections: UInt32 = 0
     public var tiers: [TierStatus] = []
+    /// `memoryUsed` split: held now, and reserved beyond that (fields 20–21).
+    public var memoryHeld: UInt64 = 0
+    public var memoryReserved: UInt64 = 0
     public init() {}
 }
 
@@ -268,6 +273,9 @@ public struct TierStats: Sendable, Equatable {
     public var loads: UInt64 = 0
     public var evictions: UInt64 = 0
     public var loadFailures: UInt64 = 0
+    /// Memory counters (fields 20–22): peak KV held, refusals, evictions.
+    public var kvCachePeakBytes: UInt64 = 0
+    public var memoryRefusals: UInt64 = 0
     public init() {}
 
     /// Completion tokens per second of generation time.

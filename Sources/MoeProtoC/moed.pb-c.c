@@ -1701,7 +1701,7 @@ const ProtobufCMessageDescriptor moed__v1__response__descriptor =
   (ProtobufCMessageInit) moed__v1__response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[16] =
+static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[22] =
 {
   {
     "name",
@@ -1872,6 +1872,78 @@ static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[1
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "weight_bytes",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_weight_bytes),
+    offsetof(Moed__V1__TierStatus, weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_cache_bytes",
+    21,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_kv_cache_bytes),
+    offsetof(Moed__V1__TierStatus, kv_cache_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scratch_bytes",
+    22,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_scratch_bytes),
+    offsetof(Moed__V1__TierStatus, scratch_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_reserved_bytes",
+    23,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_kv_reserved_bytes),
+    offsetof(Moed__V1__TierStatus, kv_reserved_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_cache_bytes",
+    24,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStatus, has_prefix_cache_bytes),
+    offsetof(Moed__V1__TierStatus, prefix_cache_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_type",
+    25,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Moed__V1__TierStatus, kv_type),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "cached_sequences",
     30,
     PROTOBUF_C_LABEL_OPTIONAL,
@@ -1898,12 +1970,15 @@ static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[1
 };
 static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   7,   /* field[7] = active_requests */
-  15,   /* field[15] = cached_bytes */
-  14,   /* field[14] = cached_sequences */
+  21,   /* field[21] = cached_bytes */
+  20,   /* field[20] = cached_sequences */
   10,   /* field[10] = context */
   12,   /* field[12] = idle_seconds */
   4,   /* field[4] = is_default */
   11,   /* field[11] = keep_alive_seconds */
+  15,   /* field[15] = kv_cache_bytes */
+  17,   /* field[17] = kv_reserved_bytes */
+  19,   /* field[19] = kv_type */
   9,   /* field[9] = last_error */
   13,   /* field[13] = load_progress */
   6,   /* field[6] = memory_bytes */
@@ -1911,14 +1986,18 @@ static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   0,   /* field[0] = name */
   5,   /* field[5] = pinned */
   1,   /* field[1] = plugin */
+  18,   /* field[18] = prefix_cache_bytes */
   8,   /* field[8] = queued_requests */
+  16,   /* field[16] = scratch_bytes */
   3,   /* field[3] = state */
+  14,   /* field[14] = weight_bytes */
 };
-static const ProtobufCIntRange moed__v1__tier_status__number_ranges[2 + 1] =
+static const ProtobufCIntRange moed__v1__tier_status__number_ranges[3 + 1] =
 {
   { 1, 0 },
-  { 30, 14 },
-  { 0, 16 }
+  { 20, 14 },
+  { 30, 20 },
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
 {
@@ -1928,10 +2007,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
   "Moed__V1__TierStatus",
   "moed.v1",
   sizeof(Moed__V1__TierStatus),
-  16,
+  22,
   moed__v1__tier_status__field_descriptors,
   moed__v1__tier_status__field_indices_by_name,
-  2,  moed__v1__tier_status__number_ranges,
+  3,  moed__v1__tier_status__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1953,7 +2032,7 @@ const ProtobufCMessageDescriptor moed__v1__status_request__descriptor =
   (ProtobufCMessageInit) moed__v1__status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__status_reply__field_descriptors[10] =
+static const ProtobufCFieldDescriptor moed__v1__status_reply__field_descriptors[12] =
 {
   {
     "pid",
@@ -2075,12 +2154,38 @@ static const ProtobufCFieldDescriptor moed__v1__status_reply__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "memory_held",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__StatusReply, has_memory_held),
+    offsetof(Moed__V1__StatusReply, memory_held),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_reserved",
+    21,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__StatusReply, has_memory_reserved),
+    offsetof(Moed__V1__StatusReply, memory_reserved),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__status_reply__field_indices_by_name[] = {
   4,   /* field[4] = config_path */
   8,   /* field[8] = connections */
   2,   /* field[2] = default_tier */
   6,   /* field[6] = memory_budget */
+  10,   /* field[10] = memory_held */
+  11,   /* field[11] = memory_reserved */
   7,   /* field[7] = memory_used */
   0,   /* field[0] = pid */
   5,   /* field[5] = socket */
@@ -2088,10 +2193,11 @@ static const unsigned moed__v1__status_reply__field_indices_by_name[] = {
   3,   /* field[3] = uptime_seconds */
   1,   /* field[1] = version */
 };
-static const ProtobufCIntRange moed__v1__status_reply__number_ranges[1 + 1] =
+static const ProtobufCIntRange moed__v1__status_reply__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 20, 10 },
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor moed__v1__status_reply__descriptor =
 {
@@ -2101,10 +2207,10 @@ const ProtobufCMessageDescriptor moed__v1__status_reply__descriptor =
   "Moed__V1__StatusReply",
   "moed.v1",
   sizeof(Moed__V1__StatusReply),
-  10,
+  12,
   moed__v1__status_reply__field_descriptors,
   moed__v1__status_reply__field_indices_by_name,
-  1,  moed__v1__status_reply__number_ranges,
+  2,  moed__v1__status_reply__number_ranges,
   (ProtobufCMessageInit) moed__v1__status_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3273,7 +3379,7 @@ const ProtobufCMessageDescriptor moed__v1__stats_request__descriptor =
   (ProtobufCMessageInit) moed__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[20] =
+static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[22] =
 {
   {
     "name",
@@ -3390,6 +3496,30 @@ static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[20
     PROTOBUF_C_TYPE_DOUBLE,
     offsetof(Moed__V1__TierStats, n_routing_entropy),
     offsetof(Moed__V1__TierStats, routing_entropy),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_cache_peak_bytes",
+    20,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_kv_cache_peak_bytes),
+    offsetof(Moed__V1__TierStats, kv_cache_peak_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_refusals",
+    21,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Moed__V1__TierStats, has_memory_refusals),
+    offsetof(Moed__V1__TierStats, memory_refusals),
     NULL,
     NULL,
     0,             /* flags */
@@ -3517,33 +3647,36 @@ static const ProtobufCFieldDescriptor moed__v1__tier_stats__field_descriptors[20
   },
 };
 static const unsigned moed__v1__tier_stats__field_indices_by_name[] = {
-  10,   /* field[10] = cached_prompt_tokens */
+  12,   /* field[12] = cached_prompt_tokens */
   3,   /* field[3] = completion_tokens */
-  18,   /* field[18] = evictions */
+  20,   /* field[20] = evictions */
   7,   /* field[7] = expert_counts */
   6,   /* field[6] = experts */
   8,   /* field[8] = failed_requests */
-  13,   /* field[13] = first_token_buckets */
-  14,   /* field[14] = first_token_seconds_sum */
+  15,   /* field[15] = first_token_buckets */
+  16,   /* field[16] = first_token_seconds_sum */
   4,   /* field[4] = generation_seconds */
-  12,   /* field[12] = latency_bounds */
+  10,   /* field[10] = kv_cache_peak_bytes */
+  14,   /* field[14] = latency_bounds */
   5,   /* field[5] = layers */
-  19,   /* field[19] = load_failures */
-  17,   /* field[17] = loads */
+  21,   /* field[21] = load_failures */
+  19,   /* field[19] = loads */
+  11,   /* field[11] = memory_refusals */
   0,   /* field[0] = name */
-  11,   /* field[11] = prefix_cache_hits */
+  13,   /* field[13] = prefix_cache_hits */
   2,   /* field[2] = prompt_tokens */
   1,   /* field[1] = requests */
   9,   /* field[9] = routing_entropy */
-  15,   /* field[15] = token_latency_buckets */
-  16,   /* field[16] = token_latency_seconds_sum */
+  17,   /* field[17] = token_latency_buckets */
+  18,   /* field[18] = token_latency_seconds_sum */
 };
-static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[3 + 1] =
+static const ProtobufCIntRange moed__v1__tier_stats__number_ranges[4 + 1] =
 {
   { 1, 0 },
-  { 30, 10 },
-  { 40, 12 },
-  { 0, 20 }
+  { 20, 10 },
+  { 30, 12 },
+  { 40, 14 },
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
 {
@@ -3553,10 +3686,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_stats__descriptor =
   "Moed__V1__TierStats",
   "moed.v1",
   sizeof(Moed__V1__TierStats),
-  20,
+  22,
   moed__v1__tier_stats__field_descriptors,
   moed__v1__tier_stats__field_indices_by_name,
-  3,  moed__v1__tier_stats__number_ranges,
+  4,  moed__v1__tier_stats__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

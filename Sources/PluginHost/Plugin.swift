@@ -7,14 +7,16 @@ public struct OpenParameters: Sendable, Equatable {
     public var threads: UInt32
     public var expertsUsed: UInt32
     public var maxSequences: UInt32
+    public var kvType: KVCacheKind
 
     public init(path: String, contextLength: UInt32 = 0, threads: UInt32 = 0,
-                expertsUsed: UInt32 = 0, maxSequences: UInt32 = 1) {
+                expertsUsed: UInt32 = 0, maxSequences: UInt32 = 1, kvType: KVCacheKind = .standard) {
         self.path = path
         self.contextLength = contextLength
         self.threads = threads
         self.expertsUsed = expertsUsed
         self.maxSequences = maxSequences
+        self.kvType = kvType
     }
 }
 
@@ -98,7 +100,7 @@ public final class Plugin: @unchecked Sendable {
         p.path.withCString { path in
             var params = moe_open_params(path: path, context_length: p.contextLength,
                                          threads: p.threads, experts_used: p.expertsUsed,
-                                         max_sequences: p.maxSequences)
+                                         max_sequences: p.maxSequences, kv_type: p.kvType.abiValue)
             return body(&params)
         }
     }

@@ -92,8 +92,7 @@ public final class PluginLoader: @unchecked Sendable {
         let initialize: moe_plugin_init_fn = try symbol(MOE_PLUGIN_INIT_SYMBOL, in: handle, path: path)
         try runProbe(probe, path: path, threads: threads)
         let api = try PluginTable.hostCopy(of: try runInit(initialize, path: path))
-        try validate(api, path: path)
-        return Plugin(path: path, api: api)
+        return Plugin(path: path, api: try validate(api, path: path))
     }
 
     private static func symbol<F>(_ name: String, in handle: UnsafeMutableRawPointer, path: String) throws -> F {
@@ -129,23 +128,32 @@ public final class PluginLoader: @unchecked Sendable {
         return api
     }
 
-    private static func validate(_ api: UnsafePointer<moe_plugin_api>, path: String) throws {
-        let table = api.pointee
-        guard table.abi_version == MOE_PLUGIN_ABI_VERSION else {
+    /// The plugin's table copied into one of this host's size, the optional
+    /// entries it does not reach left NULL, so every later read is in bounds.
+    /// Made once per plugin, which is never unloaded.
+    /// Checks the table (the host's full-size copy) and returns it.
+    private static func validate(_ api: UnsafePointer<moe_plugin_api>, path: String) throws -> UnsafePointer<moe_plugin_api> {
+        // Only the fixed head of the table is read until its size is known.
+        let head = UnsafeRawPointer(api)
+        let abiVersion = head.load(fromByteOffset: MemoryLayout<moe_plugin_api>.offset(of: \moe_plugin_api.abi_version)!, as: UInt32.self)
+        guard abiVersion == MOE_PLUGIN_ABI_VERSION else {
             throw PluginLoadError(step: .abiMismatch, path: path,
-                                  detail: "plugin has ABI \(table.abi_version), host has \(MOE_PLUGIN_ABI_VERSION)")
+                                  detail: "plugin has ABI \(abiVersion), host has \(MOE_PLUGIN_ABI_VERSION)")
         }
+        let structSize = head.load(fromByteOffset: MemoryLayout<moe_plugin_api>.offset(of: \moe_plugin_api.struct_size)!, as: UInt32.self)
         // Entries appended since ABI 1 are optional: a table that ends
         // before them is an older plugin, still valid (`PluginTable`).
-        guard table.struct_size >= UInt32(PluginTable.requiredSize) else {
+        guard structSize >= UInt32(PluginTable.requiredSize) else {
             throw PluginLoadError(step: .tableInvalid, path: path,
-                                  detail: "table is \(table.struct_size) bytes, expected at least \(PluginTable.requiredSize)")
+                                  detail: "table is \(structSize) bytes, expected at least \(PluginTable.requiredSize)")
         }
-        let missing = missingFunctions(table)
+        // `api` is already the host's full-size copy (`PluginTable.hostCopy`).
+        let missing = missingFunctions(api.pointee)
         guard missing.isEmpty else {
             throw PluginLoadError(step: .tableInvalid, path: path,
                                   detail: "NULL entries: \(missing.joined(separator: ", "))")
         }
+        return api
     }
 
     private static func missingFunctions(_ t: moe_plugin_api) -> [String] {

@@ -173,7 +173,12 @@ struct DaemonTests {
     @Test("a load that does not fit the memory budget is refused with the figures")
     func memoryBudget() throws {
         let scratch = Scratch()
-        scratch.writeConfig(budget: "600000", toyKnobs: "bytes=150000")
+        // A toy tier's estimate is 150000 + 2048 × 16 × 8 (its KV) + 1024 =
+        // 413168; loaded and idle it counts 151024 (the toy does not report
+        // memory, so no KV is counted until a request reserves it). Two fit
+        // in 600000 now, so the budget is 500000: a second load (151024 +
+        // 413168) must evict the idle tier, or be refused next to a pinned one.
+        scratch.writeConfig(budget: "500000", toyKnobs: "bytes=150000")
         let daemon = try DaemonProcess(scratch)
         #expect(try moectl(["load", "haiku"], socket: scratch.socket).code == 0)
         _ = try generate(daemon.client(), prompt: "busy")  // haiku idle but evictable
@@ -181,7 +186,7 @@ struct DaemonTests {
         #expect(second.code == 0, "evicts idle haiku")
         let tiers = try statusOf(daemon).tiers
         #expect(tiers.first { $0.name == "haiku" }?.state == .unloaded)
-        scratch.writeConfig(budget: "600000", tiers: "pinned = true", toyKnobs: "bytes=150000")
+        scratch.writeConfig(budget: "500000", tiers: "pinned = true", toyKnobs: "bytes=150000")
         #expect(try moectl(["reload"], socket: scratch.socket).code == 0)
         let refused = try moectl(["load", "haiku"], socket: scratch.socket)
         #expect(refused.code == 2)

@@ -42,6 +42,8 @@ struct PythonClientTests {
         #expect(seen["status_final"] as? Bool == true)
         #expect(seen["pid"] as? Int == Int(daemon.pid))
         #expect(seen["tiers"] as? [String] == ["haiku", "opus"])
+        #expect(seen["kv_types"] as? [String] == ["f16", "f16"])
+        #expect(seen["memory_split"] as? Bool == true)
         #expect(seen["text"] as? String == toyContinuation(promptBytes: 3, count: 5))
         #expect((seen["chunks"] as? Int ?? 0) >= 1)
         #expect(seen["finish_reason"] as? String == "length")

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import Kernels
 import Testing
 import TestSupport
 @testable import Inference
@@ -19,7 +20,7 @@ struct ExpertRepackTests {
     }
 
     static func load(_ path: String, repacking: Bool, threads: Int = 1) throws -> Transformer {
-        try Transformer(file: GGUFFile(path: path), options: ModelOptions(threads: threads, maxBatch: 64, repacksWeights: repacking))
+        try Transformer(file: GGUFFile(path: path), options: ModelOptions(threads: threads, maxBatch: 64, repacksWeights: repacking, kvType: .f32))
     }
 
     static func banks(_ t: Transformer) -> [ExpertBank] {

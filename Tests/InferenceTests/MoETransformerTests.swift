@@ -39,7 +39,7 @@ struct MoETransformerTests {
           arguments: MoECase.all)
     func matchesReference(c: MoECase) throws {
         let file = try GGUFFile(path: c.model.write(named: "moe"))
-        let transformer = try Transformer(file: file, options: ModelOptions(threads: 2))
+        let transformer = try Transformer(file: file, options: ModelOptions(threads: 2, kvType: .f32))
         let expected = MoEReference(file: file, model: c.model, family: c.family).logits(Self.prompt)
         let logits = try transformer.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
         let worst = Self.worstDifference(logits, expected, vocabulary: transformer.vocabularySize)
@@ -70,7 +70,7 @@ struct MoETransformerTests {
     func expertsUsedOverride() throws {
         let c = MoECase.all[0]
         let file = try GGUFFile(path: c.model.write(named: "moe"))
-        let transformer = try Transformer(file: file)
+        let transformer = try Transformer(file: file, options: ModelOptions(kvType: .f32))
         try transformer.setExpertsUsed(3)
         #expect(transformer.expertsUsed == 3)
         let expected = MoEReference(file: file, model: c.model, family: c.family, k: 3).logits(Self.prompt)

@@ -18,7 +18,7 @@ struct MoEUpcycleTests {
     }
 
     func logits(_ path: String, allLogits: Bool = true) throws -> [Float] {
-        try Transformer(file: GGUFFile(path: path)).evaluate(BatchEntry.prompt(Self.prompt, allLogits: allLogits))
+        try Transformer(file: GGUFFile(path: path), options: ModelOptions(kvType: .f32)).evaluate(BatchEntry.prompt(Self.prompt, allLogits: allLogits))
     }
 
     @Test("Identical experts reproduce the dense model's logits (renormalised weights sum to one)",
@@ -27,7 +27,7 @@ struct MoEUpcycleTests {
         let paths = try upcycle(SyntheticModel(), UpcycleOptions(experts: experts, expertsUsed: used, expertType: .same))
         let worst = zip(try logits(paths.dense), try logits(paths.moe)).map { abs($0 - $1) }.max()!
         #expect(worst < 1e-4, "max |dense − MoE| = \(worst)")
-        let t = try Transformer(file: GGUFFile(path: paths.moe))
+        let t = try Transformer(file: GGUFFile(path: paths.moe), options: ModelOptions(kvType: .f32))
         #expect(t.expertCount == experts && t.expertsUsed == used)
     }
 

@@ -17,7 +17,7 @@ struct RepackTests {
         model.weightType = .q4_1
         model.separateOutput = !tied
         let file = try GGUFFile(path: try model.write(named: "repack-q4_1"))
-        return try Transformer(file: file, options: ModelOptions(threads: threads, maxBatch: 64, repacksWeights: repacking))
+        return try Transformer(file: file, options: ModelOptions(threads: threads, maxBatch: 64, repacksWeights: repacking, kvType: .f32))
     }
 
     /// Largest difference relative to the largest logit.

@@ -1,4 +1,5 @@
 import GGUF
+import Kernels
 import Testing
 import TestSupport
 @testable import Inference
@@ -7,9 +8,11 @@ import TestSupport
 struct TransformerTests {
     static let prompt: [Int32] = [72, 101, 108, 108, 111, 260, 32, 119, 111]
 
-    func load(_ model: SyntheticModel, threads: Int = 1, maxBatch: Int = 64) throws -> (Transformer, GGUFFile) {
+    /// An F32 KV cache unless asked: the reference keeps keys and values exact.
+    func load(_ model: SyntheticModel, threads: Int = 1, maxBatch: Int = 64,
+              kvType: KVCacheType = .f32) throws -> (Transformer, GGUFFile) {
         let file = try GGUFFile(path: try model.write())
-        return (try Transformer(file: file, options: ModelOptions(threads: threads, maxBatch: maxBatch)), file)
+        return (try Transformer(file: file, options: ModelOptions(threads: threads, maxBatch: maxBatch, kvType: kvType)), file)
     }
 
     @Test("A tiny F32 model's logits match a plain Double reference at every position",

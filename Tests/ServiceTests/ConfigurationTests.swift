@@ -71,6 +71,13 @@ struct ConfigurationTests {
         #expect(c.tiers[0].keepAlive == 300)
     }
 
+    @Test("kv_type is F16 unless a tier names q8_0 or f32")
+    func kvType() throws {
+        let c = try Configuration.parse("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\n[tiers.b]\nplugin=\"d\"\nmodel=\"m\"\nkv_type = \"Q8_0\"\n" +
+                                        "[tiers.c]\nplugin=\"d\"\nmodel=\"m\"\nkv_type = \"f32\"\n", path: "kv.toml")
+        #expect(c.tiers.map(\.kvType) == [.f16, .q8_0, .f32])
+    }
+
     @Test("bad configs are refused naming the line and key", arguments: [
         ("[daemon]\nthreads = \"four\"\n[tiers.a]\nplugin=\"d\"\nmodel=\"m\"", 2, "threads"),
         ("[daemon]\nsokcet = \"/x\"\n[tiers.a]\nplugin=\"d\"\nmodel=\"m\"", 2, "sokcet"),
@@ -82,6 +89,8 @@ struct ConfigurationTests {
         ("[daemon]\nmemory_budget = \"lots\"\n[tiers.a]\nplugin=\"d\"\nmodel=\"m\"", 2, "memory_budget"),
         ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\ntemperature = 0.5 extra\n", 4, "temperature"),
         ("[tiers.a]\nplugin=\"d\"\nmodel=\"unterminated\n", 3, "model"),
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\nkv_type = \"q4_0\"\n", 4, "kv_type"),
+        ("[tiers.a]\nplugin=\"d\"\nmodel=\"m\"\nkv_type = 16\n", 4, "kv_type"),
     ] as [(String, Int, String)])
     func refused(source: String, line: Int, key: String) {
         do {

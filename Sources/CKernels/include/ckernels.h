@@ -307,6 +307,25 @@ float moe_vec_softmax_f32(float *x, int64_t n);
 void moe_attend_head_f32(const float *q, const float *keys, const float *values, size_t stride,
                          int64_t length, int64_t size, float scale, float *scores, float *out);
 
+// ---- KV cache types ----------------------------------------------------------
+// The element type of a KV cache row: F32 (exact), F16 (the default, as
+// llama.cpp's) or Q8_0 (blocks of 32, so a head's size must be a multiple of 32).
+typedef enum moe_kv_type { MOE_KV_F32 = 0, MOE_KV_F16 = 1, MOE_KV_Q8_0 = 2 } moe_kv_type;
+enum { MOE_KV_TYPE_COUNT = 3 };
+
+// Bytes of one cache row of n values.
+size_t moe_kv_row_bytes(moe_kv_type type, int64_t n);
+// Rounds n floats into one cache row (F16: nearest even; Q8_0: as quantize_row_q8_0_ref).
+void moe_kv_store(moe_kv_type type, const float *x, void *row, int64_t n);
+// moe_attend_head_f32 over a cache of `type`: key and value rows `stride`
+// BYTES apart, `keys`/`values` at the head's first element of row 0.
+void moe_attend_head_kv(moe_kv_type type, const float *q, const void *keys, const void *values, size_t stride,
+                        int64_t length, int64_t size, float scale, float *scores, float *out);
+// The same with the code for `isa` (which the CPU must support), for tests:
+// a level without its own version for the type runs the next lower one.
+void moe_attend_head_kv_isa(moe_kv_type type, moe_isa isa, const float *q, const void *keys, const void *values,
+                            size_t stride, int64_t length, int64_t size, float scale, float *scores, float *out);
+
 // A pause hint for spin-wait loops (the thread pool's), so a spinning
 // thread yields pipeline resources to its sibling hyperthread.
 static inline void moe_cpu_relax(void) {

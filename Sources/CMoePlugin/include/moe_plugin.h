@@ -67,14 +67,35 @@ typedef struct moe_open_params {
     uint32_t threads;               /* 0: plugin's choice                 */
     uint32_t experts_used;          /* 0: the model's default (MoE only)  */
     uint32_t max_sequences;         /* sequences that may live at once    */
+    uint32_t kv_type;               /* moe_kv_cache_type; 0: F16          */
 } moe_open_params;
 
-/* Bytes the model would take if opened with the same params. */
+/* Element type of the KV cache (moe_open_params.kv_type). A plugin that
+ * cannot hold a type refuses it in estimate and open with
+ * MOE_ERR_UNSUPPORTED, naming why. */
+typedef enum moe_kv_cache_type {
+    MOE_KV_CACHE_DEFAULT = 0,       /* the plugin's default: F16          */
+    MOE_KV_CACHE_F32 = 1,
+    MOE_KV_CACHE_F16 = 2,
+    MOE_KV_CACHE_Q8_0 = 3
+} moe_kv_cache_type;
+
+/* Bytes the model would take if opened with the same params: weights and
+ * scratch as open will hold them, and the KV cache of ONE sequence at the
+ * full context (the cache grows lazily; the host reserves per sequence). */
 typedef struct moe_memory_estimate {
     uint64_t weight_bytes;          /* mapped or copied weights           */
-    uint64_t cache_bytes;           /* KV cache for all sequences         */
+    uint64_t cache_bytes;           /* KV of one full-context sequence    */
     uint64_t scratch_bytes;         /* activations and other buffers      */
 } moe_memory_estimate;
+
+/* Bytes an open model holds now (memory_usage). Weights count as held
+ * whether mapped or copied: a mapped file counts whole, touched or not. */
+typedef struct moe_memory_usage {
+    uint64_t weight_bytes;          /* mapped or copied weights           */
+    uint64_t cache_bytes;           /* KV cache allocated now, all seqs   */
+    uint64_t scratch_bytes;         /* activations and other buffers      */
+} moe_memory_usage;
 
 typedef struct moe_model_info {
     char architecture[64];          /* e.g. "llama", NUL-terminated       */
@@ -190,6 +211,15 @@ typedef struct moe_plugin_api {
      * moe_model_info's eos_token and eot_token. */
     int32_t (*context_end_tokens)(moe_model *model, int32_t *tokens,
                                   size_t capacity, size_t *out_count);
+
+    /* memory_*: what an open model holds, for honest memory figures.
+     * Without them the host counts the estimate made before open. */
+    /* Bytes held now. */
+    int32_t (*memory_usage)(moe_model *model, moe_memory_usage *out_usage);
+    /* KV bytes one sequence takes once it holds `positions` positions
+     * (growth steps included), so the host can reserve before admitting. */
+    int32_t (*memory_sequence_bytes)(moe_model *model, uint32_t positions,
+                                     uint64_t *out_bytes);
 } moe_plugin_api;
 
 typedef int32_t (*moe_plugin_probe_fn)(const moe_host_info *host,

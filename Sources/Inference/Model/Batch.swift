@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// One token to evaluate: which sequence it extends, at which position, and
 /// whether its logits are wanted (only the last prompt token's usually are).
@@ -37,13 +38,16 @@ public struct ModelOptions: Sendable, Equatable {
     /// (Q4_1 with rows a multiple of 8) are copied into it at load; on by
     /// default, off when the environment sets `MOED_REPACK=0`.
     public var repacksWeights: Bool
+    /// Element type of the KV cache (F16 unless asked otherwise).
+    public var kvType: KVCacheType
 
     public init(threads: Int = 1, contextLength: Int = 0, maxBatch: Int = 256,
-                repacksWeights: Bool = ModelOptions.repackingDefault) {
+                repacksWeights: Bool = ModelOptions.repackingDefault, kvType: KVCacheType = .standard) {
         self.threads = max(1, threads)
         self.contextLength = max(0, contextLength)
         self.maxBatch = max(1, maxBatch)
         self.repacksWeights = repacksWeights
+        self.kvType = kvType
     }
 
     /// `MOED_REPACK=0` turns repacking off (for comparisons, and as an

@@ -4,15 +4,24 @@ import Glibc
 import Darwin
 #endif
 
+/// Bytes of one model's private weight copies alive now, for its memory
+/// figures (`Transformer.weightBytes`). Written while the model loads or
+/// repacks an expert, on the thread that evaluates it.
+final class CopyLedger: @unchecked Sendable {
+    private(set) var bytes = 0
+    func add(_ count: Int) { bytes += count }
+}
+
 /// A private copy of a weight matrix (repacked at load, `Linear.interleaved`):
 /// pages of its own, unmapped with the last `Linear` holding it.
 final class InterleavedWeights: @unchecked Sendable {
     // Written once while repacking, read-only afterwards.
     let bytes: UnsafeMutableRawPointer
     let byteCount: Int
+    private let ledger: CopyLedger?
 
     /// nil if the memory cannot be had (the matrix then stays as mapped).
-    init?(byteCount: Int) {
+    init?(byteCount: Int, ledger: CopyLedger? = nil) {
         guard byteCount > 0 else { return nil }
         // Ordinary pages, faulted in as the repack writes them. Supplying
         // fresh pages is most of a repack's time (SmolLM2's 66 MB: about
@@ -32,7 +41,12 @@ final class InterleavedWeights: @unchecked Sendable {
         }
         bytes = address
         self.byteCount = byteCount
+        self.ledger = ledger
+        ledger?.add(byteCount)
     }
 
-    deinit { munmap(bytes, byteCount) }
+    deinit {
+        ledger?.add(-byteCount)
+        munmap(bytes, byteCount)
+    }
 }

@@ -1,20 +1,30 @@
-/// Keys and values of every layer for several sequences at once, in F32
-/// (exact against llama.cpp with an F32 cache).
+import Kernels
+
+/// Keys and values of every layer for several sequences at once, each row
+/// rounded to the cache's element type: F16 by default, Q8_0 for half that,
+/// F32 for results exact against llama.cpp with an F32 cache.
 ///
 /// Each sequence owns one growable block per layer laid out
-/// [position × kvWidth]; it grows by doubling up to the context length, so a
-/// short chat does not pay for 8k positions up front.
+/// [position × row], a row being kvWidth values; it grows by doubling up to
+/// the context length, so a short chat does not pay for 8k positions up
+/// front. `allocatedBytes` is what the blocks hold now, for honest memory
+/// figures.
 public final class KVCache {
     public let layers: Int
     public let kvWidth: Int
     public let contextLength: Int
+    public let type: KVCacheType
+    /// Bytes of one row (one position of one layer's keys, or values).
+    public let rowBytes: Int
+    /// Bytes the cache's blocks hold now, keys and values of every sequence.
+    public private(set) var allocatedBytes = 0
     private var sequences: [Int32: SequenceCache] = [:]
 
     final class SequenceCache {
         var capacity = 0
         var length = 0
-        var keys: [UnsafeMutablePointer<Float>] = []
-        var values: [UnsafeMutablePointer<Float>] = []
+        var keys: [UnsafeMutableRawPointer] = []
+        var values: [UnsafeMutableRawPointer] = []
 
         deinit {
             keys.forEach { $0.deallocate() }
@@ -22,17 +32,28 @@ public final class KVCache {
         }
     }
 
-    public init(layers: Int, kvWidth: Int, contextLength: Int) {
+    public init(layers: Int, kvWidth: Int, contextLength: Int, type: KVCacheType = .standard) {
         self.layers = layers
         self.kvWidth = kvWidth
         self.contextLength = contextLength
+        self.type = type
+        self.rowBytes = type.rowBytes(kvWidth)
+    }
+
+    /// Bytes one sequence takes when it holds `positions` positions, the
+    /// growth step included (blocks double from 64 positions).
+    public func bytes(forPositions positions: Int) -> Int {
+        positions <= 0 ? 0 : 2 * layers * rowBytes * Self.capacity(toHold: positions, context: contextLength)
     }
 
     /// Positions currently held for `sequence` (0 when unknown).
     public func length(of sequence: Int32) -> Int { sequences[sequence]?.length ?? 0 }
 
     /// Forgets a sequence and frees its memory.
-    public func remove(_ sequence: Int32) { sequences[sequence] = nil }
+    public func remove(_ sequence: Int32) {
+        guard let s = sequences.removeValue(forKey: sequence) else { return }
+        allocatedBytes -= 2 * layers * rowBytes * s.capacity
+    }
 
     /// Drops every position from `position` on, so generation can resume there.
     public func truncate(_ sequence: Int32, to position: Int) {
@@ -73,18 +94,30 @@ public final class KVCache {
         s.length = max(s.length, position + 1)
     }
 
-    func keys(layer: Int, sequence: Int32) -> UnsafeMutablePointer<Float> { sequences[sequence]!.keys[layer] }
-    func values(layer: Int, sequence: Int32) -> UnsafeMutablePointer<Float> { sequences[sequence]!.values[layer] }
+    func keys(layer: Int, sequence: Int32) -> UnsafeMutableRawPointer { sequences[sequence]!.keys[layer] }
+    func values(layer: Int, sequence: Int32) -> UnsafeMutableRawPointer { sequences[sequence]!.values[layer] }
+
+    /// Rounds one position's keys and values (kvWidth floats each) into the cache.
+    func store(layer: Int, sequence: Int32, position: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
+        let s = sequences[sequence]!, offset = position * rowBytes
+        VectorOps.storeRow(type, k, into: s.keys[layer] + offset, count: kvWidth)
+        VectorOps.storeRow(type, v, into: s.values[layer] + offset, count: kvWidth)
+    }
+
+    private static func capacity(toHold count: Int, context: Int) -> Int {
+        var capacity = 64
+        while capacity < count { capacity *= 2 }
+        return min(capacity, context)
+    }
 
     private func grow(_ s: SequenceCache, toHold count: Int) {
-        var capacity = max(s.capacity, 64)
-        while capacity < count { capacity *= 2 }
-        capacity = min(capacity, contextLength)
-        func regrow(_ old: [UnsafeMutablePointer<Float>]) -> [UnsafeMutablePointer<Float>] {
+        let capacity = max(s.capacity, Self.capacity(toHold: count, context: contextLength))
+        let bytes = capacity * rowBytes, kept = s.length * rowBytes
+        func regrow(_ old: [UnsafeMutableRawPointer]) -> [UnsafeMutableRawPointer] {
             (0..<layers).map { layer in
-                let fresh = UnsafeMutablePointer<Float>.allocate(capacity: capacity * kvWidth)
+                let fresh = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
                 if layer < old.count {
-                    fresh.update(from: old[layer], count: s.length * kvWidth)
+                    fresh.copyMemory(from: old[layer], byteCount: kept)
                     old[layer].deallocate()
                 }
                 return fresh
@@ -92,6 +125,7 @@ public final class KVCache {
         }
         s.keys = regrow(s.keys)
         s.values = regrow(s.values)
+        allocatedBytes += 2 * layers * rowBytes * (capacity - s.capacity)
         s.capacity = capacity
     }
 }

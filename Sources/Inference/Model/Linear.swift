@@ -45,12 +45,12 @@ struct Linear {
     /// `WeightLayout.interleaved8`), or nil when it has none: its kernel has
     /// no such layout, or its rows are not a multiple of eight. Runs of
     /// groups are copied on `pool`'s threads.
-    func interleaved(pool: ThreadPool) -> Linear? {
+    func interleaved(pool: ThreadPool, ledger: CopyLedger? = nil) -> Linear? {
         let group = QuantKernel.interleavedRows
         guard layout == .ggml, let kernel = KernelTable.best[type], kernel.canInterleave,
               outputs > 0, outputs % group == 0,
               let rowBytes = kernel.rowBytes(count: inputs),
-              let storage = InterleavedWeights(byteCount: outputs * rowBytes)
+              let storage = InterleavedWeights(byteCount: outputs * rowBytes, ledger: ledger)
         else { return nil }
         // group k starts 8k rows in, in both layouts
         let source = data, destination = storage.bytes, columns = inputs

@@ -17,12 +17,16 @@ final class RunState {
     let localCos: UnsafeMutablePointer<Float>    // RoPE of sliding-window layers when it differs (Gemma 3)
     let localSin: UnsafeMutablePointer<Float>
     private var all: [UnsafeMutablePointer<Float>] = []
+    /// Bytes of all the buffers.
+    let byteCount: Int
 
     init(shape h: Hyperparameters, maxBatch: Int, feedForwardSize: Int) {
         self.maxBatch = maxBatch
         ropePairs = h.ropeDimensions / 2
         var all: [UnsafeMutablePointer<Float>] = []
+        var bytes = 0
         func buffer(_ width: Int) -> UnsafeMutablePointer<Float> {
+            bytes += max(1, maxBatch * width) * 4
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxBatch * width))
             p.initialize(repeating: 0, count: max(1, maxBatch * width))
             all.append(p)
@@ -42,6 +46,7 @@ final class RunState {
         localCos = buffer(ropePairs)
         localSin = buffer(ropePairs)
         self.all = all
+        byteCount = bytes
     }
 
     deinit { all.forEach { $0.deallocate() } }

@@ -10,6 +10,8 @@ struct TensorSource {
     /// their kernels have one (`ModelOptions.repacksWeights`), on `pool`'s threads.
     var repacksWeights = false
     var pool: ThreadPool? = nil
+    /// Counts the copies made here and by expert banks built from here.
+    let ledger = CopyLedger()
 
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
 
@@ -29,7 +31,7 @@ struct TensorSource {
         try expectShape(t, [inputs, outputs])
         let linear = try Linear(name: name, tensor: t, data: file.data(of: t).baseAddress!)
         guard repacksWeights, mayRepack, let pool,
-              let repacked = linear.interleaved(pool: pool) else { return linear }
+              let repacked = linear.interleaved(pool: pool, ledger: ledger) else { return linear }
         file.dropPages(of: t)
         return repacked
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 extension Transformer {
     /// One pass over at most `maxBatch` tokens: embeddings → blocks → logits.
@@ -89,8 +90,7 @@ extension Transformer {
     private func storeKeysAndValues(layer: Int, batch: [BatchEntry]) {
         let w = hyperparameters.kvWidth, s = state
         for (t, e) in batch.enumerated() {
-            (cache.keys(layer: layer, sequence: e.sequence) + e.position * w).update(from: s.k + t * w, count: w)
-            (cache.values(layer: layer, sequence: e.sequence) + e.position * w).update(from: s.v + t * w, count: w)
+            cache.store(layer: layer, sequence: e.sequence, position: e.position, keys: s.k + t * w, values: s.v + t * w)
         }
     }
 
@@ -99,10 +99,11 @@ extension Transformer {
     /// start of the sliding window in a local layer — split across threads.
     private func attend(layer: Int, batch: [BatchEntry]) {
         let h = hyperparameters, s = state, plan = plan
-        let heads = h.headCount, size = h.headSize, kvWidth = h.kvWidth, qWidth = h.qWidth
+        let heads = h.headCount, size = h.headSize, qWidth = h.qWidth
         let group = h.headCount / h.kvHeadCount
-        let keys = batch.map { cache.keys(layer: layer, sequence: $0.sequence) }
-        let values = batch.map { cache.values(layer: layer, sequence: $0.sequence) }
+        let type = cache.type, rowBytes = cache.rowBytes, headBytes = type.rowBytes(size)
+        let keys = batch.map { UnsafeRawPointer(cache.keys(layer: layer, sequence: $0.sequence)) }
+        let values = batch.map { UnsafeRawPointer(cache.values(layer: layer, sequence: $0.sequence)) }
         let positions = batch.map(\.position)
         let firsts = positions.map { plan.firstAttended(layer: layer, position: $0) }
         let maxLength = zip(positions, firsts).map { $0 - $1 + 1 }.max() ?? 1
@@ -110,18 +111,19 @@ extension Transformer {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLength) { scores in
                 for task in tasks {
                     let t = task / heads, head = task % heads
-                    let offset = firsts[t] * kvWidth + (head / group) * size
+                    let offset = firsts[t] * rowBytes + (head / group) * headBytes
                     let query = s.q + t * qWidth + head * size, out = s.attention + t * qWidth + head * size
                     let length = positions[t] - firsts[t] + 1
                     // softmax(q·Kᵀ · scale) · V over the attended positions
-                    if let cap = plan.softCap {
-                        attendHeadSoftCapped(query: query, keys: keys[t] + offset, values: values[t] + offset,
-                                             stride: kvWidth, length: length, size: size, scale: plan.scoreScale,
-                                             cap: cap, scores: scores.baseAddress!, into: out)
+                    if let cap = plan.softCap {  // an F32 cache (see `Transformer.init`)
+                        attendHeadSoftCapped(query: query, keys: (keys[t] + offset).assumingMemoryBound(to: Float.self),
+                                             values: (values[t] + offset).assumingMemoryBound(to: Float.self),
+                                             stride: rowBytes / MemoryLayout<Float>.size, length: length, size: size,
+                                             scale: plan.scoreScale, cap: cap, scores: scores.baseAddress!, into: out)
                     } else {
-                        attendHead(query: query, keys: keys[t] + offset, values: values[t] + offset, stride: kvWidth,
-                                   length: length, size: size, scale: plan.scoreScale,
-                                   scores: scores.baseAddress!, into: out)
+                        VectorOps.attendHead(type, query: query, keys: keys[t] + offset, values: values[t] + offset,
+                                             strideBytes: rowBytes, length: length, size: size, scale: plan.scoreScale,
+                                             scores: scores.baseAddress!, into: out)
                     }
                 }
             }

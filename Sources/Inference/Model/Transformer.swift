@@ -1,4 +1,5 @@
 import GGUF
+import Kernels
 
 /// A decoder-only transformer read from a GGUF file: Llama and its relatives
 /// (RMSNorm, RoPE, grouped-query attention, gated FFNs; what differs per
@@ -12,6 +13,8 @@ public final class Transformer {
     public let options: ModelOptions
     public let cache: KVCache
     let file: GGUFFile
+    /// The private weight copies made at load and by expert repacks.
+    let copies: CopyLedger
 
     // Weights.
     let tokenEmbedding: EmbeddingTable   // token_embd    [embedding × vocabulary]
@@ -33,6 +36,7 @@ public final class Transformer {
         let source = TensorSource(file: file, repacksWeights: options.repacksWeights, pool: compute.pool)
         let d = h.embeddingSize
         self.file = file
+        copies = source.ledger
         self.hyperparameters = h
         self.architecture = a
         self.options = options
@@ -42,13 +46,34 @@ public final class Transformer {
         output = try source.linearIfPresent("output.weight", inputs: d, outputs: h.vocabularySize)
             ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize, mayRepack: false)
         let context = options.contextLength > 0 ? min(options.contextLength, h.contextLength) : h.contextLength
-        cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context)
+        guard h.headSize % options.kvType.blockSize == 0 else {
+            throw InferenceError.badHyperparameter("kv_type", "a \(options.kvType) KV cache needs a head size that is a " +
+                "multiple of \(options.kvType.blockSize); this model's is \(h.headSize) (use kv_type f16 or f32)")
+        }
+        let plan = try AttentionPlan(shape: h, architecture: a, contextLength: context, source: source)
+        // Soft-capped attention (Gemma 2) caps the raw scores before the
+        // softmax, which the typed attention kernels do not do: it reads an
+        // F32 cache whatever kv_type says.
+        cache = KVCache(layers: h.layerCount, kvWidth: h.kvWidth, contextLength: context,
+                        type: plan.softCap == nil ? options.kvType : .f32)
         self.compute = compute
         state = RunState(shape: h, maxBatch: options.maxBatch, feedForwardSize: layers.map(\.feedForward.hiddenSize).max() ?? 0)
-        plan = try AttentionPlan(shape: h, architecture: a, contextLength: context, source: source)
+        self.plan = plan
     }
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }
+
+    /// Bytes of the activation buffers, and of the attention scores
+    /// (per thread, a context's worth). Logits belong to the caller.
+    public var scratchBytes: Int {
+        state.byteCount + options.threads * cache.contextLength * 4
+    }
+
+    /// Bytes of the weights as held: the pages of the mapped file this
+    /// process has resident (a MoE file's unused experts are never read in;
+    /// a repacked matrix gives its pages back), plus the private copies.
+    /// Where residency cannot be read, the whole file counts.
+    public var weightBytes: Int { (file.residentBytes ?? file.fileSize) + copies.bytes }
 
     /// Evaluates `batch` and returns the logits of the entries that want them,
     /// one row of `vocabularySize` values each, in batch order.

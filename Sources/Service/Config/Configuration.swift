@@ -1,4 +1,5 @@
 import GenerationCore
+import PluginHost
 
 /// The daemon's settings, from the `[daemon]` table.
 public struct DaemonSettings: Equatable, Sendable {
@@ -41,6 +42,8 @@ public struct TierSettings: Equatable, Sendable {
     public var context = 2048
     public var threads = 0
     public var expertsUsed = 0
+    /// Element type of the KV cache.
+    public var kvType = KVCacheKind.standard
     /// Seconds idle before unloading; nil: never.
     public var keepAlive: Double? = 300
     public var isPinned = false

@@ -1,4 +1,5 @@
 import GenerationCore
+import PluginHost
 
 /// Turns table entries into settings, with errors naming line and key.
 struct TableReader {
@@ -57,6 +58,7 @@ struct TableReader {
         case "context": t.context = try integer(e, 16...(1 << 20))
         case "threads": t.threads = try integer(e, 0...1024)
         case "experts_used": t.expertsUsed = try integer(e, 0...1024)
+        case "kv_type": t.kvType = try kvType(e)
         case "keep_alive": t.keepAlive = try duration(e)
         case "pinned": t.isPinned = try boolean(e)
         // The same ranges a request's overrides are checked against.
@@ -105,6 +107,14 @@ struct TableReader {
             return try values.map { try string(TOMLEntry(key: e.key, value: $0, line: e.line)) }
         }
         return [try string(e)]
+    }
+
+    func kvType(_ e: TOMLEntry) throws -> KVCacheKind {
+        let name = try string(e)
+        guard let kind = KVCacheKind(name: name) else {
+            throw error(e, "unknown KV cache type '\(name)' (use \"f16\", \"q8_0\" or \"f32\")")
+        }
+        return kind
     }
 
     func stops(_ e: TOMLEntry) throws -> [String] {

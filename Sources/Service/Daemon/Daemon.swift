@@ -188,6 +188,8 @@ public final class Daemon {
         reply.socket = listeningOn
         reply.memoryBudget = scheduler.memoryBudget
         reply.memoryUsed = scheduler.memoryUsed
+        reply.memoryHeld = scheduler.memoryHeld
+        reply.memoryReserved = scheduler.memoryUsed - min(scheduler.memoryUsed, scheduler.memoryHeld)
         reply.connections = UInt32(server?.connections.count ?? 0)
         reply.tiers = scheduler.tierStatuses()
         return reply

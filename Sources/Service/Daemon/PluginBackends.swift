@@ -52,11 +52,16 @@ public final class PluginBackends: BackendProvider {
     private func parameters(_ tier: TierSettings, maxSequences: Int) -> OpenParameters {
         OpenParameters(path: tier.model, contextLength: UInt32(clamping: tier.context),
                        threads: UInt32(clamping: tier.threads > 0 ? tier.threads : threads()),
-                       expertsUsed: UInt32(clamping: tier.expertsUsed), maxSequences: UInt32(clamping: maxSequences))
+                       expertsUsed: UInt32(clamping: tier.expertsUsed), maxSequences: UInt32(clamping: maxSequences),
+                       kvType: tier.kvType)
     }
 
     public func estimate(_ tier: TierSettings, maxSequences: Int) throws -> UInt64 {
-        try plugin(named: tier.plugin).estimate(parameters(tier, maxSequences: maxSequences)).totalBytes
+        try memoryEstimate(tier, maxSequences: maxSequences).totalBytes
+    }
+
+    public func memoryEstimate(_ tier: TierSettings, maxSequences: Int) throws -> MemoryEstimate {
+        try plugin(named: tier.plugin).estimate(parameters(tier, maxSequences: maxSequences))
     }
 
     /// Opens through the plugin, with moed's own hold on the file (see

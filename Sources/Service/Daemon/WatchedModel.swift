@@ -35,5 +35,7 @@ final class WatchedModel: ModelBackend {
         try model.copySequence(source, to: destination, count: count)
     }
     func sequenceBytes(_ sequence: Int32) throws -> UInt64 { try model.sequenceBytes(sequence) }
+    func memoryUsage() throws -> MemoryUsage? { try model.memoryUsage() }
+    func sequenceBytes(positions: Int) throws -> UInt64? { try model.sequenceBytes(positions: positions) }
     func close() { model.close() }
 }

@@ -24,7 +24,7 @@ extension Scheduler {
         tier.move(to: .failed)
         tier.lastError = "\(error.message) (\(problem))"
         tier.model = nil
-        tier.memoryBytes = 0
+        tier.memory = TierMemory()
         tier.loadProgress = 0
         // The model goes with its sequences; closing waits on the lane for
         // the run of steps in flight, if any, to end.

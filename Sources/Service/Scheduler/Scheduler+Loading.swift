@@ -23,44 +23,26 @@ extension Scheduler {
         let backends = environment.backends
         let sequences = maxSequences
         environment.executor.run(lane: tier.name, {
-            Result { try backends.estimate(settings, maxSequences: sequences) }
+            Result { try backends.memoryEstimate(settings, maxSequences: sequences) }
         }, done: { [self] result in
             switch result {
-            case .success(let bytes): admit(tier, bytes: bytes)
+            case .success(let estimate): admit(tier, estimate: estimate)
             case .failure(let error): loadFailed(tier, RemoteError(.failedPrecondition, "cannot load tier \(tier.name): \(error)"))
             }
         })
     }
 
-    /// Checks the budget (evicting idle unpinned tiers if needed), then opens.
-    private func admit(_ tier: Tier, bytes: UInt64) {
-        let budget = memoryBudget
-        var used = memoryUsed
-        if used &+ bytes > budget {  // cached prefixes go first, then idle tiers
-            used -= min(used, dropCachedPrefixes(toFree: used &+ bytes - budget))
+    /// Checks the budget (freeing cached prefixes and evicting idle
+    /// unpinned tiers if needed), then opens. The estimate holds weights,
+    /// scratch and one full-context sequence: the first request's room.
+    private func admit(_ tier: Tier, estimate: MemoryEstimate) {
+        let need = estimate.totalBytes
+        if let used = makeRoom(need, for: tier, to: "load \(tier.name)") {
+            tier.counters.memoryRefusals += 1
+            return loadFailed(tier, exhausted("tier \(tier.name)", need: need, used: used, excluding: tier))
         }
-        if used &+ bytes > budget {
-            for victim in evictionCandidates(excluding: tier) where used &+ bytes > budget {
-                moedLog.notice("evicting idle tier \(victim.name) (\(victim.heldBytes) bytes) to load \(tier.name)", metadata: ["tier": "\(victim.name)"])
-                used -= min(used, victim.heldBytes)
-                victim.counters.evictions += 1
-                beginDrain(victim)
-            }
-        }
-        guard used &+ bytes <= budget else {
-            let holders = tiers.values.filter { $0.heldBytes > 0 && $0 !== tier }
-                .map { "\($0.name) \(formatBytes($0.heldBytes))" }.joined(separator: ", ")
-            return loadFailed(tier, RemoteError(.resourceExhausted,
-                "tier \(tier.name) needs \(formatBytes(bytes)) but the memory budget is \(formatBytes(budget)) " +
-                "with \(formatBytes(used)) in use\(holders.isEmpty ? "" : " (\(holders))") by busy or pinned tiers"))
-        }
-        tier.memoryBytes = bytes
+        tier.memory = TierMemory(estimate: estimate)
         open(tier)
-    }
-
-    /// Idle, unpinned, loaded tiers, least recently used first.
-    private func evictionCandidates(excluding tier: Tier) -> [Tier] {
-        tiers.values.filter { $0 !== tier && $0.isIdle && !$0.settings.isPinned }.sorted { $0.lastUsed < $1.lastUsed }
     }
 
     private func open(_ tier: Tier) {
@@ -69,14 +51,20 @@ extension Scheduler {
         let executor = environment.executor
         let sequences = maxSequences
         environment.executor.run(lane: tier.name, {
-            Result {
-                try backends.open(settings, maxSequences: sequences) { fraction in
+            Result { () throws -> (ModelBackend, MemoryUsage?, UInt64?) in
+                let model = try backends.open(settings, maxSequences: sequences) { fraction in
                     executor.post { [weak self] in self?.reportProgress(tier, fraction) }
                 }
+                let context = model.info.contextLength > 0 ? model.info.contextLength : settings.context
+                return (model, try? model.memoryUsage(), (try? model.sequenceBytes(positions: context)) ?? nil)
             }
         }, done: { [self] result in
             switch result {
-            case .success(let model): loadSucceeded(tier, model)
+            case .success(let (model, usage, reserve)):
+                tier.memory.isOpen = true
+                tier.memory.usage = usage
+                if let reserve { tier.memory.sequenceReserve = reserve }
+                loadSucceeded(tier, model)
             case .failure(let error): loadFailed(tier, RemoteError(.failedPrecondition, "cannot load tier \(tier.name): \(error)"))
             }
         })
@@ -121,7 +109,7 @@ extension Scheduler {
         moedLog.error("tier \(tier.name) failed: \(error.message)", metadata: ["tier": "\(tier.name)"])
         tier.counters.loadFailures += 1
         tier.lastError = error.message
-        tier.memoryBytes = 0
+        tier.memory = TierMemory()
         let waiters = tier.loadWaiters
         let queued = tier.queue
         tier.loadWaiters = []
@@ -151,7 +139,7 @@ extension Scheduler {
         }, done: { [self] in
             tier.isJobInFlight = false
             tier.move(to: .unloaded)
-            tier.memoryBytes = 0
+            tier.memory = TierMemory()
             tier.loadProgress = 0
             moedLog.info("tier \(tier.name) unloaded", metadata: ["tier": "\(tier.name)"])
             let waiters = tier.unloadWaiters

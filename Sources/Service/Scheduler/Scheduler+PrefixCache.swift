@@ -30,13 +30,6 @@ extension Scheduler {
         return freed
     }
 
-    /// After the lanes added cached prefixes: if the tiers now hold more
-    /// than the budget, the least recently used prefixes go.
-    func keepWithinBudget() {
-        let used = memoryUsed, budget = memoryBudget
-        if used > budget { dropCachedPrefixes(toFree: used - budget) }
-    }
-
     /// A reload changed the tier's prefix_cache limits: trim to them now.
     func applyPrefixCacheLimits(_ tier: Tier) {
         guard let cache = tier.prefixCache else { return }

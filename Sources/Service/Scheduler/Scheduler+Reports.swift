@@ -26,6 +26,8 @@ extension Scheduler {
             s.loads = c.loads
             s.evictions = c.evictions
             s.loadFailures = c.loadFailures
+            s.kvCachePeakBytes = c.kvCachePeakBytes
+            s.memoryRefusals = c.memoryRefusals
             return s
         }
     }

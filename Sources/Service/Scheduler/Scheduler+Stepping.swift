@@ -27,8 +27,19 @@ extension Scheduler {
            case .tokenize(let job) = tier.queue.remove(at: index) {
             return runTokenize(job, on: tier, model: model)
         }
-        while tier.active.count < daemon.maxBatch, let index = tier.queue.firstIndex(where: { if case .generate = $0 { true } else { false } }),
-              case .generate(let generation) = tier.queue.remove(at: index) {
+        while tier.active.count < daemon.maxBatch, let index = tier.queue.firstIndex(where: { if case .generate = $0 { true } else { false } }) {
+            // Each running sequence has room up to its context; one that
+            // does not fit waits for a running one to end, or, with none
+            // running, is refused with the figures.
+            let refusal = reserveSequence(on: tier)
+            if refusal != nil && !tier.active.isEmpty { break }
+            guard case .generate(let generation) = tier.queue.remove(at: index) else { break }
+            if let refusal {
+                tier.counters.failedRequests += 1
+                tier.counters.memoryRefusals += 1
+                generation.sink.send(.failure(id: generation.requestID, refusal))
+                continue
+            }
             generation.start(on: model, now: environment.now())
             tier.active.append(generation)
         }
@@ -46,9 +57,12 @@ extension Scheduler {
         tier.retiredSequences = []
         tier.isJobInFlight = true
         let cache = tier.prefixCache
-        environment.executor.run(lane: tier.name, { release(retired, model: model, cache: cache) }, done: { [self] in
+        environment.executor.run(lane: tier.name, { () -> MemoryUsage? in
+            release(retired, model: model, cache: cache)
+            return (try? model.memoryUsage()) ?? nil
+        }, done: { [self] usage in
             tier.isJobInFlight = false
-            keepWithinBudget()
+            updateUsage(tier, usage)
             pump(tier)
             onChange()
         })
@@ -83,12 +97,13 @@ extension Scheduler {
             job.run(maxSteps: steps, yield: yield) { result in
                 executor.post { [self] in apply(result, on: tier) }
             }
+            let usage = (try? model.memoryUsage()) ?? nil
             executor.post { [self] in
+                updateUsage(tier, usage)
                 tier.isStepInFlight = false
                 tier.stepYield = nil
                 tier.active.removeAll { $0.isCancelled }
                 tier.lastUsed = environment.now()
-                keepWithinBudget()
                 pump(tier)
                 if tier.active.isEmpty { onChange() }
             }

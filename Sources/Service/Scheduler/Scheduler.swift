@@ -37,7 +37,7 @@ public final class Scheduler {
 
     public var memoryUsed: UInt64 {
         tiers.values.filter { $0.state == .loading || $0.state == .ready || $0.state == .draining }
-            .reduce(0) { $0 &+ $1.heldBytes }
+            .reduce(0) { $0 &+ $1.memoryBytes }
     }
 
     var queuedCount: Int { tiers.values.reduce(0) { $0 + $1.queue.count } }

@@ -23,6 +23,10 @@ public protocol ModelBackend: AnyObject {
     func truncateSequence(_ sequence: Int32, to count: Int) throws
     func copySequence(_ source: Int32, to destination: Int32, count: Int) throws
     func sequenceBytes(_ sequence: Int32) throws -> UInt64
+    /// Bytes held now (weights, KV allocated, scratch); nil when unknown.
+    func memoryUsage() throws -> MemoryUsage?
+    /// KV bytes of one sequence at `positions` positions; nil when unknown.
+    func sequenceBytes(positions: Int) throws -> UInt64?
     func close()
     /// A mark to hand to `fileProblem(since:)` once some work is done.
     func fileCheckpoint() -> UInt64
@@ -42,6 +46,9 @@ extension ModelBackend {
     public func truncateSequence(_ sequence: Int32, to count: Int) throws { throw StepError("no sequence_truncate") }
     public func copySequence(_ source: Int32, to destination: Int32, count: Int) throws { throw StepError("no sequence_copy") }
     public func sequenceBytes(_ sequence: Int32) throws -> UInt64 { throw StepError("no sequence_bytes") }
+    /// A model that does not report memory is counted by its estimate.
+    public func memoryUsage() throws -> MemoryUsage? { nil }
+    public func sequenceBytes(positions: Int) throws -> UInt64? { nil }
 
     /// How the model's file changed on disk, or nil: an fstat, which the
     /// loop may also make while the tier's lane is idle.
@@ -55,9 +62,18 @@ extension PluginModel: ModelBackend {}
 public protocol BackendProvider: AnyObject {
     /// Bytes the tier's model would take, before committing to open it.
     func estimate(_ tier: TierSettings, maxSequences: Int) throws -> UInt64
+    /// The estimate's line items (weights, one full-context sequence's KV, scratch).
+    func memoryEstimate(_ tier: TierSettings, maxSequences: Int) throws -> MemoryEstimate
     func open(_ tier: TierSettings, maxSequences: Int, progress: @escaping (Float) -> Void) throws -> ModelBackend
     /// What is known about the plugins the tiers name.
     func pluginReport(for tiers: [TierSettings]) -> [PluginInfo]
+}
+
+extension BackendProvider {
+    /// Providers that only give a total count it all as weights.
+    public func memoryEstimate(_ tier: TierSettings, maxSequences: Int) throws -> MemoryEstimate {
+        MemoryEstimate(weightBytes: try estimate(tier, maxSequences: maxSequences), cacheBytes: 0, scratchBytes: 0)
+    }
 }
 
 /// Runs blocking work off the loop thread, serially per lane (one lane

@@ -60,6 +60,9 @@ struct TierCounters {
     var loads: UInt64 = 0
     var evictions: UInt64 = 0
     var loadFailures: UInt64 = 0
+    /// Most KV the tier's cache held at once, and requests and loads refused for memory.
+    var kvCachePeakBytes: UInt64 = 0
+    var memoryRefusals: UInt64 = 0
 }
 
 /// One tier's runtime: its settings, state, model and queues. Lives on
@@ -73,8 +76,8 @@ final class Tier {
     }
     /// Finished sequences kept for reuse; nil without a model that can edit sequences.
     private(set) var prefixCache: PrefixCache?
-    /// The load's estimate (cached prefixes come on top: `heldBytes`).
-    var memoryBytes: UInt64 = 0
+    /// Its memory account (see `TierMemory`); `memoryAccount` adds the prefix cache.
+    var memory = TierMemory()
     var lastError = ""
     var loadProgress: Float = 0
     var loadWaiters: [LoadWaiter] = []
@@ -104,7 +107,6 @@ final class Tier {
     var name: String { settings.name }
 
     /// Bytes the tier holds: its estimate and its cached prefixes.
-    var heldBytes: UInt64 { memoryBytes &+ prefixCacheBytes }
     var prefixCacheBytes: UInt64 { prefixCache?.bytes ?? 0 }
 
     /// Drops cached prefixes, least recently used first, until `target`
@@ -128,6 +130,21 @@ final class Tier {
         return true
     }
 
+    /// What the budget counts for the tier now.
+    var memoryBytes: UInt64 {
+        state == .unloaded || state == .failed ? 0 : memoryAccount.account(sequences: runningCount)
+    }
+
+    /// The account with the prefix cache's bytes as its line item.
+    var memoryAccount: TierMemory {
+        var account = memory
+        account.prefixCacheBytes = prefixCacheBytes
+        return account
+    }
+
+    /// Generations still running (a finished one leaves `active` at the step's end).
+    var runningCount: Int { active.filter { !$0.isCancelled }.count }
+
     /// Loaded, with nothing running or waiting: may be unloaded.
     var isIdle: Bool {
         state == .ready && active.isEmpty && queue.isEmpty && !isStepInFlight && !isJobInFlight
@@ -141,7 +158,7 @@ final class Tier {
         s.state = state
         s.isDefault = isDefault
         s.isPinned = settings.isPinned
-        s.memoryBytes = heldBytes
+        s.memoryBytes = memoryBytes
         s.activeRequests = UInt32(active.filter { !$0.isCancelled }.count)
         s.queuedRequests = UInt32(queue.count)
         s.lastError = lastError
@@ -151,6 +168,7 @@ final class Tier {
         s.loadProgress = loadProgress
         s.cachedSequences = UInt32(clamping: prefixCache?.count ?? 0)
         s.cachedBytes = prefixCacheBytes
+        s.memory = memoryAccount.figures(sequences: runningCount, kvType: settings.kvType)
         return s
     }
 }

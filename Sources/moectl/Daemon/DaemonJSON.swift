@@ -12,6 +12,8 @@ struct TierJSON: Encodable {
     var load_progress: Float
     var cached_sequences: UInt32
     var cached_bytes: UInt64
+    var weight_bytes, kv_cache_bytes, scratch_bytes, kv_reserved_bytes, prefix_cache_bytes: UInt64
+    var kv_type: String
 
     init(_ t: TierStatus) {
         name = t.name; plugin = t.plugin; model = t.model; state = t.state.name
@@ -20,6 +22,9 @@ struct TierJSON: Encodable {
         last_error = t.lastError; keep_alive_seconds = t.keepAliveSeconds; idle_seconds = t.idleSeconds
         load_progress = t.loadProgress
         cached_sequences = t.cachedSequences; cached_bytes = t.cachedBytes
+        let m = t.memory
+        weight_bytes = m.weightBytes; kv_cache_bytes = m.kvCacheBytes; scratch_bytes = m.scratchBytes
+        kv_reserved_bytes = m.kvReservedBytes; prefix_cache_bytes = m.prefixCacheBytes; kv_type = m.kvType
     }
 }
 
@@ -32,14 +37,15 @@ struct StatusJSON: Encodable {
     var pid: UInt32
     var version, default_tier, config_path, socket: String
     var uptime_seconds: Double
-    var memory_budget, memory_used: UInt64
+    var memory_budget, memory_used, memory_held, memory_reserved: UInt64
     var connections: UInt32
     var tiers: [TierJSON]
 
     init(_ s: StatusReply) {
         pid = s.pid; version = s.version; default_tier = s.defaultTier; config_path = s.configPath
         socket = s.socket; uptime_seconds = s.uptimeSeconds; memory_budget = s.memoryBudget
-        memory_used = s.memoryUsed; connections = s.connections; tiers = s.tiers.map(TierJSON.init)
+        memory_used = s.memoryUsed; memory_held = s.memoryHeld; memory_reserved = s.memoryReserved
+        connections = s.connections; tiers = s.tiers.map(TierJSON.init)
     }
 }
 
@@ -63,6 +69,7 @@ struct StatsJSON: Encodable {
     var routing_entropy: [Double]
     /// Prompt tokens continued from cached prefixes, and the requests that did.
     var cached_prompt_tokens, prefix_cache_hits: UInt64
+    var kv_cache_peak_bytes, memory_refusals: UInt64
     init(_ s: TierStats) {
         name = s.name; requests = s.requests; failed_requests = s.failedRequests; prompt_tokens = s.promptTokens
         completion_tokens = s.completionTokens; generation_seconds = s.generationSeconds
@@ -70,6 +77,7 @@ struct StatsJSON: Encodable {
         expert_load_entropy = s.expertLayers.map(loadEntropy)
         routing_entropy = s.routingEntropy
         cached_prompt_tokens = s.cachedPromptTokens; prefix_cache_hits = s.prefixCacheHits
+        kv_cache_peak_bytes = s.kvCachePeakBytes; memory_refusals = s.memoryRefusals
     }
 }
 

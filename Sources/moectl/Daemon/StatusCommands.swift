@@ -17,7 +17,8 @@ struct StatusCommand: ParsableCommand {
         print("moed \(reply.version), pid \(reply.pid), up \(Int(reply.uptimeSeconds)) s")
         // Empty for peers that are not admins: moed shows them no paths.
         if !reply.socket.isEmpty || !reply.configPath.isEmpty { print("socket \(reply.socket), config \(reply.configPath)") }
-        print("memory \(formatBytes(reply.memoryUsed)) of \(formatBytes(reply.memoryBudget)); \(reply.connections) connection(s)")
+        print("memory \(formatBytes(reply.memoryUsed)) of \(formatBytes(reply.memoryBudget)) " +
+              "(held \(formatBytes(reply.memoryHeld)), reserved \(formatBytes(reply.memoryReserved))); \(reply.connections) connection(s)")
         print("default tier: \(reply.defaultTier)")
         printTiers(reply.tiers)
     }
@@ -47,7 +48,16 @@ func printTiers(_ tiers: [TierStatus]) {
         if !t.lastError.isEmpty { line += "\terror: \(t.lastError)" }
         print(line)
         if !t.model.isEmpty { print("    model \(t.model)") }
+        if t.memoryBytes > 0 { print("    memory \(memoryBreakdown(t.memory))") }
     }
+}
+
+/// "weights 93.8 MiB, KV f16 12.0 MiB (reserved 45.0 MiB), scratch 48.2 MiB".
+func memoryBreakdown(_ m: TierMemoryFigures) -> String {
+    var text = "weights \(formatBytes(m.weightBytes)), KV \(m.kvType) \(formatBytes(m.kvCacheBytes))"
+    if m.kvReservedBytes > 0 { text += " (reserved \(formatBytes(m.kvReservedBytes)))" }
+    if m.prefixCacheBytes > 0 { text += ", cached prefixes \(formatBytes(m.prefixCacheBytes))" }
+    return text + ", scratch \(formatBytes(m.scratchBytes))"
 }
 
 /// `moectl plugins`: which backend plugins the tiers use and whether they load.
@@ -83,6 +93,8 @@ struct StatsCommand: ParsableCommand {
             print("\(s.name): \(s.requests) requests (\(s.failedRequests) failed), \(s.promptTokens) prompt + \(s.completionTokens) generated tokens, \(String(format2(s.tokensPerSecond))) tokens/s")
             if s.prefixCacheHits > 0 {
                 print("  prefix reuse: \(s.cachedPromptTokens) prompt tokens continued from cached prefixes in \(s.prefixCacheHits) requests")
+            if s.kvCachePeakBytes > 0 || s.memoryRefusals > 0 || s.evictions > 0 {
+                print("  memory: KV peak \(formatBytes(s.kvCachePeakBytes)), \(s.memoryRefusals) held back or refused, evicted \(s.evictions) times")
             }
             let layers = s.expertLayers
             guard !layers.isEmpty else { continue }

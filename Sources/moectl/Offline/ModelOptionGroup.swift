@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import Inference
+import Kernels
 
 /// The options every offline verb shares: which file, how many threads.
 struct ModelOptionGroup: ParsableArguments {
@@ -13,10 +14,16 @@ struct ModelOptionGroup: ParsableArguments {
     @Option(name: .long, help: "Context length (default: the model's, capped at 4096 offline).")
     var context: Int?
 
+    @Option(name: .customLong("kv-type"), help: "KV cache type: f16 (default), q8_0 or f32 (exact).")
+    var kvType: String = KVCacheType.standard.description
+
     func load() throws -> LanguageModel {
         let threads = self.threads ?? defaultThreadCount()
         guard threads > 0 else { throw ValidationError("--threads must be at least 1") }
-        let options = ModelOptions(threads: threads, contextLength: context ?? 4096)
+        guard let cacheType = KVCacheType(name: kvType) else {
+            throw ValidationError("--kv-type must be f16, q8_0 or f32, not '\(kvType)'")
+        }
+        let options = ModelOptions(threads: threads, contextLength: context ?? 4096, kvType: cacheType)
         do {
             return try LanguageModel(path: model, options: options)
         } catch {

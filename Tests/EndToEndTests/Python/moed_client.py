@@ -73,6 +73,8 @@ def main():
     seen["status_final"] = status.final
     seen["pid"] = status.status.pid
     seen["tiers"] = [t.name for t in status.status.tiers]
+    seen["kv_types"] = [t.kv_type for t in status.status.tiers]
+    seen["memory_split"] = status.status.memory_used == status.status.memory_held + status.status.memory_reserved
 
     # Greedy, with each token's log-probability and its 2 likeliest alternatives.
     generate = pb.GenerateRequest(prompt=prompt, max_tokens=5, sampling=pb.Sampling(temperature=0), logprobs=2)

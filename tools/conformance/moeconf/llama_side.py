@@ -14,6 +14,8 @@ import numpy as np
 import llama_cpp.llama_cpp as ll
 
 GGML_TYPE_F32 = 0
+# KV cache types by the name moectl's --kv-type takes.
+KV_TYPES = {"f32": 0, "f16": 1, "q8_0": 8}
 
 # Quiet llama.cpp's stderr chatter; the callback must outlive every call.
 _silence = ll.llama_log_callback(lambda level, text, user_data: None)
@@ -104,7 +106,7 @@ class LlamaModel:
 
     # Evaluation ---------------------------------------------------------
 
-    def _context(self, n_ctx: int, *, f32_kv: bool, threads: int):
+    def _context(self, n_ctx: int, *, f32_kv: bool, threads: int, kv_type: str | None = None):
         params = ll.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_ctx
@@ -116,6 +118,12 @@ class LlamaModel:
         if f32_kv:
             params.type_k = GGML_TYPE_F32
             params.type_v = GGML_TYPE_F32
+        if kv_type is not None:
+            params.type_k = KV_TYPES[kv_type]
+            params.type_v = KV_TYPES[kv_type]
+            if kv_type == "q8_0":
+                # llama.cpp refuses a quantized V cache without flash attention.
+                params.flash_attn_type = ll.LLAMA_FLASH_ATTN_TYPE_ENABLED
         ctx = ll.llama_init_from_model(self.model, params)
         if not ctx:
             raise LlamaError(f"llama_init_from_model failed for {self.path} (n_ctx {n_ctx})")
@@ -141,10 +149,11 @@ class LlamaModel:
         ptr = ll.llama_get_logits_ith(ctx, i)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
-    def score(self, tokens: list[int], *, f32_kv: bool = False, threads: int = 2) -> Scored:
+    def score(self, tokens: list[int], *, f32_kv: bool = False, threads: int = 2,
+              kv_type: str | None = None) -> Scored:
         """Logits for every position in one context, as `moectl score` does."""
         n = len(tokens)
-        ctx = self._context(n + 8, f32_kv=f32_kv, threads=threads)
+        ctx = self._context(n + 8, f32_kv=f32_kv, threads=threads, kv_type=kv_type)
         try:
             self._decode(ctx, tokens, 0, all_logits=True)
             top1 = np.zeros(n, dtype=np.int64)

@@ -50,11 +50,12 @@ class Moectl:
         out = self._json(["tokenize", "--model", model, "--json", "--", text])
         return _ints(out, "tokens")
 
-    def run_greedy(self, model: str, prompt: str, max_tokens: int, *, threads: int = 2) -> dict:
+    def run_greedy(self, model: str, prompt: str, max_tokens: int, *, threads: int = 2,
+                   kv_type: str | None = None) -> dict:
         """Greedy raw completion; returns the JSON object (prompt_tokens, tokens, ...)."""
         out = self._json(["run", "--model", model, "--threads", str(threads),
                           "--max-tokens", str(max_tokens), "--temperature", "0",
-                          "--raw", "--json", "--", prompt])
+                          *_kv_args(kv_type), "--raw", "--json", "--", prompt])
         _ints(out, "prompt_tokens")
         _ints(out, "tokens")
         return out
@@ -70,9 +71,9 @@ class Moectl:
         return entries[0]
 
     def score_tokens(self, model: str, tokens: list[int], *, want_logits: bool = False,
-                     n_vocab: int | None = None, threads: int = 2) -> dict:
+                     n_vocab: int | None = None, threads: int = 2, kv_type: str | None = None) -> dict:
         """Teacher-forced scoring; with want_logits adds out['logits'] [n, n_vocab]."""
-        args = ["score", "--model", model, "--threads", str(threads), "--json",
+        args = ["score", "--model", model, "--threads", str(threads), "--json", *_kv_args(kv_type),
                 "--tokens", ",".join(map(str, tokens))]
         if not want_logits:
             return self._checked_score(self._json(args), len(tokens))
@@ -111,3 +112,8 @@ def _ints(obj: dict, key: str) -> list[int]:
 def _show(cmd: list[str]) -> str:
     shown = [a if len(a) < 60 else a[:57] + "..." for a in cmd]
     return " ".join(shown)
+
+
+def _kv_args(kv_type: str | None) -> list[str]:
+    """--kv-type for moectl, or nothing for its default (F16)."""
+    return ["--kv-type", kv_type] if kv_type else []

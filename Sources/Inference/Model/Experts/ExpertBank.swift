@@ -21,6 +21,7 @@ final class ExpertBank {
     /// false when repacking is off, and once tried, whatever came of it).
     private var pending: [Bool]
     private let file: GGUFFile
+    private let ledger: CopyLedger
     /// The stacked gate, up and down tensors, for finding an expert's slice of each.
     private let stacks: [GGUFTensorInfo]
 
@@ -32,6 +33,7 @@ final class ExpertBank {
         experts = (0..<n).map { SwiGLU(gate: gates[$0], up: ups[$0], down: downs[$0]) }
         pending = Array(repeating: source.repacksWeights, count: n)
         file = source.file
+        ledger = source.ledger
         stacks = try names.map { try source.info($0) }
     }
 
@@ -66,7 +68,7 @@ final class ExpertBank {
     private func repack(_ e: Int, pool: ThreadPool) {
         pending[e] = false
         let old = experts[e]
-        let copies = [old.gate, old.up, old.down].map { $0.interleaved(pool: pool) }
+        let copies = [old.gate, old.up, old.down].map { $0.interleaved(pool: pool, ledger: ledger) }
         for (stack, copy) in zip(stacks, copies) where copy != nil {
             // stackedLinear's slicing: experts are equal, contiguous slices
             let stride = stack.byteCount / experts.count

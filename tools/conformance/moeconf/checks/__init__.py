@@ -8,6 +8,7 @@ an F32 comparison of another model is a call to f32.compare_model.
 """
 from . import tokenize, kernels, f32, quant
 from . import moe, arch, qwen
+from . import kvcache
 
-ALL = [tokenize, kernels, f32, quant, moe, arch, qwen]
+ALL = [tokenize, kernels, f32, quant, moe, arch, qwen, kvcache]
 BY_NAME = {check.NAME: check for check in ALL}

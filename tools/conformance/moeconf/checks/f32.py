@@ -1,5 +1,6 @@
 """Check 1: exact math on an all-F32 model, against llama.cpp with an F32 KV
-cache and flash attention off.
+cache and flash attention off; moectl runs with `--kv-type f32` too (its
+default cache is F16).
 
 `compare_model` is the reusable part: the MoE synthetic models (Mixtral
 layout, OLMoE, Qwen2-MoE, Qwen3-MoE, upcycled SmolLM2) will each be one call
@@ -56,7 +57,7 @@ def _one_prompt(ctx, ref: LlamaModel, path: str, prompt: str) -> dict:
     out = {"prompt": prompt, "tokens": tokens}
     try:
         scored = ctx.moectl.score_tokens(path, tokens, want_logits=True, n_vocab=ref.n_vocab,
-                                         threads=ctx.threads)
+                                         threads=ctx.threads, kv_type="f32")
         out["max_abs"] = float(np.max(np.abs(scored["logits"][-1] - gen.first_logits)))
     except MoectlError as err:
         out["score_error"] = str(err)
@@ -66,7 +67,7 @@ def _one_prompt(ctx, ref: LlamaModel, path: str, prompt: str) -> dict:
     except (MoectlError, KeyError, TypeError, ValueError) as err:
         out["logprob_error"] = str(err)
     try:
-        ran = ctx.moectl.run_greedy(path, prompt, MAX_TOKENS, threads=ctx.threads)
+        ran = ctx.moectl.run_greedy(path, prompt, MAX_TOKENS, threads=ctx.threads, kv_type="f32")
         out["prompt_tokens_match"] = ran["prompt_tokens"] == tokens
         out["continuation"] = compare_continuations(gen.tokens, gen.margins, gen.stopped_by_eog,
                                                     ran["tokens"], tie=NEAR_TIE)

@@ -71,8 +71,10 @@ def _identity_row(ctx) -> Row:
         with LlamaModel(dense, vocab_only=True) as ref:
             n_vocab = ref.n_vocab
             tokens = ref.tokenize(corpus.PROMPTS[0], add_special=True, parse_special=False)
-        a = ctx.moectl.score_tokens(dense, tokens, want_logits=True, n_vocab=n_vocab, threads=ctx.threads)
-        b = ctx.moectl.score_tokens(moe, tokens, want_logits=True, n_vocab=n_vocab, threads=ctx.threads)
+        # F32 KV: an F16 cache turns the 1e-5 float noise between the two
+        # paths into rounding flips of up to ~1e-2 in the logits.
+        a = ctx.moectl.score_tokens(dense, tokens, want_logits=True, n_vocab=n_vocab, threads=ctx.threads, kv_type="f32")
+        b = ctx.moectl.score_tokens(moe, tokens, want_logits=True, n_vocab=n_vocab, threads=ctx.threads, kv_type="f32")
         worst = float(np.max(np.abs(a["logits"] - b["logits"])))
     except Exception as err:  # noqa: BLE001
         return error_row(f"{NAME} upcycle identity", label, err)

@@ -225,10 +225,43 @@ struct  Moed__V1__TierStatus
   uint32_t cached_sequences;
   protobuf_c_boolean has_cached_bytes;
   uint64_t cached_bytes;
+  /*
+   * Memory line items (kv11); memory_bytes is what the budget counts:
+   * weight + scratch + max(kv_cache, kv_reserved + prefix_cache).
+   */
+  /*
+   * weights as held, mapped or copied
+   */
+  protobuf_c_boolean has_weight_bytes;
+  uint64_t weight_bytes;
+  /*
+   * KV cache allocated now
+   */
+  protobuf_c_boolean has_kv_cache_bytes;
+  uint64_t kv_cache_bytes;
+  /*
+   * activations and buffers
+   */
+  protobuf_c_boolean has_scratch_bytes;
+  uint64_t scratch_bytes;
+  /*
+   * KV reserved for running sequences, up to their context
+   */
+  protobuf_c_boolean has_kv_reserved_bytes;
+  uint64_t kv_reserved_bytes;
+  /*
+   * KV of idle cached prefixes
+   */
+  protobuf_c_boolean has_prefix_cache_bytes;
+  uint64_t prefix_cache_bytes;
+  /*
+   * "f16", "q8_0" or "f32"
+   */
+  char *kv_type;
 };
 #define MOED__V1__TIER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_status__descriptor) \
-    , NULL, NULL, NULL, 0, MOED__V1__TIER_STATE__UNLOADED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , NULL, NULL, NULL, 0, MOED__V1__TIER_STATE__UNLOADED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL }
 
 
 struct  Moed__V1__StatusRequest
@@ -259,10 +292,23 @@ struct  Moed__V1__StatusReply
   uint32_t connections;
   size_t n_tiers;
   Moed__V1__TierStatus **tiers;
+  /*
+   * kv11: memory_used split into what is held and what is reserved.
+   */
+  /*
+   * weights + scratch + KV allocated, all tiers
+   */
+  protobuf_c_boolean has_memory_held;
+  uint64_t memory_held;
+  /*
+   * reserved beyond that for running sequences
+   */
+  protobuf_c_boolean has_memory_reserved;
+  uint64_t memory_reserved;
 };
 #define MOED__V1__STATUS_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__status_reply__descriptor) \
-    , 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0,NULL }
+    , 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0 }
 
 
 struct  Moed__V1__TiersRequest
@@ -691,10 +737,23 @@ struct  Moed__V1__TierStats
   uint64_t evictions;
   protobuf_c_boolean has_load_failures;
   uint64_t load_failures;
+  /*
+   * Memory counters (kv11), since moed started (evictions: field 46).
+   */
+  /*
+   * most KV the tier's cache held at once
+   */
+  protobuf_c_boolean has_kv_cache_peak_bytes;
+  uint64_t kv_cache_peak_bytes;
+  /*
+   * requests and loads refused RESOURCE_EXHAUSTED for memory
+   */
+  protobuf_c_boolean has_memory_refusals;
+  uint64_t memory_refusals;
 };
 #define MOED__V1__TIER_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_stats__descriptor) \
-    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Moed__V1__StatsReply
