@@ -10,7 +10,7 @@ struct FamilyTests {
 
     func load(_ model: SyntheticModel, threads: Int = 1) throws -> (Transformer, GGUFFile) {
         let file = try GGUFFile(path: try model.write(named: "family-\(model.architecture)"))
-        return (try Transformer(file: file, options: ModelOptions(threads: threads)), file)
+        return (try Transformer(file: file, options: ModelOptions(threads: threads, kvType: .f32)), file)
     }
 
     func worst(_ engine: [Float], _ reference: [[Double]], vocabulary: Int) -> Double {
@@ -77,7 +77,7 @@ struct FamilyTests {
     @Test("Phi-3 with a context within the original one uses the short LongRoPE factors, still with the attention factor")
     func phi3ShortFactors() throws {
         let file = try GGUFFile(path: SyntheticModel.phi3().write(named: "phi3-short"))
-        let t = try Transformer(file: file, options: ModelOptions(contextLength: 32))
+        let t = try Transformer(file: file, options: ModelOptions(contextLength: 32, kvType: .f32))
         #expect(t.plan.globalRope.factors == [1.0, 1.01, 1.02, 1.03, 1.04, 1.05])
         #expect(t.plan.globalRope.magnitude == 1.1)
     }
@@ -100,14 +100,14 @@ struct AttentionFeatureTests {
         var model = SyntheticModel()
         model.layers = 1
         model.extraKeys = [("attention.sliding_window", .uint32(4))]
-        let windowed = try Transformer(file: GGUFFile(path: model.write(named: "window-4")))
+        let windowed = try Transformer(file: GGUFFile(path: model.write(named: "window-4")), options: ModelOptions(kvType: .f32))
         #expect(windowed.plan.windows == [4])
         let tokens: [Int32] = [10, 20, 30, 40, 50, 60, 70, 80]
         let all = try windowed.evaluate(BatchEntry.prompt(tokens))
         let tail = try windowed.evaluate(BatchEntry.prompt(Array(tokens.suffix(4)), sequence: 1))
         #expect(zip(all, tail).map { abs($0 - $1) }.max()! < 1e-4, "RoPE is relative: only the window matters")
         model.extraKeys = []
-        let full = try Transformer(file: GGUFFile(path: model.write(named: "window-none")))
+        let full = try Transformer(file: GGUFFile(path: model.write(named: "window-none")), options: ModelOptions(kvType: .f32))
         let unwindowed = try full.evaluate(BatchEntry.prompt(tokens))
         #expect(zip(all, unwindowed).map { abs($0 - $1) }.max()! > 1e-2, "without the key every position is attended")
     }
@@ -117,8 +117,8 @@ struct AttentionFeatureTests {
         var model = SyntheticModel()
         model.extraKeys = [("attention.sliding_window", .uint32(3))]
         let path = try model.write(named: "window-3")
-        let batched = try Transformer(file: GGUFFile(path: path), options: ModelOptions(maxBatch: 64))
-        let stepwise = try Transformer(file: GGUFFile(path: path), options: ModelOptions(maxBatch: 1))
+        let batched = try Transformer(file: GGUFFile(path: path), options: ModelOptions(maxBatch: 64, kvType: .f32))
+        let stepwise = try Transformer(file: GGUFFile(path: path), options: ModelOptions(maxBatch: 1, kvType: .f32))
         let prompt = FamilyTests.prompt
         let all = try batched.evaluate(BatchEntry.prompt(prompt, allLogits: true))
         var steps: [Float] = []

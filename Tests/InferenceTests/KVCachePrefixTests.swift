@@ -50,7 +50,7 @@ struct KVCachePrefixTests {
         #expect(t.cache.bytes(of: 1) == 0)
         _ = try t.evaluate(BatchEntry.prompt(Self.prompt, sequence: 1))
         let held = t.cache.bytes(of: 1)
-        #expect(held == 2 * t.cache.layers * 64 * t.cache.kvWidth * 4)  // blocks start at 64 positions
+        #expect(held == 2 * t.cache.layers * 64 * t.cache.rowBytes)  // blocks start at 64 positions, rows in the cache's type
         t.cache.truncate(1, to: 2)
         #expect(t.cache.bytes(of: 1) == held)
         t.cache.copy(1, to: 2, count: 0)

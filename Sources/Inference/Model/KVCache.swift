@@ -65,7 +65,7 @@ public final class KVCache {
     /// positions in use (truncating keeps the memory for reuse).
     public func bytes(of sequence: Int32) -> Int {
         guard let s = sequences[sequence] else { return 0 }
-        return 2 * layers * s.capacity * kvWidth * MemoryLayout<Float>.stride
+        return 2 * layers * s.capacity * rowBytes
     }
 
     /// Makes `destination` hold the first `count` positions of `source`
@@ -76,11 +76,12 @@ public final class KVCache {
             let n = min(count, from.length)
             grow(copied, toHold: n)
             for layer in 0..<layers {
-                copied.keys[layer].update(from: from.keys[layer], count: n * kvWidth)
-                copied.values[layer].update(from: from.values[layer], count: n * kvWidth)
+                copied.keys[layer].copyMemory(from: from.keys[layer], byteCount: n * rowBytes)
+                copied.values[layer].copyMemory(from: from.values[layer], byteCount: n * rowBytes)
             }
             copied.length = n
         }
+        remove(destination)  // its blocks leave the count before the copy's join it
         sequences[destination] = copied
     }
 

@@ -93,6 +93,7 @@ struct StatsCommand: ParsableCommand {
             print("\(s.name): \(s.requests) requests (\(s.failedRequests) failed), \(s.promptTokens) prompt + \(s.completionTokens) generated tokens, \(String(format2(s.tokensPerSecond))) tokens/s")
             if s.prefixCacheHits > 0 {
                 print("  prefix reuse: \(s.cachedPromptTokens) prompt tokens continued from cached prefixes in \(s.prefixCacheHits) requests")
+            }
             if s.kvCachePeakBytes > 0 || s.memoryRefusals > 0 || s.evictions > 0 {
                 print("  memory: KV peak \(formatBytes(s.kvCachePeakBytes)), \(s.memoryRefusals) held back or refused, evicted \(s.evictions) times")
             }
