@@ -23,7 +23,20 @@ enum PluginTable {
         let copy = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<moe_plugin_api>.alignment)
         copy.initializeMemory(as: UInt8.self, repeating: 0, count: size)
         copy.copyMemory(from: raw, byteCount: min(max(claimed, 8), size))  // the version and size fields always
+        keep(copy)
         return UnsafePointer(copy.assumingMemoryBound(to: moe_plugin_api.self))
+    }
+
+    /// Every copy, held for the life of the process as the tables are:
+    /// reachable, so a leak checker (LeakSanitizer at exit) does not take
+    /// them for leaks once the loader that asked for them is gone.
+    nonisolated(unsafe) private static var copies: [UnsafeMutableRawPointer] = []
+    private static let copiesLock = Lock()
+
+    private static func keep(_ copy: UnsafeMutableRawPointer) {
+        copiesLock.lock()
+        copies.append(copy)
+        copiesLock.unlock()
     }
 
     /// Whether the table at `api` is long enough to hold the field at `keyPath`.

@@ -272,7 +272,10 @@ struct SocketActivationTests {
         let inherited = scratch.directory + "/activated.sock"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.activator)
-        process.arguments = ["-l", inherited, Build.path("moed"), "--config", scratch.config]
+        // systemd-socket-activate passes no environment on: a sanitizer's
+        // options (scripts/sanitize.sh) must be handed over by name.
+        let forwarded = ["ASAN_OPTIONS", "TSAN_OPTIONS"].filter { ProcessInfo.processInfo.environment[$0] != nil }
+        process.arguments = ["-l", inherited] + forwarded.flatMap { ["-E", $0] } + [Build.path("moed"), "--config", scratch.config]
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { process.terminate(); process.waitUntilExit() }
