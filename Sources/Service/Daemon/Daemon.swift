@@ -187,9 +187,13 @@ public final class Daemon {
         reply.configPath = configuration.path
         reply.socket = listeningOn
         reply.memoryBudget = scheduler.memoryBudget
-        reply.memoryUsed = scheduler.memoryUsed
-        reply.memoryHeld = scheduler.memoryHeld
-        reply.memoryReserved = scheduler.memoryUsed - min(scheduler.memoryUsed, scheduler.memoryHeld)
+        // Each figure read once: a tier's cached prefixes change on its lane
+        // between two reads, and a second read of `memoryUsed` smaller than
+        // the first made this subtraction underflow (found by the frames fuzzer).
+        let used = scheduler.memoryUsed, held = scheduler.memoryHeld
+        reply.memoryUsed = used
+        reply.memoryHeld = held
+        reply.memoryReserved = used - min(used, held)
         reply.connections = UInt32(server?.connections.count ?? 0)
         reply.tiers = scheduler.tierStatuses()
         return reply
