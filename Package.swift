@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "moe_noinit", type: .dynamic, targets: ["MoeNoInitFixture"]),
         .library(name: "moe_dense", type: .dynamic, targets: ["MoeDensePlugin"]),
         .library(name: "moe_moe", type: .dynamic, targets: ["MoeMoEPlugin"]),
+        .library(name: "moe_remote", type: .dynamic, targets: ["MoeRemotePlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -77,6 +78,13 @@ let package = Package(
                 path: "Plugins/Dense"),
         .target(name: "MoeMoEPlugin", dependencies: ["CMoePlugin", "MoePluginKit", "MoeEngineBackend", "Inference"],
                 path: "Plugins/MoE"),
+        // Remote tiers: an OpenAI-compatible upstream over plain HTTP/1.1 on
+        // POSIX sockets (docs/scaling.md says why not URLSession). The
+        // HTTP, SSE and OpenAI readers are their own target, unit-tested.
+        .target(name: "MoeRemoteHTTP", dependencies: ["Grammar"], path: "Plugins/Remote/HTTP"),
+        .target(name: "MoeRemotePlugin", dependencies: ["CMoePlugin", "MoePluginKit", "MoeRemoteHTTP"],
+                path: "Plugins/Remote/Plugin"),
+        .testTarget(name: "RemoteHTTPTests", dependencies: ["MoeRemoteHTTP"]),
         .target(name: "MoeWrongABIFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/WrongABI", publicHeadersPath: "."),
         .target(name: "MoeRefusesFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/Refuses", publicHeadersPath: "."),
         .target(name: "MoeNoInitFixture", dependencies: ["CMoePlugin"], path: "Plugins/Fixtures/NoInit", publicHeadersPath: "."),

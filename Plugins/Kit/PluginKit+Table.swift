@@ -108,7 +108,8 @@ extension PluginKit {
                     guard let out else { throw PluginFailure(MOE_ERR_INVALID_ARGUMENT, "NULL out_bytes") }
                     out.pointee = try PluginKit.model(model).sequenceBytes(positions: Int(positions))
                 }
-            }))
+            },
+            text_generation_version: 0, generate_text: nil))
         if backend is SequenceEditingBackend.Type { addSequenceEditing(to: table) }
         return table
     }

@@ -52,7 +52,7 @@ public enum PluginKit {
     }
 
     /// Runs `body`, turning a thrown error into a status and last_error.
-    static func run(_ body: () throws -> Void) -> Int32 {
+    public static func run(_ body: () throws -> Void) -> Int32 {
         do {
             try body()
             return MOE_OK.rawValue
@@ -79,7 +79,7 @@ public enum PluginKit {
         }
     }
 
-    static func copy(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
+    public static func copy(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
         guard let buffer, capacity > 0 else { return }
         _ = strncpy(buffer, text, capacity - 1)
         buffer[capacity - 1] = 0
@@ -93,12 +93,12 @@ private let errorKey: pthread_key_t = {
     return key
 }()
 
-func setLastError(_ text: String) {
+public func setLastError(_ text: String) {
     free(pthread_getspecific(errorKey))
     pthread_setspecific(errorKey, strdup(text))
 }
 
-func lastErrorPointer() -> UnsafePointer<CChar> {
+public func lastErrorPointer() -> UnsafePointer<CChar> {
     if pthread_getspecific(errorKey) == nil { setLastError("") }
     return UnsafePointer(pthread_getspecific(errorKey)!.assumingMemoryBound(to: CChar.self))
 }

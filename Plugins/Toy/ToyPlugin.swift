@@ -65,7 +65,8 @@ nonisolated(unsafe) private let toyTable: UnsafeMutablePointer<moe_plugin_api> =
             return run { out.pointee = try toy(model).bytes(of: sequence) }
         },
         context_end_tokens: nil,
-        memory_usage: nil, memory_sequence_bytes: nil))
+        memory_usage: nil, memory_sequence_bytes: nil,
+        text_generation_version: 0, generate_text: nil))
     return table
 }()
 

@@ -1,7 +1,8 @@
 /// A JSON document that keeps its objects' key order (a schema's property
 /// order is the order the model should write them in; Foundation's parser
 /// loses it). Numbers keep their text, so literals are written back as given.
-enum JSONValue: Equatable {
+/// Public for the remote plugin, which reads its upstream's JSON with it.
+public enum JSONValue: Equatable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -9,17 +10,20 @@ enum JSONValue: Equatable {
     case bool(Bool)
     case null
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool { a.compact == b.compact }
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.compact == b.compact }
 
     var isBool: Bool { if case .bool = self { true } else { false } }
 
-    subscript(key: String) -> JSONValue? {
+    /// Parses JSON text (nesting bounded, errors name the byte).
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue { try JSONReader.parse(bytes) }
+
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.last(where: { $0.key == key })?.value
     }
 
     /// The value as compact JSON text.
-    var compact: String {
+    public var compact: String {
         switch self {
         case .object(let members): "{" + members.map { Self.quoted($0.key) + ":" + $0.value.compact }.joined(separator: ",") + "}"
         case .array(let items): "[" + items.map(\.compact).joined(separator: ",") + "]"
@@ -32,7 +36,7 @@ enum JSONValue: Equatable {
 
     /// `s` in double quotes with JSON's escapes; other control characters
     /// as `control` writes them (JSON: `\u00XX`).
-    static func quoted(_ s: String, control: (UInt32) -> String = { "\\u00" + ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }) -> String {
+    public static func quoted(_ s: String, control: (UInt32) -> String = { "\\u00" + ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

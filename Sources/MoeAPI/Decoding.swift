@@ -162,6 +162,7 @@ extension TierStatus {
         cachedSequences = t.cached_sequences  // prefix11
         cachedBytes = t.cached_bytes
         memory = TierMemoryFigures(t)
+        remoteURL = text(t.remote_url)  // remote13
     }
 }
 

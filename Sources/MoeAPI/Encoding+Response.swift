@@ -130,6 +130,7 @@ extension TierStatus {
             t.pointee.has_cached_bytes = 1
             t.pointee.cached_bytes = cachedBytes
             memory.encode(into: t, arena)
+            t.pointee.remote_url = arena.string(remoteURL)  // remote13
         }
     }
 }

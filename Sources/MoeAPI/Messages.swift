@@ -111,6 +111,8 @@ public struct TierStatus: Sendable, Equatable {
     public var cachedBytes: UInt64 = 0
     /// The line items of `memoryBytes` (fields 20–25).
     public var memory = TierMemoryFigures()
+    /// A remote tier's upstream URL (never its API key); empty when local.
+    public var remoteURL = ""
     public init() {}
 }
 

@@ -1701,7 +1701,7 @@ const ProtobufCMessageDescriptor moed__v1__response__descriptor =
   (ProtobufCMessageInit) moed__v1__response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[22] =
+static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[23] =
 {
   {
     "name",
@@ -1967,6 +1967,18 @@ static const ProtobufCFieldDescriptor moed__v1__tier_status__field_descriptors[2
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "remote_url",
+    40,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Moed__V1__TierStatus, remote_url),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   7,   /* field[7] = active_requests */
@@ -1988,16 +2000,18 @@ static const unsigned moed__v1__tier_status__field_indices_by_name[] = {
   1,   /* field[1] = plugin */
   18,   /* field[18] = prefix_cache_bytes */
   8,   /* field[8] = queued_requests */
+  22,   /* field[22] = remote_url */
   16,   /* field[16] = scratch_bytes */
   3,   /* field[3] = state */
   14,   /* field[14] = weight_bytes */
 };
-static const ProtobufCIntRange moed__v1__tier_status__number_ranges[3 + 1] =
+static const ProtobufCIntRange moed__v1__tier_status__number_ranges[4 + 1] =
 {
   { 1, 0 },
   { 20, 14 },
   { 30, 20 },
-  { 0, 22 }
+  { 40, 22 },
+  { 0, 23 }
 };
 const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
 {
@@ -2007,10 +2021,10 @@ const ProtobufCMessageDescriptor moed__v1__tier_status__descriptor =
   "Moed__V1__TierStatus",
   "moed.v1",
   sizeof(Moed__V1__TierStatus),
-  22,
+  23,
   moed__v1__tier_status__field_descriptors,
   moed__v1__tier_status__field_indices_by_name,
-  3,  moed__v1__tier_status__number_ranges,
+  4,  moed__v1__tier_status__number_ranges,
   (ProtobufCMessageInit) moed__v1__tier_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

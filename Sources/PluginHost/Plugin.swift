@@ -1,4 +1,7 @@
 import CMoePlugin
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// Settings for opening a model through a plugin.
 public struct OpenParameters: Sendable, Equatable {
@@ -8,15 +11,29 @@ public struct OpenParameters: Sendable, Equatable {
     public var expertsUsed: UInt32
     public var maxSequences: UInt32
     public var kvType: KVCacheKind
+    /// The tier's plugin-specific keys (`moe_open_params.settings`).
+    public var settings: [PluginSetting]
 
     public init(path: String, contextLength: UInt32 = 0, threads: UInt32 = 0,
-                expertsUsed: UInt32 = 0, maxSequences: UInt32 = 1, kvType: KVCacheKind = .standard) {
+                expertsUsed: UInt32 = 0, maxSequences: UInt32 = 1, kvType: KVCacheKind = .standard,
+                settings: [PluginSetting] = []) {
         self.path = path
         self.contextLength = contextLength
         self.threads = threads
         self.expertsUsed = expertsUsed
         self.maxSequences = maxSequences
         self.kvType = kvType
+        self.settings = settings
+    }
+}
+
+/// One plugin-specific key of a tier (e.g. the remote plugin's `url`).
+public struct PluginSetting: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
     }
 }
 
@@ -51,11 +68,14 @@ public final class Plugin: @unchecked Sendable {
     let api: UnsafePointer<moe_plugin_api>
     /// The prefix-reuse entries, when the plugin has them all.
     let sequenceEditing: SequenceEditing?
+    /// The text-level entry, when the plugin serves text, not tokens.
+    let textGeneration: TextGenerationEntry?
 
     init(path: String, api: UnsafePointer<moe_plugin_api>) {
         self.path = path
         self.api = api
         self.sequenceEditing = SequenceEditing(api)
+        self.textGeneration = TextGenerationEntry(api)
         self.name = String(cString: api.pointee.name)
         self.version = String(cString: api.pointee.version)
     }
@@ -97,11 +117,19 @@ public final class Plugin: @unchecked Sendable {
     }
 
     private func withParams<R>(_ p: OpenParameters, _ body: (UnsafePointer<moe_open_params>) -> R) -> R {
-        p.path.withCString { path in
-            var params = moe_open_params(path: path, context_length: p.contextLength,
-                                         threads: p.threads, experts_used: p.expertsUsed,
-                                         max_sequences: p.maxSequences, kv_type: p.kvType.abiValue)
-            return body(&params)
+        let strings = p.settings.flatMap { [strdup($0.key), strdup($0.value)] }
+        defer { strings.forEach { free($0) } }
+        let settings = stride(from: 0, to: strings.count, by: 2).map {
+            moe_setting(key: strings[$0], value: strings[$0 + 1])
+        }
+        return p.path.withCString { path in
+            settings.withUnsafeBufferPointer { list in
+                var params = moe_open_params(path: path, context_length: p.contextLength,
+                                             threads: p.threads, experts_used: p.expertsUsed,
+                                             max_sequences: p.maxSequences, kv_type: p.kvType.abiValue,
+                                             settings: list.isEmpty ? nil : list.baseAddress, setting_count: list.count)
+                return body(&params)
+            }
         }
     }
 }

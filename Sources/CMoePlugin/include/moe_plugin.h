@@ -49,7 +49,13 @@ typedef enum moe_status {
     MOE_ERR_NO_MEMORY = -6,         /* allocation or mapping failed       */
     MOE_ERR_BUFFER_TOO_SMALL = -7,  /* retry with the reported count      */
     MOE_ERR_ABI_MISMATCH = -8,      /* host and plugin ABI disagree       */
-    MOE_ERR_INTERNAL = -9           /* a bug in the plugin                */
+    MOE_ERR_INTERNAL = -9,          /* a bug in the plugin                */
+    /* Appended with generate_text (text-level backends): */
+    MOE_ERR_UNAVAILABLE = -10,      /* the upstream cannot be reached, or
+                                       failed or died while answering    */
+    MOE_ERR_TIMEOUT = -11,          /* the upstream went silent too long  */
+    MOE_ERR_CANCELLED = -12,        /* the host's cancel callback said so */
+    MOE_ERR_PERMISSION = -13        /* the upstream refused the credentials */
 } moe_status;
 
 /* What the host tells the probe. */
@@ -61,6 +67,12 @@ typedef struct moe_host_info {
 /* Opaque model handle owned by the plugin. */
 typedef struct moe_model moe_model;
 
+/* One plugin-specific setting (moe_open_params.settings). */
+typedef struct moe_setting {
+    const char *key;                /* config key, NUL-terminated         */
+    const char *value;              /* its value as text, NUL-terminated  */
+} moe_setting;
+
 typedef struct moe_open_params {
     const char *path;               /* model file (GGUF), NUL-terminated  */
     uint32_t context_length;        /* 0: the model's trained context     */
@@ -68,7 +80,14 @@ typedef struct moe_open_params {
     uint32_t experts_used;          /* 0: the model's default (MoE only)  */
     uint32_t max_sequences;         /* sequences that may live at once    */
     uint32_t kv_type;               /* moe_kv_cache_type; 0: F16          */
+    /* Appended with generate_text: the tier's plugin-specific keys from
+     * the config (e.g. the remote plugin's url, remote_model, api_key_file,
+     * timeout), as strings; NULL when setting_count is 0. A plugin refuses
+     * a key it does not know in estimate and open, naming it. */
+    const moe_setting *settings;
+    size_t setting_count;
 } moe_open_params;
+
 
 /* Element type of the KV cache (moe_open_params.kv_type). A plugin that
  * cannot hold a type refuses it in estimate and open with
@@ -122,6 +141,45 @@ typedef struct moe_batch_item {
     int32_t sequence;               /* from sequence_create               */
     int32_t want_logits;            /* nonzero: emit a logits row         */
 } moe_batch_item;
+
+/* ---- Text-level generation (generate_text), version 1 ----
+ * For a backend that takes text and returns text (a remote
+ * OpenAI-compatible server), not tokens and logits. */
+#define MOE_TEXT_GENERATION_VERSION 1u
+
+/* What to generate. Sampling values are resolved by the host (the tier's
+ * defaults with the request's overrides); the plugin passes them on. */
+typedef struct moe_text_request {
+    uint32_t struct_size;           /* sizeof(moe_text_request) of host   */
+    const moe_chat_message *messages; /* chat turns, or NULL: use prompt  */
+    size_t message_count;
+    const char *prompt;             /* raw prompt when message_count is 0 */
+    uint32_t max_tokens;            /* > 0                                */
+    int32_t top_k;                  /* 0: off                             */
+    float temperature;              /* 0: greedy                          */
+    float top_p;
+    float min_p;
+    float repeat_penalty;           /* 1: off                             */
+    uint64_t seed;
+    const char *const *stops;       /* stop strings, NULL when none       */
+    size_t stop_count;
+} moe_text_request;
+
+/* How a text generation ended. */
+typedef struct moe_text_result {
+    char finish_reason[32];         /* "stop", "length", ... NUL-terminated */
+    int32_t has_usage;              /* nonzero: the counts come from the
+                                       backend's own usage figures        */
+    uint32_t prompt_tokens;
+    uint32_t completion_tokens;     /* without usage: deltas received     */
+} moe_text_result;
+
+/* One piece of generated text (UTF-8, may be empty). Returns nonzero to
+ * stop the generation (the host's client went away). */
+typedef int32_t (*moe_text_delta_fn)(void *context, const char *text, size_t length);
+/* Polled while waiting on the backend (at least every 100 ms); nonzero:
+ * stop now and return MOE_ERR_CANCELLED. */
+typedef int32_t (*moe_cancelled_fn)(void *context);
 
 /* Progress of open, fraction in [0, 1]. Called on open's thread. */
 typedef void (*moe_progress_fn)(void *context, float fraction);
@@ -220,6 +278,22 @@ typedef struct moe_plugin_api {
      * (growth steps included), so the host can reserve before admitting. */
     int32_t (*memory_sequence_bytes)(moe_model *model, uint32_t positions,
                                      uint64_t *out_bytes);
+
+    /* Text-level generation (docs/plugin-abi.md, "Text-level backends").
+     * A plugin that sets generate_text serves its tiers through it: the
+     * host never calls tokenize, evaluate or the sequence entries for
+     * them (they may refuse with MOE_ERR_UNSUPPORTED). Unlike every other
+     * entry, generate_text may run on several threads at once for one
+     * model (up to max_sequences calls), each call blocking its thread
+     * until the generation ends; it calls on_delta on its own thread.
+     * Returns MOE_OK with out_result filled, or a status and last_error:
+     * MOE_ERR_UNAVAILABLE, _TIMEOUT, _PERMISSION, _NOT_FOUND (unknown
+     * model), _INVALID_ARGUMENT (the backend refused the request),
+     * _CANCELLED, _FORMAT (the backend's answer was malformed). */
+    uint32_t text_generation_version; /* MOE_TEXT_GENERATION_VERSION, or 0 */
+    int32_t (*generate_text)(moe_model *model, const moe_text_request *request,
+                             moe_text_delta_fn on_delta, moe_cancelled_fn cancelled,
+                             void *context, moe_text_result *out_result);
 } moe_plugin_api;
 
 typedef int32_t (*moe_plugin_probe_fn)(const moe_host_info *host,

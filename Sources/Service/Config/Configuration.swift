@@ -54,6 +54,13 @@ public struct TierSettings: Equatable, Sendable {
     public var isSeedRandom = false
     /// Finished sequences kept for prefix reuse (`prefix_cache`, `prefix_cache_bytes`).
     public var prefixCache = PrefixCacheLimits()
+    /// Keys only the tier's plugin reads, handed to it at open
+    /// (`moe_open_params.settings`): a remote tier's `url`,
+    /// `remote_model`, `api_key_file` and `timeout`.
+    public var pluginSettings: [PluginSetting] = []
+
+    /// A remote tier's upstream (`url`), or nil for a local one.
+    public var remoteURL: String? { pluginSettings.first { $0.key == "url" }?.value }
 
     public init(name: String, plugin: String, model: String) {
         self.name = name

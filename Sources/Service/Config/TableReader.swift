@@ -43,12 +43,21 @@ struct TableReader {
         guard let plugin = entries.first(where: { $0.key == "plugin" }) else {
             throw ConfigError(path: path, line: line, key: "plugin", message: "[tiers.\(name)] needs a plugin (e.g. \"dense\")")
         }
-        guard let model = entries.first(where: { $0.key == "model" }) else {
-            throw ConfigError(path: path, line: line, key: "model", message: "[tiers.\(name)] needs a model path")
+        let model = entries.first(where: { $0.key == "model" })
+        let url = entries.first(where: { $0.key == "url" })
+        if model == nil && url == nil {
+            throw ConfigError(path: path, line: line, key: "model", message: "[tiers.\(name)] needs a model path (or a url, for plugin = \"remote\")")
         }
-        var t = TierSettings(name: name, plugin: try pluginName(plugin), model: try nonEmptyString(model))
+        var t = TierSettings(name: name, plugin: try pluginName(plugin), model: try model.map(nonEmptyString) ?? "")
+        if t.plugin == "remote" && url == nil {
+            throw ConfigError(path: path, line: line, key: "url", message: "[tiers.\(name)] with plugin = \"remote\" needs a url (e.g. \"http://127.0.0.1:8000/v1\")")
+        }
         for e in entries where e.key != "plugin" && e.key != "model" {
+            if try applyRemote(e, to: &t) { continue }
             try apply(e, to: &t)
+        }
+        if url != nil && !t.pluginSettings.contains(where: { $0.key == "remote_model" }) {
+            t.pluginSettings.append(PluginSetting(key: "remote_model", value: name))  // the upstream's model is the tier's name
         }
         return t
     }

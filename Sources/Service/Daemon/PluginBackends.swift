@@ -53,7 +53,7 @@ public final class PluginBackends: BackendProvider {
         OpenParameters(path: tier.model, contextLength: UInt32(clamping: tier.context),
                        threads: UInt32(clamping: tier.threads > 0 ? tier.threads : threads()),
                        expertsUsed: UInt32(clamping: tier.expertsUsed), maxSequences: UInt32(clamping: maxSequences),
-                       kvType: tier.kvType)
+                       kvType: tier.kvType, settings: tier.pluginSettings)
     }
 
     public func estimate(_ tier: TierSettings, maxSequences: Int) throws -> UInt64 {
@@ -69,7 +69,7 @@ public final class PluginBackends: BackendProvider {
     /// model comes back watched for changes after it.
     public func open(_ tier: TierSettings, maxSequences: Int, progress: @escaping (Float) -> Void) throws -> ModelBackend {
         let plugin = try plugin(named: tier.plugin)
-        let file = ModelFile(path: tier.model)
+        let file = tier.model.isEmpty ? nil : ModelFile(path: tier.model)  // a remote tier has no file
         let faults = FaultGuard.count
         let model = try plugin.open(parameters(tier, maxSequences: maxSequences), progress: progress)
         guard let file else { return model }

@@ -37,5 +37,10 @@ final class WatchedModel: ModelBackend {
     func sequenceBytes(_ sequence: Int32) throws -> UInt64 { try model.sequenceBytes(sequence) }
     func memoryUsage() throws -> MemoryUsage? { try model.memoryUsage() }
     func sequenceBytes(positions: Int) throws -> UInt64? { try model.sequenceBytes(positions: positions) }
+    var generatesText: Bool { model.generatesText }
+    func generateText(_ request: TextRequest, onDelta: @escaping (String) -> Bool,
+                      isCancelled: @escaping () -> Bool) throws -> TextResult {
+        try model.generateText(request, onDelta: onDelta, isCancelled: isCancelled)
+    }
     func close() { model.close() }
 }

@@ -50,7 +50,16 @@ final class Generation {
     }
 
     // Loop side.
-    var isCancelled = false
+    var isCancelled = false {
+        didSet { if isCancelled { laneCancel.request() } }
+    }
+    /// Text-level tiers (Scheduler+Text): the cancel flag the generation's
+    /// lane polls, the lane slot its call runs on, the text pieces
+    /// received, and the backend's usage figures once it ended.
+    let laneCancel = StepYield()
+    var textSlot: Int?
+    var textDeltas = 0
+    var textUsage: (prompt: Int, completion: Int)?
     /// Its sequence is on the tier's list to remove (once).
     var isRetired = false
     var rules: GenerationRules

@@ -73,6 +73,6 @@ extension Scheduler {
 
     static func modelSettingsDiffer(_ a: TierSettings, _ b: TierSettings) -> Bool {
         a.plugin != b.plugin || a.model != b.model || a.context != b.context || a.threads != b.threads
-            || a.expertsUsed != b.expertsUsed
+            || a.expertsUsed != b.expertsUsed || a.pluginSettings != b.pluginSettings
     }
 }

@@ -13,6 +13,7 @@ extension Scheduler {
         if tier.isStepInFlight { tier.stepYield?.request() }
         guard tier.state == .ready || tier.state == .draining, let model = tier.model else { return }
         if tier.isStale && tier.state == .ready { return beginDrain(tier) }  // reloads with new settings
+        if model.generatesText { return pumpText(tier, model: model) }
         dropCancelledIdle(tier)
         guard !tier.isStepInFlight, !tier.isJobInFlight else { return }
         if tier.state == .draining {
@@ -189,10 +190,10 @@ extension Scheduler {
         let now = environment.now()
         var summary = GenerateSummary()
         summary.tier = tier.name
-        summary.promptTokens = UInt32(clamping: g.promptTokens.count)
+        summary.promptTokens = UInt32(clamping: g.textUsage?.prompt ?? g.promptTokens.count)
         summary.promptTokenIDs = g.promptTokens
         summary.cachedPromptTokens = UInt32(clamping: g.cachedPromptTokens)
-        summary.completionTokens = UInt32(clamping: g.completionTokens)
+        summary.completionTokens = UInt32(clamping: g.textUsage?.completion ?? g.completionTokens)
         summary.finishReason = reason.rawValue
         summary.contextShifts = UInt32(clamping: g.reportedContextShifts)
         summary.queueSeconds = g.startedAt - g.enqueuedAt
@@ -201,8 +202,8 @@ extension Scheduler {
         g.sink.send(Response(id: g.requestID, isFinal: true, result: .summary(summary)))
         var metadata = g.logMetadata(tier: tier.name)
         metadata["finish"] = "\(reason)"
-        metadata["prompt_tokens"] = "\(g.promptTokens.count)"
-        metadata["tokens"] = "\(g.completionTokens)"
+        metadata["prompt_tokens"] = "\(summary.promptTokens)"
+        metadata["tokens"] = "\(summary.completionTokens)"
         moedLog.debug("generate done", metadata: metadata)
     }
 

@@ -28,6 +28,11 @@ public protocol ModelBackend: AnyObject {
     /// KV bytes of one sequence at `positions` positions; nil when unknown.
     func sequenceBytes(positions: Int) throws -> UInt64?
     func close()
+    /// Text-level backends (a remote tier): served through `generateText`
+    /// on lanes of their own, several at once, never through `evaluate`.
+    var generatesText: Bool { get }
+    func generateText(_ request: TextRequest, onDelta: @escaping (String) -> Bool,
+                      isCancelled: @escaping () -> Bool) throws -> TextResult
     /// A mark to hand to `fileProblem(since:)` once some work is done.
     func fileCheckpoint() -> UInt64
     /// Why the results of work since `checkpoint` cannot be trusted (the
@@ -40,6 +45,13 @@ extension ModelBackend {
     /// A model without a watched file never reports a problem.
     public func fileCheckpoint() -> UInt64 { 0 }
     public func fileProblem(since checkpoint: UInt64) -> String? { nil }
+
+    /// A model of tokens and logits, the usual kind.
+    public var generatesText: Bool { false }
+    public func generateText(_ request: TextRequest, onDelta: @escaping (String) -> Bool,
+                             isCancelled: @escaping () -> Bool) throws -> TextResult {
+        throw StepError("this model does not generate text directly")
+    }
 
     /// A model without the prefix-reuse entries: every request prefills.
     public var canEditSequences: Bool { false }

@@ -155,6 +155,10 @@ final class Tier {
         s.name = name
         s.plugin = settings.plugin
         s.model = settings.model
+        if let url = settings.remoteURL {
+            s.remoteURL = url
+            s.model = settings.pluginSettings.first { $0.key == "remote_model" }?.value ?? name
+        }
         s.state = state
         s.isDefault = isDefault
         s.isPinned = settings.isPinned

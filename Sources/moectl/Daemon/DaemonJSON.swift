@@ -14,6 +14,7 @@ struct TierJSON: Encodable {
     var cached_bytes: UInt64
     var weight_bytes, kv_cache_bytes, scratch_bytes, kv_reserved_bytes, prefix_cache_bytes: UInt64
     var kv_type: String
+    var remote_url: String
 
     init(_ t: TierStatus) {
         name = t.name; plugin = t.plugin; model = t.model; state = t.state.name
@@ -25,6 +26,7 @@ struct TierJSON: Encodable {
         let m = t.memory
         weight_bytes = m.weightBytes; kv_cache_bytes = m.kvCacheBytes; scratch_bytes = m.scratchBytes
         kv_reserved_bytes = m.kvReservedBytes; prefix_cache_bytes = m.prefixCacheBytes; kv_type = m.kvType
+        remote_url = t.remoteURL
     }
 }
 

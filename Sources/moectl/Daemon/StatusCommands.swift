@@ -47,7 +47,11 @@ func printTiers(_ tiers: [TierStatus]) {
         if t.cachedSequences > 0 { line += "\tcached prefixes \(t.cachedSequences) (\(formatBytes(t.cachedBytes)))" }
         if !t.lastError.isEmpty { line += "\terror: \(t.lastError)" }
         print(line)
-        if !t.model.isEmpty { print("    model \(t.model)") }
+        if !t.remoteURL.isEmpty {
+            print("    remote \(t.remoteURL) model \(t.model)")
+        } else if !t.model.isEmpty {
+            print("    model \(t.model)")
+        }
         if t.memoryBytes > 0 { print("    memory \(memoryBreakdown(t.memory))") }
     }
 }

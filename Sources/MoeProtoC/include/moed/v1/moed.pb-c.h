@@ -258,10 +258,15 @@ struct  Moed__V1__TierStatus
    * "f16", "q8_0" or "f32"
    */
   char *kv_type;
+  /*
+   * Remote tiers (remote13): the upstream a tier with plugin = "remote"
+   * forwards to (its url; never the API key), empty for a local tier.
+   */
+  char *remote_url;
 };
 #define MOED__V1__TIER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&moed__v1__tier_status__descriptor) \
-    , NULL, NULL, NULL, 0, MOED__V1__TIER_STATE__UNLOADED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL }
+    , NULL, NULL, NULL, 0, MOED__V1__TIER_STATE__UNLOADED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL }
 
 
 struct  Moed__V1__StatusRequest
