@@ -45,15 +45,7 @@ final class RemoteSetup {
 
     /// A generate call's chunks and its final response (summary or error).
     func stream(_ request: GenerateRequest, on process: DaemonProcess? = nil) throws -> (chunks: [String], final: Response) {
-        let client = try (process ?? daemon).client()
-        let id = try client.send(.generate(request))
-        var chunks: [String] = []
-        while true {
-            let response = try client.receive()
-            guard response.id == id else { continue }
-            if case .chunk(let chunk) = response.result { chunks.append(chunk.text) }
-            if response.isFinal { return (chunks, response) }
-        }
+        try streamOn(process ?? daemon, request)
     }
 
     func stop() -> [Int32] { [daemon.stop(), gateway.stop(), upstreamDaemon.stop()] }
@@ -174,6 +166,7 @@ struct RemoteTierTests {
         #expect(error.code == .unavailable)
         #expect(error.message.contains(setup.gateway.baseURL), "\(error.message)")
         #expect(error.message.contains("closed"), "\(error.message)")
+        setup.gateway.process.waitUntilExit()  // its listening socket is gone only once it has exited
         // The daemon is alive: the local tier serves, the remote one reports the upstream gone.
         #expect(try generate(setup.daemon.client(), prompt: "ok", tier: "local").text == toyContinuation(promptBytes: 2, count: 8))
         let again = try #require(try setup.stream(remoteRequest("abc")).final.error)
