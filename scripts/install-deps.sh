@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # systemd brings systemd-socket-activate, which the socket-activation test uses.
-# cmake and build-essential let pip build llama-cpp-python (the remote-tier tests' upstream).
+# build-essential lets pip build llama-cpp-python (the remote-tier tests' upstream; pip brings its own cmake).
 APT_PACKAGES=(libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev pkg-config python3-venv systemd
-              cmake build-essential)
+              build-essential)
 MODEL_DIR="${MOED_MODEL_DIR:-$PWD/models}"
 MODEL_FILE="$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
@@ -76,7 +76,7 @@ setup_python_client() {
 # (python -m llama_cpp.server) as a real third-party upstream. Installed only
 # when missing: the server extras alone take seconds, but without llama_cpp
 # already in the venv pip builds llama.cpp from source (about 4 minutes,
-# needs cmake and build-essential). Without it those tests skip visibly.
+# needs build-essential). Without it those tests skip visibly.
 setup_llama_server() {
     .venv/bin/python -c "import llama_cpp.server.app, uvicorn, fastapi" 2>/dev/null && return 0
     log "venv: installing llama-cpp-python[server]==0.3.36 (the remote-tier tests; builds llama.cpp if absent, a few minutes)"
