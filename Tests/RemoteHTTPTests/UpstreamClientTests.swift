@@ -115,7 +115,7 @@ struct UpstreamClientTests {
     }
 
     @Test("HTTP errors map to kinds with the upstream's message", arguments: [
-        (404, UpstreamError.Kind.notFound), (401, .permission), (400, .refused), (500, .unavailable), (429, .unavailable),
+        (404, UpstreamError.Kind.notFound), (401, .permission), (400, .refused), (500, .unavailable), (429, .rateLimited),
     ])
     func httpErrors(_ status: Int, _ kind: UpstreamError.Kind) throws {
         let body = #"{"error":{"message":"no such thing here"}}"#

@@ -3,8 +3,10 @@
 /// and names the upstream.
 public struct UpstreamError: Error, Equatable, CustomStringConvertible {
     public enum Kind: Equatable, Sendable {
-        /// Refused, unreachable, reset, closed mid-answer, or a 5xx/429.
+        /// Refused, unreachable, reset, closed mid-answer, or a 5xx.
         case unavailable
+        /// 429: the upstream is over its limits.
+        case rateLimited
         /// No byte for longer than the tier's `timeout`.
         case timeout
         /// The host asked to stop.
@@ -35,7 +37,8 @@ public struct UpstreamError: Error, Equatable, CustomStringConvertible {
         case 401, 403: .permission
         case 404: .notFound
         case 408, 504: .timeout
-        case 429, 500...599: .unavailable
+        case 429: .rateLimited
+        case 500...599: .unavailable
         default: .refused
         }
     }

@@ -36,6 +36,7 @@ func remoteGenerateText(_ model: OpaquePointer?, _ request: UnsafePointer<moe_te
 private func status(_ kind: UpstreamError.Kind) -> moe_status {
     switch kind {
     case .unavailable: MOE_ERR_UNAVAILABLE
+    case .rateLimited: MOE_ERR_RATE_LIMITED
     case .timeout: MOE_ERR_TIMEOUT
     case .cancelled: MOE_ERR_CANCELLED
     case .malformed: MOE_ERR_FORMAT

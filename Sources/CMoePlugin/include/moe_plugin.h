@@ -55,7 +55,8 @@ typedef enum moe_status {
                                        failed or died while answering    */
     MOE_ERR_TIMEOUT = -11,          /* the upstream went silent too long  */
     MOE_ERR_CANCELLED = -12,        /* the host's cancel callback said so */
-    MOE_ERR_PERMISSION = -13        /* the upstream refused the credentials */
+    MOE_ERR_PERMISSION = -13,       /* the upstream refused the credentials */
+    MOE_ERR_RATE_LIMITED = -14      /* the upstream is over its limits (429) */
 } moe_status;
 
 /* What the host tells the probe. */
@@ -287,7 +288,7 @@ typedef struct moe_plugin_api {
      * model (up to max_sequences calls), each call blocking its thread
      * until the generation ends; it calls on_delta on its own thread.
      * Returns MOE_OK with out_result filled, or a status and last_error:
-     * MOE_ERR_UNAVAILABLE, _TIMEOUT, _PERMISSION, _NOT_FOUND (unknown
+     * MOE_ERR_UNAVAILABLE, _TIMEOUT, _PERMISSION, _RATE_LIMITED, _NOT_FOUND (unknown
      * model), _INVALID_ARGUMENT (the backend refused the request),
      * _CANCELLED, _FORMAT (the backend's answer was malformed). */
     uint32_t text_generation_version; /* MOE_TEXT_GENERATION_VERSION, or 0 */

@@ -45,13 +45,14 @@ struct TableReader {
         }
         let model = entries.first(where: { $0.key == "model" })
         let url = entries.first(where: { $0.key == "url" })
+        let pluginName = try pluginName(plugin)
+        if pluginName == "remote" && url == nil {
+            throw ConfigError(path: path, line: line, key: "url", message: "[tiers.\(name)] with plugin = \"remote\" needs a url (e.g. \"http://127.0.0.1:8000/v1\")")
+        }
         if model == nil && url == nil {
             throw ConfigError(path: path, line: line, key: "model", message: "[tiers.\(name)] needs a model path (or a url, for plugin = \"remote\")")
         }
-        var t = TierSettings(name: name, plugin: try pluginName(plugin), model: try model.map(nonEmptyString) ?? "")
-        if t.plugin == "remote" && url == nil {
-            throw ConfigError(path: path, line: line, key: "url", message: "[tiers.\(name)] with plugin = \"remote\" needs a url (e.g. \"http://127.0.0.1:8000/v1\")")
-        }
+        var t = TierSettings(name: name, plugin: pluginName, model: try model.map(nonEmptyString) ?? "")
         for e in entries where e.key != "plugin" && e.key != "model" {
             if try applyRemote(e, to: &t) { continue }
             try apply(e, to: &t)

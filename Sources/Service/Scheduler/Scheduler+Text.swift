@@ -125,6 +125,7 @@ extension Scheduler {
         case MOE_ERR_UNAVAILABLE.rawValue, MOE_ERR_FORMAT.rawValue, MOE_ERR_IO.rawValue: .unavailable
         case MOE_ERR_TIMEOUT.rawValue: .deadlineExceeded
         case MOE_ERR_PERMISSION.rawValue: .permissionDenied
+        case MOE_ERR_RATE_LIMITED.rawValue: .resourceExhausted
         case MOE_ERR_NOT_FOUND.rawValue: .notFound
         case MOE_ERR_INVALID_ARGUMENT.rawValue: .invalidArgument
         case MOE_ERR_CANCELLED.rawValue: .cancelled
