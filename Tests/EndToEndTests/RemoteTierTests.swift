@@ -102,6 +102,14 @@ struct RemoteTierTests {
         #expect(status.model == "haiku")
         #expect(status.plugin == "remote")
         #expect(status.memoryBytes == 0)
+        // moegate in front of this moed shows the remote tier's counters in /metrics.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") {
+            let front = try GatewayProcess(socket: setup.front.socket)
+            let metrics = try curl(["-s", "http://127.0.0.1:\(front.port)/metrics"])
+            #expect(metrics.out.contains("moed_tier_generated_tokens_total{tier=\"opus\"} \(counted)"), "\(metrics.out.prefix(2000))")
+            #expect(metrics.out.contains("moed_tier_requests_total{tier=\"opus\"} 3"))
+            #expect(front.stop() == 0)
+        }
         #expect(setup.stop() == [0, 0, 0])
     }
 
