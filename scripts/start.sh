@@ -25,6 +25,7 @@ swift build -c release --product moed
 swift build -c release --product moectl
 swift build -c release --product moe_dense
 swift build -c release --product moe_moe
+swift build -c release --product moe_remote  # for remote tiers (docs/scaling.md)
 
 # The MoE tiers are SmolLM2 upcycled (scripts/default-models.sh, docs/moe.md).
 scripts/default-models.sh "$BIN"
@@ -57,6 +58,12 @@ plugin = "moe"
 model = "$OPUS"
 context = 4096
 keep_alive = "30m"
+
+# A tier served by an OpenAI-compatible engine elsewhere (vLLM, llama-server):
+# [tiers.big]
+# plugin = "remote"
+# url = "http://gpu-box:8000/v1"
+# remote_model = "Qwen/Qwen2.5-72B-Instruct"
 TOML
 
 scripts/stop.sh
