@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 022  # moed refuses group/world-writable plugins and configs (docs/configuration.md)
-scripts/install-deps.sh
+scripts/install-deps.sh --with-llama-server
 export MOED_TEST_MODEL="${MOED_TEST_MODEL:-$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 swift build --build-tests
 swift test --skip-build --parallel
