@@ -19,14 +19,16 @@
 // The panel is in value order: piece t holds values 4t…4t+3 of row r at
 // 4r, so sub-block s (of 256 / SUBS values) is pieces s·64/SUBS onwards.
 // Every type is written as Σ_s sc_s·(q·y)_s − Σ_u mn_u·bsum_u with q ≥ 0:
-// Q4_K and Q5_K with their scales and mins (dmin), Q6_K with q + 32,
-// its signed scales and mn = 32·sc (dmin = d). The mins are paired per 16
-// values (mn[u] holds sub-blocks 2u and 2u+1 of row r at 2r and 2r + 1)
-// for one vpmaddwd against the activation's bsums pair.
+// Q4_K and Q5_K with their scales and mins (dmin), Q6_K with its stored
+// q (the value + 32), its signed scales and mn = 32·sc (dmin = d). The
+// mins are paired per 16 values (mn[u] holds sub-blocks 2u and 2u+1 of
+// row r at 2r and 2r + 1) for one vpdpwssd against the activation's bsums
+// pair.
 //
 // Bounds: a Q6_K sub-block's lane sums 16 products ≤ 63·127, × |sc| ≤ 128,
 // sixteen sub-blocks: < 2^28; Q5_K's 32 products ≤ 31·127, × 63, eight:
-// < 2^26; a mins pair ≤ 2·4096·2032. Exact in i32, as ggml's.
+// < 2^26; the mins' eight pairs ≤ 16·4096·2032 < 2^28. Exact in i32, as
+// ggml's.
 
 #include "kquants.h"
 #include "kx8_scales.h"
