@@ -24,5 +24,31 @@
 
 #define CK_KX8 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define CK_KX8_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
-#define CK_KX8_ENTRY moe_gemm_q4_Kx8_q8_K_vnni
+#define CK_KX8_ENTRY ck_gemm_q4_Kx8_q8_K_vnni_direct
 #include "repack_q4_K_x8.h"
+#include "kpanel_vnni.h"
+
+void ck_gemm_q4_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                     float *out, size_t out_stride, int64_t n);
+
+// Four or more activation rows: through the panel (kpanel_vnni.h), the
+// nibbles and scales unpacked once per block for all of them.
+CK_PANEL static void ck_q4x8_fill(const void *block, ck_kpanel *pn) {
+    const moe_block_q4_Kx8 *b = block;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; c++)
+        for (int p = 0; p < 8; p++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));
+            _mm256_store_si256((__m256i *)pn->q[16 * c + p], _mm256_and_si256(w, m4));
+            _mm256_store_si256((__m256i *)pn->q[16 * c + 8 + p], _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+        }
+    ck_panel_kx8_scales(b->lo4, b->hi2, pn);
+    _mm256_store_ps(pn->d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d)));
+    _mm256_store_ps(pn->dmin, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin)));
+}
+
+CK_PANEL void moe_gemm_q4_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                       float *out, size_t out_stride, int64_t n) {
+    if (m >= 4) ck_panel_gemm(ck_q4x8_fill, 8, x, sizeof(moe_block_q4_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    else ck_gemm_q4_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
+}

@@ -6,23 +6,10 @@
 
 #include "repack_q4_K.h"
 #include "kquants.h"
+#include "kx8_scales.h"
 #include <immintrin.h>
 #include <string.h>
 
-
-// The eight rows' scales (bytes 0…63) and mins (64…127), sub-block-major.
-CK_KX8 static inline void ck_kx8_scales(const moe_block_q4_Kx8 *b, uint8_t out[128]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
-    const __m256i l0 = _mm256_loadu_si256((const __m256i *)b->lo4);
-    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->lo4 + 32));
-    const __m256i h = _mm256_loadu_si256((const __m256i *)b->hi2);
-#define CK_TOP(shift) _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, shift), m3), 4)
-    _mm256_storeu_si256((__m256i *)out, _mm256_or_si256(_mm256_and_si256(l0, m4), CK_TOP(0)));
-    _mm256_storeu_si256((__m256i *)(out + 32), _mm256_or_si256(_mm256_and_si256(l1, m4), CK_TOP(4)));
-    _mm256_storeu_si256((__m256i *)(out + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), CK_TOP(2)));
-    _mm256_storeu_si256((__m256i *)(out + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), CK_TOP(6)));
-#undef CK_TOP
-}
 
 CK_KX8 static inline __m256i ck_kx8_bytes_i32(const uint8_t *p) {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
@@ -112,7 +99,7 @@ CK_KX8 void CK_KX8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_st
                 const moe_block_q4_Kx8 *b = &xb[k * nb + i];
                 _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
                 uint8_t sm[128];
-                ck_kx8_scales(b, sm);
+                ck_kx8_scales(b->lo4, b->hi2, sm);
                 const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
                 const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
                 // fewer than four rows: one row at a time, the pieces from L1

@@ -15,6 +15,7 @@
 
 #include "repack_q6_K.h"
 #include "kquants.h"
+#include "kpanel_vnni.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -73,7 +74,7 @@ CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4
 CK_Q6X8_BLOCK(1)
 CK_Q6X8_BLOCK(4)
 
-CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+CK_Q6X8 static void ck_q6x8_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
     const moe_block_q6_Kx8 *xb = x;
@@ -99,4 +100,34 @@ CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *
             }
             for (int64_t j = 0; j < rows_here; j++) _mm256_storeu_ps(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
         }
+}
+
+// Four or more activation rows: through the panel (kpanel_vnni.h), the six-bit
+// values made once per block for all of them; Q6_K's offset of 32 becomes
+// mins of 32·sc (dmin = d).
+CK_PANEL static void ck_q6x8_fill(const void *block, ck_kpanel *pn) {
+    const moe_block_q6_Kx8 *b = block;
+    for (int h = 0; h < 2; h++)
+        for (int p = 0; p < 8; p++) {
+            __m256i w[4];
+            ck_q6x8_values(b->q[8 * h + p], w);
+            for (int v = 0; v < 4; v++) _mm256_store_si256((__m256i *)pn->q[32 * h + 8 * v + p], w[v]);
+        }
+    for (int s = 0; s < 16; s++)
+        _mm256_store_si256((__m256i *)pn->sc[s], _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * s))));
+    for (int u = 0; u < 8; u++) {
+        const __m128i s0 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 16 * u)));
+        const __m128i s1 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 16 * u + 8)));
+        const __m256i pairs = _mm256_set_m128i(_mm_unpackhi_epi16(s0, s1), _mm_unpacklo_epi16(s0, s1));
+        _mm256_store_si256((__m256i *)pn->mn[u], _mm256_slli_epi16(pairs, 5));
+    }
+    const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+    _mm256_store_ps(pn->d, d8);
+    _mm256_store_ps(pn->dmin, d8);
+}
+
+CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                      float *out, size_t out_stride, int64_t n) {
+    if (m >= 4) ck_panel_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    else ck_q6x8_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }

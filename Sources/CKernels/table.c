@@ -6,6 +6,7 @@
 #include "kquants.h"
 #include "repack_q4_K.h"
 #include "repack_q6_K.h"
+#include "repack_q5_K.h"
 #include "kquants2.h"
 #include "kquants2_multi.h"
 #include <stdatomic.h>
@@ -256,6 +257,10 @@ static const moe_kernel ck_q4_K_x8_vnni = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K
 static const moe_kernel ck_q6_K_x8_vnni = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx512vnni, avx512vnni),
                                            K_ROWS(q6_K, avx512vnni), .repack_x8 = moe_repack_q6_K_x8,
                                            .gemm_x8 = moe_gemm_q6_Kx8_q8_K_vnni};
+// Q5_K (repack_q5_K*.c) at avx512vnni; the other levels keep ggml's layout.
+static const moe_kernel ck_q5_K_x8_vnni = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, avx512vnni, avx512vnni),
+                                           K_ROWS(q5_K, avx512vnni), .repack_x8 = moe_repack_q5_K_x8,
+                                           .gemm_x8 = moe_gemm_q5_Kx8_q8_K_vnni};
 
 // BF16 with vdpbf16ps, on the activations kept in bf16: AVX-512 BF16 is a
 // feature of its own (Ice Lake has VNNI without it), so the avx512vnni
@@ -271,6 +276,7 @@ const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_Q4_K && isa == MOE_ISA_AVX512) return &ck_q4_K_x8_avx512;
     if (type == T_Q4_K && isa == MOE_ISA_AVX2) return &ck_q4_K_x8_avx2;
     if (type == T_Q6_K && isa == MOE_ISA_AVX512VNNI) return &ck_q6_K_x8_vnni;
+    if (type == T_Q5_K && isa == MOE_ISA_AVX512VNNI) return &ck_q5_K_x8_vnni;
     const moe_kernel *table;
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;

@@ -5,7 +5,7 @@ public enum WeightLayout: Sendable, Equatable {
     /// ggml's: row after row of blocks, as in a GGUF file.
     case ggml
     /// Eight rows interleaved block by block (`moe_block_q4_1x8`,
-    /// `moe_block_q4_Kx8`, `moe_block_q6_Kx8`), made at
+    /// `moe_block_q4_Kx8`, `moe_block_q5_Kx8`, `moe_block_q6_Kx8`), made at
     /// load time by `QuantKernel.interleave`: the same bytes per row, and
     /// group k of eight rows starts where row 8k starts in ggml's layout.
     case interleaved8
@@ -17,7 +17,8 @@ extension QuantKernel {
 
     /// Whether weights of this type can be interleaved (`interleave`) and
     /// multiplied in that layout (`interleavedProduct`): Q4_1; Q4_K at the
-    /// SIMD levels (`moe_block_q4_Kx8`); Q6_K at avx512vnni (`moe_block_q6_Kx8`).
+    /// SIMD levels (`moe_block_q4_Kx8`); Q5_K and Q6_K at avx512vnni
+    /// (`moe_block_q5_Kx8`, `moe_block_q6_Kx8`).
     public var canInterleave: Bool { interleaveFunction != nil && interleavedProductFunction != nil }
 
     /// Copies `rows` rows of `count` values from ggml's layout into the

@@ -72,8 +72,8 @@ struct InterleavedQ4KTests {
         }
     }
 
-    @Test("every SIMD level's product agrees with the scalar dots for 1 to 9 activation rows",
-          arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    @Test("every SIMD level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct below four, the panel from four, two passes past 64)",
+          arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
     func agreement(m: Int) throws {
         for isa in supportedISAs where isa != .scalar { try agreement(m: m, isa: isa) }
         for isa in KernelISA.allCases where !isa.isSupported { print("skipped: no \(isa) here, or MOED_KERNEL_ISA caps it (Q4_K x8, \(m) rows)") }
@@ -122,11 +122,18 @@ struct InterleavedQ4KTests {
         var block = [UInt8](repeating: 0xFF, count: 144)
         block[0] = 0x00; block[1] = 0x3C; block[2] = 0x00; block[3] = 0x3C  // d = dmin = 1
         let weights = [UInt8]((0..<rows * Self.count / 256).flatMap { _ in block })
-        let activations = [scalar.quantizedActivations([Float](repeating: 1, count: Self.count)),
-                           scalar.quantizedActivations((0..<Self.count).map { $0 % 2 == 0 ? -1 : 1 })]
+        let ones = scalar.quantizedActivations([Float](repeating: 1, count: Self.count))
+        let alternating = scalar.quantizedActivations((0..<Self.count).map { $0 % 2 == 0 ? -1 : 1 })
+        for activations in [[ones, alternating], [ones, alternating, ones, alternating, alternating]] {
+            try extremes(product, weights: weights, activations: activations, scalar: scalar)
+        }
+    }
+
+    private func extremes(_ product: Product, weights: [UInt8], activations: [[UInt8]], scalar: QuantKernel) throws {
+        let rows = 8
         let out = Self.product(product, Self.repacked(weights, rows: rows), rows: rows, activations)
         let rowBytes = weights.count / rows
-        for j in 0..<2 {
+        for j in activations.indices {
             for r in 0..<rows {
                 let expected = scalar.dot(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), activations[j], count: Self.count)
                 #expect(abs(out[j * rows + r] - expected) <= 1e-5 * max(abs(expected), 1), "row \(r), input \(j)")

@@ -72,9 +72,9 @@ struct InterleavedQ6KTests {
         }
     }
 
-    @Test("the VNNI product agrees with the scalar dots for 1 to 9 activation rows",
+    @Test("the VNNI product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct below four, the panel from four, two passes past 64)",
           .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
-          arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+          arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
     func vnniAgreement(m: Int) throws {
         let rows = 24, tolerance = try #require(Tolerance.dot[.q6_K])
         var rng = SeededGenerator(seed: 6200 + UInt64(m))
@@ -117,11 +117,18 @@ struct InterleavedQ6KTests {
         for s in 192..<208 { block[s] = 0x80 }  // scales -128
         block[208] = 0x00; block[209] = 0x3C  // d = 1
         let weights = [UInt8]((0..<rows * Self.count / 256).flatMap { _ in block })
-        let activations = [scalar.quantizedActivations([Float](repeating: 1, count: Self.count)),
-                           scalar.quantizedActivations((0..<Self.count).map { $0 % 2 == 0 ? -1 : 1 })]
-        let out = Self.product(moe_gemm_q6_Kx8_q8_K_vnni, Self.repacked(weights, rows: rows), rows: rows, activations)
+        let ones = scalar.quantizedActivations([Float](repeating: 1, count: Self.count))
+        let alternating = scalar.quantizedActivations((0..<Self.count).map { $0 % 2 == 0 ? -1 : 1 })
+        for activations in [[ones, alternating], [ones, alternating, ones, alternating, alternating]] {
+            try extremes(moe_gemm_q6_Kx8_q8_K_vnni, weights: weights, activations: activations, scalar: scalar)
+        }
+    }
+
+    private func extremes(_ product: Product, weights: [UInt8], activations: [[UInt8]], scalar: QuantKernel) throws {
+        let rows = 8
+        let out = Self.product(product, Self.repacked(weights, rows: rows), rows: rows, activations)
         let rowBytes = weights.count / rows
-        for j in 0..<2 {
+        for j in activations.indices {
             for r in 0..<rows {
                 let expected = scalar.dot(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), activations[j], count: Self.count)
                 #expect(abs(out[j * rows + r] - expected) <= 1e-5 * max(abs(expected), 1), "row \(r), input \(j)")

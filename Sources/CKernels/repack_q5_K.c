@@ -1,0 +1,70 @@
+// Q5_K repacked eight rows at a time (layout: include/repack_q5_K.h) and
+// the scalar reference product on that layout. The scales and mins go
+// where Q4_K's x8 layout puts them (kx8_scales.h).
+
+#include "repack_q5_K.h"
+#include "kquants.h"
+#include "kquants_internal.h"
+#include "kx8_scales.h"
+#include <string.h>
+
+_Static_assert(sizeof(moe_block_q5_Kx8) == 8 * sizeof(moe_block_q5_K), "block_q5_Kx8 must be 1408 bytes");
+
+void moe_repack_q5_K_x8(const void *src, void *dst, int64_t rows, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    const moe_block_q5_K *a = src;
+    moe_block_q5_Kx8 *b = dst;
+    for (int64_t k = 0; k < rows / 8; k++)
+        for (int64_t i = 0; i < nb; i++) {
+            moe_block_q5_Kx8 *out = &b[k * nb + i];
+            memset(out->lo4, 0, sizeof out->lo4);
+            memset(out->hi2, 0, sizeof out->hi2);
+            for (int r = 0; r < 8; r++) {
+                const moe_block_q5_K *in = &a[(8 * k + r) * nb + i];
+                out->d[r] = in->d;
+                out->dmin[r] = in->dmin;
+                ck_kx8_put_scales(in->scales, r, out->lo4, out->hi2);
+                for (int p = 0; p < 8; p++) memcpy(out->qh + 32 * p + 4 * r, in->qh + 4 * p, 4);
+                for (int piece = 0; piece < 32; piece++) memcpy(out->qs + 32 * piece + 4 * r, in->qs + 4 * piece, 4);
+            }
+        }
+}
+
+// Row r of block `blk` as a ggml block.
+static void ck_q5x8_row(const moe_block_q5_Kx8 *blk, int r, moe_block_q5_K *out) {
+    out->d = blk->d[r];
+    out->dmin = blk->dmin[r];
+    ck_kx8_get_scales(blk->lo4, blk->hi2, r, out->scales);
+    for (int p = 0; p < 8; p++) memcpy(out->qh + 4 * p, blk->qh + 32 * p + 4 * r, 4);
+    for (int piece = 0; piece < 32; piece++) memcpy(out->qs + 4 * piece, blk->qs + 32 * piece + 4 * r, 4);
+}
+
+void moe_unpack_q5_K_x8(const void *src, void *dst, int64_t rows, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    const moe_block_q5_Kx8 *a = src;
+    moe_block_q5_K *b = dst;
+    for (int64_t k = 0; k < rows / 8; k++)
+        for (int64_t i = 0; i < nb; i++)
+            for (int r = 0; r < 8; r++) ck_q5x8_row(&a[k * nb + i], r, &b[(8 * k + r) * nb + i]);
+}
+
+// As moe_gemm_q4_Kx8_q8_K_ref: block terms of the one-row reference dot,
+// summed in block order, so the two agree bit for bit.
+void moe_gemm_q5_Kx8_q8_K_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                              float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    const moe_block_q5_Kx8 *a = x;
+    for (int64_t k = 0; k < rows / 8; k++)
+        for (int64_t j = 0; j < m; j++) {
+            const moe_block_q8_K *b = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
+            for (int r = 0; r < 8; r++) {
+                float sum = 0.0f;
+                for (int64_t i = 0; i < nb; i++) {
+                    moe_block_q5_K row;
+                    ck_q5x8_row(&a[k * nb + i], r, &row);
+                    sum += moe_dot_q5_K_q8_K_ref(&row, &b[i], MOE_QK_K);
+                }
+                out[(size_t)j * out_stride + (size_t)(8 * k + r)] = sum;
+            }
+        }
+}

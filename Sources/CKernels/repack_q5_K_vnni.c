@@ -1,0 +1,105 @@
+// AVX-512 VNNI (256-bit, VL) product of Q5_K weights in the x8 layout
+// (include/repack_q5_K.h) with q8_K activation rows.
+//
+// Four or more activation rows (prompt tiles, batches) go through the
+// panel (kpanel_vnni.h): each block's five-bit values are made once per
+// call. Fewer (decode) read the block directly as Q4_K's x8 kernel does
+// (repack_q4_K_vnni.c), with each piece's fifth bits moved to bit 4 from
+// the qh piece that serves the four chunks: two chains per sub-block, the
+// scales weighted in i32, one conversion per block.
+
+#include "repack_q5_K.h"
+#include "kpanel_vnni.h"
+
+// Bit `bit` of every byte of h moved to bit 4, the rest masked off (a
+// 16-bit shift: bit 4 of each byte comes from within the same byte for
+// shifts of at most four left or three right).
+CK_PANEL static inline __m256i ck_q5x8_fifth(__m256i h, int bit) {
+    const __m256i moved = bit <= 4 ? _mm256_sll_epi16(h, _mm_cvtsi32_si128(4 - bit))
+                                   : _mm256_srl_epi16(h, _mm_cvtsi32_si128(bit - 4));
+    return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
+// Piece p of chunk c as two vectors of five-bit values: values 64c + 4p…
+// (low nibbles) and 64c + 32 + 4p… (high nibbles) of the eight rows.
+CK_PANEL static inline void ck_q5x8_values(const moe_block_q5_Kx8 *b, int c, int p, __m256i *lo, __m256i *hi) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * p));
+    *lo = _mm256_or_si256(_mm256_and_si256(w, m4), ck_q5x8_fifth(h, 2 * c));
+    *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), ck_q5x8_fifth(h, 2 * c + 1));
+}
+
+CK_PANEL static void ck_q5x8_fill(const void *block, ck_kpanel *pn) {
+    const moe_block_q5_Kx8 *b = block;
+    for (int c = 0; c < 4; c++)
+        for (int p = 0; p < 8; p++) {
+            __m256i lo, hi;
+            ck_q5x8_values(b, c, p, &lo, &hi);
+            _mm256_store_si256((__m256i *)pn->q[16 * c + p], lo);
+            _mm256_store_si256((__m256i *)pn->q[16 * c + 8 + p], hi);
+        }
+    ck_panel_kx8_scales(b->lo4, b->hi2, pn);
+    _mm256_store_ps(pn->d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d)));
+    _mm256_store_ps(pn->dmin, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin)));
+}
+
+CK_PANEL static inline __m256i ck_q5x8_bytes_i32(const uint8_t *p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+// One block against one activation row: Σ sc·(q·y) and Σ mn·bsum of the
+// eight rows.
+CK_PANEL static inline void ck_q5x8_block1(const moe_block_q5_Kx8 *b, const uint8_t sm[128], const moe_block_q8_K *a,
+                                           __m256i *isum_out, __m256i *msum_out) {
+    __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+        for (int p = 0; p < 8; p += 2) {
+            __m256i l0, h0, l1, h1;
+            ck_q5x8_values(b, c, p, &l0, &h0);
+            ck_q5x8_values(b, c, p + 1, &l1, &h1);
+            const int8_t *y = a->qs + 64 * c + 4 * p;
+            lo0 = _mm256_dpbusd_epi32(lo0, l0, ck_panel_y4(y));
+            hi0 = _mm256_dpbusd_epi32(hi0, h0, ck_panel_y4(y + 32));
+            lo1 = _mm256_dpbusd_epi32(lo1, l1, ck_panel_y4(y + 4));
+            hi1 = _mm256_dpbusd_epi32(hi1, h1, ck_panel_y4(y + 36));
+        }
+        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(lo0, lo1), ck_q5x8_bytes_i32(sm + 16 * c)));
+        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(hi0, hi1), ck_q5x8_bytes_i32(sm + 16 * c + 8)));
+    }
+    for (int s = 0; s < 8; s++)
+        msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(ck_q5x8_bytes_i32(sm + 64 + 8 * s),
+                                                         _mm256_set1_epi32(a->bsums[2 * s] + a->bsums[2 * s + 1])));
+    *isum_out = isum;
+    *msum_out = msum;
+}
+
+CK_PANEL void moe_gemm_q5_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                       float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    if (m >= 4) {
+        ck_panel_gemm(ck_q5x8_fill, 8, x, sizeof(moe_block_q5_Kx8), rows / 8, nb, y, y_stride, m, out, out_stride);
+        return;
+    }
+    const moe_block_q5_Kx8 *xb = x;
+    for (int64_t k = 0; k < rows / 8; k++)
+        for (int64_t j = 0; j < m; j++) {
+            const moe_block_q8_K *a = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t i = 0; i < nb; i++) {
+                const moe_block_q5_Kx8 *b = &xb[k * nb + i];
+                _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+                uint8_t sm[128];
+                ck_kx8_scales(b->lo4, b->hi2, sm);
+                __m256i isum, msum;
+                ck_q5x8_block1(b, sm, &a[i], &isum, &msum);
+                const __m256 dy = _mm256_set1_ps(a[i].d);
+                const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+                const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+                acc = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum), acc);
+                acc = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum), acc);
+            }
+            _mm256_storeu_ps(out + (size_t)j * out_stride + 8 * k, acc);
+        }
+}
