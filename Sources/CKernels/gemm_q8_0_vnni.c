@@ -16,7 +16,7 @@
 #include "ck_x86.h"
 #include "gemm_q8_0.h"
 
-#define CK_G16 __attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define CK_G16 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
 // Measured (bench/gemm_q8_0_bench.c, Zen 4, 2048 × 2048 × 256): four
 // activation rows a pass and 64-block panels beat 8 rows and 16 or 32
@@ -35,31 +35,42 @@ enum {
 
 typedef struct { uint32_t u[8][G16_ROWS]; float d[G16_ROWS]; } g16_block;
 
-// The eight groups of one weight block as unsigned bytes.
-CK_G16 static inline void g16_u_q8_0(const moe_block_q8_0 *b, uint32_t u[8]) {
-    for (int g = 0; g < 8; g++) {
-        uint32_t w;
-        memcpy(&w, b->qs + 4 * g, 4);
-        u[g] = w ^ 0x80808080u;
-    }
+// One weight block as 32 unsigned bytes in value order.
+CK_G16 static inline __m256i g16_u_q8_0(const moe_block_q8_0 *b) {
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
 }
-CK_G16 static inline void g16_u_q4_0(const moe_block_q4_0 *b, uint32_t u[8]) {
-    for (int g = 0; g < 4; g++) {
-        uint32_t w;
-        memcpy(&w, b->qs + 4 * g, 4);
-        u[g] = w & 0x0f0f0f0fu;
-        u[g + 4] = (w >> 4) & 0x0f0f0f0fu;
-    }
+CK_G16 static inline __m256i g16_u_q4_0(const moe_block_q4_0 *b) { return ck_nibbles(b->qs); }
+CK_G16 static inline __m256i g16_u_q5_0(const moe_block_q5_0 *b) {
+    const __m256i fifth = _mm256_and_si256(ck_bits_to_bytes(ck_qh_bits(b->qh)), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(ck_nibbles(b->qs), fifth);
 }
-// The fifth bit of value k is bit k of qh; pdep puts four of them at bit 4
-// of four bytes.
-CK_G16 static inline void g16_u_q5_0(const moe_block_q5_0 *b, uint32_t u[8]) {
-    const uint32_t qh = ck_qh_bits(b->qh);
+
+// Sixteen rows' blocks (eight dwords each) transposed into the panel's
+// eight groups of sixteen dwords: rows r and r+8 share a register, two
+// rounds of unpacks transpose each 128-bit lane's 4 × 4 dwords, and one
+// two-source permute per group puts the four lanes' rows in order. 32
+// shuffles per block, where dword by dword it took ~400 instructions and
+// cost up to a third of a 32-row call (bench/gemm_q8_0_bench.c).
+CK_G16 static inline void g16_transpose(const __m256i v[G16_ROWS], uint32_t u[8][G16_ROWS]) {
+    __m512i t[8], p[8], q[8];
+    for (int r = 0; r < 8; r++) t[r] = _mm512_inserti64x4(_mm512_castsi256_si512(v[r]), v[r + 8], 1);
+    for (int r = 0; r < 8; r += 2) {
+        p[r] = _mm512_unpacklo_epi32(t[r], t[r + 1]);
+        p[r + 1] = _mm512_unpackhi_epi32(t[r], t[r + 1]);
+    }
+    // q[0]: groups 0 and 4 of rows 0-3 (and 8-11); q[1]: groups 1 and 5; q[2], q[3]: 2/6, 3/7; q[4…7] rows 4-7
+    for (int h = 0; h < 2; h++) {
+        const __m512i a = p[4 * h], b = p[4 * h + 1], c = p[4 * h + 2], d = p[4 * h + 3];
+        q[4 * h + 0] = _mm512_unpacklo_epi64(a, c);
+        q[4 * h + 1] = _mm512_unpackhi_epi64(a, c);
+        q[4 * h + 2] = _mm512_unpacklo_epi64(b, d);
+        q[4 * h + 3] = _mm512_unpackhi_epi64(b, d);
+    }
+    const __m512i low = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);   // lanes 0 and 2 of each
+    const __m512i high = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2); // lanes 1 and 3 of each
     for (int g = 0; g < 4; g++) {
-        uint32_t w;
-        memcpy(&w, b->qs + 4 * g, 4);
-        u[g] = (w & 0x0f0f0f0fu) | _pdep_u32(qh >> (4 * g), 0x10101010u);
-        u[g + 4] = ((w >> 4) & 0x0f0f0f0fu) | _pdep_u32(qh >> (16 + 4 * g), 0x10101010u);
+        _mm512_store_si512(u[g], _mm512_permutex2var_epi64(q[g], low, q[g + 4]));
+        _mm512_store_si512(u[g + 4], _mm512_permutex2var_epi64(q[g], high, q[g + 4]));
     }
 }
 
@@ -68,20 +79,22 @@ CK_G16 static inline void g16_u_q5_0(const moe_block_q5_0 *b, uint32_t u[8]) {
 #define G16_FILL(q, WTYPE)                                                                          \
     CK_G16 static void g16_fill_##q(const void *x, size_t x_stride, int live, int64_t i0, int64_t kc, \
                                    g16_block *panel) {                                              \
-        for (int r = 0; r < live; r++) {                                                            \
-            const WTYPE *row = (const WTYPE *)((const uint8_t *)x + (size_t)r * x_stride) + i0;      \
-            for (int64_t i = 0; i < kc; i++) {                                                      \
-                uint32_t u[8];                                                                      \
-                g16_u_##q(&row[i], u);                                                              \
-                for (int g = 0; g < 8; g++) panel[i].u[g][r] = u[g];                                \
-                panel[i].d[r] = _cvtsh_ss(row[i].d);                                                \
+        for (int64_t i = 0; i < kc; i++) {                                                          \
+            __m256i v[G16_ROWS];                                                                    \
+            uint16_t d[G16_ROWS];                                                                   \
+            for (int r = 0; r < G16_ROWS; r++) {                                                    \
+                if (r < live) {                                                                     \
+                    const WTYPE *b = (const WTYPE *)((const uint8_t *)x + (size_t)r * x_stride) + i0 + i; \
+                    v[r] = g16_u_##q(b);                                                            \
+                    d[r] = b->d;                                                                    \
+                } else {                                                                            \
+                    v[r] = _mm256_setzero_si256();                                                  \
+                    d[r] = 0;                                                                       \
+                }                                                                                   \
             }                                                                                       \
+            g16_transpose(v, panel[i].u);                                                           \
+            _mm512_store_ps(panel[i].d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d)));   \
         }                                                                                           \
-        for (int r = live; r < G16_ROWS; r++)                                                       \
-            for (int64_t i = 0; i < kc; i++) {                                                      \
-                for (int g = 0; g < 8; g++) panel[i].u[g][r] = 0;                                   \
-                panel[i].d[r] = 0;                                                                  \
-            }                                                                                       \
     }
 G16_FILL(q8_0, moe_block_q8_0)
 G16_FILL(q4_0, moe_block_q4_0)
