@@ -104,3 +104,55 @@ struct PanelKernelTests {
         }
     }
 }
+
+/// The panel path inside `MatmulContext`: a group of products of mixed
+/// q8_0-activation types shares one activation preparation, and the next
+/// call's new activations of the same shape are prepared afresh.
+@Suite("Panel products through MatmulContext")
+struct PanelProductTests {
+    @Test("grouped Q8_0/Q5_0/Q4_0 products, twice with new inputs, match the scalar table",
+          .enabled(if: PanelKernelTests.vnni.isSupported, Comment(rawValue: PanelKernelTests.reason)))
+    func groupedTwice() throws {
+        let columns = 96, m = 20
+        let types: [GGMLType] = [.q8_0, .q5_0, .q4_0]
+        let rows = [40, 17, 16]
+        var rng = SeededGenerator(seed: 4242)
+        let weights = zip(types, rows).map { randomWeights($0, count: $1 * columns, &rng) }
+        let fast = MatmulContext(pool: ThreadPool(threadCount: 2), table: try #require(KernelTable(isa: .avx512vnni)))
+        let slow = MatmulContext(pool: ThreadPool(threadCount: 1), table: .scalar)
+        for round in 0..<2 {
+            let input = randomFloats(m * columns, &rng, scale: 2)
+            var results: [[Float]] = []
+            for context in [fast, slow] {
+                var outputs = rows.map { [Float](repeating: .nan, count: m * $0) }
+                try withPointers(weights, &outputs) { w, o in
+                    let products = (0..<types.count).map {
+                        MatmulContext.MatrixProduct(weights: w[$0], type: types[$0], rows: rows[$0], output: o[$0])
+                    }
+                    try context.matmul(products, columns: columns, input: input, inputRows: m)
+                }
+                results.append(outputs.flatMap { $0 })
+            }
+            let bound = 1e-5 * max(1, results[1].map { abs($0) }.max() ?? 1)
+            let worst = zip(results[0], results[1]).map { abs($0 - $1) }.max() ?? .nan
+            #expect(worst <= bound, "round \(round): |Δ| \(worst) > \(bound)")
+        }
+    }
+
+    /// Stable pointers to every weight array and output array for one call.
+    private func withPointers(_ weights: [[UInt8]], _ outputs: inout [[Float]],
+                              _ body: ([UnsafeRawPointer], [UnsafeMutablePointer<Float>]) throws -> Void) throws {
+        let w = weights.map { bytes -> UnsafeMutableRawPointer in
+            let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+            p.copyMemory(from: bytes, byteCount: bytes.count)
+            return p
+        }
+        let o = outputs.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+        defer {
+            w.forEach { $0.deallocate() }
+            o.forEach { $0.deallocate() }
+        }
+        try body(w.map { UnsafeRawPointer($0) }, o)
+        for k in outputs.indices { outputs[k] = Array(UnsafeBufferPointer(start: o[k], count: outputs[k].count)) }
+    }
+}
