@@ -13,6 +13,10 @@ public final class MatmulContext {
     private var scratchBytes: Int
     private var scaleScratch: UnsafeMutablePointer<Float>
     private var scaleScratchCount: Int
+    /// The panel kernels' activation preparation (MatmulContext+Panels.swift)
+    /// and which activations it was made from.
+    let panelPrepScratch = FloatScratch()
+    var panelPrepFor: PanelPrepKey?
 
     /// Weight bytes worked on together when several activation rows share
     /// them: small enough to stay in L2 while every activation row passes.
@@ -143,6 +147,10 @@ public final class MatmulContext {
     /// for four of them.
     func tiledProduct(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                       _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        if let gemm = panelKernel(kernel, inputRows: shape.inputRows) {
+            panelProduct(gemm, weights, activations, output, shape)
+            return
+        }
         // at least four rows: the float kernels tile four weight rows in
         // registers, and a wide f32/f16 row (8960 values: 35 / 18 KB) would
         // otherwise leave one to three rows a tile, all on the one-row kernel
@@ -286,6 +294,7 @@ public final class MatmulContext {
     private func quantize(_ input: UnsafePointer<Float>, rows: Int, columns: Int,
                           rowBytes: Int, kernel: QuantKernel) throws -> UnsafeRawPointer {
         if kernel.activationType == .f32 { return UnsafeRawPointer(input) }
+        panelPrepFor = nil  // the scratch is about to hold other activations
         let padded = MatmulContext.paddedRows(rows)
         let (total, overflow) = padded.multipliedReportingOverflow(by: rowBytes)
         guard !overflow else { throw KernelError.badShape("\(rows) rows of \(columns) activations overflow") }

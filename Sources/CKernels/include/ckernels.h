@@ -338,3 +338,6 @@ static inline void moe_cpu_relax(void) {
 #ifdef __cplusplus
 }
 #endif
+
+// Prompt processing of the q8_0-activation types in sixteen-row panels.
+#include "gemm_q8_0.h"
