@@ -60,11 +60,13 @@ class Moectl:
         _ints(out, "tokens")
         return out
 
-    def run_logprobs(self, model: str, prompt: str, top: int, *, threads: int = 2) -> dict:
+    def run_logprobs(self, model: str, prompt: str, top: int, *, threads: int = 2,
+                     kv_type: str | None = None) -> dict:
         """One greedy raw token with --logprobs TOP; returns the first
         logprobs entry (id, logprob, top_logprobs [{id, logprob}])."""
         out = self._json(["run", "--model", model, "--threads", str(threads), "--max-tokens", "1",
-                          "--temperature", "0", "--logprobs", str(top), "--raw", "--json", "--", prompt])
+                          "--temperature", "0", "--logprobs", str(top), "--raw", "--json",
+                          *_kv_args(kv_type), "--", prompt])
         entries = out.get("logprobs")
         if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
             raise MoectlError(f"run --logprobs gave no single logprobs entry: {str(out)[:200]}")

@@ -62,7 +62,7 @@ def _one_prompt(ctx, ref: LlamaModel, path: str, prompt: str) -> dict:
     except MoectlError as err:
         out["score_error"] = str(err)
     try:
-        entry = ctx.moectl.run_logprobs(path, prompt, LOGPROB_TOP, threads=ctx.threads)
+        entry = ctx.moectl.run_logprobs(path, prompt, LOGPROB_TOP, threads=ctx.threads, kv_type="f32")
         out["logprob_abs"], out["logprob_top_match"] = _logprob_gap(entry, gen.first_logits)
     except (MoectlError, KeyError, TypeError, ValueError) as err:
         out["logprob_error"] = str(err)
