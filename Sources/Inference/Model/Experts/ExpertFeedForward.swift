@@ -44,7 +44,7 @@ final class ExpertFeedForward {
         defaultExpertsUsed = h.expertsUsed
         expertsUsed = h.expertsUsed
         statistics = ExpertLayerStatistics(expertCount: n)
-        scratch = ExpertScratch(width: d, hidden: f, experts: n)
+        scratch = source.expertScratch.scratch(width: d, hidden: f, experts: n)
     }
 
     /// Width of the largest intermediate activation (an expert's or the shared one's).
@@ -55,6 +55,9 @@ final class ExpertFeedForward {
         let sharedBytes = shared.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0
         return router.byteCount + expertsUsed * experts.bytesPerExpert + sharedBytes
     }
+
+    /// Bytes of the working memory this layer shares with the model's other MoE layers.
+    var sharedScratchBytes: Int { scratch.byteCount }
 
     func resetStatistics() { statistics.reset() }
 

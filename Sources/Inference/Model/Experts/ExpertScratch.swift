@@ -5,7 +5,9 @@ import Kernels
 /// output rows, slot by slot.
 ///
 /// Grown on demand to the largest batch seen, so a decoding model keeps a
-/// few tens of kilobytes per layer and only prompt processing pays for more.
+/// few tens of kilobytes and only prompt processing pays for more. One per
+/// model, shared by its MoE layers (`ExpertScratchShelf`): layers run one
+/// after another, and a layer is done with it before the next starts.
 final class ExpertScratch {
     private(set) var rowCapacity = 0
     private(set) var slotCapacity = 0
@@ -86,6 +88,28 @@ final class ExpertScratch {
         }
     }
 
+    /// Bytes held now.
+    var byteCount: Int {
+        let floats = rowCapacity * (max(1, experts) + width) + slotCapacity * (2 * hidden + width) + experts
+        return floats * 4 + slotCapacity * (8 + 4) + arena.capacity
+    }
+
     /// Slots of expert `e`.
     func slots(of e: Int) -> Range<Int> { slotStart[e]..<slotStart[e + 1] }
+}
+
+/// Hands every MoE layer of one model the same `ExpertScratch` (one is made
+/// per shape; every layer of a model has the same one).
+final class ExpertScratchShelf {
+    private var made: [ExpertScratch] = []
+
+    func scratch(width: Int, hidden: Int, experts: Int) -> ExpertScratch {
+        if let s = made.first(where: { $0.width == width && $0.hidden == hidden && $0.experts == experts }) { return s }
+        let s = ExpertScratch(width: width, hidden: hidden, experts: experts)
+        made.append(s)
+        return s
+    }
+
+    /// Bytes held by every scratch made here.
+    var byteCount: Int { made.reduce(0) { $0 + $1.byteCount } }
 }
