@@ -67,6 +67,21 @@ struct ExpertRepackTests {
         #expect(RepackTests.difference(a, b) <= 1e-4, "threads \(threads)")
     }
 
+    @Test("prepareExperts repacks every expert up front; the logits stay those of the mapped experts")
+    func prepareAll() throws {
+        let path = try Self.model().write(named: "moe-repack-prepare")
+        let prepared = try Self.load(path, repacking: true, threads: 2)
+        let mapped = try Self.load(path, repacking: false, threads: 2)
+        #expect(prepared.prepareExperts() == 64 * Self.banks(prepared).count)
+        #expect(Self.banks(prepared).allSatisfy { $0.repackedCount == 64 })
+        #expect(prepared.prepareExperts() == 0, "a second call has nothing left to do")
+        #expect(mapped.prepareExperts() == 0, "with repacking off nothing is repacked")
+        let a = try prepared.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
+        let b = try mapped.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
+        #expect(a.count == b.count)
+        #expect(RepackTests.difference(a, b) <= 1e-4)
+    }
+
     @Test("The shared expert is repacked at load with the dense matrices; its model's logits match")
     func sharedExpert() throws {
         let path = try Self.model(.qwen2MoE()).write(named: "moe-repack-shared")

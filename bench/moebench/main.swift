@@ -9,11 +9,15 @@ import Kernels
 // the ones bench/llama_bench.py feeds llama.cpp: the cost of a step does not
 // depend on which tokens are evaluated.
 //
-//   moebench decode --model F --threads T [--tokens 128] [--prompt 16]
+//   moebench decode --model F --threads T [--tokens 128] [--prompt 16] [--cold-experts yes]
 //   moebench prompt --model F --threads T --tokens 512
 //   moebench streams --model F --threads T --streams 4 [--tokens 64] [--prompt 16]
 //   moebench kernels --model F     (single-thread decode kernel speeds)
 //   moebench system                (the kernel level this process runs: {"isa": ...})
+//
+// An MoE's routed experts are repacked before the figure, untimed
+// ("prepare_seconds"), as a dense file's matrices are in the load; with
+// `--cold-experts yes` they are repacked on first pick, inside the figure.
 //
 // Every result names the kernel level it ran at ("isa"): KernelTable.best,
 // the highest level the CPU has, lowered by MOED_KERNEL_ISA.
@@ -26,6 +30,8 @@ struct Options {
     var prompt = 16
     var streams = 4
     var expertsUsed: Int?
+    /// Leave routed experts to be repacked on their first pick (timed) instead of before the figure.
+    var coldExperts = false
 }
 
 func parse(_ args: [String]) -> Options? {
@@ -42,6 +48,7 @@ func parse(_ args: [String]) -> Options? {
         case "--prompt": o.prompt = Int(value) ?? 0
         case "--streams": o.streams = Int(value) ?? 0
         case "--experts-used": o.expertsUsed = Int(value)
+        case "--cold-experts": o.coldExperts = value == "yes"
         default: return nil
         }
         i += 2
@@ -191,6 +198,11 @@ do {
     }
     let loadedRSS = residentBytes()
     if let k = options.expertsUsed { try lm.transformer.setExpertsUsed(k) }
+    // the dense files' layout is made in the load; an MoE's routed experts
+    // are repacked on first pick, so without this the timed tokens would
+    // pay for the copies (--cold-experts measures that)
+    var prepared = 0
+    let prepareSeconds = try seconds { if !options.coldExperts { prepared = lm.transformer.prepareExperts() } }
     var result: [String: Any]
     switch options.verb {
     case "decode": result = try decode(lm.transformer, options)
@@ -205,6 +217,8 @@ do {
     result["threads"] = options.threads
     result["isa"] = kernelISA
     result["load_seconds"] = loadSeconds
+    result["prepare_seconds"] = prepareSeconds
+    result["experts_prepared"] = prepared
     result["loaded_rss_bytes"] = loadedRSS
     result["final_rss_bytes"] = residentBytes()
     report(result)

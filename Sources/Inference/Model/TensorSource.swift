@@ -12,6 +12,8 @@ struct TensorSource {
     var pool: ThreadPool? = nil
     /// Counts the copies made here and by expert banks built from here.
     let ledger = CopyLedger()
+    /// The working memory every MoE layer built from here shares.
+    let expertScratch = ExpertScratchShelf()
 
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
 

@@ -63,10 +63,11 @@ public final class Transformer {
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }
 
-    /// Bytes of the activation buffers, and of the attention scores
-    /// (per thread, a context's worth). Logits belong to the caller.
+    /// Bytes of the activation buffers, of the attention scores (per
+    /// thread, a context's worth) and of the MoE layers' working memory (as
+    /// grown so far). Logits belong to the caller.
     public var scratchBytes: Int {
-        state.byteCount + options.threads * cache.contextLength * 4
+        state.byteCount + options.threads * cache.contextLength * 4 + expertScratchBytes
     }
 
     /// Bytes of the weights as held: the pages of the mapped file this

@@ -60,6 +60,16 @@ final class ExpertBank {
         return experts[e]
     }
 
+    /// Repacks every expert not yet tried, now, as their first picks would;
+    /// returns how many were. For a caller that would rather pay the copies
+    /// up front (or while idle) than on the first tokens that pick them.
+    @discardableResult
+    func prepareAll(pool: ThreadPool) -> Int {
+        let due = pending.indices.filter { pending[$0] }
+        for e in due { repack(e, pool: pool) }
+        return due.count
+    }
+
     /// Copies each of expert `e`'s matrices that has an interleaved layout
     /// (the same rules as at load: kernel, rows a multiple of eight) and
     /// drops the whole pages of its slice of each stack that was copied.

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A Mixture-of-Experts feed-forward block: a router picks `expertsUsed` of
 /// `expertCount` SwiGLU experts per token and mixes their outputs by the
@@ -43,7 +44,7 @@ final class ExpertFeedForward {
         defaultExpertsUsed = h.expertsUsed
         expertsUsed = h.expertsUsed
         statistics = ExpertLayerStatistics(expertCount: n)
-        scratch = ExpertScratch(width: d, experts: n)
+        scratch = source.expertScratch.scratch(width: d, hidden: f, experts: n)
     }
 
     /// Width of the largest intermediate activation (an expert's or the shared one's).
@@ -54,6 +55,9 @@ final class ExpertFeedForward {
         let sharedBytes = shared.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0
         return router.byteCount + expertsUsed * experts.bytesPerExpert + sharedBytes
     }
+
+    /// Bytes of the working memory this layer shares with the model's other MoE layers.
+    var sharedScratchBytes: Int { scratch.byteCount }
 
     func resetStatistics() { statistics.reset() }
 
@@ -68,9 +72,10 @@ final class ExpertFeedForward {
         let choices = (0..<m).map { t in route(scratch.logits + t * expertCount) }
         // Experts: each chosen expert reads its weights once for all its tokens.
         scratch.group(choices)
+        try runExperts(x, rows: m, compute: compute)
         y.initialize(repeating: 0, count: m * d)
-        for e in 0..<expertCount where scratch.slotStart[e + 1] > scratch.slotStart[e] {
-            try runExpert(e, x, into: y, gateBuffer: gateBuffer, upBuffer: upBuffer, compute: compute)
+        for slot in 0..<scratch.slotStart[expertCount] {
+            axpy(scratch.slotWeight[slot], scratch.down + slot * d, into: y + scratch.slotRow[slot] * d, count: d)
         }
         // Shared expert, scaled per token by its sigmoid gate.
         if let shared, let sharedGate {
@@ -85,34 +90,53 @@ final class ExpertFeedForward {
         }
     }
 
+    /// Every chosen expert's SwiGLU on the tokens routed to it, slot by slot
+    /// into `scratch.down`: the gate and up products of all of them in one
+    /// pass of the threads, then all the down products in another
+    /// (`MatmulContext.expertProducts`), so a layer costs two rounds of
+    /// synchronisation however many experts a token picks. Each expert's
+    /// tokens are picked straight out of x (its slots' rows), and one
+    /// decoded token's row is quantized once for all its experts.
+    private func runExperts(_ x: UnsafePointer<Float>, rows m: Int, compute: ComputeContext) throws {
+        let d = scratch.width, f = scratch.hidden
+        let active = (0..<expertCount).filter { !scratch.slots(of: $0).isEmpty }
+        let chosen = active.map { experts.expert($0, pool: compute.pool) }   // repacked on first use
+        typealias Product = MatmulContext.ExpertProduct
+        typealias Input = MatmulContext.ExpertInput
+        var inputs: [Input] = m == 1 ? [Input(base: x, count: 1)] : []
+        var products: [Product] = []
+        for (e, expert) in zip(active, chosen) {
+            let slots = scratch.slots(of: e)
+            if m > 1 { inputs.append(Input(base: x, rows: UnsafePointer(scratch.slotRow + slots.lowerBound), count: slots.count)) }
+            let input = inputs.count - 1
+            products.append(Product(expert.gate.product(into: scratch.gate + slots.lowerBound * f), input: input))
+            products.append(Product(expert.up.product(into: scratch.up + slots.lowerBound * f), input: input))
+        }
+        try compute.matmul.expertProducts(products, inputs: inputs, columns: d, arena: scratch.arena)
+        let slotCount = scratch.slotStart[expertCount]
+        let activation = chosen.first?.activation ?? .silu
+        switch activation {
+        case .silu: siluMultiply(scratch.gate, scratch.up, count: slotCount * f)
+        case .geluTanh: geluMultiply(scratch.gate, scratch.up, count: slotCount * f)
+        }
+        inputs = active.map { e in Input(base: scratch.gate + scratch.slotStart[e] * f, count: scratch.slots(of: e).count) }
+        products = zip(active, chosen).enumerated().map { i, pair in
+            Product(pair.1.down.product(into: scratch.down + scratch.slotStart[pair.0] * d), input: i)
+        }
+        try compute.matmul.expertProducts(products, inputs: inputs, columns: f, arena: scratch.arena)
+    }
+
     /// The routing of one token, recorded in the statistics.
     private func route(_ logits: UnsafePointer<Float>) -> ExpertChoice {
         let choice = routing.route(logits, count: expertCount, k: expertsUsed, probabilities: scratch.probabilities)
         statistics.record(choice, entropy: entropy(scratch.probabilities, count: expertCount))
         return choice
     }
+}
 
-    /// Gathers the rows routed to expert `e`, runs its SwiGLU on them in one
-    /// product, and adds each result into y scaled by that token's weight.
-    private func runExpert(_ e: Int, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                           gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
-                           compute: ComputeContext) throws {
-        let d = scratch.width
-        let slots = scratch.slotStart[e]..<scratch.slotStart[e + 1]
-        let n = slots.count
-        let input: UnsafePointer<Float>
-        if n == 1 {
-            input = x + scratch.slotRow[slots.lowerBound] * d   // decode: no copy
-        } else {
-            for (i, slot) in slots.enumerated() {
-                (scratch.gathered + i * d).update(from: x + scratch.slotRow[slot] * d, count: d)
-            }
-            input = UnsafePointer(scratch.gathered)
-        }
-        try experts.expert(e, pool: compute.pool).apply(input, rows: n, into: scratch.expertOutput, gateBuffer: gateBuffer, upBuffer: upBuffer,
-                             compute: compute)
-        for (i, slot) in slots.enumerated() {
-            axpy(scratch.slotWeight[slot], scratch.expertOutput + i * d, into: y + scratch.slotRow[slot] * d, count: d)
-        }
+extension Linear {
+    /// This matrix as one product of a group, writing to `output`.
+    func product(into output: UnsafeMutablePointer<Float>) -> MatmulContext.MatrixProduct {
+        MatmulContext.MatrixProduct(weights: data, type: type, rows: outputs, output: output, layout: layout)
     }
 }

@@ -35,6 +35,21 @@ extension Transformer {
         return layers.isEmpty ? nil : ExpertStatistics(layers: layers.map(\.statistics))
     }
 
+    /// Repacks, now, every routed expert that has not been picked yet (the
+    /// copy `ExpertBank` otherwise makes on an expert's first pick), on the
+    /// model's threads; returns how many experts were repacked (0 for a
+    /// dense model, or with repacking off). The layout a steady stream of
+    /// requests reaches, without its first tokens paying for the copies:
+    /// call it after loading, or while the model is idle. Like evaluation,
+    /// it must not run while another thread evaluates.
+    @discardableResult
+    public func prepareExperts() -> Int {
+        expertLayers.reduce(0) { $0 + $1.experts.prepareAll(pool: compute.pool) }
+    }
+
+    /// Bytes of the MoE layers' working memory (one set, shared by them all; 0 for a dense model).
+    var expertScratchBytes: Int { expertLayers.first?.sharedScratchBytes ?? 0 }
+
     public func resetExpertStatistics() { expertLayers.forEach { $0.resetStatistics() } }
 
     /// Bytes of weights one decoded token reads: attention, the routed
