@@ -184,11 +184,14 @@ if options.verb == "kernels" {
 do {
     let context = max(options.prompt + options.tokens + options.streams + 8, options.tokens + 16)
     var lm: LanguageModel!
-    // load time includes repacking the weights (MOED_REPACK); RSS is read after the load
+    // load time: to ready, repacking the weights (MOED_REPACK) when it runs at load; RSS is read after the layout
     let loadSeconds = try seconds {
         lm = try LanguageModel(path: options.model,
                                options: ModelOptions(threads: options.threads, contextLength: context, maxBatch: 512))
     }
+    // a large file's layout is prepared after it is ready (ModelOptions.repackAfterLoadBytes):
+    // the figures are taken once every matrix is in its final layout
+    let layoutSeconds = try seconds { lm.transformer.waitForLayout() }
     let loadedRSS = residentBytes()
     if let k = options.expertsUsed { try lm.transformer.setExpertsUsed(k) }
     var result: [String: Any]
@@ -204,7 +207,8 @@ do {
     result["figure"] = options.verb
     result["threads"] = options.threads
     result["isa"] = kernelISA
-    result["load_seconds"] = loadSeconds
+    result["load_seconds"] = loadSeconds  // to ready
+    result["layout_seconds"] = loadSeconds + layoutSeconds  // to every matrix in its final layout
     result["loaded_rss_bytes"] = loadedRSS
     result["final_rss_bytes"] = residentBytes()
     report(result)
