@@ -34,7 +34,10 @@ struct LayoutAfterLoadTests {
         #expect(atLoad.layoutPendingMatrices == 0)
         #expect(Self.layouts(atLoad).allSatisfy { $0 == .interleaved8 })
         let after = try Self.load(afterLoadBytes: 0)
+        // the memory figure taken at ready bounds what the model will hold
+        let atReady = after.weightBytes
         after.waitForLayout()
+        #expect(atReady >= after.copies.bytes)
         #expect(after.layoutPendingMatrices == 0)
         #expect(Self.layouts(after) == Self.layouts(atLoad))
         // the copies are counted once, as at load

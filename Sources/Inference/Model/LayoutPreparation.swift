@@ -30,6 +30,7 @@ final class LayoutPreparation: @unchecked Sendable {
     private var items: [Item]
     private var finished: [(Item, InterleavedWeights)] = []
     private var remaining: Int
+    private var inFlightBytes = 0
     private var cancelled = false
     private let done = DispatchSemaphore(value: 0)
 
@@ -49,8 +50,9 @@ final class LayoutPreparation: @unchecked Sendable {
         }
     }
 
-    /// Bytes the copies will take.
-    var byteCount: Int { queueLock.withLock { items.reduce(0) { $0 + $1.linear.byteCount } } }
+    /// Bytes of the copies not yet finished (the one being made may be
+    /// counted by the ledger as well): before `start`, all of them.
+    var byteCount: Int { queueLock.withLock { items.reduce(inFlightBytes) { $0 + $1.linear.byteCount } } }
 
     /// Matrices not yet in their interleaved layout.
     var pendingCount: Int { queueLock.withLock { remaining } }
@@ -99,6 +101,7 @@ final class LayoutPreparation: @unchecked Sendable {
             let copy = item.linear.interleavedCopy(pool: nil, ledger: ledger)
             queueLock.withLock {
                 if let copy { finished.append((item, copy)) } else { remaining -= 1 }
+                inFlightBytes = 0
             }
             if evaluateLock.try() {
                 installFinished()
@@ -113,7 +116,9 @@ final class LayoutPreparation: @unchecked Sendable {
     private func nextItem() -> Item? {
         queueLock.withLock {
             guard !cancelled, !items.isEmpty else { return nil }
-            return items.removeFirst()
+            let item = items.removeFirst()
+            inFlightBytes = item.linear.byteCount
+            return item
         }
     }
 

@@ -85,8 +85,11 @@ public final class Transformer {
     /// Bytes of the weights as held: the pages of the mapped file this
     /// process has resident (a MoE file's unused experts are never read in;
     /// a repacked matrix gives its pages back), plus the private copies.
-    /// Where residency cannot be read, the whole file counts.
-    public var weightBytes: Int { (file.residentBytes ?? file.fileSize) + copies.bytes }
+    /// Where residency cannot be read, the whole file counts. While the
+    /// layout is prepared after load, the copies still to be made count
+    /// too, so the figure taken when the model becomes ready (the
+    /// daemon's memory account) bounds what it will hold.
+    public var weightBytes: Int { (file.residentBytes ?? file.fileSize) + copies.bytes + layout.byteCount }
 
     /// Evaluates `batch` and returns the logits of the entries that want them,
     /// one row of `vocabularySize` values each, in batch order.
