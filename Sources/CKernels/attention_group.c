@@ -20,10 +20,53 @@ CK_AVX512 static inline __m512 ck_group_load16(const uint16_t *x) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
 }
 
-// scores[h][j] = scale · q_h·k_j for `heads` ≤ 4 heads, `size` a multiple of 16.
+// Lane i of the result: the sum of v[i]'s sixteen lanes (a transposing
+// tree: 15 adds and 30 shuffles for sixteen sums, against about eight
+// operations a sum for _mm512_reduce_add_ps one vector at a time).
+CK_AVX512 static inline __m512 ck_group_hsum16(const __m512 *v) {
+    __m512 s1[8], s2[4], s3[2];
+    for (int k = 0; k < 8; k++)  // per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3]
+        s1[k] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]), _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));
+    for (int k = 0; k < 4; k++)  // per 128-bit lane: element m sums v[4k+m] over that lane
+        s2[k] = _mm512_add_ps(_mm512_shuffle_ps(s1[2 * k], s1[2 * k + 1], 0x44),
+                              _mm512_shuffle_ps(s1[2 * k], s1[2 * k + 1], 0xEE));
+    for (int k = 0; k < 2; k++)  // 128-bit lanes paired: (0+1, 2+3) of each operand
+        s3[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s2[2 * k], s2[2 * k + 1], 0x88),
+                              _mm512_shuffle_f32x4(s2[2 * k], s2[2 * k + 1], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(s3[0], s3[1], 0x88), _mm512_shuffle_f32x4(s3[0], s3[1], 0xDD));
+}
+
+// Widest head whose sixteen widened key rows a block keeps on the stack (16 KB).
+#define CK_GROUP_MAX_SIZE 256
+
+// scores[h][j] = scale · q_h·k_j for `heads` ≤ 4 heads, `size` a multiple of
+// 16. Sixteen positions at a time: their key rows are widened once into a
+// small buffer, and each head's sixteen dot products are summed across
+// lanes together (ck_group_hsum16); the last few positions one at a time.
 CK_AVX512 static void ck_group_scores_f16(const float *q, size_t q_stride, int heads, const uint8_t *keys, size_t stride,
                                           int64_t length, int64_t size, float scale, float *scores) {
-    for (int64_t j = 0; j < length; j++) {
+    int64_t j = 0;
+    if (size <= CK_GROUP_MAX_SIZE) {
+        float widened[16 * CK_GROUP_MAX_SIZE] __attribute__((aligned(64)));
+        const __m512 scales = _mm512_set1_ps(scale);
+        for (; j + 16 <= length; j += 16) {
+            for (int r = 0; r < 16; r++) {
+                const uint16_t *k = (const uint16_t *)(keys + (size_t)(j + r) * stride);
+                for (int64_t d = 0; d < size; d += 16) _mm512_store_ps(widened + r * size + d, ck_group_load16(k + d));
+            }
+            for (int h = 0; h < heads; h++) {
+                const float *qh = q + h * q_stride;
+                __m512 acc[16];
+                for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
+                for (int64_t d = 0; d < size; d += 16) {
+                    const __m512 qv = _mm512_loadu_ps(qh + d);
+                    for (int r = 0; r < 16; r++) acc[r] = _mm512_fmadd_ps(qv, _mm512_load_ps(widened + r * size + d), acc[r]);
+                }
+                _mm512_storeu_ps(scores + h * length + j, _mm512_mul_ps(ck_group_hsum16(acc), scales));
+            }
+        }
+    }
+    for (; j < length; j++) {
         const uint16_t *k = (const uint16_t *)(keys + (size_t)j * stride);
         __m512 acc[CK_GROUP_HEADS];
         for (int h = 0; h < heads; h++) acc[h] = _mm512_setzero_ps();

@@ -74,7 +74,9 @@ private struct GroupCase {
 @Suite("Attention of a GQA group over one KV head")
 struct AttentionGroupTests {
     // (size, length, heads): SmolLM2's group of 3, Qwen 0.5B's 7, the 1.5B's 8, one head, odd lengths
-    static let shapes = [(64, 37, 3), (64, 130, 7), (128, 70, 8), (64, 1, 3), (96, 9, 5), (32, 20, 1)]
+    // and lengths around the sixteen-position blocks, the widest blocked head (256) and a wider one
+    static let shapes = [(64, 37, 3), (64, 130, 7), (128, 70, 8), (64, 1, 3), (96, 9, 5), (32, 20, 1),
+                         (64, 16, 2), (64, 32, 4), (256, 33, 3), (320, 18, 2)]
 
     @Test("every level's grouped attention equals scalar attention head by head", arguments: KernelISA.allCases)
     func groupedEqualsHeadByHead(isa: KernelISA) throws {
