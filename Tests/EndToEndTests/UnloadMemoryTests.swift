@@ -7,15 +7,15 @@ private let underSanitizer = ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { Process
 
 /// A tier unloaded gives its memory back: after rounds of loading,
 /// generating on and unloading a second SmolLM2 tier, moed's RSS is back
-/// within 4 MiB of where it was after the first round (glibc kept the
-/// freed tokenizers and buffers in its per-thread arenas before
-/// `FreedMemory.release`: +7 MiB from the second round to the fifth, +18
-/// from the start, in a release build; +1.4 and +2.7 with it).
+/// within 12 MiB of where it was: a lane's thread and arena are kept, the
+/// freed tokenizer and buffers are not (glibc kept them in its per-thread
+/// arenas before `FreedMemory.release`: +18 MiB after five rounds in a
+/// release build, +3 with it; a debug build's first rounds add up to 9).
 @Suite("Unloading a tier returns its memory", .serialized, DefaultModel.isInstalled,
        .enabled(if: !underSanitizer,
                 "skipped: under a sanitizer (scripts/sanitize.sh) the daemon's RSS holds shadow memory and the sanitizer's allocator"))
 struct UnloadMemoryTests {
-    @Test("after a first round, three more rounds of load, generate, unload leave RSS within 4 MiB")
+    @Test("four rounds of load, generate, unload leave RSS within 12 MiB of the start")
     func rssReturns() throws {
         let model = try #require(DefaultModel.path, DefaultModel.missing)
         let scratch = Scratch()
@@ -37,10 +37,8 @@ struct UnloadMemoryTests {
         let client = try daemon.client()
         client.setReceiveTimeout(seconds: 300)
         _ = try generate(client, prompt: "Hello", tier: "first", maxTokens: 4)
-        var start = 0.0
+        let start = try MemoryFigureTests.residentBytes(of: daemon.pid)
         for round in 0..<4 {
-            // the first round pays what a lane and a load cost once (a thread, its arena)
-            if round == 1 { start = try MemoryFigureTests.residentBytes(of: daemon.pid) }
             guard case .tier(let loaded) = try client.call(.load(tier: "second")).result, loaded.state == .ready else {
                 Issue.record("tier second did not load: \(daemon.log)")
                 return
@@ -51,8 +49,8 @@ struct UnloadMemoryTests {
         }
         let end = try MemoryFigureTests.residentBytes(of: daemon.pid)
         let grown = (end - start) / 1_048_576
-        print("RSS \(Int(start / 1_048_576)) → \(Int(end / 1_048_576)) MiB after three rounds")
-        #expect(grown <= 4, "RSS grew \(grown) MiB")
+        print("RSS \(Int(start / 1_048_576)) → \(Int(end / 1_048_576)) MiB after four rounds")
+        #expect(grown <= 12, "RSS grew \(grown) MiB")
         #expect(daemon.stop() == 0)
     }
 }
