@@ -59,23 +59,4 @@ extension VectorOps {
             moe_attend_head_kv(type.c, query, keys, values, strideBytes, Int64(length), Int64(size), scale, scores, out)
         }
     }
-
-    /// `attendHead` for `heads` query heads sharing one KV head (a GQA
-    /// group): query h at `query + h·queryStride`, its output at
-    /// `out + h·outStride`; `scores` holds heads × length floats. Each
-    /// cached row is widened once for all the heads.
-    @inline(__always)
-    public static func attendGroup(_ type: KVCacheType, isa: KernelISA? = nil, query: UnsafePointer<Float>,
-                                   queryStride: Int, heads: Int, keys: UnsafeRawPointer, values: UnsafeRawPointer,
-                                   strideBytes: Int, length: Int, size: Int, scale: Float,
-                                   scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                                   outStride: Int) {
-        if let isa {
-            moe_attend_group_kv_isa(type.c, isa.cValue, query, queryStride, Int64(heads), keys, values, strideBytes,
-                                    Int64(length), Int64(size), scale, scores, out, outStride)
-        } else {
-            moe_attend_group_kv(type.c, query, queryStride, Int64(heads), keys, values, strideBytes, Int64(length),
-                                Int64(size), scale, scores, out, outStride)
-        }
-    }
 }

@@ -326,17 +326,6 @@ void moe_attend_head_kv(moe_kv_type type, const float *q, const void *keys, cons
 void moe_attend_head_kv_isa(moe_kv_type type, moe_isa isa, const float *q, const void *keys, const void *values,
                             size_t stride, int64_t length, int64_t size, float scale, float *scores, float *out);
 
-// moe_attend_head_kv for `heads` query heads sharing one KV head (streams9):
-// query h at q + h·q_stride, output at out + h·out_stride; `scores` holds
-// heads × length floats. Each cached row is read once for all the heads.
-void moe_attend_group_kv(moe_kv_type type, const float *q, size_t q_stride, int64_t heads, const void *keys,
-                         const void *values, size_t stride, int64_t length, int64_t size, float scale, float *scores,
-                         float *out, size_t out_stride);
-// The same with the code for `isa` (which the CPU must support), for tests.
-void moe_attend_group_kv_isa(moe_kv_type type, moe_isa isa, const float *q, size_t q_stride, int64_t heads,
-                             const void *keys, const void *values, size_t stride, int64_t length, int64_t size,
-                             float scale, float *scores, float *out, size_t out_stride);
-
 // A pause hint for spin-wait loops (the thread pool's), so a spinning
 // thread yields pipeline resources to its sibling hyperthread.
 static inline void moe_cpu_relax(void) {

@@ -96,12 +96,10 @@ extension Transformer {
 
     /// Causal grouped-query attention of every (token, head) over its
     /// sequence's cached positions first...position — first is 0, or the
-    /// start of the sliding window in a local layer — split across threads
-    /// by runs of query heads that share a KV head, so each cached row is
-    /// read once per run, not once per head (`attendGroup`).
+    /// start of the sliding window in a local layer — split across threads.
     private func attend(layer: Int, batch: [BatchEntry]) {
         let h = hyperparameters, s = state, plan = plan
-        let size = h.headSize, qWidth = h.qWidth
+        let heads = h.headCount, size = h.headSize, qWidth = h.qWidth
         let group = h.headCount / h.kvHeadCount
         let type = cache.type, rowBytes = cache.rowBytes, headBytes = type.rowBytes(size)
         let keys = batch.map { UnsafeRawPointer(cache.keys(layer: layer, sequence: $0.sequence)) }
@@ -109,45 +107,26 @@ extension Transformer {
         let positions = batch.map(\.position)
         let firsts = positions.map { plan.firstAttended(layer: layer, position: $0) }
         let maxLength = zip(positions, firsts).map { $0 - $1 + 1 }.max() ?? 1
-        let run = Self.headsPerRun(group: group, tasks: batch.count * h.kvHeadCount, threads: compute.pool.threadCount)
-        let runsPerGroup = (group + run - 1) / run
-        let runsPerToken = h.kvHeadCount * runsPerGroup
-        compute.parallelFor(batch.count * runsPerToken) { tasks in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: run * maxLength) { scores in
+        compute.parallelFor(batch.count * heads) { tasks in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLength) { scores in
                 for task in tasks {
-                    let t = task / runsPerToken, kvHead = task % runsPerToken / runsPerGroup
-                    let firstHead = kvHead * group + task % runsPerGroup * run
-                    let heads = min(run, (kvHead + 1) * group - firstHead)
-                    let offset = firsts[t] * rowBytes + kvHead * headBytes
-                    let query = s.q + t * qWidth + firstHead * size, out = s.attention + t * qWidth + firstHead * size
+                    let t = task / heads, head = task % heads
+                    let offset = firsts[t] * rowBytes + (head / group) * headBytes
+                    let query = s.q + t * qWidth + head * size, out = s.attention + t * qWidth + head * size
                     let length = positions[t] - firsts[t] + 1
                     // softmax(q·Kᵀ · scale) · V over the attended positions
                     if let cap = plan.softCap {  // an F32 cache (see `Transformer.init`)
-                        for head in 0..<heads {
-                            attendHeadSoftCapped(query: query + head * size,
-                                                 keys: (keys[t] + offset).assumingMemoryBound(to: Float.self),
-                                                 values: (values[t] + offset).assumingMemoryBound(to: Float.self),
-                                                 stride: rowBytes / MemoryLayout<Float>.size, length: length, size: size,
-                                                 scale: plan.scoreScale, cap: cap, scores: scores.baseAddress!,
-                                                 into: out + head * size)
-                        }
+                        attendHeadSoftCapped(query: query, keys: (keys[t] + offset).assumingMemoryBound(to: Float.self),
+                                             values: (values[t] + offset).assumingMemoryBound(to: Float.self),
+                                             stride: rowBytes / MemoryLayout<Float>.size, length: length, size: size,
+                                             scale: plan.scoreScale, cap: cap, scores: scores.baseAddress!, into: out)
                     } else {
-                        VectorOps.attendGroup(type, query: query, queryStride: size, heads: heads, keys: keys[t] + offset,
-                                              values: values[t] + offset, strideBytes: rowBytes, length: length, size: size,
-                                              scale: plan.scoreScale, scores: scores.baseAddress!, into: out,
-                                              outStride: size)
+                        VectorOps.attendHead(type, query: query, keys: keys[t] + offset, values: values[t] + offset,
+                                             strideBytes: rowBytes, length: length, size: size, scale: plan.scoreScale,
+                                             scores: scores.baseAddress!, into: out)
                     }
                 }
             }
         }
-    }
-
-    /// Query heads one attention task takes from a GQA group: the whole
-    /// group, halved while there would be fewer than two tasks per thread
-    /// (one stream on two threads), so the threads still share the work.
-    static func headsPerRun(group: Int, tasks groups: Int, threads: Int) -> Int {
-        var run = max(1, group)
-        while run > 1, threads > 1, groups * ((group + run - 1) / run) < 2 * threads { run = (run + 1) / 2 }
-        return run
     }
 }
