@@ -21,29 +21,32 @@ struct BytePairEncoder: Sendable {
     private let tokenIDs: [[UInt8]: Int32]
 
     init(tokenIDs: [[UInt8]: Int32], vocabularySize: Int, merges mergeLines: [String]) {
-        var interned = tokenIDs
+        var interned = ByteStringInterner(capacity: tokenIDs.count + mergeLines.count)
+        for (text, id) in tokenIDs { text.withUnsafeBufferPointer { interned.insert($0, id: id) } }
         var nextID = Int32(vocabularySize)
-        func intern(_ text: [UInt8]) -> Int32 {
-            if let id = interned[text] { return id }
-            interned[text] = nextID
-            nextID += 1
-            return nextID - 1
-        }
         var merges: [UInt64: Merge] = [:]
         merges.reserveCapacity(mergeLines.count)
+        var joined: [UInt8] = []
         for (rank, line) in mergeLines.enumerated() {
-            let bytes = Array(line.utf8)
-            // Split at the first space after the first byte, as llama.cpp does.
-            guard bytes.count > 2, let space = bytes[1...].firstIndex(of: 0x20) else { continue }
-            let left = Array(bytes[..<space])
-            let right = Array(bytes[(space + 1)...])
-            let key = BytePairEncoder.key(intern(left), intern(right))
-            if merges[key] == nil {
-                merges[key] = Merge(rank: Int32(rank), result: intern(left + right))
+            var line = line
+            line.withUTF8 { bytes in
+                // Split at the first space after the first byte, as llama.cpp does.
+                guard bytes.count > 2, let space = bytes[1...].firstIndex(of: 0x20) else { return }
+                let left = UnsafeBufferPointer(rebasing: bytes[..<space])
+                let right = UnsafeBufferPointer(rebasing: bytes[(space + 1)...])
+                let key = BytePairEncoder.key(interned.intern(left, next: &nextID), interned.intern(right, next: &nextID))
+                guard merges[key] == nil else { return }
+                joined.removeAll(keepingCapacity: true)
+                joined.append(contentsOf: left)
+                joined.append(contentsOf: right)
+                let result = joined.withUnsafeBufferPointer { interned.intern($0, next: &nextID) }
+                merges[key] = Merge(rank: Int32(rank), result: result)
             }
         }
         self.merges = merges
-        self.byteSymbols = ByteLevel.scalarForByte.map { interned[Array(String($0).utf8)] ?? -1 }
+        self.byteSymbols = ByteLevel.scalarForByte.map { scalar in
+            Array(String(scalar).utf8).withUnsafeBufferPointer { interned.id(of: $0) } ?? -1
+        }
         self.vocabularySize = Int32(vocabularySize)
         self.asciiTokens = (0..<128).map { tokenIDs[[UInt8($0)]] ?? -1 }
         self.tokenIDs = tokenIDs

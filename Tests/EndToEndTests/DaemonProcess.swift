@@ -73,12 +73,12 @@ final class DaemonProcess {
     let notify: NotifyListener
     private let stderrPipe = Pipe()
 
-    init(_ scratch: Scratch, arguments: [String] = []) throws {
+    init(_ scratch: Scratch, arguments: [String] = [], environment extra: [String: String] = [:]) throws {
         self.scratch = scratch
         notify = try NotifyListener(path: scratch.directory + "/notify.sock")
         process.executableURL = URL(fileURLWithPath: Build.path("moed"))
         process.arguments = ["--config", scratch.config] + arguments
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["NOTIFY_SOCKET"] = notify.path
         process.environment = environment
         process.standardError = stderrPipe

@@ -28,8 +28,9 @@ func serviceFigures(socket: String, tier: String, otherTier: String, model: Stri
 
     let prompt = "The history of the printing press begins"
     figures["daemon_tokens_per_second"] = try daemonGeneration(client, tier: tier, prompt: prompt, tokens: tokens)
-    figures["in_process_tokens_per_second"] = try inProcessGeneration(model: model, threads: threads,
-                                                                      prompt: prompt, tokens: tokens)
+    let inProcess = try inProcessGeneration(model: model, threads: threads, prompt: prompt, tokens: tokens)
+    figures["in_process_tokens_per_second"] = inProcess.wall
+    figures["in_process_evaluate_tokens_per_second"] = inProcess.evaluate
     if let daemon = figures["daemon_tokens_per_second"] as? Double, let inProcess = figures["in_process_tokens_per_second"] as? Double,
        inProcess > 0 {
         figures["daemon_vs_in_process"] = daemon / inProcess  // this run's pair; the report takes the median of these
@@ -51,8 +52,15 @@ func serviceFigures(socket: String, tier: String, otherTier: String, model: Stri
         let file = URL(fileURLWithPath: model).resolvingSymlinksInPath().path
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         figures["model_file_bytes"] = size
-        // the bound: file + KV cache + 64 MiB (the cache grows with use; this run's is small)
+        // the bound: file + KV cache + 64 MiB (the cache grows with use: finished
+        // sequences stay cached for prefix reuse, so the KV the tier holds is subtracted too)
         figures["rss_over_file_mib"] = Double(rss - size) / 1_048_576
+        if let reply = try? client.call(.status), case .status(let status) = reply.result,
+           let t = status.tiers.first(where: { $0.name == tier }) {
+            let kv = Int(t.memory.kvCacheBytes)
+            figures["tier_kv_bytes"] = kv
+            figures["rss_over_file_and_kv_mib"] = Double(rss - size - kv) / 1_048_576  // the bound: ≤ 64
+        }
     }
     return figures
 }
@@ -114,13 +122,24 @@ private func concurrentGenerations(socket: String, tier: String, prompt: String,
     return Double(counts.reduce(0, +)) / seconds
 }
 
-/// The same generation in this process (the `moectl run` path).
-private func inProcessGeneration(model: String, threads: Int, prompt: String, tokens: Int) throws -> Double {
+/// The same generation in this process (the `moectl run` path), timed as
+/// the daemon's side is: wall clock from the first text to the end, so
+/// sampling and detokenizing count on both sides (`evaluate`: the
+/// generator's own figure, evaluate calls only, as before 2026-12-06).
+private func inProcessGeneration(model: String, threads: Int, prompt: String,
+                                 tokens: Int) throws -> (wall: Double, evaluate: Double) {
     let lm = try LanguageModel(path: model, options: ModelOptions(threads: threads, contextLength: 4096))
+    lm.transformer.waitForLayout()
     var options = GenerationOptions(maxTokens: tokens)
     options.sampling = .greedy
-    let result = try TextGenerator(model: lm).generate(prompt: lm.tokenize(raw: prompt), options: options)
-    return result.timings.generationTokensPerSecond
+    var first: UInt64?
+    let result = try TextGenerator(model: lm).generate(prompt: lm.tokenize(raw: prompt), options: options) { _ in
+        if first == nil { first = DispatchTime.now().uptimeNanoseconds }
+        return true
+    }
+    let end = DispatchTime.now().uptimeNanoseconds
+    guard let start = first, result.tokens.count > 1, end > start else { return (0, result.timings.generationTokensPerSecond) }
+    return (Double(result.tokens.count - 1) / (Double(end - start) / 1e9), result.timings.generationTokensPerSecond)
 }
 
 private func residentBytes(pid: Int32) -> Int? {

@@ -68,6 +68,20 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+/// CPU seconds the calling thread spent in `body`: at one thread, the
+/// compute a step costs whatever else the machine runs (a shared machine's
+/// wall times swing with its load; CPU time does not, but for the caches).
+func threadCPUSeconds(_ body: () throws -> Void) rethrows -> Double {
+    func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+    let start = now()
+    try body()
+    return now() - start
+}
+
 /// This process's resident memory in bytes (/proc/self/statm), 0 if unknown.
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
@@ -124,9 +138,10 @@ func streams(_ t: Transformer, _ o: Options) throws -> [String: Any] {
         let logits = try t.evaluate(BatchEntry.prompt(prompt, sequence: Int32(s)))
         next[s] = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
     }
-    var elapsed = 0.0, single = 0.0
+    var elapsed = 0.0, single = 0.0, elapsedCPU = 0.0, singleCPU = 0.0
     for _ in 0..<o.tokens {
-        elapsed += try seconds {
+        var stepSeconds = 0.0
+        elapsedCPU += try threadCPUSeconds { stepSeconds = try seconds {
             let batch = (0..<n).map { s in
                 BatchEntry(token: next[s], position: t.cache.length(of: Int32(s)), sequence: Int32(s), wantsLogits: true)
             }
@@ -136,17 +151,21 @@ func streams(_ t: Transformer, _ o: Options) throws -> [String: Any] {
                     next[s] = Sampler.argmax(UnsafeBufferPointer(rebasing: all[s * t.vocabularySize..<(s + 1) * t.vocabularySize]))
                 }
             }
-        }
-        single += try seconds {
+        } }
+        elapsed += stepSeconds
+        singleCPU += try threadCPUSeconds { stepSeconds = try seconds {
             let logits = try t.evaluate([BatchEntry(token: next[n], position: t.cache.length(of: lone), sequence: lone,
                                                     wantsLogits: true)])
             next[n] = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
-        }
+        } }
+        single += stepSeconds
     }
     let oneStream = Double(o.tokens) / single
     let total = n * o.tokens
     return ["streams": n, "tokens": total, "seconds": elapsed, "tokens_per_second": Double(total) / elapsed,
-            "single_tokens_per_second": oneStream, "vs_single": Double(total) / elapsed / oneStream]
+            "single_tokens_per_second": oneStream, "vs_single": Double(total) / elapsed / oneStream,
+            // the calling thread's CPU time: at one thread, the ratio without the machine's load
+            "cpu_vs_single": Double(n) * singleCPU / max(elapsedCPU, 1e-9)]
 }
 
 /// The kernel level every product of this process runs at.
@@ -191,11 +210,14 @@ if options.verb == "kernels" {
 do {
     let context = max(options.prompt + options.tokens + options.streams + 8, options.tokens + 16)
     var lm: LanguageModel!
-    // load time includes repacking the weights (MOED_REPACK); RSS is read after the load
+    // load time: to ready, repacking the weights (MOED_REPACK) when it runs at load; RSS is read after the layout
     let loadSeconds = try seconds {
         lm = try LanguageModel(path: options.model,
                                options: ModelOptions(threads: options.threads, contextLength: context, maxBatch: 512))
     }
+    // a large file's layout is prepared after it is ready (ModelOptions.repackAfterLoadBytes):
+    // the figures are taken once every matrix is in its final layout
+    let layoutSeconds = try seconds { lm.transformer.waitForLayout() }
     let loadedRSS = residentBytes()
     if let k = options.expertsUsed { try lm.transformer.setExpertsUsed(k) }
     // the dense files' layout is made in the load; an MoE's routed experts
@@ -216,7 +238,8 @@ do {
     result["figure"] = options.verb
     result["threads"] = options.threads
     result["isa"] = kernelISA
-    result["load_seconds"] = loadSeconds
+    result["load_seconds"] = loadSeconds  // to ready
+    result["layout_seconds"] = loadSeconds + layoutSeconds  // to every matrix in its final layout
     result["prepare_seconds"] = prepareSeconds
     result["experts_prepared"] = prepared
     result["loaded_rss_bytes"] = loadedRSS

@@ -40,15 +40,32 @@ public struct ModelOptions: Sendable, Equatable {
     public var repacksWeights: Bool
     /// Element type of the KV cache (F16 unless asked otherwise).
     public var kvType: KVCacheType
+    /// Repacks of more bytes than this run after the model is ready, on a
+    /// thread of their own, while it serves from the mapped weights
+    /// (`LayoutPreparation`); smaller ones (SmolLM2's 66 MB: about 45 ms)
+    /// run during the load, so the model computes in one layout from its
+    /// first token. 256 MiB unless `MOED_REPACK_AFTER_LOAD_MIB` says
+    /// otherwise (0: always after load).
+    public var repackAfterLoadBytes: Int
 
     public init(threads: Int = 1, contextLength: Int = 0, maxBatch: Int = 256,
-                repacksWeights: Bool = ModelOptions.repackingDefault, kvType: KVCacheType = .standard) {
+                repacksWeights: Bool = ModelOptions.repackingDefault, kvType: KVCacheType = .standard,
+                repackAfterLoadBytes: Int = ModelOptions.repackAfterLoadDefault) {
         self.threads = max(1, threads)
         self.contextLength = max(0, contextLength)
         self.maxBatch = max(1, maxBatch)
         self.repacksWeights = repacksWeights
         self.kvType = kvType
+        self.repackAfterLoadBytes = max(0, repackAfterLoadBytes)
     }
+
+    /// 256 MiB, or `MOED_REPACK_AFTER_LOAD_MIB` (read once per process).
+    public static let repackAfterLoadDefault: Int = {
+        guard let value = getenv("MOED_REPACK_AFTER_LOAD_MIB"), let mib = Int(String(cString: value)), mib >= 0 else {
+            return 256 << 20
+        }
+        return mib << 20
+    }()
 
     /// `MOED_REPACK=0` turns repacking off (for comparisons, and as an
     /// escape hatch); read once per process.

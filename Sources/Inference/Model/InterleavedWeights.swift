@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,11 +6,14 @@ import Darwin
 #endif
 
 /// Bytes of one model's private weight copies alive now, for its memory
-/// figures (`Transformer.weightBytes`). Written while the model loads or
-/// repacks an expert, on the thread that evaluates it.
+/// figures (`Transformer.weightBytes`). Written while the model loads, on
+/// the thread repacking its layout after load, and when an expert is
+/// repacked; read from any thread.
 final class CopyLedger: @unchecked Sendable {
-    private(set) var bytes = 0
-    func add(_ count: Int) { bytes += count }
+    private let lock = NSLock()
+    private var total = 0
+    var bytes: Int { lock.withLock { total } }
+    func add(_ count: Int) { lock.withLock { total += count } }
 }
 
 /// A private copy of a weight matrix (repacked at load, `Linear.interleaved`):

@@ -8,12 +8,13 @@ struct Linear {
     let type: GGMLType
     let inputs: Int
     let outputs: Int
-    let data: UnsafeRawPointer
-    /// `.interleaved8` when `data` is a private copy (`interleaved`), made at
-    /// load or, for a routed expert, on its first pick (`ExpertBank`).
-    let layout: WeightLayout
-    /// Owns `data` when it is not the file's mapping.
-    let storage: InterleavedWeights?
+    /// Where the weights are: the file's mapping, or a private copy in the
+    /// interleaved layout made at load, after load (`LayoutPreparation`)
+    /// or, for a routed expert, on its first pick (`ExpertBank`).
+    let weights: WeightSlot
+    var data: UnsafeRawPointer { weights.data }
+    /// `.interleaved8` when `data` is a private copy (`interleaved`).
+    var layout: WeightLayout { weights.layout }
 
     /// Checks at load time that this engine can multiply the tensor, so
     /// products in the forward pass cannot fail on the file's account.
@@ -29,16 +30,13 @@ struct Linear {
         self.type = tensor.type
         self.inputs = tensor.rowLength
         self.outputs = rows ?? tensor.rowCount
-        self.data = data
-        self.layout = .ggml
-        self.storage = nil
+        self.weights = WeightSlot(mapped: data)
     }
 
     private init(_ other: Linear, interleavedIn storage: InterleavedWeights) {
         (name, type, inputs, outputs) = (other.name, other.type, other.inputs, other.outputs)
-        data = UnsafeRawPointer(storage.bytes)
-        layout = .interleaved8
-        self.storage = storage
+        weights = WeightSlot(mapped: other.data)
+        weights.install(storage)
     }
 
     /// This matrix copied into the interleaved layout (eight rows per group,
@@ -46,19 +44,33 @@ struct Linear {
     /// no such layout, or its rows are not a multiple of eight. Runs of
     /// groups are copied on `pool`'s threads.
     func interleaved(pool: ThreadPool, ledger: CopyLedger? = nil) -> Linear? {
-        let group = QuantKernel.interleavedRows
+        guard let storage = interleavedCopy(pool: pool, ledger: ledger) else { return nil }
+        return Linear(self, interleavedIn: storage)
+    }
+
+    /// Whether `interleavedCopy` can make a copy of this matrix.
+    var canInterleave: Bool {
         guard layout == .ggml, let kernel = KernelTable.best[type], kernel.canInterleave,
-              outputs > 0, outputs % group == 0,
-              let rowBytes = kernel.rowBytes(count: inputs),
+              outputs > 0, outputs % QuantKernel.interleavedRows == 0 else { return false }
+        return kernel.rowBytes(count: inputs) != nil
+    }
+
+    /// This matrix's bytes copied into the interleaved layout, or nil (see
+    /// `interleaved`); runs of groups are copied on `pool`'s threads, or on
+    /// the calling thread without one (a repack after load, `LayoutPreparation`).
+    func interleavedCopy(pool: ThreadPool?, ledger: CopyLedger? = nil) -> InterleavedWeights? {
+        let group = QuantKernel.interleavedRows
+        guard canInterleave, let kernel = KernelTable.best[type], let rowBytes = kernel.rowBytes(count: inputs),
               let storage = InterleavedWeights(byteCount: outputs * rowBytes, ledger: ledger)
         else { return nil }
         // group k starts 8k rows in, in both layouts
         let source = data, destination = storage.bytes, columns = inputs
-        pool.parallelFor(outputs / group, grain: 16) { groups in
+        let copy = { (groups: Range<Int>) in
             let offset = groups.lowerBound * group * rowBytes
             kernel.interleave(source + offset, into: destination + offset, rows: groups.count * group, count: columns)
         }
-        return Linear(self, interleavedIn: storage)
+        if let pool { pool.parallelFor(outputs / group, grain: 16, copy) } else { copy(0..<outputs / group) }
+        return storage
     }
 
     /// y[m × outputs] = x[m × inputs] · Wᵀ

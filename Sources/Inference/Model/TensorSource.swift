@@ -11,9 +11,20 @@ struct TensorSource {
     var repacksWeights = false
     var pool: ThreadPool? = nil
     /// Counts the copies made here and by expert banks built from here.
-    let ledger = CopyLedger()
+    let ledger: CopyLedger
     /// The working memory every MoE layer built from here shares.
     let expertScratch = ExpertScratchShelf()
+    /// The matrices to copy into their interleaved layout once every
+    /// tensor is read (`Transformer.init` runs it now or after load).
+    let layout: LayoutPreparation
+
+    init(file: GGUFFile, repacksWeights: Bool = false, pool: ThreadPool? = nil) {
+        self.file = file
+        self.repacksWeights = repacksWeights
+        self.pool = pool
+        ledger = CopyLedger()
+        layout = LayoutPreparation(file: file, ledger: ledger)
+    }
 
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
 
@@ -24,18 +35,16 @@ struct TensorSource {
 
     /// A weight matrix applied as y = W·x, stored [outputs × inputs]
     /// (ggml shape [inputs, outputs]). With `repacksWeights`, a matrix whose
-    /// kernel has an interleaved layout is copied into it, and the mapped
-    /// pages it came from are given back (the file's bytes stay readable);
-    /// `mayRepack: false` keeps a tensor that is also read row by row (a
-    /// tied token embedding) as it is.
+    /// kernel has an interleaved layout is queued to be copied into it
+    /// (`layout`), and the mapped pages it came from are given back then
+    /// (the file's bytes stay readable); `mayRepack: false` keeps a tensor
+    /// that is also read row by row (a tied token embedding) as it is.
     func linear(_ name: String, inputs: Int, outputs: Int, mayRepack: Bool = true) throws -> Linear {
         let t = try info(name)
         try expectShape(t, [inputs, outputs])
         let linear = try Linear(name: name, tensor: t, data: file.data(of: t).baseAddress!)
-        guard repacksWeights, mayRepack, let pool,
-              let repacked = linear.interleaved(pool: pool, ledger: ledger) else { return linear }
-        file.dropPages(of: t)
-        return repacked
+        if repacksWeights, mayRepack { layout.add(linear, pagesOf: t) }
+        return linear
     }
 
     /// Consecutive blocks of rows of one fused matrix (Phi-3's `attn_qkv`
@@ -51,8 +60,8 @@ struct TensorSource {
         var first = 0
         var parts: [Linear] = []
         for (i, rows) in outputs.enumerated() {
-            var part = try Linear(name: "\(name)[\(i)]", tensor: t, data: base + first * rowBytes, rows: rows)
-            if repacksWeights, let pool, let repacked = part.interleaved(pool: pool) { part = repacked }
+            let part = try Linear(name: "\(name)[\(i)]", tensor: t, data: base + first * rowBytes, rows: rows)
+            if repacksWeights { layout.add(part, pagesOf: nil) }
             parts.append(part)
             first += rows
         }

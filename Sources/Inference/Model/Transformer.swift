@@ -15,6 +15,8 @@ public final class Transformer {
     let file: GGUFFile
     /// The private weight copies made at load and by expert repacks.
     let copies: CopyLedger
+    /// The interleaved copies still to be made after load, if any.
+    let layout: LayoutPreparation
 
     // Weights.
     let tokenEmbedding: EmbeddingTable   // token_embd    [embedding × vocabulary]
@@ -37,6 +39,7 @@ public final class Transformer {
         let d = h.embeddingSize
         self.file = file
         copies = source.ledger
+        layout = source.layout
         self.hyperparameters = h
         self.architecture = a
         self.options = options
@@ -59,7 +62,17 @@ public final class Transformer {
         self.compute = compute
         state = RunState(shape: h, maxBatch: options.maxBatch, feedForwardSize: layers.map(\.feedForward.hiddenSize).max() ?? 0)
         self.plan = plan
+        if layout.byteCount > options.repackAfterLoadBytes { layout.start() } else { layout.runNow(pool: compute.pool) }
     }
+
+    deinit { layout.cancel() }
+
+    /// Matrices still waiting for their interleaved copy (made after load
+    /// for a large file; 0 once every matrix is in its final layout).
+    public var layoutPendingMatrices: Int { layout.pendingCount }
+
+    /// Waits until every matrix is in its final layout (tests, benchmarks).
+    public func waitForLayout() { layout.wait() }
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }
 
@@ -73,8 +86,11 @@ public final class Transformer {
     /// Bytes of the weights as held: the pages of the mapped file this
     /// process has resident (a MoE file's unused experts are never read in;
     /// a repacked matrix gives its pages back), plus the private copies.
-    /// Where residency cannot be read, the whole file counts.
-    public var weightBytes: Int { (file.residentBytes ?? file.fileSize) + copies.bytes }
+    /// Where residency cannot be read, the whole file counts. While the
+    /// layout is prepared after load, the copies still to be made count
+    /// too, so the figure taken when the model becomes ready (the
+    /// daemon's memory account) bounds what it will hold.
+    public var weightBytes: Int { (file.residentBytes ?? file.fileSize) + copies.bytes + layout.byteCount }
 
     /// Evaluates `batch` and returns the logits of the entries that want them,
     /// one row of `vocabularySize` values each, in batch order.
@@ -89,6 +105,10 @@ public final class Transformer {
     /// entry that wants logits.
     public func evaluate(_ batch: [BatchEntry], logits: UnsafeMutablePointer<Float>) throws {
         try validate(batch)
+        // no copy made after load is swapped in while this pass reads the weights
+        layout.evaluateLock.lock()
+        defer { layout.evaluateLock.unlock() }
+        layout.installFinished()
         var written = 0
         var start = 0
         while start < batch.count {

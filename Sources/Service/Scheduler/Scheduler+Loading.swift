@@ -136,6 +136,7 @@ extension Scheduler {
         environment.executor.run(lane: tier.name, {
             if let model { release(retired, model: model, cache: nil) }
             model?.close()
+            FreedMemory.release()
         }, done: { [self] in
             tier.isJobInFlight = false
             tier.move(to: .unloaded)

@@ -1,0 +1,130 @@
+import Foundation
+import GGUF
+import Kernels
+
+/// The interleaved copies of a model's matrices (`Linear.interleaved`),
+/// made either during the load or after it, on a thread of its own, while
+/// the model already serves from the mapped weights.
+///
+/// After load, each copy is made whole before it is installed, and is
+/// installed only under the model's evaluate lock: by this thread when it
+/// can take the lock at once, else by the next evaluate, which installs
+/// every finished copy before it computes. Each matrix's mapped pages are
+/// given back right after its swap, so the resident total stays at about
+/// one copy of the weights (plus the one matrix being copied).
+final class LayoutPreparation: @unchecked Sendable {
+    /// A matrix to copy, and the file range its mapped pages come from
+    /// (nil for a part of a fused tensor, whose pages are shared).
+    struct Item {
+        let linear: Linear
+        let tensor: GGUFTensorInfo?
+    }
+
+    private let file: GGUFFile
+    private let ledger: CopyLedger
+    /// Held by `Transformer.evaluate` for a whole pass, and by this
+    /// thread while it swaps copies in.
+    let evaluateLock = NSLock()
+    private let queueLock = NSLock()
+    // Guarded by queueLock.
+    private var items: [Item]
+    private var finished: [(Item, InterleavedWeights)] = []
+    private var remaining: Int
+    private var inFlightBytes = 0
+    private var cancelled = false
+    private let done = DispatchSemaphore(value: 0)
+
+    init(file: GGUFFile, ledger: CopyLedger) {
+        self.file = file
+        self.ledger = ledger
+        items = []
+        remaining = 0
+    }
+
+    /// A matrix to copy into its interleaved layout (while the model loads).
+    func add(_ linear: Linear, pagesOf tensor: GGUFTensorInfo?) {
+        guard linear.canInterleave else { return }
+        queueLock.withLock {
+            items.append(Item(linear: linear, tensor: tensor))
+            remaining += 1
+        }
+    }
+
+    /// Bytes of the copies not yet finished (the one being made may be
+    /// counted by the ledger as well): before `start`, all of them.
+    var byteCount: Int { queueLock.withLock { items.reduce(inFlightBytes) { $0 + $1.linear.byteCount } } }
+
+    /// Matrices not yet in their interleaved layout.
+    var pendingCount: Int { queueLock.withLock { remaining } }
+
+    /// Copies and installs every matrix now, on `pool`'s threads (a load
+    /// that prepares its layout before it is ready).
+    func runNow(pool: ThreadPool) {
+        let all = queueLock.withLock { () -> [Item] in
+            defer { items = [] }
+            return items
+        }
+        for item in all {
+            if let copy = item.linear.interleavedCopy(pool: pool, ledger: ledger) { install(item, copy) }
+        }
+        queueLock.withLock { remaining = 0 }
+        done.signal()
+    }
+
+    /// Starts the copies on a background thread.
+    func start() {
+        let thread = Thread { [self] in work() }
+        thread.name = "moed-layout"
+        thread.start()
+    }
+
+    /// Stops after the matrix being copied (the model is going away).
+    func cancel() { queueLock.withLock { cancelled = true } }
+
+    /// Waits until every matrix is in its final layout.
+    func wait() {
+        done.wait()
+        done.signal()  // a second wait does not block
+    }
+
+    /// Installs the copies finished so far; the caller holds `evaluateLock`.
+    func installFinished() {
+        let ready = queueLock.withLock { () -> [(Item, InterleavedWeights)] in
+            defer { finished = [] }
+            return finished
+        }
+        for (item, copy) in ready { install(item, copy) }
+    }
+
+    private func work() {
+        while let item = nextItem() {
+            let copy = item.linear.interleavedCopy(pool: nil, ledger: ledger)
+            queueLock.withLock {
+                if let copy { finished.append((item, copy)) } else { remaining -= 1 }
+                inFlightBytes = 0
+            }
+            if evaluateLock.try() {
+                installFinished()
+                evaluateLock.unlock()
+            }
+        }
+        // the last copies, if an evaluate held the lock: wait for it
+        evaluateLock.withLock { installFinished() }
+        done.signal()
+    }
+
+    private func nextItem() -> Item? {
+        queueLock.withLock {
+            guard !cancelled, !items.isEmpty else { return nil }
+            let item = items.removeFirst()
+            inFlightBytes = item.linear.byteCount
+            return item
+        }
+    }
+
+    private func install(_ item: Item, _ copy: InterleavedWeights) {
+        item.linear.weights.install(copy)
+        if let tensor = item.tensor { file.dropPages(of: tensor) }
+        queueLock.withLock { remaining -= 1 }
+    }
+}
