@@ -19,8 +19,12 @@ struct ExpertRepackTests {
         return m
     }
 
-    static func load(_ path: String, repacking: Bool, threads: Int = 1) throws -> Transformer {
-        try Transformer(file: GGUFFile(path: path), options: ModelOptions(threads: threads, maxBatch: 64, repacksWeights: repacking, kvType: .f32))
+    /// First-pick repacking only, unless `preparing`: then the layout
+    /// thread repacks the experts not yet picked once the model is ready.
+    static func load(_ path: String, repacking: Bool, threads: Int = 1, preparing: Bool = false) throws -> Transformer {
+        try Transformer(file: GGUFFile(path: path),
+                        options: ModelOptions(threads: threads, maxBatch: 64, repacksWeights: repacking, kvType: .f32,
+                                              preparesExperts: preparing))
     }
 
     static func banks(_ t: Transformer) -> [ExpertBank] {
@@ -80,6 +84,32 @@ struct ExpertRepackTests {
         let b = try mapped.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
         #expect(a.count == b.count)
         #expect(RepackTests.difference(a, b) <= 1e-4)
+    }
+
+    @Test("The layout thread repacks every expert after load while the model evaluates; logits stay the mapped experts'",
+          arguments: [1, 2])
+    func preparedAfterLoad(threads: Int) throws {
+        let path = try Self.model().write(named: "moe-repack-after-load")
+        let prepared = try Self.load(path, repacking: true, threads: threads, preparing: true)
+        let mapped = try Self.load(path, repacking: false, threads: threads)
+        // evaluated at once, racing the layout thread: every pass sees each
+        // expert whole, in one layout or the other
+        var a = try prepared.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
+        var b = try mapped.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
+        for step in 0..<8 {
+            let entry = [BatchEntry(token: Int32(65 + 7 * step), position: Self.prompt.count + step, wantsLogits: true)]
+            a += try prepared.evaluate(entry)
+            b += try mapped.evaluate(entry)
+        }
+        prepared.waitForLayout()
+        #expect(Self.banks(prepared).allSatisfy { $0.repackedCount == 64 }, "every expert repacked, picked or not")
+        #expect(prepared.prepareExperts() == 0, "nothing left for an explicit call")
+        // and a step with every expert in the interleaved layout
+        let entry = [BatchEntry(token: 66, position: Self.prompt.count + 8, wantsLogits: true)]
+        a += try prepared.evaluate(entry)
+        b += try mapped.evaluate(entry)
+        #expect(a.count == b.count)
+        #expect(RepackTests.difference(a, b) <= 1e-4, "threads \(threads)")
     }
 
     @Test("The shared expert is repacked at load with the dense matrices; its model's logits match")

@@ -15,9 +15,10 @@ import Kernels
 //   moebench kernels --model F     (single-thread decode kernel speeds)
 //   moebench system                (the kernel level this process runs: {"isa": ...})
 //
-// An MoE's routed experts are repacked before the figure, untimed
-// ("prepare_seconds"), as a dense file's matrices are in the load; with
-// `--cold-experts yes` they are repacked on first pick, inside the figure.
+// An MoE's routed experts are repacked on the layout thread after load, as
+// in moed (ModelOptions.preparesExperts), and the figure waits for it,
+// untimed ("layout_seconds"); with `--cold-experts yes` that thread leaves
+// them alone and they are repacked on first pick, inside the figure.
 //
 // Every result names the kernel level it ran at ("isa"): KernelTable.best,
 // the highest level the CPU has, lowered by MOED_KERNEL_ISA.
@@ -213,18 +214,15 @@ do {
     // load time: to ready, repacking the weights (MOED_REPACK) when it runs at load; RSS is read after the layout
     let loadSeconds = try seconds {
         lm = try LanguageModel(path: options.model,
-                               options: ModelOptions(threads: options.threads, contextLength: context, maxBatch: 512))
+                               options: ModelOptions(threads: options.threads, contextLength: context, maxBatch: 512,
+                                                     preparesExperts: !options.coldExperts))
     }
-    // a large file's layout is prepared after it is ready (ModelOptions.repackAfterLoadBytes):
-    // the figures are taken once every matrix is in its final layout
+    // a large file's layout, and an MoE's routed experts, are prepared after it is ready
+    // (ModelOptions.repackAfterLoadBytes, .preparesExperts): the figures are taken once
+    // every matrix is in its final layout
     let layoutSeconds = try seconds { lm.transformer.waitForLayout() }
     let loadedRSS = residentBytes()
     if let k = options.expertsUsed { try lm.transformer.setExpertsUsed(k) }
-    // the dense files' layout is made in the load; an MoE's routed experts
-    // are repacked on first pick, so without this the timed tokens would
-    // pay for the copies (--cold-experts measures that)
-    var prepared = 0
-    let prepareSeconds = try seconds { if !options.coldExperts { prepared = lm.transformer.prepareExperts() } }
     var result: [String: Any]
     switch options.verb {
     case "decode": result = try decode(lm.transformer, options)
@@ -240,8 +238,6 @@ do {
     result["isa"] = kernelISA
     result["load_seconds"] = loadSeconds  // to ready
     result["layout_seconds"] = loadSeconds + layoutSeconds  // to every matrix in its final layout
-    result["prepare_seconds"] = prepareSeconds
-    result["experts_prepared"] = prepared
     result["loaded_rss_bytes"] = loadedRSS
     result["final_rss_bytes"] = residentBytes()
     report(result)

@@ -47,16 +47,21 @@ public struct ModelOptions: Sendable, Equatable {
     /// first token. 256 MiB unless `MOED_REPACK_AFTER_LOAD_MIB` says
     /// otherwise (0: always after load).
     public var repackAfterLoadBytes: Int
+    /// Whether an MoE model's routed experts are repacked on its layout
+    /// thread once it is ready (on by default), or only on each expert's
+    /// first pick, inside the forward pass that picks it (`ExpertBank`).
+    public var preparesExperts: Bool
 
     public init(threads: Int = 1, contextLength: Int = 0, maxBatch: Int = 256,
                 repacksWeights: Bool = ModelOptions.repackingDefault, kvType: KVCacheType = .standard,
-                repackAfterLoadBytes: Int = ModelOptions.repackAfterLoadDefault) {
+                repackAfterLoadBytes: Int = ModelOptions.repackAfterLoadDefault, preparesExperts: Bool = true) {
         self.threads = max(1, threads)
         self.contextLength = max(0, contextLength)
         self.maxBatch = max(1, maxBatch)
         self.repacksWeights = repacksWeights
         self.kvType = kvType
         self.repackAfterLoadBytes = max(0, repackAfterLoadBytes)
+        self.preparesExperts = preparesExperts
     }
 
     /// 256 MiB, or `MOED_REPACK_AFTER_LOAD_MIB` (read once per process).

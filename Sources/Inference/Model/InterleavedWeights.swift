@@ -16,7 +16,7 @@ final class CopyLedger: @unchecked Sendable {
     func add(_ count: Int) { lock.withLock { total += count } }
 }
 
-/// A private copy of a weight matrix (repacked at load, `Linear.interleaved`):
+/// A private copy of a weight matrix (repacked at load, `Linear.interleavedCopy`):
 /// pages of its own, unmapped with the last `Linear` holding it.
 final class InterleavedWeights: @unchecked Sendable {
     // Written once while repacking, read-only afterwards.

@@ -2,7 +2,7 @@ import Foundation
 import GGUF
 import Kernels
 
-/// The interleaved copies of a model's matrices (`Linear.interleaved`),
+/// The interleaved copies of a model's matrices (`Linear.interleavedCopy`),
 /// made either during the load or after it, on a thread of its own, while
 /// the model already serves from the mapped weights.
 ///
@@ -12,6 +12,11 @@ import Kernels
 /// every finished copy before it computes. Each matrix's mapped pages are
 /// given back right after its swap, so the resident total stays at about
 /// one copy of the weights (plus the one matrix being copied).
+///
+/// Then, with `ModelOptions.preparesExperts`, the routed experts of an MoE
+/// model that no token has picked yet (`ExpertBank`), one expert at a time:
+/// copied without the lock, installed under it, so a request is held up by
+/// one install at most, and its first tokens do not pay for the copies.
 final class LayoutPreparation: @unchecked Sendable {
     /// A matrix to copy, and the file range its mapped pages come from
     /// (nil for a part of a fused tensor, whose pages are shared).
@@ -32,6 +37,11 @@ final class LayoutPreparation: @unchecked Sendable {
     private var remaining: Int
     private var inFlightBytes = 0
     private var cancelled = false
+    /// The MoE layers' expert banks (registered while the model is built).
+    private var banks: [ExpertBank] = []
+    /// Bytes of expert copies the layout thread has still to make or
+    /// settle (an expert first picked meanwhile is counted until then).
+    private var expertBytesPending = 0
     private let done = DispatchSemaphore(value: 0)
 
     init(file: GGUFFile, ledger: CopyLedger) {
@@ -50,15 +60,24 @@ final class LayoutPreparation: @unchecked Sendable {
         }
     }
 
+    /// An MoE layer's routed experts, to repack after load (`start(preparingExperts:)`).
+    func add(experts bank: ExpertBank) {
+        queueLock.withLock { banks.append(bank) }
+    }
+
     /// Bytes of the copies not yet finished (the one being made may be
-    /// counted by the ledger as well): before `start`, all of them.
-    var byteCount: Int { queueLock.withLock { items.reduce(inFlightBytes) { $0 + $1.linear.byteCount } } }
+    /// counted by the ledger as well): before `start`, all of them, but
+    /// the experts only once `start` has taken them on.
+    var byteCount: Int {
+        queueLock.withLock { items.reduce(inFlightBytes + expertBytesPending) { $0 + $1.linear.byteCount } }
+    }
 
     /// Matrices not yet in their interleaved layout.
     var pendingCount: Int { queueLock.withLock { remaining } }
 
     /// Copies and installs every matrix now, on `pool`'s threads (a load
-    /// that prepares its layout before it is ready).
+    /// that prepares its layout before it is ready); `start` still follows,
+    /// for the experts.
     func runNow(pool: ThreadPool) {
         let all = queueLock.withLock { () -> [Item] in
             defer { items = [] }
@@ -68,11 +87,18 @@ final class LayoutPreparation: @unchecked Sendable {
             if let copy = item.linear.interleavedCopy(pool: pool, ledger: ledger) { install(item, copy) }
         }
         queueLock.withLock { remaining = 0 }
-        done.signal()
     }
 
-    /// Starts the copies on a background thread.
-    func start() {
+    /// Starts the copies left (after `runNow`, only the experts', if any)
+    /// on a background thread; with `preparingExperts` false, experts are
+    /// repacked only on their first pick.
+    func start(preparingExperts: Bool) {
+        let idle = queueLock.withLock { () -> Bool in
+            if !preparingExperts { banks = [] }
+            expertBytesPending = banks.reduce(0) { $0 + $1.count * $1.copyBytesPerExpert }
+            return items.isEmpty && banks.isEmpty
+        }
+        if idle { done.signal(); return }
         let thread = Thread { [self] in work() }
         thread.name = "moed-layout"
         thread.start()
@@ -110,7 +136,24 @@ final class LayoutPreparation: @unchecked Sendable {
         }
         // the last copies, if an evaluate held the lock: wait for it
         evaluateLock.withLock { installFinished() }
+        prepareExperts()
         done.signal()
+    }
+
+    /// Every expert not yet picked, copied here and installed under the
+    /// evaluate lock (held for the install only).
+    private func prepareExperts() {
+        let banks = queueLock.withLock { self.banks }
+        for bank in banks {
+            for e in 0..<bank.count {
+                if queueLock.withLock({ cancelled }) { return }
+                if evaluateLock.withLock({ bank.isPending(e) }) {
+                    let copies = bank.copies(e, pool: nil)
+                    evaluateLock.withLock { bank.install(e, copies) }
+                }
+                queueLock.withLock { expertBytesPending -= bank.copyBytesPerExpert }
+            }
+        }
     }
 
     private func nextItem() -> Item? {

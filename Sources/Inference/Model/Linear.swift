@@ -13,7 +13,7 @@ struct Linear {
     /// or, for a routed expert, on its first pick (`ExpertBank`).
     let weights: WeightSlot
     var data: UnsafeRawPointer { weights.data }
-    /// `.interleaved8` when `data` is a private copy (`interleaved`).
+    /// `.interleaved8` when `data` is a private copy (`interleavedCopy`).
     var layout: WeightLayout { weights.layout }
 
     /// Checks at load time that this engine can multiply the tensor, so
@@ -33,38 +33,37 @@ struct Linear {
         self.weights = WeightSlot(mapped: data)
     }
 
-    private init(_ other: Linear, interleavedIn storage: InterleavedWeights) {
-        (name, type, inputs, outputs) = (other.name, other.type, other.inputs, other.outputs)
-        weights = WeightSlot(mapped: other.data)
-        weights.install(storage)
-    }
-
-    /// This matrix copied into the interleaved layout (eight rows per group,
-    /// `WeightLayout.interleaved8`), or nil when it has none: its kernel has
-    /// no such layout, or its rows are not a multiple of eight. Runs of
-    /// groups are copied on `pool`'s threads.
-    func interleaved(pool: ThreadPool, ledger: CopyLedger? = nil) -> Linear? {
-        guard let storage = interleavedCopy(pool: pool, ledger: ledger) else { return nil }
-        return Linear(self, interleavedIn: storage)
-    }
-
     /// Whether `interleavedCopy` can make a copy of this matrix.
-    var canInterleave: Bool {
-        guard layout == .ggml, let kernel = KernelTable.best[type], kernel.canInterleave,
+    var canInterleave: Bool { layout == .ggml && hasInterleavedLayout }
+
+    /// Whether the matrix's type and shape have an interleaved layout (its
+    /// kernel has one, rows a multiple of eight), whatever is installed.
+    var hasInterleavedLayout: Bool {
+        guard let kernel = KernelTable.best[type], kernel.canInterleave,
               outputs > 0, outputs % QuantKernel.interleavedRows == 0 else { return false }
         return kernel.rowBytes(count: inputs) != nil
     }
 
-    /// This matrix's bytes copied into the interleaved layout, or nil (see
-    /// `interleaved`); runs of groups are copied on `pool`'s threads, or on
+    /// This matrix's bytes copied into the interleaved layout (eight rows per
+    /// group, `WeightLayout.interleaved8`), or nil when it has none: its
+    /// kernel has no such layout, or its rows are not a multiple of eight,
+    /// or a copy is installed already. Runs of groups are copied on `pool`'s threads, or on
     /// the calling thread without one (a repack after load, `LayoutPreparation`).
     func interleavedCopy(pool: ThreadPool?, ledger: CopyLedger? = nil) -> InterleavedWeights? {
+        canInterleave ? mappedCopy(pool: pool, ledger: ledger) : nil
+    }
+
+    /// The file's bytes of this matrix (`WeightSlot.mapped`) copied into the
+    /// interleaved layout, or nil when it has none. Reads nothing that an
+    /// install changes, so it may run while the model evaluates (a routed
+    /// expert's copy made on the layout thread, `ExpertBank.copies`).
+    func mappedCopy(pool: ThreadPool?, ledger: CopyLedger? = nil) -> InterleavedWeights? {
         let group = QuantKernel.interleavedRows
-        guard canInterleave, let kernel = KernelTable.best[type], let rowBytes = kernel.rowBytes(count: inputs),
+        guard hasInterleavedLayout, let kernel = KernelTable.best[type], let rowBytes = kernel.rowBytes(count: inputs),
               let storage = InterleavedWeights(byteCount: outputs * rowBytes, ledger: ledger)
         else { return nil }
         // group k starts 8k rows in, in both layouts
-        let source = data, destination = storage.bytes, columns = inputs
+        let source = weights.mapped, destination = storage.bytes, columns = inputs
         let copy = { (groups: Range<Int>) in
             let offset = groups.lowerBound * group * rowBytes
             kernel.interleave(source + offset, into: destination + offset, rows: groups.count * group, count: columns)

@@ -12,9 +12,13 @@ final class WeightSlot: @unchecked Sendable {
     private(set) var layout: WeightLayout = .ggml
     /// Owns `data` once a copy is installed.
     private var storage: InterleavedWeights?
+    /// The file's bytes, in ggml's layout, whatever is installed later:
+    /// never changes, so a copy can be made from it without the lock.
+    let mapped: UnsafeRawPointer
 
     init(mapped data: UnsafeRawPointer) {
         self.data = data
+        mapped = data
     }
 
     /// Points the matrix at `copy`, a finished interleaved copy of its bytes.

@@ -4,21 +4,25 @@ import Kernels
 /// The routed experts of one MoE layer, read from the file's stacked
 /// `ffn_{gate,up,down}_exps` tensors. With `ModelOptions.repacksWeights`,
 /// each expert's three matrices are copied into the interleaved layout
-/// (`Linear.interleaved`) the first time the router picks it, before its
-/// products run, and the mapped pages of its slices are given back.
+/// (`Linear.interleavedCopy`), and the mapped pages of its slices given
+/// back, either on the model's layout thread after it is ready
+/// (`LayoutPreparation`, with `ModelOptions.preparesExperts`) or, for an
+/// expert the router picks before that thread reaches it, just before its
+/// first products run.
 ///
-/// On first use rather than at load: MoE files can be large and mostly
-/// cold, and repacking every expert would lengthen the load and read (and
-/// keep a copy of) experts that no token may ever pick — which a batch
-/// otherwise never touches.
+/// Not at load: MoE files can be large, and repacking every expert would
+/// lengthen the load (a tier switch) by the copy of weights no token may
+/// have picked yet.
 ///
-/// A class because experts change on first use while the layer's other
-/// weights do not. Only the thread running the forward pass touches it
-/// (one caller evaluates a model at a time), so it takes no locks.
+/// A class because experts change layout while the layer's other weights do
+/// not. The expert list itself never changes: a copy is installed into the
+/// matrix's `WeightSlot`, and only under the model's evaluate lock (held by
+/// the forward pass and by the layout thread while it installs), which also
+/// guards `pending`.
 final class ExpertBank {
-    private(set) var experts: [SwiGLU]
-    /// Per expert: repacking is still to be tried on its first use (all
-    /// false when repacking is off, and once tried, whatever came of it).
+    let experts: [SwiGLU]
+    /// Per expert: repacking is still to be tried (all false when repacking
+    /// is off, and once tried, whatever came of it). Under the evaluate lock.
     private var pending: [Bool]
     private let file: GGUFFile
     private let ledger: CopyLedger
@@ -35,6 +39,7 @@ final class ExpertBank {
         file = source.file
         ledger = source.ledger
         stacks = try names.map { try source.info($0) }
+        if source.repacksWeights { source.layout.add(experts: self) }
     }
 
     var count: Int { experts.count }
@@ -45,6 +50,12 @@ final class ExpertBank {
     /// Bytes of weights one expert's full application reads (the same in either layout).
     var bytesPerExpert: Int { experts.first.map { $0.gate.byteCount + $0.up.byteCount + $0.down.byteCount } ?? 0 }
 
+    /// Bytes of the interleaved copies one expert gets (its matrices whose
+    /// type and shape have that layout).
+    var copyBytesPerExpert: Int {
+        experts.first.map { [$0.gate, $0.up, $0.down].filter(\.hasInterleavedLayout).reduce(0) { $0 + $1.byteCount } } ?? 0
+    }
+
     /// Experts holding at least one matrix in the interleaved layout (for tests and diagnostics).
     var repackedCount: Int { experts.indices.reduce(0) { $0 + (isRepacked($1) ? 1 : 0) } }
 
@@ -54,36 +65,50 @@ final class ExpertBank {
     }
 
     /// Expert `e`, ready to apply: repacked first if this is its first use.
-    /// `pool` is the model's, idle between products, so the copy runs on all its threads.
+    /// `pool` is the model's, idle between products, so the copy runs on all
+    /// its threads. The caller holds the evaluate lock.
     func expert(_ e: Int, pool: ThreadPool) -> SwiGLU {
-        if pending[e] { repack(e, pool: pool) }
+        if pending[e] { install(e, copies(e, pool: pool)) }
         return experts[e]
     }
 
     /// Repacks every expert not yet tried, now, as their first picks would;
-    /// returns how many were. For a caller that would rather pay the copies
-    /// up front (or while idle) than on the first tokens that pick them.
+    /// returns how many were. The caller holds the evaluate lock.
     @discardableResult
     func prepareAll(pool: ThreadPool) -> Int {
         let due = pending.indices.filter { pending[$0] }
-        for e in due { repack(e, pool: pool) }
+        for e in due { install(e, copies(e, pool: pool)) }
         return due.count
     }
 
-    /// Copies each of expert `e`'s matrices that has an interleaved layout
-    /// (the same rules as at load: kernel, rows a multiple of eight) and
-    /// drops the whole pages of its slice of each stack that was copied.
-    /// A matrix that cannot be repacked (or whose copy cannot be allocated)
-    /// stays as mapped; it is not tried again.
-    private func repack(_ e: Int, pool: ThreadPool) {
+    /// Expert `e`'s matrices copied into the interleaved layout (the same
+    /// rules as at load: kernel, rows a multiple of eight), nil for a matrix
+    /// that has none or whose copy cannot be allocated. Reads only the
+    /// mapped bytes, which never change, so it needs no lock: the layout
+    /// thread makes copies while the model evaluates.
+    func copies(_ e: Int, pool: ThreadPool?) -> [InterleavedWeights?] {
+        let x = experts[e]
+        return [x.gate, x.up, x.down].map { $0.mappedCopy(pool: pool, ledger: ledger) }
+    }
+
+    /// Whether expert `e` is still to be repacked. The caller holds the evaluate lock.
+    func isPending(_ e: Int) -> Bool { pending[e] }
+
+    /// Installs `copies` (from `copies(e)`) if expert `e` is still pending
+    /// and gives back the whole pages of its slice of each stack that was
+    /// copied; copies that arrive after the expert's first pick are
+    /// dropped. Either way `e` is not tried again. The caller holds the
+    /// evaluate lock.
+    func install(_ e: Int, _ copies: [InterleavedWeights?]) {
+        guard pending[e] else { return }
         pending[e] = false
-        let old = experts[e]
-        let copies = [old.gate, old.up, old.down].map { $0.interleaved(pool: pool, ledger: ledger) }
-        for (stack, copy) in zip(stacks, copies) where copy != nil {
+        let x = experts[e]
+        for (i, (matrix, copy)) in zip([x.gate, x.up, x.down], copies).enumerated() {
+            guard let copy else { continue }
+            matrix.weights.install(copy)
             // stackedLinear's slicing: experts are equal, contiguous slices
-            let stride = stack.byteCount / experts.count
-            file.dropPages(of: stack, offset: e * stride, count: stride)
+            let stride = stacks[i].byteCount / experts.count
+            file.dropPages(of: stacks[i], offset: e * stride, count: stride)
         }
-        experts[e] = SwiGLU(gate: copies[0] ?? old.gate, up: copies[1] ?? old.up, down: copies[2] ?? old.down)
     }
 }

@@ -40,11 +40,12 @@ extension Transformer {
     /// model's threads; returns how many experts were repacked (0 for a
     /// dense model, or with repacking off). The layout a steady stream of
     /// requests reaches, without its first tokens paying for the copies:
-    /// call it after loading, or while the model is idle. Like evaluation,
-    /// it must not run while another thread evaluates.
+    /// call it after loading, or while the model is idle. It waits for a
+    /// running evaluation (the layout thread does the same work by default,
+    /// one expert at a time: `ModelOptions.preparesExperts`).
     @discardableResult
     public func prepareExperts() -> Int {
-        expertLayers.reduce(0) { $0 + $1.experts.prepareAll(pool: compute.pool) }
+        layout.evaluateLock.withLock { expertLayers.reduce(0) { $0 + $1.experts.prepareAll(pool: compute.pool) } }
     }
 
     /// Bytes of the MoE layers' working memory (one set, shared by them all; 0 for a dense model).
