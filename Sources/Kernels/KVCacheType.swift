@@ -60,3 +60,27 @@ extension VectorOps {
         }
     }
 }
+
+extension VectorOps {
+    /// Prompt attention: `rows` consecutive query positions of one head
+    /// (queries `queryStride` floats apart, outputs `outStride` apart) that
+    /// attend from the same first cached row; row r attends `length + r`
+    /// rows. `scores` holds `blockScratch(length:rows:)` floats.
+    @inline(__always)
+    public static func attendBlock(_ type: KVCacheType, isa: KernelISA? = nil, query: UnsafePointer<Float>,
+                                   queryStride: Int, rows: Int, keys: UnsafeRawPointer, values: UnsafeRawPointer,
+                                   strideBytes: Int, length: Int, size: Int, scale: Float,
+                                   scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                                   outStride: Int) {
+        if let isa {
+            moe_attend_block_kv_isa(type.c, isa.cValue, query, queryStride, Int64(rows), keys, values, strideBytes,
+                                    Int64(length), Int64(size), scale, scores, out, outStride)
+        } else {
+            moe_attend_block_kv(type.c, query, queryStride, Int64(rows), keys, values, strideBytes, Int64(length),
+                                Int64(size), scale, scores, out, outStride)
+        }
+    }
+
+    /// Scratch floats `attendBlock` needs.
+    public static func blockScratch(length: Int, rows: Int) -> Int { 4 * (length + rows) }
+}

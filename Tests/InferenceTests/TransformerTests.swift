@@ -134,3 +134,32 @@ struct TransformerInputTests {
         #expect(error?.description.contains("mamba") == true)
     }
 }
+
+@Suite("Prompt attention blocks in the forward pass")
+struct PromptAttentionBlockTests {
+    static let prompt: [Int32] = [72, 101, 108, 108, 111, 260, 32, 119, 111, 114, 108, 100, 33, 10, 65, 66, 67, 68, 69, 70, 71, 72, 73]
+
+    /// A prompt split as a 6-token prefix then 17 tokens continuing it (F16
+    /// cache, the default) equals the same tokens one at a time.
+    @Test("A prompt continuing a cached prefix equals token-by-token evaluation",
+          arguments: [1, 3, 4, 8])
+    func continuedPromptEqualsIncremental(ratio: Int) throws {
+        var model = SyntheticModel()
+        model.kvHeads = 2
+        model.heads = 2 * ratio
+        model.keyLength = 32
+        let path = try model.write(named: "block-gqa\(ratio)")
+        let batched = try Transformer(file: try GGUFFile(path: path), options: ModelOptions(threads: 2, maxBatch: 64, kvType: .f16))
+        let single = try Transformer(file: try GGUFFile(path: path), options: ModelOptions(threads: 1, maxBatch: 1, kvType: .f16))
+        let prefix = Array(Self.prompt[..<6]), rest = Array(Self.prompt[6...])
+        var all = try batched.evaluate(BatchEntry.prompt(prefix, allLogits: true))
+        all += try batched.evaluate(BatchEntry.prompt(rest, start: prefix.count, allLogits: true))
+        var stepwise: [Float] = []
+        for (i, token) in Self.prompt.enumerated() {
+            stepwise += try single.evaluate([BatchEntry(token: token, position: i, wantsLogits: true)])
+        }
+        try #require(all.count == stepwise.count)
+        let worst = zip(all, stepwise).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-3, "GQA ratio \(ratio): max |batched − stepwise| = \(worst)")
+    }
+}

@@ -327,6 +327,17 @@ void moe_attend_head_kv(moe_kv_type type, const float *q, const void *keys, cons
 void moe_attend_head_kv_isa(moe_kv_type type, moe_isa isa, const float *q, const void *keys, const void *values,
                             size_t stride, int64_t length, int64_t size, float scale, float *scores, float *out);
 
+// Prompt attention for `rows` consecutive query positions of one head that
+// attend from the same first cached row: row r (query q + r·qStride, output
+// out + r·outStride) is moe_attend_head_kv over length + r rows. `scores`
+// holds 4 · (length + rows) floats of scratch.
+void moe_attend_block_kv(moe_kv_type type, const float *q, size_t qStride, int64_t rows, const void *keys,
+                         const void *values, size_t stride, int64_t length, int64_t size, float scale, float *scores,
+                         float *out, size_t outStride);
+void moe_attend_block_kv_isa(moe_kv_type type, moe_isa isa, const float *q, size_t qStride, int64_t rows,
+                             const void *keys, const void *values, size_t stride, int64_t length, int64_t size,
+                             float scale, float *scores, float *out, size_t outStride);
+
 // A pause hint for spin-wait loops (the thread pool's), so a spinning
 // thread yields pipeline resources to its sibling hyperthread.
 static inline void moe_cpu_relax(void) {

@@ -97,6 +97,9 @@ extension Transformer {
     /// Causal grouped-query attention of every (token, head) over its
     /// sequence's cached positions first...position — first is 0, or the
     /// start of the sliding window in a local layer — split across threads.
+    /// Consecutive prompt positions of one sequence that attend from the same
+    /// first row go as blocks of up to `promptBlockRows` rows, which share
+    /// each cached row read (decode rows stay blocks of one).
     private func attend(layer: Int, batch: [BatchEntry]) {
         let h = hyperparameters, s = state, plan = plan
         let heads = h.headCount, size = h.headSize, qWidth = h.qWidth
@@ -106,11 +109,13 @@ extension Transformer {
         let values = batch.map { UnsafeRawPointer(cache.values(layer: layer, sequence: $0.sequence)) }
         let positions = batch.map(\.position)
         let firsts = positions.map { plan.firstAttended(layer: layer, position: $0) }
+        let blocks = Self.attentionBlocks(batch, firsts: firsts, rows: plan.softCap == nil ? Self.promptBlockRows : 1)
         let maxLength = zip(positions, firsts).map { $0 - $1 + 1 }.max() ?? 1
-        compute.parallelFor(batch.count * heads) { tasks in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLength) { scores in
+        let scratch = VectorOps.blockScratch(length: maxLength, rows: Self.promptBlockRows)
+        compute.parallelFor(blocks.count * heads) { tasks in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: scratch) { scores in
                 for task in tasks {
-                    let t = task / heads, head = task % heads
+                    let block = blocks[task / heads], head = task % heads, t = block.lowerBound
                     let offset = firsts[t] * rowBytes + (head / group) * headBytes
                     let query = s.q + t * qWidth + head * size, out = s.attention + t * qWidth + head * size
                     let length = positions[t] - firsts[t] + 1
@@ -121,12 +126,37 @@ extension Transformer {
                                              stride: rowBytes / MemoryLayout<Float>.size, length: length, size: size,
                                              scale: plan.scoreScale, cap: cap, scores: scores.baseAddress!, into: out)
                     } else {
-                        VectorOps.attendHead(type, query: query, keys: keys[t] + offset, values: values[t] + offset,
-                                             strideBytes: rowBytes, length: length, size: size, scale: plan.scoreScale,
-                                             scores: scores.baseAddress!, into: out)
+                        VectorOps.attendBlock(type, query: query, queryStride: qWidth, rows: block.count,
+                                              keys: keys[t] + offset, values: values[t] + offset, strideBytes: rowBytes,
+                                              length: length, size: size, scale: plan.scoreScale,
+                                              scores: scores.baseAddress!, into: out, outStride: qWidth)
                     }
                 }
             }
         }
+    }
+
+    /// Rows per prompt-attention block: the AVX-512 F16 kernel's tile
+    /// height; `MOED_PROMPT_ATTENTION_BLOCKS=0` makes every row its own block
+    /// (the head-by-head kernel), for comparisons; read once per process.
+    static let promptBlockRows: Int = {
+        guard let value = getenv("MOED_PROMPT_ATTENTION_BLOCKS") else { return 4 }
+        return String(cString: value) == "0" ? 1 : 4
+    }()
+
+    /// The batch cut into runs of at most `rows` entries of one sequence at
+    /// consecutive positions with the same first attended row.
+    static func attentionBlocks(_ batch: [BatchEntry], firsts: [Int], rows: Int) -> [Range<Int>] {
+        var blocks: [Range<Int>] = [], start = 0
+        for t in batch.indices where t > start {
+            let continues = t - start < rows && batch[t].sequence == batch[t - 1].sequence
+                && batch[t].position == batch[t - 1].position + 1 && firsts[t] == firsts[start]
+            if !continues {
+                blocks.append(start..<t)
+                start = t
+            }
+        }
+        if !batch.isEmpty { blocks.append(start..<batch.count) }
+        return blocks
     }
 }
