@@ -31,8 +31,12 @@
 void ck_gemm_q4_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                      float *out, size_t out_stride, int64_t n);
 
-// Four or more activation rows: through the panel (kpanel_vnni.h), the
-// nibbles and scales unpacked once per block for all of them.
+// Five or more activation rows: through the panel (kpanel_vnni.h), the
+// nibbles and scales unpacked once per block for all of them. Two to four
+// (several streams decoding) take the direct kernel, whose pieces are split
+// in registers once for all rows: at four rows from memory, 8192 × 2048,
+// one thread, best of 31, 0.65 ms against the panel's 1.02 and the one-row
+// call's 0.32 (bench/kx8_rows_bench.c, AMD EPYC Zen 4, load ~6).
 CK_PANEL static void ck_q4x8_fill(const void *block, ck_kpanel *pn) {
     const moe_block_q4_Kx8 *b = block;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -49,6 +53,6 @@ CK_PANEL static void ck_q4x8_fill(const void *block, ck_kpanel *pn) {
 
 CK_PANEL void moe_gemm_q4_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                        float *out, size_t out_stride, int64_t n) {
-    if (m >= 4) ck_panel_gemm(ck_q4x8_fill, 8, x, sizeof(moe_block_q4_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    if (m >= 5) ck_panel_gemm(ck_q4x8_fill, 8, x, sizeof(moe_block_q4_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
     else ck_gemm_q4_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }

@@ -83,6 +83,8 @@ CK_KX8 static inline void ck_kx8_block1(const moe_block_q4_Kx8 *b, const uint8_t
     *msum_out = msum;
 }
 
+CK_KX8_BLOCK(2)
+CK_KX8_BLOCK(3)
 CK_KX8_BLOCK(4)
 
 CK_KX8 void CK_KX8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
@@ -102,14 +104,17 @@ CK_KX8 void CK_KX8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_st
                 ck_kx8_scales(b->lo4, b->hi2, sm);
                 const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
                 const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
-                // fewer than four rows: one row at a time, the pieces from L1
                 const moe_block_q8_K *a[4];
                 __m256i isum[4], msum[4];
                 for (int64_t j = 0; j < rows_here; j++)
                     a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
-                if (rows_here == 4) ck_kx8_block4(b, sm, a, isum, msum);
-                else
-                    for (int64_t j = 0; j < rows_here; j++) ck_kx8_block1(b, sm, a[j], &isum[j], &msum[j]);
+                // two to four rows: each piece loaded and split once for all
+                switch (rows_here) {
+                case 4: ck_kx8_block4(b, sm, a, isum, msum); break;
+                case 3: ck_kx8_block3(b, sm, a, isum, msum); break;
+                case 2: ck_kx8_block2(b, sm, a, isum, msum); break;
+                default: ck_kx8_block1(b, sm, a[0], &isum[0], &msum[0]); break;
+                }
                 for (int64_t j = 0; j < rows_here; j++) {
                     const __m256 dy = _mm256_set1_ps(a[j]->d);
                     acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum[j]), acc[j]);

@@ -72,9 +72,13 @@ CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4
             }                                                                                       \
     }
 CK_Q6X8_BLOCK(1)
+CK_Q6X8_BLOCK(2)
+CK_Q6X8_BLOCK(3)
 CK_Q6X8_BLOCK(4)
 
-CK_Q6X8 static void ck_q6x8_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+CK_Q6X8 void ck_gemm_q6_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                      float *out, size_t out_stride, int64_t n);
+CK_Q6X8 void ck_gemm_q6_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
     const moe_block_q6_Kx8 *xb = x;
@@ -92,9 +96,13 @@ CK_Q6X8 static void ck_q6x8_direct(const void *x, int64_t rows, const void *y, s
                 __m256i isum[4];
                 for (int64_t j = 0; j < rows_here; j++)
                     a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
-                if (rows_here == 4) ck_q6x8_block4(b, a, isum);
-                else
-                    for (int64_t j = 0; j < rows_here; j++) ck_q6x8_block1(b, &a[j], &isum[j]);
+                // each step's values unpacked once for all rows here
+                switch (rows_here) {
+                case 4: ck_q6x8_block4(b, a, isum); break;
+                case 3: ck_q6x8_block3(b, a, isum); break;
+                case 2: ck_q6x8_block2(b, a, isum); break;
+                default: ck_q6x8_block1(b, a, isum); break;
+                }
                 for (int64_t j = 0; j < rows_here; j++)
                     acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(a[j]->d)), _mm256_cvtepi32_ps(isum[j]), acc[j]);
             }
@@ -129,5 +137,5 @@ CK_PANEL static void ck_q6x8_fill(const void *block, ck_kpanel *pn) {
 CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
     if (m >= 4) ck_panel_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
-    else ck_q6x8_direct(x, rows, y, y_stride, m, out, out_stride, n);
+    else ck_gemm_q6_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }

@@ -72,7 +72,7 @@ struct InterleavedQ4KTests {
         }
     }
 
-    @Test("every SIMD level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct below four, the panel from four, two passes past 64)",
+    @Test("every SIMD level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct below five, the panel from five, two passes past 64)",
           arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
     func agreement(m: Int) throws {
         for isa in supportedISAs where isa != .scalar { try agreement(m: m, isa: isa) }
