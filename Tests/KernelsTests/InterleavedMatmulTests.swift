@@ -27,8 +27,8 @@ struct InterleavedMatmulTests {
         return zip(a, b).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
     }
 
-    @Test("one matrix, m = 1…9, 17, 40 (prompt tiles), on 1 and 2 threads",
-          arguments: [1, 2, 3, 4, 5, 6, 8, 9, 17, 40])
+    @Test("one matrix, m = 1…9, 17, 40, 70 (prompt tiles; 70 crosses a 64-row chunk), on 1 and 2 threads",
+          arguments: [1, 2, 3, 4, 5, 6, 8, 9, 17, 40, 70])
     func single(m: Int) throws {
         var rng = SeededGenerator(seed: 5000 + UInt64(m))
         let weights = randomWeights(.q4_1, count: Self.rows * Self.columns, &rng)
