@@ -37,11 +37,9 @@ final class LayoutPreparation: @unchecked Sendable {
     private var remaining: Int
     private var inFlightBytes = 0
     private var cancelled = false
-    /// The MoE layers' expert banks (registered while the model is built).
+    /// The MoE layers' expert banks (registered while the model is built;
+    /// emptied by `start` when the experts are left to their first picks).
     private var banks: [ExpertBank] = []
-    /// Bytes of expert copies the layout thread has still to make or
-    /// settle (an expert first picked meanwhile is counted until then).
-    private var expertBytesPending = 0
     private let done = DispatchSemaphore(value: 0)
 
     init(file: GGUFFile, ledger: CopyLedger) {
@@ -65,11 +63,16 @@ final class LayoutPreparation: @unchecked Sendable {
         queueLock.withLock { banks.append(bank) }
     }
 
+    /// Bytes of the dense matrices' copies still to make (whether to make
+    /// them during the load: `ModelOptions.repackAfterLoadBytes`).
+    var matrixByteCount: Int { queueLock.withLock { items.reduce(inFlightBytes) { $0 + $1.linear.byteCount } } }
+
     /// Bytes of the copies not yet finished (the one being made may be
-    /// counted by the ledger as well): before `start`, all of them, but
-    /// the experts only once `start` has taken them on.
+    /// counted by the ledger as well), the pending experts' included.
     var byteCount: Int {
-        queueLock.withLock { items.reduce(inFlightBytes + expertBytesPending) { $0 + $1.linear.byteCount } }
+        queueLock.withLock {
+            items.reduce(inFlightBytes) { $0 + $1.linear.byteCount } + banks.reduce(0) { $0 + $1.unsettled.bytes }
+        }
     }
 
     /// Matrices not yet in their interleaved layout.
@@ -95,7 +98,6 @@ final class LayoutPreparation: @unchecked Sendable {
     func start(preparingExperts: Bool) {
         let idle = queueLock.withLock { () -> Bool in
             if !preparingExperts { banks = [] }
-            expertBytesPending = banks.reduce(0) { $0 + $1.count * $1.copyBytesPerExpert }
             return items.isEmpty && banks.isEmpty
         }
         if idle { done.signal(); return }
@@ -151,7 +153,6 @@ final class LayoutPreparation: @unchecked Sendable {
                     let copies = bank.copies(e, pool: nil)
                     evaluateLock.withLock { bank.install(e, copies) }
                 }
-                queueLock.withLock { expertBytesPending -= bank.copyBytesPerExpert }
             }
         }
     }

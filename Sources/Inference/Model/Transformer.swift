@@ -62,7 +62,7 @@ public final class Transformer {
         self.compute = compute
         state = RunState(shape: h, maxBatch: options.maxBatch, feedForwardSize: layers.map(\.feedForward.hiddenSize).max() ?? 0)
         self.plan = plan
-        if layout.byteCount <= options.repackAfterLoadBytes { layout.runNow(pool: compute.pool) }
+        if layout.matrixByteCount <= options.repackAfterLoadBytes { layout.runNow(pool: compute.pool) }
         layout.start(preparingExperts: options.preparesExperts)
     }
 

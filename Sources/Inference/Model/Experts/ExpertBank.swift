@@ -28,6 +28,9 @@ final class ExpertBank {
     private let ledger: CopyLedger
     /// The stacked gate, up and down tensors, for finding an expert's slice of each.
     private let stacks: [GGUFTensorInfo]
+    /// Bytes of the copies of the experts still pending (their share of
+    /// the tier's memory figure until each is settled; read from any thread).
+    let unsettled = CopyLedger()
 
     init(prefix p: String, source: TensorSource, embedding d: Int, hidden f: Int, count n: Int) throws {
         let names = ["ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"].map { p + $0 + ".weight" }
@@ -39,7 +42,10 @@ final class ExpertBank {
         file = source.file
         ledger = source.ledger
         stacks = try names.map { try source.info($0) }
-        if source.repacksWeights { source.layout.add(experts: self) }
+        if source.repacksWeights {
+            unsettled.add(n * copyBytesPerExpert)
+            source.layout.add(experts: self)
+        }
     }
 
     var count: Int { experts.count }
@@ -102,6 +108,7 @@ final class ExpertBank {
     func install(_ e: Int, _ copies: [InterleavedWeights?]) {
         guard pending[e] else { return }
         pending[e] = false
+        unsettled.add(-copyBytesPerExpert)
         let x = experts[e]
         for (i, (matrix, copy)) in zip([x.gate, x.up, x.down], copies).enumerated() {
             guard let copy else { continue }
