@@ -68,7 +68,7 @@ let package = Package(
 
         // Service: plugin ABI, loader, plugins (the toy one tests the daemon alone).
         .target(name: "CMoePlugin"),
-        .target(name: "PluginHost", dependencies: ["CMoePlugin"]),
+        .target(name: "PluginHost", dependencies: ["CMoePlugin", "GenerationCore"]),
         .target(name: "MoeToyPlugin", dependencies: ["CMoePlugin"], path: "Plugins/Toy"),
         .target(name: "MoePluginKit", dependencies: ["CMoePlugin"], path: "Plugins/Kit"),
         // The engine behind the ABI, shared by the dense and MoE plugins (each links its own copy).
@@ -81,7 +81,7 @@ let package = Package(
         // Remote tiers: an OpenAI-compatible upstream over plain HTTP/1.1 on
         // POSIX sockets (docs/scaling.md says why not URLSession). The
         // HTTP, SSE and OpenAI readers are their own target, unit-tested.
-        .target(name: "MoeRemoteHTTP", dependencies: ["Grammar"], path: "Plugins/Remote/HTTP"),
+        .target(name: "MoeRemoteHTTP", dependencies: ["Grammar", "GenerationCore"], path: "Plugins/Remote/HTTP"),
         .target(name: "MoeRemotePlugin", dependencies: ["CMoePlugin", "MoePluginKit", "MoeRemoteHTTP"],
                 path: "Plugins/Remote/Plugin"),
         .testTarget(name: "RemoteHTTPTests", dependencies: ["MoeRemoteHTTP"]),

@@ -1,4 +1,5 @@
 import CMoePlugin
+import GenerationCore
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -26,13 +27,8 @@ public struct TextRequest: Sendable, Equatable {
     /// Chat turns; empty: `prompt` is sent as a raw completion prompt.
     public var messages: [ChatTurn] = []
     public var prompt = ""
-    public var maxTokens = 256
-    public var temperature: Float = 0.8
-    public var topK = 40
-    public var topP: Float = 0.95
-    public var minP: Float = 0.05
-    public var repeatPenalty: Float = 1
-    public var seed: UInt64 = 0
+    public var maxTokens = GenerationOptions.defaultMaxTokens
+    public var sampling = SamplingParameters()
     public var stops: [String] = []
     public init() {}
 }
@@ -96,12 +92,13 @@ extension PluginModel {
                 raw.message_count = messageList.count
                 raw.prompt = UnsafePointer(prompt)
                 raw.max_tokens = UInt32(clamping: request.maxTokens)
-                raw.top_k = Int32(clamping: request.topK)
-                raw.temperature = request.temperature
-                raw.top_p = request.topP
-                raw.min_p = request.minP
-                raw.repeat_penalty = request.repeatPenalty
-                raw.seed = request.seed
+                let s = request.sampling
+                raw.top_k = Int32(clamping: s.topK)
+                raw.temperature = s.temperature
+                raw.top_p = s.topP
+                raw.min_p = s.minP
+                raw.repeat_penalty = s.repetitionPenalty
+                raw.seed = s.seed
                 raw.stops = stopList.isEmpty ? nil : stopList.baseAddress
                 raw.stop_count = stopList.count
                 return entry.call(model, &raw, { context, text, length in

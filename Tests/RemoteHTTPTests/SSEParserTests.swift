@@ -65,8 +65,8 @@ struct SSEParserTests {
         var request = UpstreamRequest()
         request.messages = [(role: "user", content: "quote \" back \\ newline \n nul-free \u{1}")]
         request.stops = ["\n\n", "</s>"]
-        request.repeatPenalty = 1.1
-        request.seed = UInt64.max
+        request.sampling.repetitionPenalty = 1.1
+        request.sampling.seed = UInt64.max
         let json = request.body(model: "m\"x")
         #expect(json.contains(#""seed":4294967295"#))
         #expect(json.contains(#""repeat_penalty":1.1"#))

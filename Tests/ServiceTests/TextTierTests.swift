@@ -83,7 +83,7 @@ struct TextTierTests {
             #expect(summary.promptTokens == 7 && summary.completionTokens == 3)
         }
         let request = try #require(model.requests.first)
-        #expect(request.prompt == "p1" && request.maxTokens == 9 && request.temperature == 0.25 && request.topK == 7)
+        #expect(request.prompt == "p1" && request.maxTokens == 9 && request.sampling.temperature == 0.25 && request.sampling.topK == 7)
         #expect(request.stops == ["END"])
         let stats = try #require(h.scheduler.stats().first)
         #expect(stats.requests == 3 && stats.failedRequests == 0)

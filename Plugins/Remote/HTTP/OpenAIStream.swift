@@ -1,3 +1,4 @@
+import GenerationCore
 import Grammar
 
 /// What to ask the upstream for: the host's resolved settings.
@@ -5,13 +6,10 @@ public struct UpstreamRequest: Equatable, Sendable {
     /// (role, content) turns; empty: `prompt` goes to /completions.
     public var messages: [(role: String, content: String)] = []
     public var prompt = ""
-    public var maxTokens = 256
-    public var temperature: Float = 0.8
-    public var topK = 40
-    public var topP: Float = 0.95
-    public var minP: Float = 0.05
-    public var repeatPenalty: Float = 1
-    public var seed: UInt64 = 0
+    public var maxTokens = GenerationOptions.defaultMaxTokens
+    /// The host's values (the ABI carries every one); the type's defaults
+    /// are moed's one set, for tests.
+    public var sampling = SamplingParameters()
     public var stops: [String] = []
     public init() {}
 
@@ -31,13 +29,14 @@ public struct UpstreamRequest: Equatable, Sendable {
             let turns = messages.map { "{\"role\":\(JSONValue.quoted($0.role)),\"content\":\(JSONValue.quoted($0.content))}" }
             fields.append(("messages", "[" + turns.joined(separator: ",") + "]"))
         }
+        let s = sampling
         fields += [
             ("stream", "true"), ("stream_options", "{\"include_usage\":true}"),
-            ("max_tokens", String(maxTokens)), ("temperature", Self.number(temperature)),
-            ("top_p", Self.number(topP)), ("top_k", String(topK)), ("min_p", Self.number(minP)),
-            ("seed", String(seed & 0xFFFF_FFFF)),
+            ("max_tokens", String(maxTokens)), ("temperature", Self.number(s.temperature)),
+            ("top_p", Self.number(s.topP)), ("top_k", String(s.topK)), ("min_p", Self.number(s.minP)),
+            ("seed", String(s.seed & 0xFFFF_FFFF)),
         ]
-        if repeatPenalty != 1 { fields.append(("repeat_penalty", Self.number(repeatPenalty))) }
+        if s.repetitionPenalty != 1 { fields.append(("repeat_penalty", Self.number(s.repetitionPenalty))) }
         if !stops.isEmpty { fields.append(("stop", "[" + stops.map { JSONValue.quoted($0) }.joined(separator: ",") + "]")) }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }

@@ -72,11 +72,11 @@ private func upstream(_ pointer: UnsafePointer<moe_text_request>?) throws -> Ups
         }
     }
     u.maxTokens = Int(max(r.max_tokens, 1))
-    u.topK = Int(max(r.top_k, 0))
-    u.temperature = r.temperature
-    u.topP = r.top_p
-    u.minP = r.min_p
-    u.repeatPenalty = r.repeat_penalty
-    u.seed = r.seed
+    u.sampling.topK = Int(max(r.top_k, 0))
+    u.sampling.temperature = r.temperature
+    u.sampling.topP = r.top_p
+    u.sampling.minP = r.min_p
+    u.sampling.repetitionPenalty = r.repeat_penalty
+    u.sampling.seed = r.seed
     return u
 }

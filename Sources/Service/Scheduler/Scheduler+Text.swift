@@ -66,15 +66,9 @@ extension Scheduler {
         var r = TextRequest()
         r.messages = g.request.messages.map { ChatTurn(role: $0.role, content: $0.content) }
         r.prompt = g.request.prompt
-        let o = g.options, s = o.sampling
-        r.maxTokens = o.maxTokens
-        r.temperature = s.temperature
-        r.topK = s.topK
-        r.topP = s.topP
-        r.minP = s.minP
-        r.repeatPenalty = s.repetitionPenalty
-        r.seed = s.seed
-        r.stops = o.stopStrings
+        r.maxTokens = g.options.maxTokens
+        r.sampling = g.options.sampling
+        r.stops = g.options.stopStrings
         return r
     }
 
