@@ -27,17 +27,20 @@ struct ExpertRepackTests {
                                               preparesExperts: preparing))
     }
 
-    static func banks(_ t: Transformer) -> [ExpertBank] {
-        t.layers.compactMap { layer -> ExpertBank? in
+    /// The model's expert banks; never empty, or every "all banks …" check would pass vacuously.
+    static func banks(_ t: Transformer) throws -> [ExpertBank] {
+        let banks = t.layers.compactMap { layer -> ExpertBank? in
             guard case .experts(let moe) = layer.feedForward else { return nil }
             return moe.experts
         }
+        try #require(!banks.isEmpty, "the model has no MoE layers")
+        return banks
     }
 
     /// Whether exactly the experts the router has picked so far are repacked, in every layer.
     static func repackedArePicked(_ t: Transformer) throws -> Bool {
         let stats = try #require(t.expertStatistics)
-        let banks = banks(t)
+        let banks = try Self.banks(t)
         // Empty or mismatched lists would make the check below vacuously true.
         try #require(!banks.isEmpty && banks.count == stats.layers.count)
         return zip(banks, stats.layers).allSatisfy { bank, layer in
@@ -50,12 +53,12 @@ struct ExpertRepackTests {
         let path = try Self.model().write(named: "moe-repack-q4_1")
         let repacked = try Self.load(path, repacking: true, threads: threads)
         let mapped = try Self.load(path, repacking: false, threads: threads)
-        #expect(Self.banks(repacked).allSatisfy { $0.repackedCount == 0 }, "no expert is repacked at load")
+        #expect(try Self.banks(repacked).allSatisfy { $0.repackedCount == 0 }, "no expert is repacked at load")
 
         var a = try repacked.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
         var b = try mapped.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
         #expect(try Self.repackedArePicked(repacked))
-        let afterPrompt = Self.banks(repacked).map(\.repackedCount)
+        let afterPrompt = try Self.banks(repacked).map(\.repackedCount)
         // fixed tokens, so both models follow the same path whatever near ties do
         for step in 0..<8 {
             let entry = [BatchEntry(token: Int32(65 + 7 * step), position: Self.prompt.count + step, wantsLogits: true)]
@@ -63,10 +66,10 @@ struct ExpertRepackTests {
             b += try mapped.evaluate(entry)
         }
         #expect(try Self.repackedArePicked(repacked))
-        let atEnd = Self.banks(repacked).map(\.repackedCount)
+        let atEnd = try Self.banks(repacked).map(\.repackedCount)
         #expect(zip(afterPrompt, atEnd).contains { $0 < $1 }, "decoding picked no new expert: nothing was repacked mid-run")
         #expect(atEnd.allSatisfy { $0 < 64 }, "every expert was picked: the test shows nothing about unpicked ones")
-        #expect(Self.banks(mapped).allSatisfy { $0.repackedCount == 0 })
+        #expect(try Self.banks(mapped).allSatisfy { $0.repackedCount == 0 })
         #expect(a.count == b.count)
         #expect(RepackTests.difference(a, b) <= 1e-4, "threads \(threads)")
     }
@@ -76,8 +79,8 @@ struct ExpertRepackTests {
         let path = try Self.model().write(named: "moe-repack-prepare")
         let prepared = try Self.load(path, repacking: true, threads: 2)
         let mapped = try Self.load(path, repacking: false, threads: 2)
-        #expect(prepared.prepareExperts() == 64 * Self.banks(prepared).count)
-        #expect(Self.banks(prepared).allSatisfy { $0.repackedCount == 64 })
+        #expect(try prepared.prepareExperts() == 64 * Self.banks(prepared).count)
+        #expect(try Self.banks(prepared).allSatisfy { $0.repackedCount == 64 })
         #expect(prepared.prepareExperts() == 0, "a second call has nothing left to do")
         #expect(mapped.prepareExperts() == 0, "with repacking off nothing is repacked")
         let a = try prepared.evaluate(BatchEntry.prompt(Self.prompt, allLogits: true))
@@ -102,7 +105,7 @@ struct ExpertRepackTests {
             b += try mapped.evaluate(entry)
         }
         prepared.waitForLayout()
-        #expect(Self.banks(prepared).allSatisfy { $0.repackedCount == 64 }, "every expert repacked, picked or not")
+        #expect(try Self.banks(prepared).allSatisfy { $0.repackedCount == 64 }, "every expert repacked, picked or not")
         #expect(prepared.prepareExperts() == 0, "nothing left for an explicit call")
         // and a step with every expert in the interleaved layout
         let entry = [BatchEntry(token: 66, position: Self.prompt.count + 8, wantsLogits: true)]
@@ -146,7 +149,7 @@ struct ExpertRepackTests {
         var poisoned = 0
         for (l, layer) in stats.layers.enumerated() {
             for (e, n) in layer.selections.enumerated() where n == 0 {
-                #expect(!Self.banks(clean)[l].isRepacked(e))
+                #expect(try !Self.banks(clean)[l].isRepacked(e))
                 for kind in ["gate", "up", "down"] {
                     try poison(file, path: path, tensor: "blk.\(l).ffn_\(kind)_exps.weight", slice: e, of: 64)
                 }
@@ -162,7 +165,7 @@ struct ExpertRepackTests {
         let everyAfter = try Self.load(path, repacking: true)
         try everyAfter.setExpertsUsed(64)
         #expect(try everyAfter.evaluate(BatchEntry.prompt(Self.prompt)) != everyBefore)
-        #expect(Self.banks(everyAfter).allSatisfy { $0.repackedCount == 64 })
+        #expect(try Self.banks(everyAfter).allSatisfy { $0.repackedCount == 64 })
     }
 
     /// Fills one expert's slice of a stacked Q4_1 tensor with 0xFF bytes: every

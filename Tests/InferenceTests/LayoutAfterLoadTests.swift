@@ -21,25 +21,28 @@ struct LayoutAfterLoadTests {
                                                                  kvType: .f32, repackAfterLoadBytes: afterLoadBytes))
     }
 
-    static func layouts(_ t: Transformer) -> [WeightLayout] {
-        t.layers.flatMap { layer -> [WeightLayout] in
+    /// Every dense matrix's layout; never empty, or "all interleaved" would pass vacuously.
+    static func layouts(_ t: Transformer) throws -> [WeightLayout] {
+        let layouts = t.layers.flatMap { layer -> [WeightLayout] in
             guard case .dense(let ffn) = layer.feedForward else { return [] }
             return [layer.query, layer.key, layer.value, layer.output, ffn.gate, ffn.up, ffn.down].map(\.layout)
         }
+        try #require(!layouts.isEmpty, "the model has no dense layers")
+        return layouts
     }
 
     @Test("a small file is repacked during the load, a large one after it, to the same layout")
     func layoutEndsTheSame() throws {
         let atLoad = try Self.load(afterLoadBytes: 256 << 20)
         #expect(atLoad.layoutPendingMatrices == 0)
-        #expect(Self.layouts(atLoad).allSatisfy { $0 == .interleaved8 })
+        #expect(try Self.layouts(atLoad).allSatisfy { $0 == .interleaved8 })
         let after = try Self.load(afterLoadBytes: 0)
         // the memory figure taken at ready bounds what the model will hold
         let atReady = after.weightBytes
         after.waitForLayout()
         #expect(atReady >= after.copies.bytes)
         #expect(after.layoutPendingMatrices == 0)
-        #expect(Self.layouts(after) == Self.layouts(atLoad))
+        #expect(try Self.layouts(after) == Self.layouts(atLoad))
         // the copies are counted once, as at load
         #expect(after.copies.bytes == atLoad.copies.bytes)
         #expect(after.copies.bytes > 0)
@@ -61,7 +64,7 @@ struct LayoutAfterLoadTests {
             #expect(RepackTests.difference(a, b) <= 1e-4, "step \(step), \(changing.layoutPendingMatrices) matrices pending")
         }
         changing.waitForLayout()
-        #expect(Self.layouts(changing).allSatisfy { $0 == .interleaved8 })
+        #expect(try Self.layouts(changing).allSatisfy { $0 == .interleaved8 })
         let entry = [BatchEntry(token: 70, position: prompt.count + 24, wantsLogits: true)]
         #expect(RepackTests.difference(try changing.evaluate(entry), try mapped.evaluate(entry)) <= 1e-4)
     }
