@@ -105,7 +105,7 @@ let package = Package(
                                                 "MoeLogging", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "moed", dependencies: ["Service"]),
         .target(name: "MoeClient", dependencies: ["MoeAPI"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient", "GenerationCore"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient", "GenerationCore", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient", "TestSupport", "GGUF"], exclude: ["Python"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),

@@ -5,6 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 022  # moed refuses group/world-writable plugins and configs (docs/configuration.md)
 scripts/install-deps.sh --with-llama-server
+# Everything the tests, daemons, fuzzers and sanitizer runs write to a
+# temporary folder goes into one of this run's own, removed at the end
+# (kept when MOED_KEEP_TMP=1): left behind, each run's ~100 MiB of models
+# and sockets filled the disk after a few dozen runs.
+# 0755: the peer-access tests run moectl as another uid, which must reach
+# the daemon's socket in there.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/moed-run-XXXXXX")
+chmod 755 "$run_tmp"
+[ "${MOED_KEEP_TMP:-0}" = 1 ] && echo "[test] temporary files kept in $run_tmp" >&2 \
+    || trap 'rm -rf "$run_tmp"' EXIT
+export TMPDIR="$run_tmp"
 export MOED_TEST_MODEL="${MOED_TEST_MODEL:-$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 swift build --build-tests
 swift test --skip-build --parallel

@@ -1,3 +1,4 @@
+import TestSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -26,7 +27,7 @@ enum TestPaths {
     /// files in it pass the loader's trust check whatever the umask; /tmp
     /// itself is world-writable and would not.
     static func privateDirectory() -> String {
-        var template = Array("/tmp/moed-test-XXXXXX".utf8CString)
+        var template = Array((TemporaryFiles.systemFolder + "/moed-test-XXXXXX").utf8CString)
         guard mkdtemp(&template) != nil else { return "/nonexistent-mkdtemp-failed" }
         return String(cString: template)
     }

@@ -2,6 +2,7 @@ import Dispatch
 import Testing
 import MoeAPI
 import MoeClient
+import TestSupport
 @testable import Service
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -11,7 +12,7 @@ import MoeClient
 final class SocketFolder {
     let path: String
     init() {
-        var template = Array("/tmp/moed-sock-XXXXXX".utf8CString)
+        var template = Array((TemporaryFiles.systemFolder + "/moed-sock-XXXXXX").utf8CString)
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
     }
     deinit { _ = system("rm -rf '\(path)'") }
