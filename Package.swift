@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CKernels", cSettings: kernelCFlags),
         .target(name: "Kernels", dependencies: ["GGUF", "CKernels"]),
         // Tokenizers and chat templates, built from GGUF metadata.
-        .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        .target(name: "Tokenizer", dependencies: ["GGUF", "Grammar"]),
         // Grammars for structured output: GBNF, JSON Schema, token masks. Pure; no model math.
         .target(name: "Grammar"),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),

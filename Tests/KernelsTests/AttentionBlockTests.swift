@@ -23,27 +23,13 @@ private struct BlockCase {
         let rowBytes = type.rowBytes(rowValues), count = start + rows
         var k = [UInt8](repeating: 0, count: rowBytes * count), v = k, rk = [Float](), rv = [Float]()
         for j in 0..<count {
-            rk += BlockCase.store(type, randomFloats(rowValues, &rng), into: &k, at: j * rowBytes)
-            rv += BlockCase.store(type, randomFloats(rowValues, &rng, scale: 3), into: &v, at: j * rowBytes)
+            rk += storeKVRow(type, randomFloats(rowValues, &rng), into: &k, at: j * rowBytes)
+            rv += storeKVRow(type, randomFloats(rowValues, &rng, scale: 3), into: &v, at: j * rowBytes)
         }
         keys = k
         values = v
         roundedKeys = rk
         roundedValues = rv
-    }
-
-    static func store(_ type: KVCacheType, _ x: [Float], into bytes: inout [UInt8], at offset: Int) -> [Float] {
-        bytes.withUnsafeMutableBytes { VectorOps.storeRow(type, x, into: $0.baseAddress! + offset, count: x.count) }
-        var back = [Float](repeating: 0, count: x.count)
-        bytes.withUnsafeBytes { raw in
-            let row = raw.baseAddress! + offset
-            switch type {
-            case .f32: back = Array(UnsafeBufferPointer(start: row.assumingMemoryBound(to: Float.self), count: x.count))
-            case .f16: moe_dequant_f16(row, &back, Int64(x.count))
-            case .q8_0: moe_dequant_q8_0(row, &back, Int64(x.count))
-            }
-        }
-        return back
     }
 
     func attend(isa: KernelISA) -> [Float] {
@@ -78,13 +64,6 @@ private struct BlockCase {
 /// (head size, cached rows before the block, rows): odd lengths, a block
 /// from position 0, prompts continuing a cached prefix, and tails of 1–3 rows.
 private let blockShapes = [(64, 0, 9), (64, 37, 13), (128, 5, 7), (32, 0, 1), (96, 11, 6), (64, 130, 4), (16, 2, 3)]
-
-private func needs(_ isa: KernelISA) -> ConditionTrait {
-    let reason = isa.rawValue <= KernelISA.cpu.rawValue
-        ? "skipped: MOED_KERNEL_ISA caps the kernels below \(isa)"
-        : "skipped: this CPU has no \(isa.requirement)"
-    return .enabled(if: isa.isSupported, Comment(rawValue: reason))
-}
 
 @Suite("Prompt attention over blocks of query rows")
 struct AttentionBlockTests {

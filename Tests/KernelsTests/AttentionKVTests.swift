@@ -3,15 +3,6 @@ import Foundation
 import Testing
 @testable import Kernels
 
-/// A level's test runs only where the CPU has it; elsewhere it is reported
-/// skipped, saying why.
-private func needs(_ isa: KernelISA) -> ConditionTrait {
-    let reason = isa.rawValue <= KernelISA.cpu.rawValue
-        ? "skipped: MOED_KERNEL_ISA caps the kernels below \(isa)"
-        : "skipped: this CPU has no \(isa.requirement)"
-    return .enabled(if: isa.isSupported, Comment(rawValue: reason))
-}
-
 /// A cache of `length` rows of `rowValues` values in `type`, the query, and
 /// the rows as the cache rounded them (dequantized back to floats).
 private struct Case {
@@ -34,26 +25,11 @@ private struct Case {
         var rk = [Float](), rv = [Float]()
         for j in 0..<length {
             let k = randomFloats(rowValues, &rng), v = randomFloats(rowValues, &rng, scale: 3)
-            rk += Case.round(type, k, into: &keys, at: j * rowBytes)
-            rv += Case.round(type, v, into: &values, at: j * rowBytes)
+            rk += storeKVRow(type, k, into: &keys, at: j * rowBytes)
+            rv += storeKVRow(type, v, into: &values, at: j * rowBytes)
         }
         roundedKeys = rk
         roundedValues = rv
-    }
-
-    /// Stores a row through the cache's own store, and reads it back exactly.
-    static func round(_ type: KVCacheType, _ x: [Float], into bytes: inout [UInt8], at offset: Int) -> [Float] {
-        bytes.withUnsafeMutableBytes { VectorOps.storeRow(type, x, into: $0.baseAddress! + offset, count: x.count) }
-        var back = [Float](repeating: 0, count: x.count)
-        bytes.withUnsafeBytes { raw in
-            let row = raw.baseAddress! + offset
-            switch type {
-            case .f32: back = Array(UnsafeBufferPointer(start: row.assumingMemoryBound(to: Float.self), count: x.count))
-            case .f16: moe_dequant_f16(row, &back, Int64(x.count))
-            case .q8_0: moe_dequant_q8_0(row, &back, Int64(x.count))
-            }
-        }
-        return back
     }
 
     func attend(isa: KernelISA?) -> [Float] {
@@ -105,7 +81,7 @@ struct AttentionKVTests {
         var rng = SeededGenerator(seed: 99)
         let x = randomFloats(128, &rng, scale: 4)
         var bytes = [UInt8](repeating: 0, count: 512)
-        let f16 = Case.round(.f16, x, into: &bytes, at: 0), q8 = Case.round(.q8_0, x, into: &bytes, at: 0)
+        let f16 = storeKVRow(.f16, x, into: &bytes, at: 0), q8 = storeKVRow(.q8_0, x, into: &bytes, at: 0)
         for i in 0..<x.count {
             #expect(abs(f16[i] - x[i]) <= abs(x[i]) / 2048 + 1e-7, "f16 value \(i)")
             let block = x[(i / 32 * 32)..<(i / 32 * 32 + 32)].map(abs).max()!

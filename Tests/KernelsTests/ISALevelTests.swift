@@ -3,15 +3,6 @@ import GGUF
 import Testing
 @testable import Kernels
 
-/// Runs at one level only where this CPU has it (and MOED_KERNEL_ISA does
-/// not cap below it); otherwise the test is reported skipped, saying why.
-private func needs(_ isa: KernelISA, _ what: String) -> ConditionTrait {
-    let reason = isa.rawValue <= KernelISA.cpu.rawValue
-        ? "skipped: MOED_KERNEL_ISA caps the kernels below \(isa)"
-        : "skipped: no \(what) here"
-    return .enabled(if: isa.isSupported, Comment(rawValue: reason))
-}
-
 private let hasBF16 = moe_cpu_has("avx512bf16") != 0
 
 /// Weight rows whose every quant byte is one pattern (scales 1.0): q8_0

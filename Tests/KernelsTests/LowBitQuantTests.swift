@@ -24,14 +24,6 @@ private func packIndices(_ indices: [Int]) -> [UInt8] {
     (0..<16).map { (j: Int) -> UInt8 in UInt8(indices[j] | indices[j + 16] << 4) }
 }
 
-/// Runs at one level only where this CPU has it; otherwise reported skipped, saying why.
-private func needs(_ isa: KernelISA, _ what: String) -> ConditionTrait {
-    let reason = isa.rawValue <= KernelISA.cpu.rawValue
-        ? "skipped: MOED_KERNEL_ISA caps the kernels below \(isa)"
-        : "skipped: no \(what) here"
-    return .enabled(if: isa.isSupported, Comment(rawValue: reason))
-}
-
 /// Blocks whose every byte is one pattern, scales 1.0: the largest and
 /// smallest quants, indices and sub-block scales.
 private func patternWeights(_ type: GGMLType, blocks: Int, pattern: UInt8) -> [UInt8] {

@@ -1,3 +1,4 @@
+import Grammar
 // `tojson` as llama-cpp-python and transformers define it for chat templates:
 // Python's json.dumps with ensure_ascii=False (non-ASCII kept, no HTML
 // escaping), separators ", " and ": " (or "," at line ends with an indent),
@@ -46,26 +47,15 @@ enum JinjaJSON {
         out += close
     }
 
+    /// JSON's quoting as Python's `json.dumps` writes it (`\b`, `\f`, and
+    /// `\u00XX` for other control characters), which templates expect.
     static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+        JSONValue.quoted(s) { code in
+            switch code {
+            case 0x08: "\\b"
+            case 0x0C: "\\f"
+            default: "\\u00" + (code < 0x10 ? "0" : "") + String(code, radix: 16)
             }
         }
-        return out + "\""
     }
 }
