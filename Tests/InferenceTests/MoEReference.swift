@@ -77,7 +77,6 @@ struct MoEReference: ReferenceMath {
     func logits(_ tokens: [Int32]) -> [[Double]] {
         let embed = matrix("token_embd.weight")
         var x = tokens.map { embed[Int($0)] }
-        let size = model.headSize, group = model.heads / model.kvHeads
         for l in 0..<model.layers {
             let p = "blk.\(l)."
             let normed = x.map { rmsNorm($0, vector(p + "attn_norm.weight")) }
@@ -86,21 +85,7 @@ struct MoEReference: ReferenceMath {
             let v = normed.enumerated().map { project($1, "v", layer: p, heads: model.kvHeads, position: $0, rotate: false) }
             let wo = matrix(p + "attn_output.weight")
             for t in 0..<x.count {
-                var attended = [Double](repeating: 0, count: model.heads * size)
-                for h in 0..<model.heads {
-                    let kvh = h / group
-                    let qh = Array(q[t][(h * size)..<((h + 1) * size)])
-                    let scores = (0...t).map { j in
-                        zip(qh, k[j][(kvh * size)..<((kvh + 1) * size)]).reduce(0) { $0 + $1.0 * $1.1 } / Double(size).squareRoot()
-                    }
-                    let m = scores.max()!
-                    let e = scores.map { exp($0 - m) }
-                    let total = e.reduce(0, +)
-                    for j in 0...t {
-                        for i in 0..<size { attended[h * size + i] += e[j] / total * v[j][kvh * size + i] }
-                    }
-                }
-                x[t] = zip(x[t], multiply(wo, attended)).map(+)
+                x[t] = zip(x[t], multiply(wo, causalAttention(q: q, k: k, v: v, token: t))).map(+)
             }
             x = x.map { row in zip(row, moe(rmsNorm(row, vector(p + "ffn_norm.weight")), layer: p)).map(+) }
         }

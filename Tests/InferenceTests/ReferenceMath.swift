@@ -48,4 +48,25 @@ extension ReferenceMath {
         }
         return y
     }
+
+    /// Causal attention with grouped KV heads: for token t, each query head
+    /// attends keys 0…t of its KV head, softmax(q·k/√d) weighting the values.
+    func causalAttention(q: [[Double]], k: [[Double]], v: [[Double]], token t: Int) -> [Double] {
+        let size = model.headSize, group = model.heads / model.kvHeads
+        var attended = [Double](repeating: 0, count: model.heads * size)
+        for h in 0..<model.heads {
+            let kvh = h / group
+            let qh = Array(q[t][(h * size)..<((h + 1) * size)])
+            let scores = (0...t).map { j in
+                zip(qh, k[j][(kvh * size)..<((kvh + 1) * size)]).reduce(0) { $0 + $1.0 * $1.1 } / Double(size).squareRoot()
+            }
+            let m = scores.max()!
+            let e = scores.map { exp($0 - m) }
+            let total = e.reduce(0, +)
+            for j in 0...t {
+                for i in 0..<size { attended[h * size + i] += e[j] / total * v[j][kvh * size + i] }
+            }
+        }
+        return attended
+    }
 }

@@ -13,7 +13,6 @@ struct ReferenceTransformer: ReferenceMath {
     func logits(_ tokens: [Int32]) -> [[Double]] {
         let embed = matrix("token_embd.weight")
         var x = tokens.map { embed[Int($0)] }
-        let size = model.headSize, group = model.heads / model.kvHeads
         for l in 0..<model.layers {
             let p = "blk.\(l)."
             let (wq, wk, wv, wo) = (matrix(p + "attn_q.weight"), matrix(p + "attn_k.weight"),
@@ -23,21 +22,7 @@ struct ReferenceTransformer: ReferenceMath {
             let k = normed.enumerated().map { rope(multiply(wk, $1), heads: model.kvHeads, position: $0, halves: false) }
             let v = normed.map { multiply(wv, $0) }
             for t in 0..<x.count {
-                var attended = [Double](repeating: 0, count: model.heads * size)
-                for h in 0..<model.heads {
-                    let kvh = h / group
-                    let qh = Array(q[t][(h * size)..<((h + 1) * size)])
-                    let scores = (0...t).map { j in
-                        zip(qh, k[j][(kvh * size)..<((kvh + 1) * size)]).reduce(0) { $0 + $1.0 * $1.1 } / Double(size).squareRoot()
-                    }
-                    let m = scores.max()!
-                    let e = scores.map { exp($0 - m) }
-                    let total = e.reduce(0, +)
-                    for j in 0...t {
-                        for i in 0..<size { attended[h * size + i] += e[j] / total * v[j][kvh * size + i] }
-                    }
-                }
-                x[t] = zip(x[t], multiply(wo, attended)).map(+)
+                x[t] = zip(x[t], multiply(wo, causalAttention(q: q, k: k, v: v, token: t))).map(+)
             }
             let (wg, wu, wd) = (matrix(p + "ffn_gate.weight"), matrix(p + "ffn_up.weight"), matrix(p + "ffn_down.weight"))
             x = x.map { row in
