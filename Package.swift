@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["GGUF", "Grammar"]),
         // Grammars for structured output: GBNF, JSON Schema, token masks. Pure; no model math.
         .target(name: "Grammar"),
-        .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "TestSupport"]),
         // One generation core for moectl run and the daemon: sampling and its
         // defaults, stop rules, UTF-8 hold-back, finish reasons, logprobs, context shift, grammars.
         .target(name: "GenerationCore", dependencies: ["Grammar"]),
@@ -108,10 +108,10 @@ let package = Package(
         .testTarget(name: "ServiceTests", dependencies: ["Service", "MoeAPI", "PluginHost", "MoeClient", "GenerationCore", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MoeAPI", "MoeClient", "TestSupport", "GGUF"], exclude: ["Python"]),
 
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
         // Saved fuzz inputs (crashes once found, hostile inputs kept), replayed: each must give a clean error.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], exclude: ["gguf", "config"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "GGUF", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], exclude: ["ChatTemplates", "Data"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "GenerationCore", "GGUF", "Kernels", "Tokenizer", "TestSupport", "Upcycle"],
                     exclude: ["Golden"]),

@@ -159,7 +159,7 @@ struct HostileInputTests {
     @Test("random byte flips and truncations never crash the reader")
     func fuzz() throws {
         let original = try sampleFile()
-        var rng = SeededGenerator(state: 0x5EED)
+        var rng = SeededGenerator(seed: 0x5EED)
         var accepted = 0
         for _ in 0..<3000 {
             var bytes = original

@@ -1,4 +1,8 @@
+import TestSupport
 @testable import GGUF
+
+/// The tests' seeded generator (TestSupport), visible to every file of this module.
+typealias SeededGenerator = TestSupport.SeededGenerator
 
 /// Builds GGUF bytes by hand, field by field, so tests can make files that
 /// the writer would refuse to make (wrong counts, bad types, lying lengths).
@@ -75,14 +79,3 @@ func sampleFile() throws -> [UInt8] {
     return try writer.serialized()
 }
 
-/// A deterministic generator (SplitMix64) so fuzz failures can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,4 +1,8 @@
+import TestSupport
 @testable import Grammar
+
+/// The tests' seeded generator (TestSupport), visible to every file of this module.
+typealias SeededGenerator = TestSupport.SeededGenerator
 
 /// Feeds `text` byte by byte (so characters split across pieces, as tokens
 /// split them) and says whether the grammar takes all of it and may end there.
@@ -6,18 +10,6 @@ func grammarMatches(_ grammar: Grammar, _ text: String) -> Bool {
     var matcher = GrammarMatcher(grammar)
     for byte in Array(text.utf8) where !matcher.advance([byte]) { return false }
     return matcher.isComplete
-}
-
-/// A small deterministic generator for the random walks.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A vocabulary like a real one: single bytes, multi-character pieces,
@@ -39,7 +31,7 @@ func testVocabulary() -> (GrammarVocabulary, eog: Int32) {
 /// Walks the grammar with random allowed tokens until it ends; the text made.
 func randomWalk(_ grammar: Grammar, seed: UInt64, maxTokens: Int = 4000) -> String? {
     let (vocabulary, eog) = testVocabulary()
-    var rng = SplitMix(state: seed)
+    var rng = SeededGenerator(seed: seed)
     var matcher = GrammarMatcher(grammar)
     var bytes: [UInt8] = []
     for _ in 0..<maxTokens {

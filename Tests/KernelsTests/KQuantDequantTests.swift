@@ -12,7 +12,7 @@ private func expectedWithMins(_ b: KQuantBlock, _ w: Int) -> Float {
     return Float(b.d) * Float(b.scales[s]) * Float(b.quants[w]) - Float(b.dmin) * Float(b.mins[s])
 }
 
-private func randomBlock(quantRange: ClosedRange<Int>, using rng: inout KQuantRNG) -> KQuantBlock {
+private func randomBlock(quantRange: ClosedRange<Int>, using rng: inout SeededGenerator) -> KQuantBlock {
     KQuantBlock(
         d: Float16(Float.random(in: -0.05...0.05, using: &rng)),
         dmin: Float16(Float.random(in: -0.05...0.05, using: &rng)),
@@ -88,7 +88,7 @@ struct KQuantDequantTests {
 
     @Test("Random Q4_K, Q5_K and Q6_K blocks decode bit-exactly", arguments: [4, 5, 6])
     func randomBlocks(bits: Int) {
-        var rng = KQuantRNG(seed: UInt64(bits) * 7919)
+        var rng = SeededGenerator(seed: UInt64(bits) * 7919)
         var packed: [UInt8] = []
         var expected: [Float] = []
         for _ in 0..<16 {

@@ -48,7 +48,7 @@ private enum WeightType: String, CaseIterable, Sendable {
     }
 
     /// Random bytes for every field, with finite, moderate f16 scales.
-    func randomRow(blocks: Int, using rng: inout KQuantRNG) -> [UInt8] {
+    func randomRow(blocks: Int, using rng: inout SeededGenerator) -> [UInt8] {
         var bytes = (0..<(blocks * blockBytes)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         for block in 0..<blocks {
             for offset in halfOffsets {
@@ -95,7 +95,7 @@ struct Q8KQuantizeTests {
 
     @Test("bsums are the sums of each 16 quants")
     func blockSums() {
-        var rng = KQuantRNG(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         let row = Q8KRow(quantizing: (0..<768).map { _ in Float.random(in: -3...3, using: &rng) })
         for block in 0..<3 {
             for group in 0..<16 {
@@ -119,7 +119,7 @@ struct KQuantDotTests {
     static let blocks = 24
 
     private static func randomCase(_ type: WeightType, seed: UInt64) -> (weights: [UInt8], acts: Q8KRow, x: [Float]) {
-        var rng = KQuantRNG(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let weights = type.randomRow(blocks: blocks, using: &rng)
         let x = (0..<(blocks * 256)).map { _ in Float.random(in: -2...2, using: &rng) }
         return (weights, Q8KRow(quantizing: x), x)

@@ -91,7 +91,7 @@ private enum KType: String, CaseIterable, Sendable {
     }
 
     /// Random bytes in every field, moderate finite f16 scales.
-    func randomRow(blocks: Int, using rng: inout KQuantRNG) -> [UInt8] {
+    func randomRow(blocks: Int, using rng: inout SeededGenerator) -> [UInt8] {
         var bytes = (0..<(blocks * blockBytes)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         for block in 0..<blocks {
             for offset in halfOffsets { setHalf(Float.random(in: -0.1...0.1, using: &rng), &bytes, block * blockBytes + offset) }
@@ -135,7 +135,7 @@ struct KQuantMultiRowTests {
     /// extremes (largest weights against ±127 activations, where 16-bit
     /// sums would overflow first).
     private static func rows(_ type: KType, extreme: Bool, seed: UInt64) -> (w: [[UInt8]], a: [[UInt8]]) {
-        var rng = KQuantRNG(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let n = blocks * 256
         let w = (0..<4).map { _ in extreme ? type.extremeRow(blocks: blocks) : type.randomRow(blocks: blocks, using: &rng) }
         let a = (0..<4).map { j -> [UInt8] in

@@ -2,20 +2,8 @@
 // (ggml-common.h) independently of the C unpacking code they test: the
 // tests pack known scales and quants into bytes here and check that the
 // kernels read the same numbers back.
+import TestSupport
 import CKernels
-
-/// Deterministic generator (SplitMix64) so random-block tests are repeatable.
-struct KQuantRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The numbers one K-quant block encodes: a super-block scale (and min
 /// scale), per-sub-block integer scales (and mins), and 256 integer quants.

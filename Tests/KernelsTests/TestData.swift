@@ -1,19 +1,10 @@
+import TestSupport
 import CKernels
 import GGUF
 @testable import Kernels
 
-/// SplitMix64: a tiny seeded generator, so every test sees the same data.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The tests' seeded generator (TestSupport), visible to every file of this module.
+typealias SeededGenerator = TestSupport.SeededGenerator
 
 /// Named tolerances for SIMD-versus-reference dot products, relative to
 /// Σ|wᵢ·xᵢ|: the integer sums are exact, so only float summation order may
