@@ -9,43 +9,17 @@
 //     Sources/CKernels/kquants2_*.c Sources/CKernels/kquants_ref.c Sources/CKernels/kquants_dequant.c \
 //     Sources/CKernels/quants_ref.c Sources/CKernels/halfs.c -ldl -lm -o /tmp/lowbit_vs_ggml
 //   /tmp/lowbit_vs_ggml .venv/lib/python3.11/site-packages/llama_cpp/lib
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "ggml_side.h"
 #include "ckernels.h"
 #include "kquants2.h"
 
 typedef void (*dequant_fn)(const void *, float *, int64_t);
 typedef float (*dot_fn)(const void *, const void *, int64_t);
 typedef void (*ggml_dot_fn)(int, float *, size_t, const void *, size_t, const void *, size_t, int);
-
-static uint64_t rng_state = 0x7654321;
-static uint32_t next_random(void) {
-    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-    return (uint32_t)rng_state;
-}
-
-// Random half in roughly ±[2^-10, 2^-3], sometimes subnormal or zero.
-static uint16_t random_half(void) {
-    uint32_t r = next_random();
-    uint32_t exponent = (r % 16 == 0) ? 0 : 5 + r % 8;
-    return (uint16_t)(((r >> 8) & 1) << 15 | exponent << 10 | ((r >> 12) & 0x3ff));
-}
-
-static void *load_symbol(void *lib, const char *name) {
-    void *sym = dlsym(lib, name);
-    if (!sym) { fprintf(stderr, "missing symbol %s\n", name); exit(1); }
-    return sym;
-}
-
-static double seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 enum { N = 2048 * 256 };
 
@@ -118,14 +92,10 @@ static int check_type(void *base, void *cpu, const low_bit_type *t, const void *
 }
 
 int main(int argc, char **argv) {
+    rng_state = 0x7654321;
     if (argc != 2) { fprintf(stderr, "usage: %s LIBDIR\n", argv[0]); return 2; }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/libggml-base.so", argv[1]);
-    void *base = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
-    snprintf(path, sizeof path, "%s/libggml-cpu.so", argv[1]);
-    void *cpu = base ? dlopen(path, RTLD_NOW | RTLD_GLOBAL) : NULL;
-    if (!cpu) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 1; }
-    ((void (*)(void))load_symbol(cpu, "ggml_cpu_init"))();
+    void *base, *cpu;
+    if (open_ggml(argv[1], &base, &cpu)) return 1;
 
     // Activations, quantized by ggml (and by us, which must give the same bytes).
     float *x = malloc(N * sizeof(float)), *xq = malloc(N * sizeof(float));
