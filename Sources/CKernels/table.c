@@ -262,6 +262,11 @@ static const moe_kernel ck_q5_K_x8_vnni = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K
                                            K_ROWS(q5_K, avx512vnni), .repack_x8 = moe_repack_q5_K_x8,
                                            .gemm_x8 = moe_gemm_q5_Kx8_q8_K_vnni};
 
+// Q5_0 repacks eight rows at a time (repack_q5_0*.c) at avx512vnni, for
+// decoding and prompts alike (the sixteen-row panel reads ggml's layout).
+static const moe_kernel ck_q5_0_x8_vnni = {Q5_0_SHAPE, VNNI_QUANT(q5_0, q8_0, vnni), SCALES_Q8_0_VNNI,
+                                           .repack_x8 = moe_repack_q5_0_x8, .gemm_x8 = moe_gemm_q5_0x8_q8_0_vnni};
+
 // BF16 with vdpbf16ps, on the activations kept in bf16: AVX-512 BF16 is a
 // feature of its own (Ice Lake has VNNI without it), so the avx512vnni
 // level takes this row only where the CPU reports it.
@@ -277,6 +282,7 @@ const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_Q4_K && isa == MOE_ISA_AVX2) return &ck_q4_K_x8_avx2;
     if (type == T_Q6_K && isa == MOE_ISA_AVX512VNNI) return &ck_q6_K_x8_vnni;
     if (type == T_Q5_K && isa == MOE_ISA_AVX512VNNI) return &ck_q5_K_x8_vnni;
+    if (type == T_Q5_0 && isa == MOE_ISA_AVX512VNNI) return &ck_q5_0_x8_vnni;
     const moe_kernel *table;
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;

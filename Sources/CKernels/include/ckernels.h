@@ -184,6 +184,7 @@ void moe_gemm_q4_1x8_q8_1_vnni(const void *x, int64_t rows, const void *y, size_
 #include "repack_q4_K.h"
 #include "repack_q6_K.h"
 #include "repack_q5_K.h"  // Q5_K in the same layout
+#include "repack_q5_0.h"  // Q5_0 too, against q8_0 activations
 
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
 void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);

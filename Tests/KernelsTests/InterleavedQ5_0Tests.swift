@@ -1,0 +1,84 @@
+import CKernels
+import GGUF
+import Testing
+@testable import Kernels
+
+/// The eight-row Q5_0 layout (repack_q5_0*.c): the repack, its inverse and
+/// the products on it against the scalar single-row dot of the original
+/// rows, which they equal bit for bit (the same integer block sums and
+/// float steps).
+@Suite("Interleaved Q5_0 kernels")
+struct InterleavedQ5_0Tests {
+    static func repacked(_ weights: [UInt8], rows: Int, count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: weights.count)
+        weights.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { moe_repack_q5_0_x8(src.baseAddress!, $0.baseAddress!, Int64(rows), Int64(count)) }
+        }
+        return out
+    }
+
+    /// The scalar dots of every (activation, weight row) pair, `[j * rows + r]`.
+    static func scalarDots(_ weights: [UInt8], rows: Int, _ activations: [[UInt8]], count: Int) throws -> [Float] {
+        let scalar = try #require(KernelTable.scalar[.q5_0])
+        let rowBytes = weights.count / rows
+        return activations.flatMap { a in
+            (0..<rows).map { r in scalar.dot(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), a, count: count) }
+        }
+    }
+
+    static func inputs(rows: Int, count: Int, m: Int, seed: UInt64) throws -> ([UInt8], [[UInt8]]) {
+        var rng = SeededGenerator(seed: seed)
+        let scalar = try #require(KernelTable.scalar[.q5_0])
+        let weights = randomWeights(.q5_0, count: rows * count, &rng)
+        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(count, &rng, scale: Float(1 + j % 3))) }
+        return (weights, activations)
+    }
+
+    @Test("unpacking gives back the original bytes")
+    func roundTrip() throws {
+        let rows = 24, count = 96
+        let (weights, _) = try Self.inputs(rows: rows, count: count, m: 0, seed: 5001)
+        let packed = Self.repacked(weights, rows: rows, count: count)
+        #expect(packed != weights)
+        var back = [UInt8](repeating: 0, count: weights.count)
+        packed.withUnsafeBytes { src in
+            back.withUnsafeMutableBytes { moe_unpack_q5_0_x8(src.baseAddress!, $0.baseAddress!, Int64(rows), Int64(count)) }
+        }
+        #expect(back == weights)
+    }
+
+    @Test("the scalar product equals the scalar single-row dot exactly", arguments: [1, 3, 5])
+    func referenceIsExact(m: Int) throws {
+        let rows = 16, count = 256
+        let (weights, activations) = try Self.inputs(rows: rows, count: count, m: m, seed: 5100 + UInt64(m))
+        let packed = Self.repacked(weights, rows: rows, count: count)
+        var out = [Float](repeating: .nan, count: rows * m)
+        let joined = activations.flatMap { $0 }
+        packed.withUnsafeBytes { w in
+            joined.withUnsafeBytes { a in
+                moe_gemm_q5_0x8_q8_0_ref(w.baseAddress!, Int64(rows), a.baseAddress!, activations[0].count, Int64(m),
+                                         &out, rows, Int64(count))
+            }
+        }
+        #expect(out == (try Self.scalarDots(weights, rows: rows, activations, count: count)))
+    }
+
+    /// 256 values: one chunk of prepared activation sums for 1–9 rows;
+    /// 16416: a chunk is one row; 65568: too long even for one, Σy per block.
+    @Test("avx512vnni: the table's repack and product equal the scalar dots bit for bit",
+          needs(.avx512vnni, "AVX-512 VNNI"),
+          arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 8), (256, 9), (16416, 5), (65568, 2)])
+    func vnniIsExact(count: Int, m: Int) throws {
+        let rows = 16
+        let kernel = try #require(KernelTable(isa: .avx512vnni)?[.q5_0])
+        #expect(kernel.canInterleave)
+        let (weights, activations) = try Self.inputs(rows: rows, count: count, m: m, seed: 5200 + UInt64(count + m))
+        var packed = [UInt8](repeating: 0, count: weights.count)
+        weights.withUnsafeBytes { src in
+            packed.withUnsafeMutableBytes { kernel.interleave(src.baseAddress!, into: $0.baseAddress!, rows: rows, count: count) }
+        }
+        #expect(packed == Self.repacked(weights, rows: rows, count: count))
+        let out = InterleavedKernelTests.product(kernel, packed, rows: rows, activations, count: count)
+        #expect(out == (try Self.scalarDots(weights, rows: rows, activations, count: count)))
+    }
+}
