@@ -42,8 +42,11 @@ def paired_dense_ratios(row: dict, runs: list[dict], twin_runs: list[dict], mode
         moe = next((r for r in runs if r["engine"] == "moed" and r["label"] == row["model"] and r["figure"] == "decode"
                     and r["threads"] == row["threads"] and r.get("repeat") == t.get("repeat")), None)
         if moe:
-            ratios.append(moe["tokens_per_second"] * model_bytes[row["model"]]["active_bytes"]
-                          / (t["tokens_per_second"] * model_bytes[twin]["active_bytes"]))
+            # at one thread by CPU time when both have it (a loaded machine's wall clock swings)
+            field = "cpu_tokens_per_second" if row["threads"] == 1 and moe.get("cpu_tokens_per_second") \
+                and t.get("cpu_tokens_per_second") else "tokens_per_second"
+            ratios.append(moe[field] * model_bytes[row["model"]]["active_bytes"]
+                          / (t[field] * model_bytes[twin]["active_bytes"]))
     return ratios
 
 
@@ -103,8 +106,11 @@ def main() -> None:
     isas: dict[tuple, set] = defaultdict(set)
     twin_runs = [r for r in runs if r.get("twin_of")]  # dense twins decoded beside an MoE file
     runs = [r for r in runs if not r.get("twin_of")]
+    cpu_samples: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         samples[key(r)][r["engine"]].append(r["tokens_per_second"])
+        if r.get("cpu_tokens_per_second") and r["threads"] == 1:
+            cpu_samples[key(r)][r["engine"]].append(r["cpu_tokens_per_second"])
         if "wall_seconds" in r:
             walls[key(r)].append(r["wall_seconds"])
         if r["engine"] == "moed" and r.get("isa"):
@@ -121,6 +127,10 @@ def main() -> None:
                "runs": {e: len(v) for e, v in samples[k].items()}}
         if row["moed"] and row["llama.cpp"]:
             row["ratio"] = row["moed"] / row["llama.cpp"]
+        cpu = {e: statistics.median(v) for e, v in cpu_samples[k].items()}
+        if cpu.get("moed") and cpu.get("llama.cpp"):
+            # one thread: steps per CPU second, what a step costs whatever else held the core
+            row["cpu_ratio"] = cpu["moed"] / cpu["llama.cpp"]
         if same_run[k]:
             row["moed_vs_one_stream_same_run"] = statistics.median(same_run[k])
         row["moed_isa"] = "/".join(sorted(isas[k])) or None
@@ -208,6 +218,8 @@ def main() -> None:
                 notes += " (twin beside it: " + ", ".join(f"{x:.2f}" for x in r["moed_vs_dense_bandwidth_runs"]) + ")"
             if "llama.cpp_vs_dense_bandwidth" in r:
                 notes += f", llama.cpp {r['llama.cpp_vs_dense_bandwidth']:.2f}×"
+        if "cpu_ratio" in r:
+            notes += f"; ×llama.cpp by CPU time {r['cpu_ratio']:.2f}"
         bound = lambda e: fmt(r.get(f"{e}_bound_fraction"), ".0%") if r.get(f"{e}_bound_fraction") else "—"
         print(f"| {r['figure']} | {r['model']} | {r['size'] or ''} | {r['threads']} | {r.get('moed_isa') or '—'} | {fmt(r['moed'])} | "
               f"{fmt(r['llama.cpp'])} | {fmt(r.get('ratio'), '.2f')} | {bound('moed')} | {bound('llama.cpp')} | {notes} |")
