@@ -29,6 +29,27 @@ def dense_twin(label: str) -> str | None:
     return None
 
 
+def paired_dense_ratios(row: dict, runs: list[dict], twin_runs: list[dict], model_bytes: dict) -> list[float]:
+    """Per repeat: the MoE file's effective bandwidth (active bytes × tokens/s)
+    over its dense twin's, decoded by moed just after it (bench/run.sh)."""
+    twin = dense_twin(row["model"])
+    if row["figure"] != "decode" or not twin or row["model"] not in model_bytes or twin not in model_bytes:
+        return []
+    ratios = []
+    for t in twin_runs:
+        if t["twin_of"] != row["model"] or t["threads"] != row["threads"] or t["label"] != twin:
+            continue
+        moe = next((r for r in runs if r["engine"] == "moed" and r["label"] == row["model"] and r["figure"] == "decode"
+                    and r["threads"] == row["threads"] and r.get("repeat") == t.get("repeat")), None)
+        if moe:
+            # at one thread by CPU time when both have it (a loaded machine's wall clock swings)
+            field = "cpu_tokens_per_second" if row["threads"] == 1 and moe.get("cpu_tokens_per_second") \
+                and t.get("cpu_tokens_per_second") else "tokens_per_second"
+            ratios.append(moe[field] * model_bytes[row["model"]]["active_bytes"]
+                          / (t[field] * model_bytes[twin]["active_bytes"]))
+    return ratios
+
+
 def print_models(model_bytes: dict) -> None:
     print("| model | file | MiB | active MiB per token | active bytes by type |")
     print("|---|---|--:|--:|---|")
@@ -83,8 +104,13 @@ def main() -> None:
     same_run = defaultdict(list)  # moebench streams: four streams ÷ one, timed step by step in one process
     walls: dict[tuple, list[float]] = defaultdict(list)  # seconds per run, both engines, load included
     isas: dict[tuple, set] = defaultdict(set)
+    twin_runs = [r for r in runs if r.get("twin_of")]  # dense twins decoded beside an MoE file
+    runs = [r for r in runs if not r.get("twin_of")]
+    cpu_samples: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         samples[key(r)][r["engine"]].append(r["tokens_per_second"])
+        if r.get("cpu_tokens_per_second") and r["threads"] == 1:
+            cpu_samples[key(r)][r["engine"]].append(r["cpu_tokens_per_second"])
         if "wall_seconds" in r:
             walls[key(r)].append(r["wall_seconds"])
         if r["engine"] == "moed" and r.get("isa"):
@@ -101,6 +127,10 @@ def main() -> None:
                "runs": {e: len(v) for e, v in samples[k].items()}}
         if row["moed"] and row["llama.cpp"]:
             row["ratio"] = row["moed"] / row["llama.cpp"]
+        cpu = {e: statistics.median(v) for e, v in cpu_samples[k].items()}
+        if cpu.get("moed") and cpu.get("llama.cpp"):
+            # one thread: steps per CPU second, what a step costs whatever else held the core
+            row["cpu_ratio"] = cpu["moed"] / cpu["llama.cpp"]
         if same_run[k]:
             row["moed_vs_one_stream_same_run"] = statistics.median(same_run[k])
         row["moed_isa"] = "/".join(sorted(isas[k])) or None
@@ -136,6 +166,15 @@ def main() -> None:
             if dense and row.get(f"{e}_effective_gbps") and dense.get(f"{e}_effective_gbps"):
                 row[f"{e}_vs_dense_bandwidth"] = row[f"{e}_effective_gbps"] / dense[f"{e}_effective_gbps"]
                 row["dense_twin"] = twin
+
+    # moed's MoE against the twin decoded right after it, repeat by repeat:
+    # one machine state per ratio, then the median (replaces the figure above).
+    for row in rows:
+        ratios = paired_dense_ratios(row, runs, twin_runs, model_bytes)
+        if ratios:
+            row["moed_vs_dense_bandwidth"] = statistics.median(ratios)
+            row["moed_vs_dense_bandwidth_runs"] = [round(x, 3) for x in ratios]
+            row["dense_twin"] = dense_twin(row["model"])
 
     service_runs = load_lines(sys.argv[6]) if len(sys.argv) > 6 else []
     service = {}
@@ -175,8 +214,12 @@ def main() -> None:
             notes = f"moed {r['moed_effective_gbps']:.1f} GB/s effective"
         if "moed_vs_dense_bandwidth" in r:
             notes += f"; vs dense {r['dense_twin']}: moed {r['moed_vs_dense_bandwidth']:.2f}×"
+            if "moed_vs_dense_bandwidth_runs" in r:
+                notes += " (twin beside it: " + ", ".join(f"{x:.2f}" for x in r["moed_vs_dense_bandwidth_runs"]) + ")"
             if "llama.cpp_vs_dense_bandwidth" in r:
                 notes += f", llama.cpp {r['llama.cpp_vs_dense_bandwidth']:.2f}×"
+        if "cpu_ratio" in r:
+            notes += f"; ×llama.cpp by CPU time {r['cpu_ratio']:.2f}"
         bound = lambda e: fmt(r.get(f"{e}_bound_fraction"), ".0%") if r.get(f"{e}_bound_fraction") else "—"
         print(f"| {r['figure']} | {r['model']} | {r['size'] or ''} | {r['threads']} | {r.get('moed_isa') or '—'} | {fmt(r['moed'])} | "
               f"{fmt(r['llama.cpp'])} | {fmt(r.get('ratio'), '.2f')} | {bound('moed')} | {bound('llama.cpp')} | {notes} |")

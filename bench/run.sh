@@ -22,8 +22,9 @@ REAL_MODELS="qwen0.5b-q4_k_m"
 SYNTH_MODELS="1.5b-q4_k_m 1.5b-q5_k_m 1.5b-q6_k 1.5b-q8_0 0.3b-q8_0 0.3b-q4_k_m moe8x2-q8_0 moe8x2-q4_k_m moe64x8-q8_0 moe64x8-q4_k_m"
 MODELS="${MODELS:-$SMOLLM_MODELS $REAL_MODELS $SYNTH_MODELS}"
 THREADS="${THREADS:-1 2}"
-DECODE_TOKENS="${DECODE_TOKENS:-128}"          # SmolLM2 files
-BIG_DECODE_TOKENS="${BIG_DECODE_TOKENS:-32}"   # files over 256 MiB: 1.5B at ~5–15 tok/s
+DECODE_TOKENS="${DECODE_TOKENS:-128}"          # files reading up to 512 MiB per step (SmolLM2, 0.3B, MoE, Qwen 0.5B)
+BIG_DECODE_TOKENS="${BIG_DECODE_TOKENS:-32}"   # files reading more per step: 1.5B at ~10–30 tok/s
+MOE_DECODE_TOKENS="${MOE_DECODE_TOKENS:-256}"  # MoE files and their dense twins' runs beside them
 PROMPT_SIZES="${PROMPT_SIZES:-512}"            # every file; SmolLM2 Q4_1 also 128 (the earlier figure)
 STREAM_TOKENS="${STREAM_TOKENS:-64}"
 VENV="$ROOT/.venv"
@@ -61,7 +62,15 @@ for label in $MODELS; do
         say "no file for $label: its figures are skipped"
     fi
 done
-big() { [ "$(stat -L -c %s "${MODEL_PATHS[$1]}")" -gt $((256 << 20)) ]; }
+# the dense file of an MoE file's active size (bench/report.py's dense_twin),
+# found (or made) even when it is not in MODELS: the MoE figure needs it
+dense_twin() { case "$1" in moe_8x2) echo q4_1 ;; moe8x2-*|moe64x8-*) echo "0.3b-${1#*-}" ;; esac; }
+MEASURED=("${LABELS[@]}")  # files whose bytes per step the report needs: LABELS and the twins
+for label in "${LABELS[@]}"; do
+    twin="$(dense_twin "$label")"
+    [ -n "$twin" ] && [ -z "${MODEL_PATHS[$twin]:-}" ] || continue
+    if path="$(model_file "$twin")" && [ -f "$path" ]; then MODEL_PATHS[$twin]="$path"; MEASURED+=("$twin"); fi
+done
 
 # ---- environment, bandwidth, bytes per token ------------------------------------
 ENV_JSON="$OUT/env.json"; BW_JSON="$OUT/bandwidth.json"; BYTES="$OUT/bytes.jsonl"; RESULTS="$OUT/runs.jsonl"
@@ -75,12 +84,13 @@ say "measuring read bandwidth (1 GiB buffer)"
 "$SCRATCH/bandwidth" 1024 > "$BW_JSON"
 cat "$BW_JSON" >&2
 : > "$BYTES"
-for label in "${LABELS[@]}"; do
+for label in "${MEASURED[@]}"; do
     "$PY" bench/model_bytes.py "${MODEL_PATHS[$label]}" --label "$label" >> "$BYTES"
 done
 
 # ---- runs: each figure alternates engines, and which goes first, every repeat ----
 : > "$RESULTS"
+TWIN_OF=""  # set while a dense twin runs beside an MoE file: recorded, so the report pairs them
 one() {  # engine label figure size threads extra...
     local engine=$1 label=$2 figure=$3 size=$4 threads=$5; shift 5
     local model="${MODEL_PATHS[$label]}" line start=$SECONDS
@@ -90,20 +100,40 @@ one() {  # engine label figure size threads extra...
         line="$("$PY" bench/llama_bench.py "$figure" --model "$model" --threads "$threads" "$@" 2>/dev/null)" || { say "llama_bench failed: $figure $label"; return; }
     fi
     local wall=$((SECONDS - start))
-    echo "$line" | "$PY" -c "import json,sys; d=json.load(sys.stdin); d.update(label='$label', size=$size, wall_seconds=$wall); print(json.dumps(d))" >> "$RESULTS"
+    echo "$line" | "$PY" -c "import json,sys; d=json.load(sys.stdin); d.update(label='$label', size=$size, wall_seconds=$wall, repeat=$REPEAT, twin_of='$TWIN_OF' or None); print(json.dumps(d))" >> "$RESULTS"
     echo "   $engine $figure $label size=$size t=$threads: $(echo "$line" | grep -o '"tokens_per_second": *[0-9.]*') (${wall} s)" >&2
 }
 pair() {  # repeat label figure size threads extra...
     local r=$1; shift
     if (( r % 2 == 0 )); then one moed "$@"; one llama "$@"; else one llama "$@"; one moed "$@"; fi
 }
-decode_tokens() { if big "$1"; then echo "$BIG_DECODE_TOKENS"; else echo "$DECODE_TOKENS"; fi; }
+# Decode steps by the bytes a step reads (a step's time follows them), not by
+# the file's size: an MoE file is large but reads only its chosen experts.
+# MoE files run longer: their steps pick different experts each time, and
+# 32 steps of a third of a second swung ±30 % run to run.
+active_bytes() { "$PY" -c "import json,sys; print(next(json.loads(l)['active_bytes'] for l in open('$BYTES') if json.loads(l)['label']=='$1'))"; }
+decode_tokens() {
+    if is_moe "$1"; then echo "$MOE_DECODE_TOKENS"
+    elif [ "$(active_bytes "$1")" -gt $((512 << 20)) ]; then echo "$BIG_DECODE_TOKENS"
+    else echo "$DECODE_TOKENS"; fi
+}
+# An MoE file's bandwidth against its dense twin's, measured at the same
+# moment: after each MoE pair, moed decodes the twin as many steps (the
+# report takes each repeat's ratio, then the median).
+twin_beside() {  # repeat label threads
+    local twin; twin="$(dense_twin "$2")"
+    [ -n "$twin" ] && [ -n "${MODEL_PATHS[$twin]:-}" ] || return 0
+    TWIN_OF="$2"; one moed "$twin" decode 0 "$3" --tokens "$MOE_DECODE_TOKENS"; TWIN_OF=""
+}
+REPEAT=0
 for r in $(seq 1 "$REPEATS"); do
+    REPEAT=$r
     say "repeat $r of $REPEATS"
     for t in $THREADS; do
         for label in "${LABELS[@]}"; do
             if { wants decode && ! is_moe "$label"; } || { wants moe && is_moe "$label"; }; then
                 pair "$r" "$label" decode 0 "$t" --tokens "$(decode_tokens "$label")"
+                if is_moe "$label"; then twin_beside "$r" "$label" "$t"; fi
             fi
             if wants prompt; then
                 sizes="$PROMPT_SIZES"; [ "$label" = q4_1 ] && sizes="128 $PROMPT_SIZES"
@@ -157,5 +187,5 @@ TOML
 fi
 
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
-"$PY" -c "import json; print(json.dumps({'cpu': '''$CPU''', 'flags': '''$FLAGS'''.strip(), 'load_start': '$LOAD_START', 'load_end': '$LOAD_END', 'repeats': $REPEATS, 'decode_tokens': $DECODE_TOKENS, 'big_decode_tokens': $BIG_DECODE_TOKENS, 'moed_isa': '$MOED_ISA', 'moed_isa_cap': '${MOED_KERNEL_ISA:-}', 'llama_isa': '$LLAMA_ISA', 'commit': '$(git rev-parse --short HEAD)'}))" > "$ENV_JSON"
+"$PY" -c "import json; print(json.dumps({'cpu': '''$CPU''', 'flags': '''$FLAGS'''.strip(), 'load_start': '$LOAD_START', 'load_end': '$LOAD_END', 'repeats': $REPEATS, 'decode_tokens': $DECODE_TOKENS, 'big_decode_tokens': $BIG_DECODE_TOKENS, 'moe_decode_tokens': $MOE_DECODE_TOKENS, 'moed_isa': '$MOED_ISA', 'moed_isa_cap': '${MOED_KERNEL_ISA:-}', 'llama_isa': '$LLAMA_ISA', 'commit': '$(git rev-parse --short HEAD)'}))" > "$ENV_JSON"
 "$PY" bench/report.py "$RESULTS" "$BW_JSON" "$BYTES" "$ENV_JSON" "$OUT/latest.json" "$SERVICE" | tee "$OUT/latest.md"

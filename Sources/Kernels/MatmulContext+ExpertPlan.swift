@@ -25,8 +25,11 @@ struct ExpertPlan {
 
     init(_ products: [MatmulContext.ExpertProduct], inputs: [MatmulContext.ExpertInput], columns: Int,
          table: KernelTable) throws {
-        var slotIndex: [SlotKey: Int] = [:]
         var tiledProducts: [Int: [Int]] = [:]
+        kernels.reserveCapacity(products.count)
+        shapes.reserveCapacity(products.count)
+        slotOf.reserveCapacity(products.count)
+        items.reserveCapacity(products.count * 8)
         for (k, ep) in products.enumerated() {
             let p = ep.product
             let kernel = try table.matrixKernel(for: p.type)
@@ -48,13 +51,15 @@ struct ExpertPlan {
                 slotOf.append(-1)
                 continue
             }
-            let key = SlotKey(input: ep.input, activation: kernel.activationType)
-            if slotIndex[key] == nil {
-                slotIndex[key] = slots.count
+            // a linear search: a call has a few slots (one per input and activation format)
+            let activation = kernel.activationType
+            if let slot = slots.lastIndex(where: { $0.input == ep.input && $0.kernel.activationType == activation }) {
+                slotOf.append(slot)
+            } else {
+                slotOf.append(slots.count)
                 slots.append(Slot(input: ep.input, kernel: kernel, offset: arenaBytes, rowBytes: activationBytes))
                 arenaBytes += Self.aligned(count * activationBytes)
             }
-            slotOf.append(slotIndex[key]!)
             appendItems(product: k, layout: p.layout, shape: shapes[k])
         }
         for input in tiledProducts.keys.sorted() {
@@ -64,11 +69,6 @@ struct ExpertPlan {
                 arenaBytes += Self.aligned(inputs[input].count * columns * MemoryLayout<Float>.stride)
             }
         }
-    }
-
-    private struct SlotKey: Hashable {
-        var input: Int
-        var activation: GGMLType
     }
 
     private static func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }

@@ -58,8 +58,12 @@ extension MatmulContext {
         let items = plan.items
         if !items.isEmpty {
             let activations = UnsafeRawPointer(arena.bytes)
-            pool.parallelFor(items.count) { range in
-                for i in range { MatmulContext.run(items[i], plan, products, activations) }
+            let units = MatmulContext.guidedUnits(items.count, threads: pool.threadCount)
+            // one unit per claim (parallelFor's chunk is 1 for this few)
+            pool.parallelFor(units.count - 1) { range in
+                for u in range {
+                    for i in units[u]..<units[u + 1] { MatmulContext.run(items[i], plan, products, activations) }
+                }
             }
         }
         for (input, members) in plan.tiled {
@@ -67,6 +71,33 @@ extension MatmulContext {
             try matmul(members.map { products[$0].product }, columns: columns, input: floats,
                        inputRows: inputs[input].count)
         }
+    }
+
+    /// Boundaries of the units a pass of `count` items is claimed in, in
+    /// order: at most four per thread (so `parallelFor` hands out one per
+    /// claim), largest first, shrinking linearly to the last. Threads that
+    /// claim as they finish then end the pass within about the last unit of
+    /// each other (1/36 of the pass at two threads) instead of within one
+    /// of `parallelFor`'s equal chunks (1/8): a decode step's passes are
+    /// short, so the tail a thread spins through is a large part of them.
+    static func guidedUnits(_ count: Int, threads: Int) -> [Int] {
+        let unitCount = min(count, max(1, threads) * 4)
+        guard unitCount > 1 else { return [0, count] }
+        let weightSum = unitCount * (unitCount + 1) / 2
+        var bounds = [0]
+        bounds.reserveCapacity(unitCount + 1)
+        var start = 0, weightLeft = weightSum
+        for k in 0..<unitCount {
+            let weight = unitCount - k
+            // this unit's share of what is left, at least one item, leaving one for each later unit
+            let share = (count - start) * weight / weightLeft
+            let size = min(max(1, share), count - start - (unitCount - k - 1))
+            start += size
+            weightLeft -= weight
+            bounds.append(start)
+        }
+        bounds[unitCount] = count
+        return bounds
     }
 
     /// Every picked row of every input the pass reads, quantized to each

@@ -127,6 +127,24 @@ struct ExpertProductsTests {
         }
     }
 
+    @Test("a pass's units cover every item once, in order, at most four per thread, largest first",
+          arguments: [1, 2, 3])
+    func guidedUnits(threads: Int) throws {
+        for count in [1, 2, 5, 8, 9, 13, 40, 56, 80, 144, 1000] {
+            let bounds = MatmulContext.guidedUnits(count, threads: threads)
+            try #require(bounds.count >= 2, "\(count) items")
+            #expect(bounds.first == 0 && bounds.last == count, "\(count) items: \(bounds)")
+            let sizes = zip(bounds.dropFirst(), bounds).map { $0 - $1 }
+            #expect(sizes.allSatisfy { $0 >= 1 }, "\(count) items: \(sizes)")
+            #expect(sizes.count <= 4 * threads, "\(count) items: \(sizes)")
+            // shrinking (within one item of rounding), so the last claims are the small ones
+            #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $1 <= $0 + 1 }, "\(count) items: \(sizes)")
+            if count >= 36 * threads {
+                #expect(sizes.last! * 8 * threads < count, "\(count) items: last unit \(sizes.last!)")
+            }
+        }
+    }
+
     static func withPointers(_ weights: [[UInt8]], _ outputs: inout [[Float]],
                              _ body: ([UnsafeRawPointer], [UnsafeMutablePointer<Float>]) throws -> Void) throws {
         let w = weights.map { bytes -> UnsafeMutableRawPointer in

@@ -104,15 +104,22 @@ func decode(_ t: Transformer, _ o: Options) throws -> [String: Any] {
     let promptSeconds = try seconds { logits = try t.evaluate(BatchEntry.prompt(prompt)) }
     var position = prompt.count
     var firstStep = 0.0
+    var cpu = 0.0
     let elapsed = try seconds {
-        for i in 0..<o.tokens {
-            let next = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
-            let step = try seconds { logits = try t.evaluate([BatchEntry(token: next, position: position, wantsLogits: true)]) }
-            if i == 0 { firstStep = step }
-            position += 1
+        cpu = try threadCPUSeconds {
+            for i in 0..<o.tokens {
+                let next = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
+                let step = try seconds { logits = try t.evaluate([BatchEntry(token: next, position: position, wantsLogits: true)]) }
+                if i == 0 { firstStep = step }
+                position += 1
+            }
         }
     }
+    // at one thread, steps per second of the thread's CPU time: what a step
+    // costs without the time other processes held the core (a loaded
+    // machine's wall clock swings; memory contention still counts)
     return ["tokens": o.tokens, "seconds": elapsed, "tokens_per_second": Double(o.tokens) / elapsed,
+            "cpu_tokens_per_second": Double(o.tokens) / max(cpu, 1e-9),
             "prompt_seconds": promptSeconds, "first_step_seconds": firstStep]
 }
 
