@@ -15,7 +15,7 @@
 
 #include "repack_q6_K.h"
 #include "kquants.h"
-#include "kpanel_vnni.h"
+#include "kpanel16_vnni.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -136,6 +136,6 @@ CK_PANEL static void ck_q6x8_fill(const void *block, ck_kpanel *pn) {
 
 CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
-    if (m >= 4) ck_panel_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    if (m >= 4) ck_panel16_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
     else ck_gemm_q6_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }
