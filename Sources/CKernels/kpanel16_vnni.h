@@ -50,7 +50,9 @@ CK_PANEL16 static inline __m512i ck_panel16_y4(const void *p) {
 
 // R activation blocks against the sixteen-row panel, added to the sixteen
 // outputs of each in acc[j]: one chain per row (R = 8 keeps eight in
-// flight; R < 8 serves only a call's last rows).
+// flight; R < 8 serves only a call's last rows). SUBS = 16 is Q6_K, whose
+// dmin is −d with its mins negated (repack_q6_K_vnni.c): they go into the
+// scale sums (|sum| < 2^29) and the epilogue is one conversion and FMA.
 #define CK_PANEL16_DOT(R, SUBS)                                                                              \
     CK_PANEL16 static inline void ck_panel16_dot##R##_##SUBS(const ck_kpanel16 *pn,                        \
                                                              const moe_block_q8_K *const a[R],             \
@@ -70,14 +72,17 @@ CK_PANEL16 static inline __m512i ck_panel16_y4(const void *p) {
         }                                                                                                    \
         for (int u = 0; u < 8; u++) {                                                                        \
             const __m512i mn = _mm512_load_si512(pn->mn[u]);                                                 \
-            for (int j = 0; j < (R); j++) msum[j] = _mm512_dpwssd_epi32(msum[j], mn, ck_panel16_y4(a[j]->bsums + 2 * u)); \
+            for (int j = 0; j < (R); j++) {                                                                  \
+                if ((SUBS) == 16) isum[j] = _mm512_dpwssd_epi32(isum[j], mn, ck_panel16_y4(a[j]->bsums + 2 * u)); \
+                else msum[j] = _mm512_dpwssd_epi32(msum[j], mn, ck_panel16_y4(a[j]->bsums + 2 * u));          \
+            }                                                                                                \
         }                                                                                                    \
         const __m512 d16 = _mm512_load_ps(pn->d), dmin16 = _mm512_load_ps(pn->dmin);                       \
         for (int j = 0; j < (R); j++) {                                                                      \
             const __m512 dy = _mm512_set1_ps(a[j]->d);                                                       \
             __m512 v = _mm512_load_ps(*acc[j]);                                                              \
             v = _mm512_fmadd_ps(_mm512_mul_ps(d16, dy), _mm512_cvtepi32_ps(isum[j]), v);                     \
-            v = _mm512_fnmadd_ps(_mm512_mul_ps(dmin16, dy), _mm512_cvtepi32_ps(msum[j]), v);                 \
+            if ((SUBS) != 16) v = _mm512_fnmadd_ps(_mm512_mul_ps(dmin16, dy), _mm512_cvtepi32_ps(msum[j]), v); \
             _mm512_store_ps(*acc[j], v);                                                                     \
         }                                                                                                    \
     }
