@@ -20,7 +20,8 @@
 // 4r, so sub-block s (of 256 / SUBS values) is pieces s·64/SUBS onwards.
 // Every type is written as Σ_s sc_s·(q·y)_s − Σ_u mn_u·bsum_u with q ≥ 0:
 // Q4_K and Q5_K with their scales and mins (dmin), Q6_K with its stored
-// q (the value + 32), its signed scales and mn = 32·sc (dmin = d). The
+// q (the value + 32), its signed scales and mn = −32·sc, dmin = −d (the
+// same product; kpanel16_vnni.h then folds the mins into the scale sums). The
 // mins are paired per 16 values (mn[u] holds sub-blocks 2u and 2u+1 of
 // row r at 2r and 2r + 1) for one vpdpwssd against the activation's bsums
 // pair.

@@ -26,7 +26,7 @@
 #define CK_KX8_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #define CK_KX8_ENTRY ck_gemm_q4_Kx8_q8_K_vnni_direct
 #include "repack_q4_K_x8.h"
-#include "kpanel_vnni.h"
+#include "kpanel16_vnni.h"
 
 void ck_gemm_q4_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                      float *out, size_t out_stride, int64_t n);
@@ -53,6 +53,6 @@ CK_PANEL static void ck_q4x8_fill(const void *block, ck_kpanel *pn) {
 
 CK_PANEL void moe_gemm_q4_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                        float *out, size_t out_stride, int64_t n) {
-    if (m >= 5) ck_panel_gemm(ck_q4x8_fill, 8, x, sizeof(moe_block_q4_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    if (m >= 5) ck_panel16_gemm(ck_q4x8_fill, 8, x, sizeof(moe_block_q4_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
     else ck_gemm_q4_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }

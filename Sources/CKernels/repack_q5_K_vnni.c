@@ -9,7 +9,7 @@
 // scales weighted in i32, one conversion per block.
 
 #include "repack_q5_K.h"
-#include "kpanel_vnni.h"
+#include "kpanel16_vnni.h"
 
 // Bit `bit` of every byte of h moved to bit 4, the rest masked off (a
 // 16-bit shift: bit 4 of each byte comes from within the same byte for
@@ -79,7 +79,7 @@ CK_PANEL void moe_gemm_q5_Kx8_q8_K_vnni(const void *x, int64_t rows, const void 
                                        float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
     if (m >= 4) {
-        ck_panel_gemm(ck_q5x8_fill, 8, x, sizeof(moe_block_q5_Kx8), rows / 8, nb, y, y_stride, m, out, out_stride);
+        ck_panel16_gemm(ck_q5x8_fill, 8, x, sizeof(moe_block_q5_Kx8), rows / 8, nb, y, y_stride, m, out, out_stride);
         return;
     }
     const moe_block_q5_Kx8 *xb = x;

@@ -15,7 +15,7 @@
 
 #include "repack_q6_K.h"
 #include "kquants.h"
-#include "kpanel_vnni.h"
+#include "kpanel16_vnni.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -112,7 +112,8 @@ CK_Q6X8 void ck_gemm_q6_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const 
 
 // Four or more activation rows: through the panel (kpanel_vnni.h), the six-bit
 // values made once per block for all of them; Q6_K's offset of 32 becomes
-// mins of 32·sc (dmin = d).
+// mins of 32·sc with dmin = d, stored negated (mn = −32·sc, dmin = −d: the
+// same product, and the sixteen-row kernel adds them into the scale sums).
 CK_PANEL static void ck_q6x8_fill(const void *block, ck_kpanel *pn) {
     const moe_block_q6_Kx8 *b = block;
     for (int h = 0; h < 2; h++)
@@ -127,15 +128,15 @@ CK_PANEL static void ck_q6x8_fill(const void *block, ck_kpanel *pn) {
         const __m128i s0 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 16 * u)));
         const __m128i s1 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 16 * u + 8)));
         const __m256i pairs = _mm256_set_m128i(_mm_unpackhi_epi16(s0, s1), _mm_unpacklo_epi16(s0, s1));
-        _mm256_store_si256((__m256i *)pn->mn[u], _mm256_slli_epi16(pairs, 5));
+        _mm256_store_si256((__m256i *)pn->mn[u], _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(pairs, 5)));
     }
     const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
     _mm256_store_ps(pn->d, d8);
-    _mm256_store_ps(pn->dmin, d8);
+    _mm256_store_ps(pn->dmin, _mm256_sub_ps(_mm256_setzero_ps(), d8));
 }
 
 CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
-    if (m >= 4) ck_panel_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    if (m >= 4) ck_panel16_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
     else ck_gemm_q6_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }

@@ -1,3 +1,4 @@
+import GGUF
 /// Products where some weights are in the interleaved layout (eight rows
 /// per group, `WeightLayout.interleaved8`). Their kernel takes any number of
 /// activation rows and a run of whole groups in one call, so decoding,
@@ -11,6 +12,19 @@ extension MatmulContext {
     /// (kpanel_vnni.h, `CK_PANEL_ROWS` = 64) unpacks each block: 1.5B
     /// Q5_K_M / Q6_K prompts 2.7 % / 1.7 % less CPU time (docs/performance.md).
     static let interleavedChunkRows = 64
+
+    /// Activation rows per call, and weight rows per tile, for a kernel:
+    /// the K-quant panels at avx512vnni (kpanel16_vnni.h) unpack each pair
+    /// of groups once per call and run sixteen rows at a time, so they take
+    /// 256 rows a call (their unpacking was 9 % of a 1.5B Q5_K_M prompt's
+    /// product time at 64) and tiles of whole pairs.
+    static func interleavedTiling(_ kernel: QuantKernel) -> (chunkRows: Int, group: Int) {
+        let panelled: Set<GGMLType> = [.q4_K, .q5_K, .q6_K]
+        guard kernel.isa == .avx512vnni, panelled.contains(kernel.type) else {
+            return (interleavedChunkRows, QuantKernel.interleavedRows)
+        }
+        return (256, 2 * QuantKernel.interleavedRows)
+    }
 
     /// `products[k].output = input · products[k].weightsᵀ` for activations
     /// already quantized (all kernels read the same activation format).
@@ -80,10 +94,9 @@ extension MatmulContext {
     /// tile-major order so a thread's run of pairs keeps reusing one tile.
     func interleavedTiles(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
                           _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
-        let group = QuantKernel.interleavedRows
+        let (chunk, group) = MatmulContext.interleavedTiling(kernel)
         let tileRows = max(group, MatmulContext.tileBytes / max(1, shape.rowBytes) / group * group)
         let tiles = (shape.rows + tileRows - 1) / tileRows
-        let chunk = MatmulContext.interleavedChunkRows
         let chunks = (shape.inputRows + chunk - 1) / chunk
         pool.parallelFor(tiles * chunks) { range in
             for pair in range {

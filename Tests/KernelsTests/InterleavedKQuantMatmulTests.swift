@@ -22,7 +22,7 @@ struct InterleavedKQuantMatmulTests {
         return output
     }
 
-    @Test("m = 1, 3, 5, 8, 40, 70 against ggml's layout", arguments: [GGMLType.q4_K, .q5_K, .q6_K])
+    @Test("m = 1, 3, 5, 8, 40, 70, 300 against ggml's layout (300: two calls of the K-quant panels' 256 rows)", arguments: [GGMLType.q4_K, .q5_K, .q6_K])
     func againstGGML(type: GGMLType) throws {
         guard let kernel = KernelTable.best[type], kernel.canInterleave else {
             print("skipped: \(type) has no interleaved layout at this CPU's best level (\(KernelTable.best.isa))")
@@ -34,7 +34,7 @@ struct InterleavedKQuantMatmulTests {
         weights.withUnsafeBytes { src in
             packed.withUnsafeMutableBytes { kernel.interleave(src.baseAddress!, into: $0.baseAddress!, rows: Self.rows, count: Self.columns) }
         }
-        for m in [1, 3, 5, 8, 40, 70] {
+        for m in [1, 3, 5, 8, 40, 70, 300] {
             let input = randomFloats(m * Self.columns, &rng, scale: 2)
             let expected = try Self.product(weights, type: type, input: input, m: m, threads: 1, layout: .ggml)
             for threads in [1, 2] {

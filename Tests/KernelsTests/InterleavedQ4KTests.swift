@@ -117,7 +117,7 @@ struct InterleavedQ4KTests {
     func extremes(isa: KernelISA) throws {
         guard isa.isSupported else { print("skipped: no \(isa) here, or MOED_KERNEL_ISA caps it (Q4_K x8 extremes)"); return }
         let product: Product = isa == .avx2 ? moe_gemm_q4_Kx8_q8_K_avx2 : moe_gemm_q4_Kx8_q8_K_vnni
-        let rows = 8
+        let rows = 24  // a pair of groups (the sixteen-row panel) and an eight-row group
         let scalar = try #require(KernelTable.scalar[.q4_K])
         var block = [UInt8](repeating: 0xFF, count: 144)
         block[0] = 0x00; block[1] = 0x3C; block[2] = 0x00; block[3] = 0x3C  // d = dmin = 1
@@ -130,7 +130,7 @@ struct InterleavedQ4KTests {
     }
 
     private func extremes(_ product: Product, weights: [UInt8], activations: [[UInt8]], scalar: QuantKernel) throws {
-        let rows = 8
+        let rows = weights.count / (Self.count / 256 * 144)
         let out = Self.product(product, Self.repacked(weights, rows: rows), rows: rows, activations)
         let rowBytes = weights.count / rows
         for j in activations.indices {

@@ -111,7 +111,7 @@ struct InterleavedQ5KTests {
     @Test("extreme rows (every weight 31, every scale and min 63) against activations of ±127 stay exact in i32")
     func extremes() throws {
         guard KernelISA.avx512vnni.isSupported else { print("skipped: no AVX-512 VNNI here (Q5_K x8 extremes)"); return }
-        let rows = 8
+        let rows = 24  // a pair of groups (the sixteen-row panel) and an eight-row group
         let scalar = try #require(KernelTable.scalar[.q5_K])
         var block = [UInt8](repeating: 0xFF, count: 176)
         block[0] = 0x00; block[1] = 0x3C; block[2] = 0x00; block[3] = 0x3C  // d = dmin = 1
@@ -124,7 +124,7 @@ struct InterleavedQ5KTests {
     }
 
     private func extremes(_ product: Product, weights: [UInt8], activations: [[UInt8]], scalar: QuantKernel) throws {
-        let rows = 8
+        let rows = weights.count / (Self.count / 256 * 176)
         let out = Self.product(product, Self.repacked(weights, rows: rows), rows: rows, activations)
         let rowBytes = weights.count / rows
         for j in activations.indices {

@@ -111,7 +111,7 @@ struct InterleavedQ6KTests {
     @Test("extreme rows (every weight 63, every scale -128) against activations of ±127 stay exact in i32")
     func extremes() throws {
         guard KernelISA.avx512vnni.isSupported else { print("skipped: no AVX-512 VNNI here (Q6_K x8 extremes)"); return }
-        let rows = 8
+        let rows = 24  // a pair of groups (the sixteen-row panel) and an eight-row group
         let scalar = try #require(KernelTable.scalar[.q6_K])
         var block = [UInt8](repeating: 0xFF, count: 210)
         for s in 192..<208 { block[s] = 0x80 }  // scales -128
@@ -125,7 +125,7 @@ struct InterleavedQ6KTests {
     }
 
     private func extremes(_ product: Product, weights: [UInt8], activations: [[UInt8]], scalar: QuantKernel) throws {
-        let rows = 8
+        let rows = weights.count / (Self.count / 256 * 210)
         let out = Self.product(product, Self.repacked(weights, rows: rows), rows: rows, activations)
         let rowBytes = weights.count / rows
         for j in activations.indices {

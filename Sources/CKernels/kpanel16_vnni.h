@@ -1,0 +1,170 @@
+#pragma once
+// Sixteen weight rows per microkernel pass for the K-quant prompt panel
+// (kpanel_vnni.h): two groups' panels merged into one of 512-bit pieces,
+// so each activation broadcast feeds one vpdpbusd of 64 products instead
+// of 32.
+//
+// Why: the eight-row kernel issues one 4-byte broadcast load per 256-bit
+// vpdpbusd plus a weight load per eight, about 1.1 loads per 32 products;
+// in cache it ran at 145–154 multiply-adds per ns against a register-only
+// vpdpbusd peak of ~230, the loads (not the multiply-adds) being the bound.
+// Here a broadcast serves 64 products and the weights the same eight
+// activation rows, half the loads per product; the sub-block scales' vpmulld
+// and the mins' vpdpwssd also cover sixteen rows each. On Zen 4 a 512-bit
+// vpdpbusd takes the two 256-bit pipes for one cycle, so the product rate
+// per instruction doubles without new port pressure.
+//
+// Exactness: the same integer sums per row as the eight-row kernel (the
+// bounds in kpanel_vnni.h hold per lane), the same float epilogue.
+
+#include "kpanel_vnni.h"
+
+#define CK_PANEL16 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+typedef struct {
+    uint8_t q[64][64];   // piece t: rows 0–7 of the first group, then 8–15 of the second (4 bytes each)
+    int32_t sc[16][16];  // sub-block s's scale of row r
+    int16_t mn[8][32];   // the mins' pairs of row r at 2r and 2r + 1
+    float d[16], dmin[16];
+} ck_kpanel16;
+
+CK_PANEL16 static inline __m512i ck_panel16_join(const void *lo, const void *hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256((const __m256i *)lo)),
+                              _mm256_load_si256((const __m256i *)hi), 1);
+}
+
+// Two eight-row panels (groups k and k + 1) side by side.
+CK_PANEL16 static inline void ck_panel16_merge(const ck_kpanel *a, const ck_kpanel *b, int subs, ck_kpanel16 *pn) {
+    for (int t = 0; t < 64; t++) _mm512_store_si512(pn->q[t], ck_panel16_join(a->q[t], b->q[t]));
+    for (int s = 0; s < subs; s++) _mm512_store_si512(pn->sc[s], ck_panel16_join(a->sc[s], b->sc[s]));
+    for (int u = 0; u < 8; u++) _mm512_store_si512(pn->mn[u], ck_panel16_join(a->mn[u], b->mn[u]));
+    _mm512_store_ps(pn->d, _mm512_castsi512_ps(ck_panel16_join(a->d, b->d)));
+    _mm512_store_ps(pn->dmin, _mm512_castsi512_ps(ck_panel16_join(a->dmin, b->dmin)));
+}
+
+CK_PANEL16 static inline __m512i ck_panel16_y4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+// R activation blocks against the sixteen-row panel, added to the sixteen
+// outputs of each in acc[j]: one chain per row (R = 8 keeps eight in
+// flight; R < 8 serves only a call's last rows). SUBS = 16 is Q6_K, whose
+// dmin is −d with its mins negated (repack_q6_K_vnni.c): they go into the
+// scale sums (|sum| < 2^29) and the epilogue is one conversion and FMA.
+#define CK_PANEL16_DOT(R, SUBS)                                                                              \
+    CK_PANEL16 static inline void ck_panel16_dot##R##_##SUBS(const ck_kpanel16 *pn,                        \
+                                                             const moe_block_q8_K *const a[R],             \
+                                                             float (*const acc[R])[16]) {                  \
+        __m512i isum[R], msum[R];                                                                            \
+        for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm512_setzero_si512();                            \
+        for (int s = 0; s < (SUBS); s++) {                                                                   \
+            __m512i c[R];                                                                                    \
+            for (int j = 0; j < (R); j++) c[j] = _mm512_setzero_si512();                                     \
+            _Pragma("clang loop unroll(full)")                                                               \
+            for (int t = 64 / (SUBS) * s; t < 64 / (SUBS) * (s + 1); t++) {                                  \
+                const __m512i w = _mm512_load_si512(pn->q[t]);                                               \
+                for (int j = 0; j < (R); j++) c[j] = _mm512_dpbusd_epi32(c[j], w, ck_panel16_y4(a[j]->qs + 4 * t)); \
+            }                                                                                                \
+            const __m512i sc = _mm512_load_si512(pn->sc[s]);                                                 \
+            for (int j = 0; j < (R); j++) isum[j] = _mm512_add_epi32(isum[j], _mm512_mullo_epi32(c[j], sc)); \
+        }                                                                                                    \
+        for (int u = 0; u < 8; u++) {                                                                        \
+            const __m512i mn = _mm512_load_si512(pn->mn[u]);                                                 \
+            for (int j = 0; j < (R); j++) {                                                                  \
+                if ((SUBS) == 16) isum[j] = _mm512_dpwssd_epi32(isum[j], mn, ck_panel16_y4(a[j]->bsums + 2 * u)); \
+                else msum[j] = _mm512_dpwssd_epi32(msum[j], mn, ck_panel16_y4(a[j]->bsums + 2 * u));          \
+            }                                                                                                \
+        }                                                                                                    \
+        const __m512 d16 = _mm512_load_ps(pn->d), dmin16 = _mm512_load_ps(pn->dmin);                       \
+        for (int j = 0; j < (R); j++) {                                                                      \
+            const __m512 dy = _mm512_set1_ps(a[j]->d);                                                       \
+            __m512 v = _mm512_load_ps(*acc[j]);                                                              \
+            v = _mm512_fmadd_ps(_mm512_mul_ps(d16, dy), _mm512_cvtepi32_ps(isum[j]), v);                     \
+            if ((SUBS) != 16) v = _mm512_fnmadd_ps(_mm512_mul_ps(dmin16, dy), _mm512_cvtepi32_ps(msum[j]), v); \
+            _mm512_store_ps(*acc[j], v);                                                                     \
+        }                                                                                                    \
+    }
+CK_PANEL16_DOT(8, 8)
+CK_PANEL16_DOT(4, 8)
+CK_PANEL16_DOT(1, 8)
+CK_PANEL16_DOT(8, 16)
+CK_PANEL16_DOT(4, 16)
+CK_PANEL16_DOT(1, 16)
+
+// Activation rows j0… (rows_here of them, y_stride apart) against block i
+// of the merged panel, R at a time.
+CK_PANEL16 static inline void ck_panel16_rows(const ck_kpanel16 *pn, int subs, const void *y, size_t y_stride,
+                                              int64_t i, int64_t rows_here, float (*acc)[16]) {
+    const moe_block_q8_K *a[8];
+    float (*dst[8])[16];
+    int64_t j = 0;
+#define CK_PANEL16_TAKE(R)                                                                              \
+    for (int e = 0; e < (R); e++) {                                                                     \
+        a[e] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j + e) * y_stride) + i;           \
+        dst[e] = &acc[j + e];                                                                           \
+    }
+    for (; j + 8 <= rows_here; j += 8) {
+        CK_PANEL16_TAKE(8)
+        if (subs == 8) ck_panel16_dot8_8(pn, a, dst);
+        else ck_panel16_dot8_16(pn, a, dst);
+    }
+    for (; j + 4 <= rows_here; j += 4) {
+        CK_PANEL16_TAKE(4)
+        if (subs == 8) ck_panel16_dot4_8(pn, a, dst);
+        else ck_panel16_dot4_16(pn, a, dst);
+    }
+    for (; j < rows_here; j++) {
+        CK_PANEL16_TAKE(1)
+        if (subs == 8) ck_panel16_dot1_8(pn, a, dst);
+        else ck_panel16_dot1_16(pn, a, dst);
+    }
+#undef CK_PANEL16_TAKE
+}
+
+// A thread's buffer of at least nb merged panels (kpanel16_vnni.c), or
+// NULL when it cannot be had.
+ck_kpanel16 *ck_panel16_panels(int64_t nb);
+
+// ck_panel_gemm's contract, sixteen rows at a time. Each pair of groups is
+// unpacked once per call (every block's merged panel, nb × 8.3 KiB, stays in
+// L2) and then every activation row passes over it, CK_PANEL_ROWS at a time;
+// an odd last group, or no buffer, takes the eight-row panel.
+CK_PANEL16 static inline void ck_panel16_gemm(ck_kpanel_fill fill, int subs, const void *x, size_t block_bytes,
+                                              int64_t groups, int64_t nb, const void *y, size_t y_stride, int64_t m,
+                                              float *out, size_t out_stride) {
+    ck_kpanel16 *panels = ck_panel16_panels(nb);
+    if (!panels) {
+        ck_panel_gemm(fill, subs, x, block_bytes, groups, nb, y, y_stride, m, out, out_stride);
+        return;
+    }
+    ck_kpanel half[2] __attribute__((aligned(64)));
+    float acc[CK_PANEL_ROWS][16] __attribute__((aligned(64)));
+    int64_t k = 0;
+    for (; k + 2 <= groups; k += 2) {
+        for (int64_t i = 0; i < nb; i++) {
+            fill((const uint8_t *)x + (size_t)(k * nb + i) * block_bytes, &half[0]);
+            fill((const uint8_t *)x + (size_t)((k + 1) * nb + i) * block_bytes, &half[1]);
+            ck_panel16_merge(&half[0], &half[1], subs, &panels[i]);
+        }
+        // the next pair's weights toward L2 while this pair's rows run (its
+        // unpacking otherwise waits on memory: 6 % of the product time at
+        // two threads on a loaded machine). Past the call's last pair this
+        // reaches the next tile's rows (or past the matrix: a prefetch is
+        // only a hint and never faults).
+        for (size_t o = 0; o < (size_t)(2 * nb) * block_bytes; o += 64)
+            _mm_prefetch((const char *)x + (size_t)((k + 2) * nb) * block_bytes + o, _MM_HINT_T1);
+        for (int64_t j0 = 0; j0 < m; j0 += CK_PANEL_ROWS) {
+            const int64_t rows_here = m - j0 < CK_PANEL_ROWS ? m - j0 : CK_PANEL_ROWS;
+            const uint8_t *yj = (const uint8_t *)y + (size_t)j0 * y_stride;
+            memset(acc, 0, sizeof acc[0] * (size_t)rows_here);
+            for (int64_t i = 0; i < nb; i++) ck_panel16_rows(&panels[i], subs, yj, y_stride, i, rows_here, acc);
+            for (int64_t j = 0; j < rows_here; j++)
+                memcpy(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j], sizeof acc[j]);
+        }
+    }
+    if (k < groups)
+        ck_panel_gemm(fill, subs, (const uint8_t *)x + (size_t)(k * nb) * block_bytes, block_bytes, 1, nb, y, y_stride,
+                      m, out + 8 * k, out_stride);
+}
