@@ -36,8 +36,8 @@ func serviceFigures(socket: String, tier: String, otherTier: String, model: Stri
        inProcess > 0 {
         figures["daemon_vs_in_process"] = daemon / inProcess  // this run's pair; the report takes the median of these
     }
-    let one = try concurrentGenerations(socket: socket, tier: tier, prompt: prompt, tokens: tokens, streams: 1)
-    let four = try concurrentGenerations(socket: socket, tier: tier, prompt: prompt, tokens: tokens, streams: 4)
+    let one = try concurrentGenerations(socket: socket, tier: tier, tokens: tokens, streams: 1)
+    let four = try concurrentGenerations(socket: socket, tier: tier, tokens: tokens, streams: 4)
     figures["daemon_1_stream_tokens_per_second"] = one
     figures["daemon_4_streams_tokens_per_second"] = four
     if one > 0 { figures["daemon_4_streams_vs_1"] = four / one }
@@ -88,6 +88,14 @@ private func daemonGeneration(_ client: MoeClient, tier: String, prompt: String,
     return Double(streamed) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
 }
 
+/// The prompts of the concurrent streams: distinct, so no stream is a
+/// cached prefix of another, and each runs greedy SmolLM2-135M to 128
+/// tokens without an end token (checked: the finish reasons are printed).
+private let concurrentPrompts = [
+    "The history of the printing press begins", "The history of the steam engine begins",
+    "The history of the telescope begins", "The history of the compass begins",
+]
+
 /// `streams` greedy generations at once, one connection each, in tokens/s
 /// while all of them decode: every streamed chunk is timestamped, and the
 /// figure is the tokens that arrived after the last stream's first token
@@ -99,8 +107,7 @@ private func daemonGeneration(_ client: MoeClient, tier: String, prompt: String,
 /// the first over the time from the first to the last. The streams' token
 /// counts and finish reasons are printed (stderr), and a window of fewer than
 /// 8 tokens per stream (a stream ended at once) is refused.
-private func concurrentGenerations(socket: String, tier: String, prompt: String, tokens: Int,
-                                   streams: Int) throws -> Double {
+private func concurrentGenerations(socket: String, tier: String, tokens: Int, streams: Int) throws -> Double {
     let clients = try (0..<streams).map { _ in try MoeClient(socketPath: socket) }
     let results = ConcurrentResults(streams)
     // One thread per client: DispatchQueue.concurrentPerform would run only
@@ -109,7 +116,7 @@ private func concurrentGenerations(socket: String, tier: String, prompt: String,
         Thread {
             var request = GenerateRequest()
             request.tier = tier
-            request.prompt = prompt + " \(i)"
+            request.prompt = concurrentPrompts[i % concurrentPrompts.count]
             request.maxTokens = UInt32(tokens)
             request.sampling.temperature = 0
             request.sampling.repeatPenalty = 1
