@@ -77,9 +77,58 @@ CK_AVX2 static inline __m256 ck_load8_i8(const int8_t *x) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)x)));
 }
 
+// Fetches ahead, in the score loop at position j, the `bytes` of the head in
+// the key row CK_KV_AHEAD positions on and in value row j (an F16 head of 64
+// is 128 bytes, up to three lines when not aligned; Q8_0 68). In decoding the cache's rows were
+// evicted by the step's weights, and one head reads a slice of each row, too
+// few rows for the hardware prefetcher to lock on: the loads waited on
+// memory (perf annotate). The value rows arrive while the scores are made.
+#define CK_KV_AHEAD 6
+static inline __attribute__((always_inline)) void ck_prefetch_kv(const void *keys, const void *values, size_t stride,
+                                                                 int64_t j, int64_t length, size_t bytes) {
+    if (j + CK_KV_AHEAD < length) {
+        const char *k = (const char *)keys + (size_t)(j + CK_KV_AHEAD) * stride;
+        for (size_t at = 0; at < bytes; at += 64) _mm_prefetch(k + at, _MM_HINT_T0);
+        _mm_prefetch(k + bytes - 1, _MM_HINT_T0);
+    }
+    const char *v = (const char *)values + (size_t)j * stride;
+    for (size_t at = 0; at < bytes; at += 64) _mm_prefetch(v + at, _MM_HINT_T0);
+    _mm_prefetch(v + bytes - 1, _MM_HINT_T0);
+}
+
+// The first CK_KV_AHEAD key rows, before the score loop starts.
+static inline __attribute__((always_inline)) void ck_prefetch_keys(const void *keys, size_t stride, int64_t length,
+                                                                   size_t bytes) {
+    for (int64_t j = 0; j < CK_KV_AHEAD && j < length; j++) {
+        const char *k = (const char *)keys + (size_t)j * stride;
+        for (size_t at = 0; at < bytes; at += 64) _mm_prefetch(k + at, _MM_HINT_T0);
+    }
+}
+
+// out[0 .. 8V) = Σ_j scores[j] · values[j][base ..], V vectors of eight.
+// always_inline with a constant V: with a run-time count the compiler kept
+// the accumulators on the stack, and every position's FMA waited on a store
+// and a reload of the one before (half of decode attention's time, perf
+// annotate, SmolLM2 64-wide heads); in registers the V chains run at FMA
+// latency. Same operations in the same order, so the same results.
+CK_AVX2 static inline __attribute__((always_inline)) void
+ck_weigh_values8_f16(const float *scores, const void *values, size_t stride, int64_t length, int64_t base,
+                     const int V, float *out) {
+    __m256 acc[8];
+    for (int k = 0; k < V; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < length; j++) {
+        const uint16_t *v = ck_f16_row(values, stride, j) + base;
+        const __m256 p = _mm256_broadcast_ss(scores + j);
+        for (int k = 0; k < V; k++) acc[k] = _mm256_fmadd_ps(p, ck_load8_f16(v + 8 * k), acc[k]);
+    }
+    for (int k = 0; k < V; k++) _mm256_storeu_ps(out + 8 * k, acc[k]);
+}
+
 CK_AVX2 static void ck_attend_f16_avx2(const float *q, const void *keys, const void *values, size_t stride,
                                        int64_t length, int64_t size, float scale, float *scores, float *out) {
+    ck_prefetch_keys(keys, stride, length, (size_t)size * 2);
     for (int64_t j = 0; j < length; j++) {
+        ck_prefetch_kv(keys, values, stride, j, length, (size_t)size * 2);
         const uint16_t *k = ck_f16_row(keys, stride, j);
         __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
         int64_t d = 0;
@@ -92,22 +141,45 @@ CK_AVX2 static void ck_attend_f16_avx2(const float *q, const void *keys, const v
     }
     moe_vec_softmax_f32(scores, length);
     for (int64_t base = 0; base < size; base += 64) {
-        const int vectors = (int)((size - base < 64 ? size - base : 64) / 8);
-        __m256 acc[8];
-        for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
-        for (int64_t j = 0; j < length; j++) {
-            const uint16_t *v = ck_f16_row(values, stride, j) + base;
-            const __m256 p = _mm256_broadcast_ss(scores + j);
-            for (int k = 0; k < vectors; k++) acc[k] = _mm256_fmadd_ps(p, ck_load8_f16(v + 8 * k), acc[k]);
+        float *o = out + base;
+        switch ((size - base < 64 ? size - base : 64) / 8) {
+        case 8: ck_weigh_values8_f16(scores, values, stride, length, base, 8, o); break;
+        case 4: ck_weigh_values8_f16(scores, values, stride, length, base, 4, o); break;
+        case 7: ck_weigh_values8_f16(scores, values, stride, length, base, 7, o); break;
+        case 6: ck_weigh_values8_f16(scores, values, stride, length, base, 6, o); break;
+        case 5: ck_weigh_values8_f16(scores, values, stride, length, base, 5, o); break;
+        case 3: ck_weigh_values8_f16(scores, values, stride, length, base, 3, o); break;
+        case 2: ck_weigh_values8_f16(scores, values, stride, length, base, 2, o); break;
+        default: ck_weigh_values8_f16(scores, values, stride, length, base, 1, o); break;
         }
-        for (int k = 0; k < vectors; k++) _mm256_storeu_ps(out + base + 8 * k, acc[k]);
     }
+}
+
+// As ck_weigh_values8_f16 for a Q8_0 cache (V of 4 or 8: whole blocks).
+CK_AVX2 static inline __attribute__((always_inline)) void
+ck_weigh_values_q8_0(const float *scores, const void *values, size_t stride, int64_t length, int64_t base,
+                     const int V, float *out) {
+    __m256 acc[8];
+    for (int k = 0; k < V; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < length; j++) {
+        const moe_block_q8_0 *v = ck_q8_row(values, stride, j) + base / MOE_QK;
+        const __m256 p = _mm256_broadcast_ss(scores + j);
+        for (int k = 0; k < V; k++) {
+            const moe_block_q8_0 *block = v + k / 4;
+            const __m256 pd = _mm256_mul_ps(p, ck_half_splat(block->d));
+            acc[k] = _mm256_fmadd_ps(pd, ck_load8_i8(block->qs + 8 * (k % 4)), acc[k]);
+        }
+    }
+    for (int k = 0; k < V; k++) _mm256_storeu_ps(out + 8 * k, acc[k]);
 }
 
 CK_AVX2 static void ck_attend_q8_0_avx2(const float *q, const void *keys, const void *values, size_t stride,
                                         int64_t length, int64_t size, float scale, float *scores, float *out) {
     const int64_t blocks = size / MOE_QK;
+    const size_t bytes = (size_t)blocks * sizeof(moe_block_q8_0);
+    ck_prefetch_keys(keys, stride, length, bytes);
     for (int64_t j = 0; j < length; j++) {
+        ck_prefetch_kv(keys, values, stride, j, length, bytes);
         const moe_block_q8_0 *k = ck_q8_row(keys, stride, j);
         __m256 sum = _mm256_setzero_ps();
         for (int64_t b = 0; b < blocks; b++) {
@@ -121,21 +193,10 @@ CK_AVX2 static void ck_attend_q8_0_avx2(const float *q, const void *keys, const 
         scores[j] = ck_hsum256(sum) * scale;
     }
     moe_vec_softmax_f32(scores, length);
+    // size is a multiple of 32: four or eight vectors a part
     for (int64_t base = 0; base < size; base += 64) {
-        const int64_t width = size - base < 64 ? size - base : 64;
-        const int vectors = (int)(width / 8);
-        __m256 acc[8];
-        for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
-        for (int64_t j = 0; j < length; j++) {
-            const moe_block_q8_0 *v = ck_q8_row(values, stride, j) + base / MOE_QK;
-            const __m256 p = _mm256_broadcast_ss(scores + j);
-            for (int k = 0; k < vectors; k++) {
-                const moe_block_q8_0 *block = v + k / 4;
-                const __m256 pd = _mm256_mul_ps(p, ck_half_splat(block->d));
-                acc[k] = _mm256_fmadd_ps(pd, ck_load8_i8(block->qs + 8 * (k % 4)), acc[k]);
-            }
-        }
-        for (int k = 0; k < vectors; k++) _mm256_storeu_ps(out + base + 8 * k, acc[k]);
+        if (size - base >= 64) ck_weigh_values_q8_0(scores, values, stride, length, base, 8, out + base);
+        else ck_weigh_values_q8_0(scores, values, stride, length, base, 4, out + base);
     }
 }
 
@@ -145,9 +206,25 @@ CK_AVX512 static inline __m512 ck_load16_f16(const uint16_t *x) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
 }
 
+// As ck_weigh_values8_f16, V vectors of sixteen (accumulators in registers).
+CK_AVX512 static inline __attribute__((always_inline)) void
+ck_weigh_values16_f16(const float *scores, const void *values, size_t stride, int64_t length, int64_t base,
+                      const int V, float *out) {
+    __m512 acc[8];
+    for (int k = 0; k < V; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < length; j++) {
+        const uint16_t *v = ck_f16_row(values, stride, j) + base;
+        const __m512 p = _mm512_set1_ps(scores[j]);
+        for (int k = 0; k < V; k++) acc[k] = _mm512_fmadd_ps(p, ck_load16_f16(v + 16 * k), acc[k]);
+    }
+    for (int k = 0; k < V; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
+}
+
 CK_AVX512 static void ck_attend_f16_avx512(const float *q, const void *keys, const void *values, size_t stride,
                                            int64_t length, int64_t size, float scale, float *scores, float *out) {
+    ck_prefetch_keys(keys, stride, length, (size_t)size * 2);
     for (int64_t j = 0; j < length; j++) {
+        ck_prefetch_kv(keys, values, stride, j, length, (size_t)size * 2);
         const uint16_t *k = ck_f16_row(keys, stride, j);
         __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
         int64_t d = 0;
@@ -160,15 +237,17 @@ CK_AVX512 static void ck_attend_f16_avx512(const float *q, const void *keys, con
     }
     moe_vec_softmax_f32(scores, length);
     for (int64_t base = 0; base < size; base += 128) {
-        const int vectors = (int)((size - base < 128 ? size - base : 128) / 16);
-        __m512 acc[8];
-        for (int k = 0; k < 8; k++) acc[k] = _mm512_setzero_ps();
-        for (int64_t j = 0; j < length; j++) {
-            const uint16_t *v = ck_f16_row(values, stride, j) + base;
-            const __m512 p = _mm512_set1_ps(scores[j]);
-            for (int k = 0; k < vectors; k++) acc[k] = _mm512_fmadd_ps(p, ck_load16_f16(v + 16 * k), acc[k]);
+        float *o = out + base;
+        switch ((size - base < 128 ? size - base : 128) / 16) {
+        case 8: ck_weigh_values16_f16(scores, values, stride, length, base, 8, o); break;
+        case 4: ck_weigh_values16_f16(scores, values, stride, length, base, 4, o); break;
+        case 7: ck_weigh_values16_f16(scores, values, stride, length, base, 7, o); break;
+        case 6: ck_weigh_values16_f16(scores, values, stride, length, base, 6, o); break;
+        case 5: ck_weigh_values16_f16(scores, values, stride, length, base, 5, o); break;
+        case 3: ck_weigh_values16_f16(scores, values, stride, length, base, 3, o); break;
+        case 2: ck_weigh_values16_f16(scores, values, stride, length, base, 2, o); break;
+        default: ck_weigh_values16_f16(scores, values, stride, length, base, 1, o); break;
         }
-        for (int k = 0; k < vectors; k++) _mm512_storeu_ps(out + base + 16 * k, acc[k]);
     }
 }
 

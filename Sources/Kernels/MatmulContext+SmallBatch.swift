@@ -81,7 +81,7 @@ extension MatmulContext {
                                         rows: pass.count, activations + i * shape.activationRowBytes,
                                         activationStride: shape.activationRowBytes, scales: scales + (i / 4) * perGroup,
                                         into: output + i * shape.rows + pass.lowerBound, outputStride: shape.rows,
-                                        count: shape.columns)
+                                        count: shape.columns, streaming: true)
                     i += 4
                 }
                 if i < shape.inputRows {
@@ -92,7 +92,8 @@ extension MatmulContext {
                         _ = kernel.dot4Rows(weights: weights + pass.lowerBound * shape.rowBytes, weightStride: shape.rowBytes,
                                             rows: pass.count, activations + i * shape.activationRowBytes,
                                             activationStride: shape.activationRowBytes, scales: scales + (i / 4) * perGroup,
-                                            into: results, outputStride: rowsPerPass, count: shape.columns)
+                                            into: results, outputStride: rowsPerPass, count: shape.columns,
+                                            streaming: true)
                         for j in 0..<shape.inputRows - i {
                             (output + (i + j) * shape.rows + pass.lowerBound).update(from: results + j * rowsPerPass,
                                                                                       count: pass.count)

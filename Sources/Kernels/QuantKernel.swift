@@ -188,19 +188,28 @@ extension QuantKernel {
 
     /// The scaled four-row dot over `rows` weight rows `weightStride` bytes
     /// apart: `output[j * outputStride + r]`, in one call (false, with
-    /// nothing written, when the type has no scaled kernel).
+    /// nothing written, when the type has no scaled kernel). `streaming`:
+    /// the rows come from memory once (batched decoding), so the row loop
+    /// fetches rows ahead (`moe_gemm4_rows_ahead`; prompt tiles, whose rows
+    /// stay in cache, leave it off).
     @inline(__always)
     public func dot4Rows(weights: UnsafeRawPointer, weightStride: Int, rows: Int,
                          _ activations: UnsafeRawPointer, activationStride: Int, scales: UnsafePointer<Float>,
-                         into output: UnsafeMutablePointer<Float>, outputStride: Int, count: Int) -> Bool {
+                         into output: UnsafeMutablePointer<Float>, outputStride: Int, count: Int,
+                         streaming: Bool = false) -> Bool {
         guard let scaledFourRowFunction else { return false }
         if let scaledFourRowRunFunction {
             scaledFourRowRunFunction(weights, weightStride, Int64(rows), activations, activationStride,
                                      scales, output, outputStride, Int64(count))
             return true
         }
-        moe_gemm4_rows(scaledFourRowFunction, weights, weightStride, Int64(rows), activations, activationStride,
-                       scales, output, outputStride, Int64(count))
+        if streaming {
+            moe_gemm4_rows_ahead(scaledFourRowFunction, weights, weightStride, Int64(rows), activations,
+                                 activationStride, scales, output, outputStride, Int64(count))
+        } else {
+            moe_gemm4_rows(scaledFourRowFunction, weights, weightStride, Int64(rows), activations, activationStride,
+                           scales, output, outputStride, Int64(count))
+        }
         return true
     }
 }

@@ -59,7 +59,7 @@ private struct Case {
     }
 }
 
-private let shapes = [(64, 37), (128, 70), (32, 1), (64, 130), (96, 9)]
+private let shapes = [(64, 37), (128, 70), (32, 1), (64, 130), (96, 9), (160, 5), (224, 3)]  // 160, 224: a last part of fewer vectors
 
 @Suite("Attention over F16 and Q8_0 KV caches")
 struct AttentionKVTests {

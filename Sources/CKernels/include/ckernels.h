@@ -237,6 +237,10 @@ void moe_dot_rows_q6_K_avx512vnni(MOE_DOT_ROWS_ARGS);
 // activation rows: out[j * out_stride + r] = dot(x + r * x_stride, y_j).
 void moe_gemm4_rows(moe_gemm4_fn fn, const void *x, size_t x_stride, int64_t rows, const void *y,
                     size_t y_stride, const float *y_scales, float *out, size_t out_stride, int64_t n);
+// The same, fetching each weight row a few rows ahead (batched decoding, where
+// every row comes from memory; quants_avx2_gemm_rows.c).
+void moe_gemm4_rows_ahead(moe_gemm4_fn fn, const void *x, size_t x_stride, int64_t rows, const void *y,
+                          size_t y_stride, const float *y_scales, float *out, size_t out_stride, int64_t n);
 
 // One weight type's kernels at one ISA level. `dot` takes a weight row and
 // an activation row already quantized to `act_type` with `quantize_act`.
