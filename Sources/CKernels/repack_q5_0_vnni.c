@@ -18,27 +18,13 @@
 // thread well below the read bandwidth; here a block of eight rows is about
 // 24 vector operations for one activation row.
 
-#include "ck_x86.h"
+#include "repack_q5_0_x86.h"
 #include "gemm_q8_0.h"
-
-#define CK_Q50 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#include <stdlib.h>
 
 // Prefetch distance in bytes: as the Q4_1 x8 kernels (repack_q4_1_x8.h), a
 // group is one sequential stream, fetched ahead by hand.
 #define CK_Q50_PF 1024
-
-// The four unsigned eight-value pairs of a block's eight rows: u[p] holds
-// values 8p…8p+7, row r in bytes 8r…8r+7.
-CK_Q50 static inline __attribute__((always_inline)) void ck_q50_unpack(const moe_block_q5_0x8 *blk, __m512i u[4]) {
-    const __m512i low = _mm512_set1_epi8(0x0f), fifth = _mm512_set1_epi8(0x10);
-    for (int h = 0; h < 2; h++) {
-        const __m512i raw = _mm512_loadu_si512((const void *)(blk->qs + 64 * h));
-        const __m512i lo = _mm512_and_si512(raw, low);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low);
-        u[h] = _mm512_mask_add_epi8(lo, _cvtu64_mask64(blk->hmask[h]), lo, fifth);
-        u[2 + h] = _mm512_mask_add_epi8(hi, _cvtu64_mask64(blk->hmask[2 + h]), hi, fifth);
-    }
-}
 
 // Σu·y of the eight rows against one activation block, as eight dwords.
 CK_Q50 static inline __attribute__((always_inline)) __m256i ck_q50_sums(const __m512i u[4], const moe_block_q8_0 *b) {
@@ -121,14 +107,44 @@ CK_Q50 static void ck_q50_rows(const moe_block_q5_0x8 *a, int64_t rows, const ui
     }
 }
 
-// Activation rows in chunks whose preparation fits on the stack (a
-// multiple of four rows where it can); rows too long for even one row's
-// preparation (over 65536 values) compute it per block instead.
+// Prompts (CK_Q50_PANEL_ROWS activation rows or more) take the sixteen-row
+// panel kernel (gemm_q8_0_vnni.c) filled from this layout, which runs four
+// activation rows per pass over a panel that serves every row of the call,
+// where ck_q50_group unpacks a block per four rows. Its results equal the
+// scalar dot's to rounding (FMA), not bit for bit as decoding's do.
+#define CK_Q50_PANEL_ROWS 8
+
+// A thread's buffer for the activations' preparation, kept for its later
+// calls (a fresh one per call would fault its pages in every time), or NULL.
+static _Thread_local float *ck_q50_prep;
+static _Thread_local int64_t ck_q50_prep_capacity;
+static float *ck_q50_prep_buffer(int64_t floats) {
+    if (floats > ck_q50_prep_capacity) {
+        free(ck_q50_prep);
+        ck_q50_prep = aligned_alloc(64, (size_t)(floats + 15) / 16 * 64);
+        ck_q50_prep_capacity = ck_q50_prep ? floats : 0;
+    }
+    return ck_q50_prep;
+}
+
+// Decoding (fewer than CK_Q50_PANEL_ROWS rows): activation rows in chunks
+// whose preparation fits on the stack (a multiple of four rows where it
+// can); rows too long for even one row's preparation (over 65536 values)
+// compute it per block instead.
 CK_Q50 void moe_gemm_q5_0x8_q8_0_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK;
     const uint8_t *yb = y;
     if (nb == 0) return;
+    if (m >= CK_Q50_PANEL_ROWS) {
+        float *prep = ck_q50_prep_buffer(MOE_GEMM16_PREP_PER_BLOCK * nb * m);
+        if (prep) {
+            moe_gemm16_prep_q8_0(yb, y_stride, m, prep, n);
+            moe_gemm16_q5_0x8_vnni(x, (size_t)nb * sizeof(moe_block_q5_0), rows, yb, y_stride, prep, m, out,
+                                   out_stride, n);
+            return;
+        }
+    }
     const int64_t fit = CK_Q50_PREP / (MOE_GEMM16_PREP_PER_BLOCK * nb);
     if (fit == 0) {
         ck_q50_rows(x, rows, yb, y_stride, NULL, m, out, out_stride, nb);

@@ -63,22 +63,50 @@ struct InterleavedQ5_0Tests {
         #expect(out == (try Self.scalarDots(weights, rows: rows, activations, count: count)))
     }
 
-    /// 256 values: one chunk of prepared activation sums for 1–9 rows;
-    /// 16416: a chunk is one row; 65568: too long even for one, Σy per block.
-    @Test("avx512vnni: the table's repack and product equal the scalar dots bit for bit",
-          needs(.avx512vnni, "AVX-512 VNNI"),
-          arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 8), (256, 9), (16416, 5), (65568, 2)])
-    func vnniIsExact(count: Int, m: Int) throws {
-        let rows = 16
+    /// The table's repack and product at avx512vnni for `m` activation rows.
+    static func vnniProduct(_ weights: [UInt8], rows: Int, _ activations: [[UInt8]], count: Int) throws -> [Float] {
         let kernel = try #require(KernelTable(isa: .avx512vnni)?[.q5_0])
         #expect(kernel.canInterleave)
-        let (weights, activations) = try Self.inputs(rows: rows, count: count, m: m, seed: 5200 + UInt64(count + m))
         var packed = [UInt8](repeating: 0, count: weights.count)
         weights.withUnsafeBytes { src in
             packed.withUnsafeMutableBytes { kernel.interleave(src.baseAddress!, into: $0.baseAddress!, rows: rows, count: count) }
         }
         #expect(packed == Self.repacked(weights, rows: rows, count: count))
-        let out = InterleavedKernelTests.product(kernel, packed, rows: rows, activations, count: count)
+        return InterleavedKernelTests.product(kernel, packed, rows: rows, activations, count: count)
+    }
+
+    /// Decoding (up to 7 rows). 256 values: one chunk of prepared
+    /// activation sums; 16416: a chunk is one row; 65568: too long even for
+    /// one, Σy per block.
+    @Test("avx512vnni, 1 to 7 activation rows: the table's repack and product equal the scalar dots bit for bit",
+          needs(.avx512vnni, "AVX-512 VNNI"),
+          arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 7), (16416, 5), (65568, 2)])
+    func vnniIsExact(count: Int, m: Int) throws {
+        let rows = 16
+        let (weights, activations) = try Self.inputs(rows: rows, count: count, m: m, seed: 5200 + UInt64(count + m))
+        let out = try Self.vnniProduct(weights, rows: rows, activations, count: count)
         #expect(out == (try Self.scalarDots(weights, rows: rows, activations, count: count)))
+    }
+
+    /// Prompts (8 rows or more) take the sixteen-row panel filled from the
+    /// x8 layout: 24 rows are a pair of groups and an odd one.
+    @Test("avx512vnni, 8 or more activation rows (the panel): the product agrees with the scalar dots",
+          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [(256, 8), (256, 9), (896, 64), (16416, 9), (65568, 8)])
+    func vnniPanelAgrees(count: Int, m: Int) throws {
+        let rows = 24, tolerance = try #require(Tolerance.dot[.q5_0])
+        let scalar = try #require(KernelTable.scalar[.q5_0])
+        let (weights, activations) = try Self.inputs(rows: rows, count: count, m: m, seed: 5300 + UInt64(count + m))
+        let out = try Self.vnniProduct(weights, rows: rows, activations, count: count)
+        let expected = try Self.scalarDots(weights, rows: rows, activations, count: count)
+        let rowBytes = weights.count / rows
+        for j in 0..<m {
+            let x = dequantizedActivations(activations[j], type: .q8_0, count: count)
+            for r in 0..<rows {
+                let w = scalar.dequantized(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), count: count)
+                let magnitude = zip(w, x).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                #expect(abs(Double(out[j * rows + r]) - Double(expected[j * rows + r])) <= tolerance * magnitude,
+                        "weight row \(r), activation row \(j)")
+            }
+        }
     }
 }

@@ -35,6 +35,9 @@ typedef void (*moe_gemm16_fn)(const void *x, size_t x_stride, int64_t rows, cons
 void moe_gemm16_q8_0_vnni(MOE_GEMM16_ARGS);  // AVX-512 F/BW/VL + VNNI
 void moe_gemm16_q5_0_vnni(MOE_GEMM16_ARGS);
 void moe_gemm16_q4_0_vnni(MOE_GEMM16_ARGS);
+// Q5_0 in the x8 layout (repack_q5_0.h): x_stride is a row's bytes, rows a
+// multiple of 8 (the x8 product's prompt path, repack_q5_0_vnni.c).
+void moe_gemm16_q5_0x8_vnni(MOE_GEMM16_ARGS);
 
 // The kernel for weights of ggml type `type` at `isa` (which the CPU must
 // support), or NULL where that level has none (then the four-row path runs).
