@@ -33,3 +33,7 @@ static inline float ck_half(uint16_t h) {
 static inline uint32_t ck_qh_bits(const uint8_t qh[4]) {
     uint32_t bits; memcpy(&bits, qh, 4); return bits;
 }
+
+// The calling thread's working buffer of at least `bytes` (64-byte aligned,
+// kept for its later calls; thread_scratch.c), or NULL when it cannot be had.
+void *ck_thread_scratch(size_t bytes);

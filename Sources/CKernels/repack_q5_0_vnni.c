@@ -20,7 +20,6 @@
 
 #include "repack_q5_0_x86.h"
 #include "gemm_q8_0.h"
-#include <stdlib.h>
 
 // Prefetch distance in bytes: as the Q4_1 x8 kernels (repack_q4_1_x8.h), a
 // group is one sequential stream, fetched ahead by hand.
@@ -114,19 +113,6 @@ CK_Q50 static void ck_q50_rows(const moe_block_q5_0x8 *a, int64_t rows, const ui
 // scalar dot's to rounding (FMA), not bit for bit as decoding's do.
 #define CK_Q50_PANEL_ROWS 8
 
-// A thread's buffer for the activations' preparation, kept for its later
-// calls (a fresh one per call would fault its pages in every time), or NULL.
-static _Thread_local float *ck_q50_prep;
-static _Thread_local int64_t ck_q50_prep_capacity;
-static float *ck_q50_prep_buffer(int64_t floats) {
-    if (floats > ck_q50_prep_capacity) {
-        free(ck_q50_prep);
-        ck_q50_prep = aligned_alloc(64, (size_t)(floats + 15) / 16 * 64);
-        ck_q50_prep_capacity = ck_q50_prep ? floats : 0;
-    }
-    return ck_q50_prep;
-}
-
 // Decoding (fewer than CK_Q50_PANEL_ROWS rows): activation rows in chunks
 // whose preparation fits on the stack (a multiple of four rows where it
 // can); rows too long for even one row's preparation (over 65536 values)
@@ -137,7 +123,7 @@ CK_Q50 void moe_gemm_q5_0x8_q8_0_vnni(const void *x, int64_t rows, const void *y
     const uint8_t *yb = y;
     if (nb == 0) return;
     if (m >= CK_Q50_PANEL_ROWS) {
-        float *prep = ck_q50_prep_buffer(MOE_GEMM16_PREP_PER_BLOCK * nb * m);
+        float *prep = ck_thread_scratch(sizeof(float) * MOE_GEMM16_PREP_PER_BLOCK * (size_t)nb * (size_t)m);
         if (prep) {
             moe_gemm16_prep_q8_0(yb, y_stride, m, prep, n);
             moe_gemm16_q5_0x8_vnni(x, (size_t)nb * sizeof(moe_block_q5_0), rows, yb, y_stride, prep, m, out,

@@ -1,4 +1,5 @@
 import GGUF
+
 /// Products where some weights are in the interleaved layout (eight rows
 /// per group, `WeightLayout.interleaved8`). Their kernel takes any number of
 /// activation rows and a run of whole groups in one call, so decoding,
@@ -19,11 +20,12 @@ extension MatmulContext {
     /// 256 rows a call (their unpacking was 9 % of a 1.5B Q5_K_M prompt's
     /// product time at 64) and tiles of whole pairs.
     static func interleavedTiling(_ kernel: QuantKernel) -> (chunkRows: Int, group: Int) {
-        let panelled: Set<GGMLType> = [.q4_K, .q5_K, .q6_K]
-        guard kernel.isa == .avx512vnni, panelled.contains(kernel.type) else {
+        switch (kernel.isa, kernel.type) {
+        case (.avx512vnni, .q4_K), (.avx512vnni, .q5_K), (.avx512vnni, .q6_K):
+            return (256, 2 * QuantKernel.interleavedRows)
+        default:
             return (interleavedChunkRows, QuantKernel.interleavedRows)
         }
-        return (256, 2 * QuantKernel.interleavedRows)
     }
 
     /// `products[k].output = input · products[k].weightsᵀ` for activations
