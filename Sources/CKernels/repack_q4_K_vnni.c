@@ -24,6 +24,7 @@
 
 #define CK_KX8 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define CK_KX8_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#define CK_KX8_DOT16(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
 #define CK_KX8_ENTRY ck_gemm_q4_Kx8_q8_K_vnni_direct
 #include "repack_q4_K_x8.h"
 #include "kpanel16_vnni.h"
@@ -31,12 +32,14 @@
 void ck_gemm_q4_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                      float *out, size_t out_stride, int64_t n);
 
-// Five or more activation rows: through the panel (kpanel_vnni.h), the
-// nibbles and scales unpacked once per block for all of them. Two to four
-// (several streams decoding) take the direct kernel, whose pieces are split
-// in registers once for all rows: at four rows from memory, 8192 × 2048,
-// one thread, best of 31, 0.65 ms against the panel's 1.02 and the one-row
-// call's 0.32 (bench/kx8_rows_bench.c, AMD EPYC Zen 4, load ~6).
+// More than eight activation rows (prompt chunks): through the panel
+// (kpanel16_vnni.h), the nibbles and scales unpacked once per block for
+// all of them. Up to eight (several streams decoding) take the direct
+// kernel, whose pieces are split in registers once for every four rows:
+// at 256 × 2048 in L2, one thread, best of 41 by CPU time, 67 / 104 / 112 /
+// 123 / 134 ns per block of eight rows at 4 / 5 / 6 / 7 / 8 rows against
+// the panel's 71 / 117 / 132 / 149 / 148, and from memory (8192 × 2048 ×
+// 6) further ahead (bench/kx8_rows_bench.c; AMD EPYC Zen 4).
 CK_PANEL static void ck_q4x8_fill(const void *block, ck_kpanel *pn) {
     const moe_block_q4_Kx8 *b = block;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -53,6 +56,6 @@ CK_PANEL static void ck_q4x8_fill(const void *block, ck_kpanel *pn) {
 
 CK_PANEL void moe_gemm_q4_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                        float *out, size_t out_stride, int64_t n) {
-    if (m >= 5) ck_panel16_gemm(ck_q4x8_fill, 8, x, sizeof(moe_block_q4_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    if (m > 8) ck_panel16_gemm(ck_q4x8_fill, 8, x, sizeof(moe_block_q4_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
     else ck_gemm_q4_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }

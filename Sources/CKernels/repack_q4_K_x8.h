@@ -1,7 +1,8 @@
 // Body of the Q4_K x8 products (include/repack_q4_K.h), included by
 // repack_q4_K_vnni.c and repack_q4_K_avx2.c. Before including, define
 // CK_KX8 (the function attribute), CK_KX8_DOT(acc, u8, s8) (acc + the
-// four-byte dot of each i32 lane) and CK_KX8_ENTRY (the exported name).
+// four-byte dot of each i32 lane), CK_KX8_DOT16(acc, a, b) (acc + the
+// two-i16 dot of each i32 lane) and CK_KX8_ENTRY (the exported name).
 // Notes on the method: repack_q4_K_vnni.c.
 
 #include "repack_q4_K.h"
@@ -16,6 +17,23 @@ CK_KX8 static inline __m256i ck_kx8_bytes_i32(const uint8_t *p) {
 }
 
 CK_KX8 static inline __m256i ck_kx8_y4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// Sub-block s's eight mins, each in both i16 halves of its row's lane, so
+// one two-i16 dot against the activation's bsums pair (bsums[2s],
+// bsums[2s + 1], one i32 broadcast from memory) gives mn · (their sum).
+// Before: per row and sub-block a scalar add, a broadcast from a general
+// register and a vpmulld; this is one instruction per row and sub-block.
+// Bounds: mn ≤ 63, |bsum| ≤ 16 · 128, exact in i32 as before.
+CK_KX8 static inline __m256i ck_kx8_mins16(const uint8_t *p) {
+    const __m256i mn = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    return _mm256_or_si256(mn, _mm256_slli_epi32(mn, 16));
+}
+
+CK_KX8 static inline __m256i ck_kx8_bsum_pair(const int16_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
     return _mm256_set1_epi32(v);
@@ -49,10 +67,9 @@ CK_KX8 static inline __m256i ck_kx8_y4(const int8_t *p) {
                                                                      _mm256_mullo_epi32(hi[j], sh))); \
         }                                                                                           \
         for (int s = 0; s < 8; s++) {                                                               \
-            const __m256i mn = ck_kx8_bytes_i32(sm + 64 + 8 * s);                                   \
+            const __m256i mn = ck_kx8_mins16(sm + 64 + 8 * s);                                      \
             for (int j = 0; j < (R); j++)                                                           \
-                msum[j] = _mm256_add_epi32(msum[j], _mm256_mullo_epi32(mn,                          \
-                              _mm256_set1_epi32(a[j]->bsums[2 * s] + a[j]->bsums[2 * s + 1])));      \
+                msum[j] = CK_KX8_DOT16(msum[j], mn, ck_kx8_bsum_pair(a[j]->bsums + 2 * s));         \
         }                                                                                           \
     }
 
@@ -76,9 +93,7 @@ CK_KX8 static inline void ck_kx8_block1(const moe_block_q4_Kx8 *b, const uint8_t
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(lo0, lo1), ck_kx8_bytes_i32(sm + 16 * c)));
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(hi0, hi1), ck_kx8_bytes_i32(sm + 16 * c + 8)));
     }
-    for (int s = 0; s < 8; s++)
-        msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(ck_kx8_bytes_i32(sm + 64 + 8 * s),
-                                                         _mm256_set1_epi32(a->bsums[2 * s] + a->bsums[2 * s + 1])));
+    for (int s = 0; s < 8; s++) msum = CK_KX8_DOT16(msum, ck_kx8_mins16(sm + 64 + 8 * s), ck_kx8_bsum_pair(a->bsums + 2 * s));
     *isum_out = isum;
     *msum_out = msum;
 }

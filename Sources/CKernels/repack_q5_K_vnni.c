@@ -1,12 +1,13 @@
 // AVX-512 VNNI (256-bit, VL) product of Q5_K weights in the x8 layout
 // (include/repack_q5_K.h) with q8_K activation rows.
 //
-// Four or more activation rows (prompt tiles, batches) go through the
-// panel (kpanel_vnni.h): each block's five-bit values are made once per
-// call. Fewer (decode) read the block directly as Q4_K's x8 kernel does
-// (repack_q4_K_vnni.c), with each piece's fifth bits moved to bit 4 from
-// the qh piece that serves the four chunks: two chains per sub-block, the
-// scales weighted in i32, one conversion per block.
+// More than eight activation rows (prompt tiles) go through the panel
+// (kpanel16_vnni.h): each block's five-bit values are made once per call.
+// Up to eight (decoding one or several streams) read the block directly
+// as Q4_K's x8 kernel does (repack_q4_K_x8.h), with each piece's fifth
+// bits moved to bit 4 from the qh piece that serves the four chunks: the
+// scales weighted in i32, one conversion per block; two to four rows share
+// each piece's values (ck_q5x8_block2/3/4), as Q4_K's do.
 
 #include "repack_q5_K.h"
 #include "kpanel16_vnni.h"
@@ -48,6 +49,13 @@ CK_PANEL static inline __m256i ck_q5x8_bytes_i32(const uint8_t *p) {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
 }
 
+// Sub-block mins in both i16 halves of each lane, for one vpdpwssd against
+// a bsums pair (as repack_q4_K_x8.h's ck_kx8_mins16).
+CK_PANEL static inline __m256i ck_q5x8_mins16(const uint8_t *p) {
+    const __m256i mn = ck_q5x8_bytes_i32(p);
+    return _mm256_or_si256(mn, _mm256_slli_epi32(mn, 16));
+}
+
 // One block against one activation row: Σ sc·(q·y) and Σ mn·bsum of the
 // eight rows.
 CK_PANEL static inline void ck_q5x8_block1(const moe_block_q5_Kx8 *b, const uint8_t sm[128], const moe_block_q8_K *a,
@@ -68,38 +76,82 @@ CK_PANEL static inline void ck_q5x8_block1(const moe_block_q5_Kx8 *b, const uint
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(lo0, lo1), ck_q5x8_bytes_i32(sm + 16 * c)));
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(hi0, hi1), ck_q5x8_bytes_i32(sm + 16 * c + 8)));
     }
-    for (int s = 0; s < 8; s++)
-        msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(ck_q5x8_bytes_i32(sm + 64 + 8 * s),
-                                                         _mm256_set1_epi32(a->bsums[2 * s] + a->bsums[2 * s + 1])));
+    for (int s = 0; s < 8; s++) msum = _mm256_dpwssd_epi32(msum, ck_q5x8_mins16(sm + 64 + 8 * s), ck_panel_y4(a->bsums + 2 * s));
     *isum_out = isum;
     *msum_out = msum;
 }
 
-CK_PANEL void moe_gemm_q5_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
-                                       float *out, size_t out_stride, int64_t n) {
-    const int64_t nb = n / MOE_QK_K;
-    if (m >= 4) {
-        ck_panel16_gemm(ck_q5x8_fill, 8, x, sizeof(moe_block_q5_Kx8), rows / 8, nb, y, y_stride, m, out, out_stride);
-        return;
+// The same for R activation rows at once: each piece's values are made
+// once for all R (several streams decoding).
+#define CK_Q5X8_BLOCK(R)                                                                                     \
+    CK_PANEL static inline void ck_q5x8_block##R(const moe_block_q5_Kx8 *b, const uint8_t sm[128],              \
+                                                 const moe_block_q8_K *const a[R], __m256i isum[R], __m256i msum[R]) { \
+        for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                             \
+        for (int c = 0; c < 4; c++) {                                                                         \
+            __m256i lo[R], hi[R];                                                                             \
+            for (int j = 0; j < (R); j++) lo[j] = hi[j] = _mm256_setzero_si256();                             \
+            for (int p = 0; p < 8; p++) {                                                                     \
+                __m256i wl, wh;                                                                               \
+                ck_q5x8_values(b, c, p, &wl, &wh);                                                            \
+                for (int j = 0; j < (R); j++) {                                                               \
+                    const int8_t *y = a[j]->qs + 64 * c + 4 * p;                                              \
+                    lo[j] = _mm256_dpbusd_epi32(lo[j], wl, ck_panel_y4(y));                                   \
+                    hi[j] = _mm256_dpbusd_epi32(hi[j], wh, ck_panel_y4(y + 32));                              \
+                }                                                                                             \
+            }                                                                                                 \
+            const __m256i sl = ck_q5x8_bytes_i32(sm + 16 * c), sh = ck_q5x8_bytes_i32(sm + 16 * c + 8);       \
+            for (int j = 0; j < (R); j++)                                                                     \
+                isum[j] = _mm256_add_epi32(isum[j], _mm256_add_epi32(_mm256_mullo_epi32(lo[j], sl),          \
+                                                                     _mm256_mullo_epi32(hi[j], sh)));         \
+        }                                                                                                     \
+        for (int s = 0; s < 8; s++) {                                                                         \
+            const __m256i mn = ck_q5x8_mins16(sm + 64 + 8 * s);                                               \
+            for (int j = 0; j < (R); j++)                                                                     \
+                msum[j] = _mm256_dpwssd_epi32(msum[j], mn, ck_panel_y4(a[j]->bsums + 2 * s)); \
+        }                                                                                                     \
     }
-    const moe_block_q5_Kx8 *xb = x;
-    for (int64_t k = 0; k < rows / 8; k++)
-        for (int64_t j = 0; j < m; j++) {
-            const moe_block_q8_K *a = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
-            __m256 acc = _mm256_setzero_ps();
+CK_Q5X8_BLOCK(2)
+CK_Q5X8_BLOCK(3)
+CK_Q5X8_BLOCK(4)
+
+// Up to eight activation rows, four a pass over each group's blocks (the
+// later passes read them from L1/L2).
+CK_PANEL static void ck_q5x8_direct(const moe_block_q5_Kx8 *xb, int64_t groups, int64_t nb, const void *y, size_t y_stride,
+                                    int64_t m, float *out, size_t out_stride) {
+    for (int64_t k = 0; k < groups; k++)
+        for (int64_t j0 = 0; j0 < m; j0 += 4) {
+            const int64_t rows_here = m - j0 < 4 ? m - j0 : 4;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
             for (int64_t i = 0; i < nb; i++) {
                 const moe_block_q5_Kx8 *b = &xb[k * nb + i];
                 _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
                 uint8_t sm[128];
                 ck_kx8_scales(b->lo4, b->hi2, sm);
-                __m256i isum, msum;
-                ck_q5x8_block1(b, sm, &a[i], &isum, &msum);
-                const __m256 dy = _mm256_set1_ps(a[i].d);
+                const moe_block_q8_K *a[4];
+                __m256i isum[4], msum[4];
+                for (int64_t j = 0; j < rows_here; j++)
+                    a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
+                switch (rows_here) {
+                case 4: ck_q5x8_block4(b, sm, a, isum, msum); break;
+                case 3: ck_q5x8_block3(b, sm, a, isum, msum); break;
+                case 2: ck_q5x8_block2(b, sm, a, isum, msum); break;
+                default: ck_q5x8_block1(b, sm, a[0], &isum[0], &msum[0]); break;
+                }
                 const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
                 const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
-                acc = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum), acc);
-                acc = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum), acc);
+                for (int64_t j = 0; j < rows_here; j++) {
+                    const __m256 dy = _mm256_set1_ps(a[j]->d);
+                    acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+                    acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum[j]), acc[j]);
+                }
             }
-            _mm256_storeu_ps(out + (size_t)j * out_stride + 8 * k, acc);
+            for (int64_t j = 0; j < rows_here; j++) _mm256_storeu_ps(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
         }
+}
+
+CK_PANEL void moe_gemm_q5_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                       float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    if (m > 8) ck_panel16_gemm(ck_q5x8_fill, 8, x, sizeof(moe_block_q5_Kx8), rows / 8, nb, y, y_stride, m, out, out_stride);
+    else ck_q5x8_direct(x, rows / 8, nb, y, y_stride, m, out, out_stride);
 }

@@ -110,8 +110,13 @@ CK_Q6X8 void ck_gemm_q6_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const 
         }
 }
 
-// Four or more activation rows: through the panel (kpanel_vnni.h), the six-bit
-// values made once per block for all of them; Q6_K's offset of 32 becomes
+// More than eight activation rows: through the panel (kpanel16_vnni.h),
+// the six-bit values made once per block for all of them. Up to eight
+// (several streams) take the direct kernel, four rows a pass: the panel's
+// fill (2 KiB stored and reloaded per block) does not pay back over so few
+// rows: at four rows 82 against 115 ns per block in L2 and 109 against
+// 241 from memory, one thread, best of 41 by CPU time (AMD EPYC Zen 4);
+// 165 against 165 at eight in L2. In the panel, Q6_K's offset of 32 becomes
 // mins of 32·sc with dmin = d, stored negated (mn = −32·sc, dmin = −d: the
 // same product, and the sixteen-row kernel adds them into the scale sums).
 CK_PANEL static void ck_q6x8_fill(const void *block, ck_kpanel *pn) {
@@ -137,6 +142,6 @@ CK_PANEL static void ck_q6x8_fill(const void *block, ck_kpanel *pn) {
 
 CK_Q6X8 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
-    if (m >= 4) ck_panel16_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+    if (m > 8) ck_panel16_gemm(ck_q6x8_fill, 16, x, sizeof(moe_block_q6_Kx8), rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
     else ck_gemm_q6_Kx8_q8_K_vnni_direct(x, rows, y, y_stride, m, out, out_stride, n);
 }

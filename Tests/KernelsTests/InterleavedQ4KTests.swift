@@ -72,7 +72,7 @@ struct InterleavedQ4KTests {
         }
     }
 
-    @Test("every SIMD level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct below five, the panel from five, two passes past 64)",
+    @Test("every SIMD level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct up to eight, four rows a pass; the panel from nine, two passes past 64)",
           arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
     func agreement(m: Int) throws {
         for isa in supportedISAs where isa != .scalar { try agreement(m: m, isa: isa) }
@@ -124,7 +124,9 @@ struct InterleavedQ4KTests {
         let weights = [UInt8]((0..<rows * Self.count / 256).flatMap { _ in block })
         let ones = scalar.quantizedActivations([Float](repeating: 1, count: Self.count))
         let alternating = scalar.quantizedActivations((0..<Self.count).map { $0 % 2 == 0 ? -1 : 1 })
-        for activations in [[ones, alternating], [ones, alternating, ones, alternating, alternating]] {
+        // two and five rows take the direct kernel, nine the panel
+        let nine = [ones, alternating, ones, alternating, alternating, ones, ones, alternating, ones]
+        for activations in [[ones, alternating], [ones, alternating, ones, alternating, alternating], nine] {
             try extremes(product, weights: weights, activations: activations, scalar: scalar)
         }
     }
