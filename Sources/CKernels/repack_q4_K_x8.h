@@ -93,7 +93,13 @@ CK_KX8 static inline void ck_kx8_block1(const moe_block_q4_Kx8 *b, const uint8_t
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(lo0, lo1), ck_kx8_bytes_i32(sm + 16 * c)));
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(hi0, hi1), ck_kx8_bytes_i32(sm + 16 * c + 8)));
     }
-    for (int s = 0; s < 8; s++) msum = CK_KX8_DOT16(msum, ck_kx8_mins16(sm + 64 + 8 * s), ck_kx8_bsum_pair(a->bsums + 2 * s));
+    // two chains: one is eight dependent two-i16 dots per block
+    __m256i msum1 = _mm256_setzero_si256();
+    for (int s = 0; s < 8; s += 2) {
+        msum = CK_KX8_DOT16(msum, ck_kx8_mins16(sm + 64 + 8 * s), ck_kx8_bsum_pair(a->bsums + 2 * s));
+        msum1 = CK_KX8_DOT16(msum1, ck_kx8_mins16(sm + 72 + 8 * s), ck_kx8_bsum_pair(a->bsums + 2 * s + 2));
+    }
+    msum = _mm256_add_epi32(msum, msum1);
     *isum_out = isum;
     *msum_out = msum;
 }

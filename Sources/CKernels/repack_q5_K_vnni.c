@@ -76,7 +76,12 @@ CK_PANEL static inline void ck_q5x8_block1(const moe_block_q5_Kx8 *b, const uint
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(lo0, lo1), ck_q5x8_bytes_i32(sm + 16 * c)));
         isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(_mm256_add_epi32(hi0, hi1), ck_q5x8_bytes_i32(sm + 16 * c + 8)));
     }
-    for (int s = 0; s < 8; s++) msum = _mm256_dpwssd_epi32(msum, ck_q5x8_mins16(sm + 64 + 8 * s), ck_panel_y4(a->bsums + 2 * s));
+    __m256i msum1 = _mm256_setzero_si256();  // two chains, as Q4_K's
+    for (int s = 0; s < 8; s += 2) {
+        msum = _mm256_dpwssd_epi32(msum, ck_q5x8_mins16(sm + 64 + 8 * s), ck_panel_y4(a->bsums + 2 * s));
+        msum1 = _mm256_dpwssd_epi32(msum1, ck_q5x8_mins16(sm + 72 + 8 * s), ck_panel_y4(a->bsums + 2 * s + 2));
+    }
+    msum = _mm256_add_epi32(msum, msum1);
     *isum_out = isum;
     *msum_out = msum;
 }
@@ -135,7 +140,7 @@ CK_PANEL static void ck_q5x8_direct(const moe_block_q5_Kx8 *xb, int64_t groups, 
                 case 4: ck_q5x8_block4(b, sm, a, isum, msum); break;
                 case 3: ck_q5x8_block3(b, sm, a, isum, msum); break;
                 case 2: ck_q5x8_block2(b, sm, a, isum, msum); break;
-                default: ck_q5x8_block1(b, sm, a[0], &isum[0], &msum[0]); break;
+                default: ck_q5x8_block1(b, sm, a[0], &isum[0], &msum[0]); break;  // a fifth row
                 }
                 const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
                 const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
@@ -149,9 +154,34 @@ CK_PANEL static void ck_q5x8_direct(const moe_block_q5_Kx8 *xb, int64_t groups, 
         }
 }
 
+// One activation row (decoding one stream): the loop of the multi-row
+// kernel with its row arrays and switch ran 12 % slower here (43 against
+// 38.5 ns per block in L2).
+CK_PANEL static void ck_q5x8_one_row(const moe_block_q5_Kx8 *xb, int64_t groups, int64_t nb, const moe_block_q8_K *a,
+                                     float *out) {
+    for (int64_t k = 0; k < groups; k++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            const moe_block_q5_Kx8 *b = &xb[k * nb + i];
+            _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+            uint8_t sm[128];
+            ck_kx8_scales(b->lo4, b->hi2, sm);
+            __m256i isum, msum;
+            ck_q5x8_block1(b, sm, &a[i], &isum, &msum);
+            const __m256 dy = _mm256_set1_ps(a[i].d);
+            const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+            const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum), acc);
+            acc = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum), acc);
+        }
+        _mm256_storeu_ps(out + 8 * k, acc);
+    }
+}
+
 CK_PANEL void moe_gemm_q5_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                        float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
     if (m > 8) ck_panel16_gemm(ck_q5x8_fill, 8, x, sizeof(moe_block_q5_Kx8), rows / 8, nb, y, y_stride, m, out, out_stride);
+    else if (m == 1) ck_q5x8_one_row(x, rows / 8, nb, y, out);
     else ck_q5x8_direct(x, rows / 8, nb, y, y_stride, m, out, out_stride);
 }

@@ -72,7 +72,7 @@ struct InterleavedQ5KTests {
         }
     }
 
-    @Test("the VNNI product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct below four, the panel from four, two passes past 64)",
+    @Test("the VNNI product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct up to eight, four rows a pass; the panel from nine, two passes past 64)",
           .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
           arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
     func vnniAgreement(m: Int) throws {
@@ -118,7 +118,9 @@ struct InterleavedQ5KTests {
         let weights = [UInt8]((0..<rows * Self.count / 256).flatMap { _ in block })
         let ones = scalar.quantizedActivations([Float](repeating: 1, count: Self.count))
         let alternating = scalar.quantizedActivations((0..<Self.count).map { $0 % 2 == 0 ? -1 : 1 })
-        for activations in [[ones, alternating], [ones, alternating, ones, alternating, alternating]] {
+        // two and five rows take the direct kernel, nine the panel
+        let nine = [ones, alternating, ones, alternating, alternating, ones, ones, alternating, ones]
+        for activations in [[ones, alternating], [ones, alternating, ones, alternating, alternating], nine] {
             try extremes(moe_gemm_q5_Kx8_q8_K_vnni, weights: weights, activations: activations, scalar: scalar)
         }
     }
