@@ -3,7 +3,7 @@
 // one thread: matrices of the synthetic 1.5B's FFN shape (8192 × 2048, six
 // of them, far beyond the last-level cache), each call against m rows, the
 // direct kernel (weights unpacked in registers once per block for all rows)
-// against the entry point (the panel from four rows on), interleaved, median
+// against the entry point (the panel from nine rows on), interleaved, median
 // and best of 31 passes, in ms per matrix and as a multiple of the one-row call.
 // Checks both against the reference dot first.
 //

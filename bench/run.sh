@@ -32,6 +32,11 @@ STREAM_TOKENS="${STREAM_TOKENS:-64}"
 # for the K-quant files (the issue asks "for every file"; the full list
 # doubles a full run's time).
 STREAMS_MODELS="${STREAMS_MODELS:-q4_1}"
+# The service figure's first tier (the one its four streams and its
+# in-process comparison use): SmolLM2 Q4_1 by default, e.g.
+# SERVICE_MODEL=0.3b-q4_k_m for four streams through moed on a K-quant file
+# (it must also be in MODELS; the second tier stays SmolLM2 Q8_0).
+SERVICE_MODEL="${SERVICE_MODEL:-q4_1}"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 SCRATCH="$ROOT/.build-bench"
@@ -158,7 +163,7 @@ done
 # ---- service: a moed with two tiers, driven over its socket ------------------------
 SERVICE="$OUT/service.jsonl"
 : > "$SERVICE"
-if wants service && [ -n "${MODEL_PATHS[q4_1]:-}" ] && [ -n "${MODEL_PATHS[q8_0]:-}" ]; then
+if wants service && [ -n "${MODEL_PATHS[$SERVICE_MODEL]:-}" ] && [ -n "${MODEL_PATHS[q8_0]:-}" ]; then
     say "building moed and the dense plugin (release)"
     if swift build -c release --scratch-path "$SCRATCH" --product moed >&2 &&
        swift build -c release --scratch-path "$SCRATCH" --product moe_dense >&2; then
@@ -172,7 +177,7 @@ threads = 2
 
 [tiers.haiku]
 plugin = "dense"
-model = "${MODEL_PATHS[q4_1]}"
+model = "${MODEL_PATHS[$SERVICE_MODEL]}"
 context = 4096
 
 [tiers.sonnet]
@@ -185,7 +190,7 @@ TOML
         for _ in $(seq 1 100); do [ -S "$RUNDIR/moed.sock" ] && break; sleep 0.1; done
         for r in $(seq 1 "$REPEATS"); do
             MOED_SOCKET="$RUNDIR/moed.sock" MOED_PID=$MOED_PID BENCH_TIER=haiku BENCH_OTHER_TIER=sonnet \
-                "$MOEBENCH" service --model "${MODEL_PATHS[q4_1]}" --threads 2 --tokens "$DECODE_TOKENS" >> "$SERVICE" \
+                "$MOEBENCH" service --model "${MODEL_PATHS[$SERVICE_MODEL]}" --threads 2 --tokens "$DECODE_TOKENS" >> "$SERVICE" \
                 || say "service figures failed (see $RUNDIR/moed.log)"
         done
         kill -TERM "$MOED_PID" 2>/dev/null || true
