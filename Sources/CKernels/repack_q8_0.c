@@ -16,7 +16,13 @@ void moe_repack_q8_0_x8(const void *src, void *dst, int64_t rows, int64_t n) {
             for (int r = 0; r < 8; r++) {
                 const moe_block_q8_0 *in = &a[(8 * k + r) * nb + i];
                 out->d[r] = in->d;
-                for (int v = 0; v < MOE_QK; v++) out->qs[64 * (v / 8) + 8 * r + v % 8] = (uint8_t)in->qs[v] ^ 0x80;
+                // eight values at a time, made unsigned by flipping each byte's top bit
+                for (int p = 0; p < 4; p++) {
+                    uint64_t q;
+                    memcpy(&q, in->qs + 8 * p, 8);
+                    q ^= 0x8080808080808080ull;
+                    memcpy(out->qs + 64 * p + 8 * r, &q, 8);
+                }
             }
         }
     }
