@@ -17,4 +17,5 @@
 #include "repack_q5_0_x86.h"
 #include "x8_q8_0_vnni.h"
 
-CK_X8Q8_PRODUCTS(q5_0x8, moe_block_q5_0x8, ck_q50_unpack, 4, moe_gemm16_q5_0x8_vnni)
+// Fetched 1024 bytes ahead by hand, as the Q4_1 x8 kernels (repack_q4_1_x8.h).
+CK_X8Q8_PRODUCTS(q5_0x8, moe_block_q5_0x8, ck_q50_unpack, 4, moe_gemm16_q5_0x8_vnni, 1024)

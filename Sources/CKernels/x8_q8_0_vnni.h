@@ -19,11 +19,6 @@
 
 #define CK_X8Q8 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
-// Prefetch distance in bytes: as the Q4_1 x8 kernels (repack_q4_1_x8.h), a
-// group is one sequential stream, fetched ahead by hand.
-#ifndef CK_X8Q8_PF
-#define CK_X8Q8_PF 1024
-#endif
 // Floats of activation preparation a call keeps on its stack (16 KB).
 #define CK_X8Q8_PREP 4096
 // Activation rows from which a call takes the sixteen-row panel, which
@@ -70,10 +65,12 @@ CK_X8Q8 static inline void ck_x8q8_prep(const uint8_t *y, size_t y_stride, int64
 }
 
 // The products of one layout: NAME's block type BLOCK (its eight d first,
-// as uint16_t d[8]), UNPACK(const BLOCK *, __m512i u[4]), the bias 2^SHIFT
-// and PANEL, the sixteen-row prompt kernel on the layout. Defines
-// ck_NAME_group / ck_NAME_rows and the public moe_gemm_NAME_q8_0_vnni.
-#define CK_X8Q8_PRODUCTS(NAME, BLOCK, UNPACK, SHIFT, PANEL)                                                   \
+// as uint16_t d[8]), UNPACK(const BLOCK *, __m512i u[4]), the bias 2^SHIFT,
+// PANEL, the sixteen-row prompt kernel on the layout, and PF, how many
+// bytes ahead a group is fetched by hand (0: left to the hardware
+// prefetcher; a group is one sequential stream). Defines ck_NAME_group /
+// ck_NAME_rows and the public moe_gemm_NAME_q8_0_vnni.
+#define CK_X8Q8_PRODUCTS(NAME, BLOCK, UNPACK, SHIFT, PANEL, PF)                                                   \
     /* One group of eight weight rows (nb blocks) against M ≤ 4 activation rows; prep (per row nb pairs:     \
        d as float, −Σy as int bits) or NULL. */                                                               \
     CK_X8Q8 static inline __attribute__((always_inline)) void                                                 \
@@ -82,8 +79,9 @@ CK_X8Q8 static inline void ck_x8q8_prep(const uint8_t *y, size_t y_stride, int64
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
         for (int64_t i = 0; i < nb; i++) {                                                                    \
             const BLOCK *blk = &a[i];                                                                         \
-            for (size_t line = 0; line < sizeof(BLOCK); line += 64)                                           \
-                _mm_prefetch((const char *)blk + CK_X8Q8_PF + line, _MM_HINT_T0);                             \
+            if (PF > 0)                                                                                       \
+                for (size_t line = 0; line < sizeof(BLOCK); line += 64)                                       \
+                    _mm_prefetch((const char *)blk + (PF) + line, _MM_HINT_T0);                               \
             __m512i u[4];                                                                                     \
             UNPACK(blk, u);                                                                                   \
             const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk->d));                      \
