@@ -31,3 +31,14 @@ moe_gemm16_fn moe_gemm16_get(uint32_t type, moe_isa isa) {
     default: return NULL;
     }
 }
+
+// The same kernels on the x8 layouts (repack_q5_0.h, repack_q8_0.h): NULL
+// for a type or level without one.
+moe_gemm16_fn moe_gemm16_x8_get(uint32_t type, moe_isa isa) {
+    if (isa != MOE_ISA_AVX512VNNI) return NULL;
+    switch (type) {
+    case G16_Q8_0: return moe_gemm16_q8_0x8_vnni;
+    case G16_Q5_0: return moe_gemm16_q5_0x8_vnni;
+    default: return NULL;
+    }
+}

@@ -101,36 +101,45 @@ G16_FILL(q8_0, moe_block_q8_0)
 G16_FILL(q4_0, moe_block_q4_0)
 G16_FILL(q5_0, moe_block_q5_0)
 
-// Q5_0 weights in the x8 layout (repack_q5_0.h): `x` is the first of two
-// groups of eight rows, the second x_stride · 8 bytes on (group k starts
-// where row 8k starts in ggml's layout), `live` 8 or 16. A group's unpacked
-// pair p holds, in dwords 2r and 2r + 1, values 8p…8p+3 and 8p+4…8p+7 of
-// row r (panel groups 2p and 2p + 1), so one two-source permute per panel
-// group takes the even or odd dwords of both groups: eight permutes a block
-// instead of the sixteen row loads, expansions and the transpose above.
-CK_G16 static void g16_fill_q5_0x8(const void *x, size_t x_stride, int live, int64_t i0, int64_t kc,
-                                   g16_block *panel) {
-    const moe_block_q5_0x8 *a = (const moe_block_q5_0x8 *)x + i0;
-    const moe_block_q5_0x8 *b = (const moe_block_q5_0x8 *)((const uint8_t *)x + 8 * x_stride) + i0;
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    for (int64_t i = 0; i < kc; i++) {
-        __m512i ua[4], ub[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                                _mm512_setzero_si512()};
-        ck_q50_unpack(a + i, ua);
-        __m128i db = _mm_setzero_si128();
-        if (live > 8) {
-            ck_q50_unpack(b + i, ub);
-            db = _mm_loadu_si128((const __m128i *)b[i].d);
-        }
-        for (int p = 0; p < 4; p++) {
-            _mm512_store_si512(panel[i].u[2 * p], _mm512_permutex2var_epi32(ua[p], even, ub[p]));
-            _mm512_store_si512(panel[i].u[2 * p + 1], _mm512_permutex2var_epi32(ua[p], odd, ub[p]));
-        }
-        const __m256i d = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a[i].d)), db, 1);
-        _mm512_store_ps(panel[i].d, _mm512_cvtph_ps(d));
+// Weights in an x8 layout whose blocks unpack to four pairs (Q5_0:
+// repack_q5_0.h, ck_q50_unpack; Q8_0: repack_q8_0.h, four plain loads):
+// `x` is the first of two groups of eight rows, the second x_stride · 8
+// bytes on (group k starts where row 8k starts in ggml's layout), `live` 8
+// or 16. A group's unpacked pair p holds, in dwords 2r and 2r + 1, values
+// 8p…8p+3 and 8p+4…8p+7 of row r (panel groups 2p and 2p + 1), so one
+// two-source permute per panel group takes the even or odd dwords of both
+// groups: eight permutes a block instead of the sixteen row loads,
+// expansions and the transpose above.
+#define G16_FILL_X8(q, BLOCK, UNPACK)                                                                  \
+    CK_G16 static void g16_fill_##q(const void *x, size_t x_stride, int live, int64_t i0, int64_t kc,    \
+                                   g16_block *panel) {                                                 \
+        const BLOCK *a = (const BLOCK *)x + i0;                                                        \
+        const BLOCK *b = (const BLOCK *)((const uint8_t *)x + 8 * x_stride) + i0;                      \
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0); \
+        const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1); \
+        for (int64_t i = 0; i < kc; i++) {                                                             \
+            __m512i ua[4], ub[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), \
+                                    _mm512_setzero_si512()};                                           \
+            UNPACK(a + i, ua);                                                                         \
+            __m128i db = _mm_setzero_si128();                                                          \
+            if (live > 8) {                                                                            \
+                UNPACK(b + i, ub);                                                                     \
+                db = _mm_loadu_si128((const __m128i *)b[i].d);                                         \
+            }                                                                                          \
+            for (int p = 0; p < 4; p++) {                                                              \
+                _mm512_store_si512(panel[i].u[2 * p], _mm512_permutex2var_epi32(ua[p], even, ub[p]));  \
+                _mm512_store_si512(panel[i].u[2 * p + 1], _mm512_permutex2var_epi32(ua[p], odd, ub[p])); \
+            }                                                                                          \
+            const __m256i d = _mm256_inserti128_si256(                                                 \
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a[i].d)), db, 1);              \
+            _mm512_store_ps(panel[i].d, _mm512_cvtph_ps(d));                                           \
+        }                                                                                              \
     }
+CK_G16 static inline __attribute__((always_inline)) void g16_load_q8_0x8(const moe_block_q8_0x8 *blk, __m512i u[4]) {
+    for (int p = 0; p < 4; p++) u[p] = _mm512_loadu_si512((const void *)(blk->qs + 64 * p));
 }
+G16_FILL_X8(q5_0x8, moe_block_q5_0x8, ck_q50_unpack)
+G16_FILL_X8(q8_0x8, moe_block_q8_0x8, g16_load_q8_0x8)
 
 #define G16_BCAST(a, g) _mm512_set1_epi32(*(const int32_t *)((a) + 4 * (g)))
 
@@ -213,3 +222,4 @@ G16_KERNEL(q8_0, moe_block_q8_0, 7)
 G16_KERNEL(q5_0, moe_block_q5_0, 4)
 G16_KERNEL(q4_0, moe_block_q4_0, 3)
 G16_KERNEL(q5_0x8, moe_block_q5_0x8, 4)
+G16_KERNEL(q8_0x8, moe_block_q8_0x8, 7)

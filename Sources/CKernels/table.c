@@ -267,6 +267,24 @@ static const moe_kernel ck_q5_K_x8_vnni = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K
 static const moe_kernel ck_q5_0_x8_vnni = {Q5_0_SHAPE, VNNI_QUANT(q5_0, q8_0, vnni), SCALES_Q8_0_VNNI,
                                            .repack_x8 = moe_repack_q5_0_x8, .gemm_x8 = moe_gemm_q5_0x8_q8_0_vnni};
 
+// Q8_0 repacks eight rows at a time (repack_q8_0*.c) at avx512vnni, for
+// decoding, several streams and prompts (the panel filled from the layout),
+// and its rows are what a tied token embedding's lookup reads.
+// MOED_Q8_0_X8=0 keeps Q8_0 in ggml's layout (A/B comparisons; read once).
+static int ck_q8_0_x8_off(void) {
+    static atomic_int off = -1;
+    int v = atomic_load(&off);
+    if (v < 0) {
+        const char *e = getenv("MOED_Q8_0_X8");
+        v = e != NULL && strcmp(e, "0") == 0;
+        atomic_store(&off, v);
+    }
+    return v;
+}
+static const moe_kernel ck_q8_0_x8_vnni = {Q8_0_SHAPE, VNNI_QUANT(q8_0, q8_0, avx2), SCALES_Q8_0_VNNI,
+                                           .repack_x8 = moe_repack_q8_0_x8, .gemm_x8 = moe_gemm_q8_0x8_q8_0_vnni,
+                                           .dequant_row_x8 = moe_dequant_row_q8_0_x8};
+
 // BF16 with vdpbf16ps, on the activations kept in bf16: AVX-512 BF16 is a
 // feature of its own (Ice Lake has VNNI without it), so the avx512vnni
 // level takes this row only where the CPU reports it.
@@ -283,6 +301,7 @@ const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_Q6_K && isa == MOE_ISA_AVX512VNNI) return &ck_q6_K_x8_vnni;
     if (type == T_Q5_K && isa == MOE_ISA_AVX512VNNI) return &ck_q5_K_x8_vnni;
     if (type == T_Q5_0 && isa == MOE_ISA_AVX512VNNI) return &ck_q5_0_x8_vnni;
+    if (type == T_Q8_0 && isa == MOE_ISA_AVX512VNNI && !ck_q8_0_x8_off()) return &ck_q8_0_x8_vnni;
     const moe_kernel *table;
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;

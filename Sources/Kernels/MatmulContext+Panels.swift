@@ -18,6 +18,13 @@ extension MatmulContext {
         return moe_gemm16_get(kernel.type.rawValue, kernel.isa.cValue)
     }
 
+    /// The panel kernel on the interleaved layout of `kernel`'s type (Q8_0
+    /// and Q5_0 at `avx512vnni`: a fill of permutes from the x8 groups), or nil.
+    func interleavedPanelKernel(_ kernel: QuantKernel, inputRows: Int) -> moe_gemm16_fn? {
+        guard inputRows > MatmulContext.smallBatchRows, kernel.activationType == .q8_0 else { return nil }
+        return moe_gemm16_x8_get(kernel.type.rawValue, kernel.isa.cValue)
+    }
+
     /// `output = activations · weightsᵀ` with the panel kernel `gemm`;
     /// every activation row goes through each panel in one call, so a weight
     /// block is unpacked once per product (splitting the rows measured up to

@@ -41,4 +41,18 @@ extension QuantKernel {
         interleavedProductFunction?(weights, Int64(rows), activations, activationStride, Int64(inputRows),
                                     output, outputStride, Int64(count))
     }
+
+    /// Whether a single row can be read back out of the interleaved layout
+    /// (`dequantizeInterleavedRow`): Q8_0, whose tied token embedding is
+    /// looked up row by row from the same copy the output product reads.
+    public var canReadInterleavedRows: Bool { canInterleave && interleavedRowFunction != nil }
+
+    /// Row `row` of an interleaved matrix of `count` columns as floats,
+    /// exactly as `dequantize` gives the same row in ggml's layout. Does
+    /// nothing where `canReadInterleavedRows` is false.
+    @inline(__always)
+    public func dequantizeInterleavedRow(_ weights: UnsafeRawPointer, row: Int, into output: UnsafeMutablePointer<Float>,
+                                         count: Int) {
+        interleavedRowFunction?(weights, Int64(row), output, Int64(count))
+    }
 }

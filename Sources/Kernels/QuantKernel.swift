@@ -37,6 +37,7 @@ public struct QuantKernel: @unchecked Sendable {
     // The eight-row interleaved layout (QuantKernel+Interleaved.swift).
     let interleaveFunction: moe_repack_fn?
     let interleavedProductFunction: moe_gemm_x8_fn?
+    let interleavedRowFunction: moe_dequant_row_x8_fn?
 
     init?(_ kernel: UnsafePointer<moe_kernel>, isa: KernelISA) {
         let k = kernel.pointee
@@ -61,6 +62,7 @@ public struct QuantKernel: @unchecked Sendable {
         self.scalesPerBlock = k.gemm4 == nil || k.scales4 == nil ? 0 : Int(k.scales_per_block)
         self.interleaveFunction = k.gemm_x8 == nil ? nil : k.repack_x8  // both or neither
         self.interleavedProductFunction = k.repack_x8 == nil ? nil : k.gemm_x8
+        self.interleavedRowFunction = k.repack_x8 == nil || k.gemm_x8 == nil ? nil : k.dequant_row_x8
     }
 
     /// Whether weights of this type can be multiplied (some types, such as

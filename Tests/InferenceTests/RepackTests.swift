@@ -70,4 +70,34 @@ struct RepackTests {
         let difference = Self.difference(try Self.run(repacked), try Self.run(mapped))
         #expect(difference <= 1e-4)
     }
+
+    /// A tied Q8_0 embedding (SmolLM2's): the output matrix is repacked and
+    /// the lookup reads its rows from the same copy.
+    static func loadTiedQ8_0(repacking: Bool) throws -> Transformer {
+        var model = SyntheticModel()
+        model.weightType = .q8_0
+        model.separateOutput = false
+        model.vocabulary = SyntheticVocabulary(padding: 5)  // 272 rows: whole groups of eight
+        let file = try GGUFFile(path: try model.write(named: "repack-tied-q8_0"))
+        return try Transformer(file: file, options: ModelOptions(threads: 1, maxBatch: 64, repacksWeights: repacking, kvType: .f32))
+    }
+
+    @Test("a tied Q8_0 output is repacked and the embedding lookup reads its rows from the copy",
+          .enabled(if: KernelTable.best[.q8_0]?.canReadInterleavedRows == true,
+                   "skipped: Q8_0 has its x8 layout only at avx512vnni, which this CPU (or MOED_KERNEL_ISA) lacks"))
+    func tiedQ8_0() throws {
+        let repacked = try Self.loadTiedQ8_0(repacking: true)
+        #expect(repacked.output.layout == .interleaved8)
+        #expect(repacked.tokenEmbedding.weights === repacked.output.weights, "one copy serves both")
+        let mapped = try Self.loadTiedQ8_0(repacking: false)
+        #expect(mapped.tokenEmbedding.weights.layout == .ggml)
+        let width = repacked.hyperparameters.embeddingSize
+        for token in [0, 7, 8, 100, repacked.vocabularySize - 1] {
+            var a = [Float](repeating: .nan, count: width), b = [Float](repeating: 0, count: width)
+            repacked.tokenEmbedding.row(token, into: &a)
+            mapped.tokenEmbedding.row(token, into: &b)
+            #expect(a == b, "token \(token)")
+        }
+        #expect(Self.difference(try Self.run(repacked), try Self.run(mapped)) <= 1e-4)
+    }
 }

@@ -18,13 +18,16 @@ public struct SyntheticVocabulary {
     public var chatTemplate: String? = SyntheticVocabulary.chatMLTemplate
     public var addsBOS = false
 
-    public init() {
+    /// `padding` extra control tokens after ChatML's (a vocabulary whose
+    /// size is a multiple of eight, as the interleaved layouts want).
+    public init(padding: Int = 0) {
         var tokens = (0..<256).map { String(Self.byteToUnicode[$0]) }
         let merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "o n", "Ġ s"]
         for m in merges { tokens.append(m.replacingOccurrences(of: " ", with: "")) }
         endOfText = Int32(tokens.count); tokens.append("<|endoftext|>")
         imStart = Int32(tokens.count); tokens.append("<|im_start|>")
         imEnd = Int32(tokens.count); tokens.append("<|im_end|>")
+        tokens += (0..<padding).map { "<|pad_\($0)|>" }
         self.tokens = tokens
         self.merges = merges
         types = tokens.indices.map { $0 >= 256 + merges.count ? 3 : 1 }  // 3: control, 1: normal

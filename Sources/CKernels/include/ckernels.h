@@ -185,6 +185,7 @@ void moe_gemm_q4_1x8_q8_1_vnni(const void *x, int64_t rows, const void *y, size_
 #include "repack_q6_K.h"
 #include "repack_q5_K.h"  // Q5_K in the same layout
 #include "repack_q5_0.h"  // Q5_0 too, against q8_0 activations
+#include "repack_q8_0.h"  // and Q8_0
 
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
 void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);
@@ -213,6 +214,7 @@ typedef void (*moe_gemm4_rows_fn)(const void *x, size_t x_stride, int64_t rows, 
                                   const float *y_scales, float *out, size_t out_stride, int64_t n);
 // Decode over a run of weight rows, one row after the other (decode_rows.c):
 // out[r] = dot(x + r * x_stride, y), r < rows.
+typedef void (*moe_dequant_row_x8_fn)(const void *x, int64_t row, float *y, int64_t n);
 typedef void (*moe_dot_rows_fn)(const void *x, size_t x_stride, int64_t rows, const void *y, float *out, int64_t n);
 #define MOE_DOT_ROWS_ARGS const void *x, size_t x_stride, int64_t rows, const void *y, float *out, int64_t n
 void moe_dot_rows_q4_0_avx2(MOE_DOT_ROWS_ARGS);
@@ -268,6 +270,10 @@ typedef struct {
     // where that reads faster than dotr4's four rows side by side; NULL
     // otherwise (decode_rows.c).
     moe_dot_rows_fn dot_rows;
+    // One row of a matrix in the x8 layout as floats, exactly as `dequant`
+    // gives it from ggml's (a tied token embedding's lookup reads its rows
+    // from the copy); NULL where the layout has no such lookup.
+    moe_dequant_row_x8_fn dequant_row_x8;
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports, lowered by MOED_KERNEL_ISA;

@@ -38,10 +38,14 @@ void moe_gemm16_q4_0_vnni(MOE_GEMM16_ARGS);
 // Q5_0 in the x8 layout (repack_q5_0.h): x_stride is a row's bytes, rows a
 // multiple of 8 (the x8 product's prompt path, repack_q5_0_vnni.c).
 void moe_gemm16_q5_0x8_vnni(MOE_GEMM16_ARGS);
+void moe_gemm16_q8_0x8_vnni(MOE_GEMM16_ARGS);  // Q8_0 in its x8 layout (repack_q8_0.h)
 
 // The kernel for weights of ggml type `type` at `isa` (which the CPU must
 // support), or NULL where that level has none (then the four-row path runs).
 moe_gemm16_fn moe_gemm16_get(uint32_t type, moe_isa isa);
+// The kernel for weights of that type in its x8 layout (rows a multiple
+// of 8, x_stride a row's bytes), or NULL.
+moe_gemm16_fn moe_gemm16_x8_get(uint32_t type, moe_isa isa);
 
 #ifdef __cplusplus
 }

@@ -111,25 +111,43 @@ final class ComputeContext {
 }
 
 /// Rows of a token-embedding table, dequantized one at a time on lookup.
+/// A tied table (the output matrix is the same tensor) reads its rows
+/// through that matrix's `WeightSlot`, so once the output matrix's
+/// interleaved copy is installed (and the mapped pages given back), the
+/// lookup reads the copy: one copy of the tensor is resident, not two.
 struct EmbeddingTable {
     let kernel: QuantKernel
-    let data: UnsafeRawPointer
+    let weights: WeightSlot
     let width: Int
     let rowBytes: Int
 
-    init(source: TensorSource, name: String, width: Int, count: Int) throws {
+    /// `tied`: the output matrix made from this same tensor, if it is.
+    init(source: TensorSource, name: String, width: Int, count: Int, tied: Linear? = nil) throws {
         let t = try source.info(name)
         guard t.shape == [width, count] else { throw InferenceError.badTensorShape(name, expected: [width, count], found: t.shape) }
         guard let k = KernelTable.best[t.type], let rb = k.rowBytes(count: width) else {
             throw InferenceError.unsupportedTensorType(name, t.type.description)
         }
         kernel = k
-        data = source.file.data(of: t).baseAddress!
+        weights = tied?.weights ?? WeightSlot(mapped: source.file.data(of: t).baseAddress!)
         self.width = width
         rowBytes = rb
     }
 
+    /// Whether the output matrix may be repacked when it is this table's
+    /// tensor: only where rows can be read back out of the copy.
+    static func tiedMayRepack(_ source: TensorSource, name: String) -> Bool {
+        guard let t = source.file.tensor(named: name), let k = KernelTable.best[t.type] else { return false }
+        return k.canReadInterleavedRows
+    }
+
+    /// Called under the model's evaluate lock (the forward pass), so an
+    /// install does not swap the weights under a lookup.
     func row(_ token: Int, into out: UnsafeMutablePointer<Float>) {
-        kernel.dequantize(data + token * rowBytes, into: out, count: width)
+        if weights.layout == .interleaved8 {
+            kernel.dequantizeInterleavedRow(weights.data, row: token, into: out, count: width)
+        } else {
+            kernel.dequantize(weights.data + token * rowBytes, into: out, count: width)
+        }
     }
 }

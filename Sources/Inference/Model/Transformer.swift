@@ -43,11 +43,15 @@ public final class Transformer {
         self.hyperparameters = h
         self.architecture = a
         self.options = options
-        tokenEmbedding = try EmbeddingTable(source: source, name: "token_embd.weight", width: d, count: h.vocabularySize)
         layers = try (0..<h.layerCount).map { try TransformerLayer(index: $0, source: source, shape: h, architecture: a) }
         outputNorm = try source.vector("output_norm.weight", count: d)
-        output = try source.linearIfPresent("output.weight", inputs: d, outputs: h.vocabularySize)
-            ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize, mayRepack: false)
+        // A tied output (token_embd) is repacked only where the embedding
+        // lookup can read its rows from the copy (Q8_0 at avx512vnni).
+        let separate = try source.linearIfPresent("output.weight", inputs: d, outputs: h.vocabularySize)
+        output = try separate ?? source.linear("token_embd.weight", inputs: d, outputs: h.vocabularySize,
+                                               mayRepack: EmbeddingTable.tiedMayRepack(source, name: "token_embd.weight"))
+        tokenEmbedding = try EmbeddingTable(source: source, name: "token_embd.weight", width: d, count: h.vocabularySize,
+                                            tied: separate == nil ? output : nil)
         let context = options.contextLength > 0 ? min(options.contextLength, h.contextLength) : h.contextLength
         guard h.headSize % options.kvType.blockSize == 0 else {
             throw InferenceError.badHyperparameter("kv_type", "a \(options.kvType) KV cache needs a head size that is a " +
