@@ -1,4 +1,3 @@
-import CKernels
 /// Products of several weight matrices, each with its own activation rows:
 /// the chosen experts of a mixture-of-experts layer, each applied to the
 /// tokens routed to it. `matmul(_:columns:input:inputRows:)` shares one
@@ -65,11 +64,7 @@ extension MatmulContext {
                 plan.units.withUnsafeBufferPointer { units in
                     plan.items.withUnsafeBufferPointer { items in
                         for u in range {
-                            let end = units[u + 1]
-                            for i in units[u]..<end {
-                                if i + 1 < end { MatmulContext.prefetchStart(of: items[i + 1], after: items[i], plan, products) }
-                                MatmulContext.run(items[i], plan, products, activations)
-                            }
+                            for i in units[u]..<units[u + 1] { MatmulContext.run(items[i], plan, products, activations) }
                         }
                     }
                 }
@@ -132,22 +127,6 @@ extension MatmulContext {
         var product: Int
         var rows: Range<Int>
         var inputRows: Range<Int>
-    }
-
-    /// Bytes of a matrix's start asked for ahead (`moe_prefetch_l2`).
-    static let prefetchBytes = 4096
-
-    /// When `next` starts another matrix than `item`, asks for its first
-    /// `prefetchBytes` while `item` runs: a 64×8 layer's two passes go
-    /// through 24 matrices (eight experts' gate, up and down) at unrelated
-    /// addresses where its dense twin's go through three, so without this
-    /// they wait on the first lines of every matrix.
-    @inline(__always)
-    private static func prefetchStart(of next: ExpertItem, after item: ExpertItem, _ plan: ExpertPlan,
-                                      _ products: [ExpertProduct]) {
-        guard next.product != item.product else { return }
-        let start = products[next.product].product.weights + next.rows.lowerBound * plan.shapes[next.product].rowBytes
-        moe_prefetch_l2(start, Int64(prefetchBytes))
     }
 
     private static func run(_ item: ExpertItem, _ plan: ExpertPlan, _ products: [ExpertProduct],
