@@ -1,7 +1,14 @@
 import GGUF
 
 /// How one `expertProducts` call lays out its work: where each input's
-/// quantized rows go in the arena, and the items of the single pass.
+/// quantized rows go in the arena, the items of the single pass and the
+/// units the threads claim them in.
+///
+/// A plan names no weight or output pointer (the call's products give
+/// those), so a later call whose products have the same types, layouts,
+/// rows and inputs reuses it (`fits`, `ActivationArena.plan`): a decode
+/// step's two expert passes repeat their shapes layer after layer and step
+/// after step, and only the chosen experts' matrices change.
 struct ExpertPlan {
     /// One input quantized to one activation format, at `offset` in the arena.
     struct Slot {
@@ -11,9 +18,23 @@ struct ExpertPlan {
         var rowBytes: Int
     }
 
+    /// What a product contributes to the plan (its pointers aside).
+    private struct Key: Equatable {
+        var type: GGMLType
+        var layout: WeightLayout
+        var rows: Int
+        var input: Int
+    }
+
+    private let keys: [Key]
+    /// Per input, its row count and whether its rows are picked (`rows` not nil).
+    private let inputKeys: [(count: Int, isPicked: Bool)]
+    private let columns: Int
     private(set) var kernels: [QuantKernel] = []
     private(set) var shapes: [MatmulContext.Shape] = []
     private(set) var slots: [Slot] = []
+    /// First quantized row of each slot among all the slots' rows, and their total last.
+    private(set) var slotFirstRow: [Int] = [0]
     /// Per product, its slot (unused for the tiled ones).
     private(set) var slotOf: [Int] = []
     /// Inputs whose products go through `matmul`, with those products, in input order.
@@ -22,9 +43,14 @@ struct ExpertPlan {
     private var floatOffset: [Int: Int] = [:]
     private(set) var arenaBytes = 0
     private(set) var items: [MatmulContext.ExpertItem] = []
+    /// Boundaries of the units the pass's items are claimed in (`MatmulContext.guidedUnits`).
+    private(set) var units: [Int] = [0, 0]
 
     init(_ products: [MatmulContext.ExpertProduct], inputs: [MatmulContext.ExpertInput], columns: Int,
-         table: KernelTable) throws {
+         table: KernelTable, threads: Int) throws {
+        keys = products.map { Key(type: $0.product.type, layout: $0.product.layout, rows: $0.product.rows, input: $0.input) }
+        inputKeys = inputs.map { ($0.count, $0.rows != nil) }
+        self.columns = columns
         var tiledProducts: [Int: [Int]] = [:]
         kernels.reserveCapacity(products.count)
         shapes.reserveCapacity(products.count)
@@ -58,6 +84,7 @@ struct ExpertPlan {
             } else {
                 slotOf.append(slots.count)
                 slots.append(Slot(input: ep.input, kernel: kernel, offset: arenaBytes, rowBytes: activationBytes))
+                slotFirstRow.append(slotFirstRow[slotFirstRow.count - 1] + count)
                 arenaBytes += Self.aligned(count * activationBytes)
             }
             appendItems(product: k, layout: p.layout, shape: shapes[k])
@@ -69,6 +96,20 @@ struct ExpertPlan {
                 arenaBytes += Self.aligned(inputs[input].count * columns * MemoryLayout<Float>.stride)
             }
         }
+        units = MatmulContext.guidedUnits(items.count, threads: threads)
+    }
+
+    /// Whether a call with these products, inputs and width would get this
+    /// very plan (the kernel table and threads are the context's, fixed).
+    func fits(_ products: [MatmulContext.ExpertProduct], inputs: [MatmulContext.ExpertInput], columns: Int) -> Bool {
+        guard columns == self.columns, products.count == keys.count, inputs.count == inputKeys.count else { return false }
+        for (k, ep) in products.enumerated() {
+            let p = ep.product, key = keys[k]
+            guard p.type == key.type, p.layout == key.layout, p.rows == key.rows, ep.input == key.input else { return false }
+        }
+        for (i, input) in inputs.enumerated() where input.count != inputKeys[i].count
+            || (input.rows != nil) != inputKeys[i].isPicked { return false }
+        return true
     }
 
     private static func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }

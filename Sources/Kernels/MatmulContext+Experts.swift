@@ -52,17 +52,21 @@ extension MatmulContext {
     ///   interleaved product's rows are not a multiple of eight.
     public func expertProducts(_ products: [ExpertProduct], inputs: [ExpertInput], columns: Int,
                                arena: ActivationArena) throws {
-        let plan = try ExpertPlan(products, inputs: inputs, columns: columns, table: table)
+        let plan = try arena.plan(for: products, inputs: inputs, columns: columns) {
+            try ExpertPlan(products, inputs: inputs, columns: columns, table: table, threads: pool.threadCount)
+        }
         arena.reserve(bytes: plan.arenaBytes)
         quantize(plan, inputs: inputs, columns: columns, into: arena.bytes)
-        let items = plan.items
-        if !items.isEmpty {
+        if !plan.items.isEmpty {
             let activations = UnsafeRawPointer(arena.bytes)
-            let units = MatmulContext.guidedUnits(items.count, threads: pool.threadCount)
             // one unit per claim (parallelFor's chunk is 1 for this few)
-            pool.parallelFor(units.count - 1) { range in
-                for u in range {
-                    for i in units[u]..<units[u + 1] { MatmulContext.run(items[i], plan, products, activations) }
+            pool.parallelFor(plan.units.count - 1) { range in
+                plan.units.withUnsafeBufferPointer { units in
+                    plan.items.withUnsafeBufferPointer { items in
+                        for u in range {
+                            for i in units[u]..<units[u + 1] { MatmulContext.run(items[i], plan, products, activations) }
+                        }
+                    }
                 }
             }
         }
@@ -103,9 +107,7 @@ extension MatmulContext {
     /// Every picked row of every input the pass reads, quantized to each
     /// activation format its products read, in parallel when there are many.
     private func quantize(_ plan: ExpertPlan, inputs: [ExpertInput], columns: Int, into arena: UnsafeMutableRawPointer) {
-        let slots = plan.slots
-        var firstRow = [0]
-        for s in slots { firstRow.append(firstRow[firstRow.count - 1] + inputs[s.input].count) }
+        let slots = plan.slots, firstRow = plan.slotFirstRow
         let total = firstRow[firstRow.count - 1]
         let work: (Range<Int>) -> Void = { range in
             var s = 0
@@ -151,11 +153,17 @@ extension MatmulContext {
 }
 
 /// Caller-owned scratch for `expertProducts`: the quantized (and, for the
-/// tiled path, gathered float) activation rows of one call. Grows to the
-/// largest call seen; not thread-safe.
+/// tiled path, gathered float) activation rows of one call, and the plans
+/// of the last few calls. Grows to the largest call seen; not thread-safe.
 public final class ActivationArena {
     public private(set) var bytes: UnsafeMutableRawPointer
     public private(set) var capacity: Int
+    /// The plans of the last calls, latest first: a decoding MoE model
+    /// alternates two (its layers' gate/up pass and down pass), and a
+    /// prompt's batch, whose shapes differ, pushes them out only until the
+    /// next decode step makes them again.
+    private var plans: [ExpertPlan] = []
+    private static let keptPlans = 4
 
     public init() {
         capacity = 4096
@@ -169,5 +177,19 @@ public final class ActivationArena {
         bytes.deallocate()
         capacity = max(needed, capacity * 2)
         bytes = .allocate(byteCount: capacity, alignment: 64)
+    }
+
+    /// A kept plan that fits the call, moved to the front, or a new one from `make`.
+    func plan(for products: [MatmulContext.ExpertProduct], inputs: [MatmulContext.ExpertInput], columns: Int,
+              make: () throws -> ExpertPlan) rethrows -> ExpertPlan {
+        if let i = plans.firstIndex(where: { $0.fits(products, inputs: inputs, columns: columns) }) {
+            let plan = plans[i]
+            if i > 0 { plans.swapAt(0, i) }
+            return plan
+        }
+        let plan = try make()
+        if plans.count == Self.keptPlans { plans.removeLast() }
+        plans.insert(plan, at: 0)
+        return plan
     }
 }

@@ -103,6 +103,45 @@ struct ExpertProductsTests {
         for k in 0..<3 { #expect(InterleavedMatmulTests.difference(outputs[k], expected[k]) <= 1e-4, "product \(k)") }
     }
 
+    @Test("one arena's kept plans serve later calls with other weights, outputs and rows, and calls of other shapes",
+          arguments: cases)
+    func keptPlans(c: Case) throws {
+        var rng = SeededGenerator(seed: 7300 + UInt64(c.type.rawValue))
+        let source = randomFloats(Self.sourceRows * Self.columns, &rng, scale: 2)
+        let context = MatmulContext(pool: ThreadPool(threadCount: 2))
+        let arena = ActivationArena()
+        // decode-like (one picked row), the same shape again with other
+        // weights and rows, a batch, a picked-rows input turned plain, the
+        // first shape once more (its plan kept through the others), and
+        // forty plain rows then forty picked ones (ggml's tiled path
+        // gathers only picked rows)
+        let calls: [(picks: [Int], plain: Bool)] = [([5], false), ([11], false), ([0, 7, 9], false),
+                                                    ([0], true), ([5], false), (Array(0..<40), true),
+                                                    (Self.picks[2], false)]
+        for (n, call) in calls.enumerated() {
+            let weights = (0..<2).map { _ in randomWeights(c.type, count: Self.rows * Self.columns, &rng) }
+            let stored = try weights.map { c.layout == .ggml ? $0 : try Self.interleaved($0, type: c.type) }
+            let expected = try weights.map { try Self.reference($0, type: c.type, source: source, picked: call.picks) }
+            var outputs = [[Float]](repeating: [Float](repeating: .nan, count: call.picks.count * Self.rows), count: 2)
+            try Self.withPointers(stored, &outputs) { w, o in
+                try source.withUnsafeBufferPointer { x in
+                    try Self.withRowLists([call.picks]) { lists in
+                        let input = MatmulContext.ExpertInput(base: x.baseAddress!, rows: call.plain ? nil : lists[0],
+                                                              count: call.picks.count)
+                        let products = (0..<2).map { k in
+                            MatmulContext.ExpertProduct(MatmulContext.MatrixProduct(weights: w[k], type: c.type, rows: Self.rows,
+                                                                                    output: o[k], layout: c.layout), input: 0)
+                        }
+                        try context.expertProducts(products, inputs: [input], columns: Self.columns, arena: arena)
+                    }
+                }
+            }
+            for k in 0..<2 {
+                #expect(InterleavedMatmulTests.difference(outputs[k], expected[k]) <= 1e-4, "call \(n), product \(k)")
+            }
+        }
+    }
+
     @Test("an input index out of range, or rows that cannot be interleaved, are refused by name")
     func badShapes() throws {
         let context = MatmulContext(pool: ThreadPool(threadCount: 1))

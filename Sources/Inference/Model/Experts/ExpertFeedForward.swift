@@ -96,34 +96,39 @@ final class ExpertFeedForward {
     /// (`MatmulContext.expertProducts`), so a layer costs two rounds of
     /// synchronisation however many experts a token picks. Each expert's
     /// tokens are picked straight out of x (its slots' rows), and one
-    /// decoded token's row is quantized once for all its experts.
+    /// decoded token's row is quantized once for all its experts. The lists
+    /// of products and inputs live in the scratch, so a decode step builds
+    /// them without allocating, and its passes reuse their plans.
     private func runExperts(_ x: UnsafePointer<Float>, rows m: Int, compute: ComputeContext) throws {
         let d = scratch.width, f = scratch.hidden
-        let active = (0..<expertCount).filter { !scratch.slots(of: $0).isEmpty }
-        let chosen = active.map { experts.expert($0, pool: compute.pool) }   // repacked on first use
-        typealias Product = MatmulContext.ExpertProduct
-        typealias Input = MatmulContext.ExpertInput
-        var inputs: [Input] = m == 1 ? [Input(base: x, count: 1)] : []
-        var products: [Product] = []
-        for (e, expert) in zip(active, chosen) {
+        let active = scratch.activeExperts()
+        scratch.inputs.removeAll(keepingCapacity: true)
+        scratch.products.removeAll(keepingCapacity: true)
+        if m == 1 { scratch.inputs.append(.init(base: x, count: 1)) }
+        var activation = Architecture.Activation.silu
+        for e in active {
+            let expert = experts.expert(e, pool: compute.pool)   // repacked on first use
             let slots = scratch.slots(of: e)
-            if m > 1 { inputs.append(Input(base: x, rows: UnsafePointer(scratch.slotRow + slots.lowerBound), count: slots.count)) }
-            let input = inputs.count - 1
-            products.append(Product(expert.gate.product(into: scratch.gate + slots.lowerBound * f), input: input))
-            products.append(Product(expert.up.product(into: scratch.up + slots.lowerBound * f), input: input))
+            if m > 1 { scratch.inputs.append(.init(base: x, rows: UnsafePointer(scratch.slotRow + slots.lowerBound), count: slots.count)) }
+            let input = scratch.inputs.count - 1
+            scratch.products.append(.init(expert.gate.product(into: scratch.gate + slots.lowerBound * f), input: input))
+            scratch.products.append(.init(expert.up.product(into: scratch.up + slots.lowerBound * f), input: input))
+            activation = expert.activation
         }
-        try compute.matmul.expertProducts(products, inputs: inputs, columns: d, arena: scratch.arena)
+        try compute.matmul.expertProducts(scratch.products, inputs: scratch.inputs, columns: d, arena: scratch.arena)
         let slotCount = scratch.slotStart[expertCount]
-        let activation = chosen.first?.activation ?? .silu
         switch activation {
         case .silu: siluMultiply(scratch.gate, scratch.up, count: slotCount * f)
         case .geluTanh: geluMultiply(scratch.gate, scratch.up, count: slotCount * f)
         }
-        inputs = active.map { e in Input(base: scratch.gate + scratch.slotStart[e] * f, count: scratch.slots(of: e).count) }
-        products = zip(active, chosen).enumerated().map { i, pair in
-            Product(pair.1.down.product(into: scratch.down + scratch.slotStart[pair.0] * d), input: i)
+        scratch.inputs.removeAll(keepingCapacity: true)
+        scratch.products.removeAll(keepingCapacity: true)
+        for (i, e) in active.enumerated() {
+            let first = scratch.slotStart[e]
+            scratch.inputs.append(.init(base: scratch.gate + first * f, count: scratch.slots(of: e).count))
+            scratch.products.append(.init(experts.experts[e].down.product(into: scratch.down + first * d), input: i))
         }
-        try compute.matmul.expertProducts(products, inputs: inputs, columns: f, arena: scratch.arena)
+        try compute.matmul.expertProducts(scratch.products, inputs: scratch.inputs, columns: f, arena: scratch.arena)
     }
 
     /// The routing of one token, recorded in the statistics.

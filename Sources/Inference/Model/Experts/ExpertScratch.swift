@@ -28,6 +28,12 @@ final class ExpertScratch {
     /// Token order grouped by expert (a counting sort, rebuilt every batch).
     var slotStart: [Int]        // [experts + 1] first slot of each expert
     var slotWeight: [Float] = []// [slots] routing weight of each slot
+    private var nextSlot: [Int] // [experts] the counting sort's cursor
+    private var active: [Int] = []  // experts with at least one slot, in order
+    /// The expert passes' lists (`ExpertFeedForward.runExperts`), kept so a
+    /// decode step allocates none.
+    var products: [MatmulContext.ExpertProduct] = []
+    var inputs: [MatmulContext.ExpertInput] = []
 
     init(width: Int, hidden: Int, experts: Int) {
         self.width = width
@@ -41,6 +47,7 @@ final class ExpertScratch {
         down = .allocate(capacity: 1)
         slotRow = .allocate(capacity: 1)
         slotStart = Array(repeating: 0, count: experts + 1)
+        nextSlot = Array(repeating: 0, count: experts)
     }
 
     deinit {
@@ -78,15 +85,20 @@ final class ExpertScratch {
         for c in choices { for e in c.experts { slotStart[e + 1] += 1 } }
         for e in 0..<experts { slotStart[e + 1] += slotStart[e] }
         reserve(slots: slotStart[experts])
-        var next = Array(slotStart.prefix(experts))
+        for e in 0..<experts { nextSlot[e] = slotStart[e] }
+        active.removeAll(keepingCapacity: true)
+        for e in 0..<experts where slotStart[e + 1] > slotStart[e] { active.append(e) }
         for (row, c) in choices.enumerated() {
             for (e, w) in zip(c.experts, c.weights) {
-                slotRow[next[e]] = row
-                slotWeight[next[e]] = w
-                next[e] += 1
+                slotRow[nextSlot[e]] = row
+                slotWeight[nextSlot[e]] = w
+                nextSlot[e] += 1
             }
         }
     }
+
+    /// Experts with at least one slot in the batch last grouped, in expert order.
+    func activeExperts() -> [Int] { active }
 
     /// Bytes held now.
     var byteCount: Int {
