@@ -1,12 +1,12 @@
 // Microbenchmark: the K-quant prompt panel (kpanel_vnni.h) at avx512vnni,
 // one thread: checks the Q4_K, Q5_K and Q6_K x8 products (1 to 70
 // activation rows, direct and panel paths) against the one-row reference
-// dots, then times 512 × 1536 weights against 32 activation rows in cache
+// dots, then times 512 × 1536 weights against 32 activation rows (or argv[1]) in cache
 // (best of 20; Q4_K's panel against its direct kernel), in multiply-adds
 // per ns.
 //
 //   clang -O2 -fno-math-errno -ISources/CKernels/include -ISources/CKernels \
-//         Sources/CKernels/*.c bench/kpanel_bench.c -o /tmp/kpanel_bench -lm && /tmp/kpanel_bench
+//         Sources/CKernels/*.c bench/kpanel_bench.c -o /tmp/kpanel_bench -lm && /tmp/kpanel_bench [rows]
 #include "ckernels.h"
 #include "kquants.h"
 #include "repack_q4_K.h"
@@ -54,8 +54,9 @@ static int check(const char *name, size_t bb, int dofs, moe_repack_fn repack, ge
     free(w); free(wx);
     return worst < 1e-4;
 }
+static int m_rows = 32;  // activation rows per call: argv[1] (the model's prompt calls take 256)
 static void bench(const char *name, size_t bb, int dofs, moe_repack_fn repack, gemm_fn a, gemm_fn b) {
-    const int rows = 512, n = 1536, nb = n / 256, m = 32;
+    const int rows = 512, n = 1536, nb = n / 256, m = m_rows;
     size_t wb = (size_t)rows * nb * bb;
     uint8_t *w = aligned_alloc(64, wb), *wx = aligned_alloc(64, wb);
     fill_blocks(w, wb, bb, dofs); repack(w, wx, rows, n);
@@ -73,7 +74,8 @@ static void bench(const char *name, size_t bb, int dofs, moe_repack_fn repack, g
     if (b) printf("%s: %.3f ms (%.1f MAC/ns) against %.3f ms (%.1f MAC/ns)\n", name, best[0] * 1e3, macs / best[0] * 1e-9, best[1] * 1e3, macs / best[1] * 1e-9);
     else printf("%s: %.3f ms (%.1f MAC/ns)\n", name, best[0] * 1e3, macs / best[0] * 1e-9);
 }
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1) m_rows = atoi(argv[1]);
     int ok = 1;
     ok &= check("q4_K", 144, 0, moe_repack_q4_K_x8, moe_gemm_q4_Kx8_q8_K_vnni, moe_dot_q4_K_q8_K_ref);
     ok &= check("q4_K ref", 144, 0, moe_repack_q4_K_x8, moe_gemm_q4_Kx8_q8_K_ref, moe_dot_q4_K_q8_K_ref);

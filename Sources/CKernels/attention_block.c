@@ -71,24 +71,39 @@ CK_AVX512 static void ck_block_scores_f16(const float *q, size_t qStride, const 
     }
 }
 
-// out_r = Σ_j p[r][j] v_j for 4 rows, 64 values of the head per pass.
+// out_r = Σ_j p[r][j] v_j for 4 rows over `vectors` × 16 values of the head
+// from base. Inlined with `vectors` a constant at each call: with it known
+// only at run time the sixteen sums lived on the stack (a load and a store
+// around every FMA, each j waiting on the last one's store), which made this
+// pass about half of prompt attention's time.
+CK_AVX512 static inline __attribute__((always_inline)) void
+ck_block_values_pass(const float *p, int64_t ld, const void *values, size_t stride, int64_t count, int64_t base,
+                     int vectors, float *out, size_t outStride) {
+    __m512 acc[16];  // acc[4 * row + vector]
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; j++) {
+        const uint16_t *v = ck_block_f16_row(values, stride, j) + base;
+        __m512 x[4];
+        for (int k = 0; k < vectors; k++) x[k] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + 16 * k)));
+        for (int r = 0; r < 4; r++) {
+            const __m512 w = _mm512_set1_ps(p[r * ld + j]);
+            for (int k = 0; k < vectors; k++) acc[4 * r + k] = _mm512_fmadd_ps(w, x[k], acc[4 * r + k]);
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < vectors; k++) _mm512_storeu_ps(out + r * outStride + base + 16 * k, acc[4 * r + k]);
+}
+
+// The same for the whole head, 64 values per pass (the last pass 16–48).
 CK_AVX512 static void ck_block_values_f16(const float *p, int64_t ld, const void *values, size_t stride,
                                           int64_t count, int64_t size, float *out, size_t outStride) {
     for (int64_t base = 0; base < size; base += 64) {
-        const int vectors = (int)((size - base < 64 ? size - base : 64) / 16);
-        __m512 acc[16];  // acc[4 * row + vector]
-        for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
-        for (int64_t j = 0; j < count; j++) {
-            const uint16_t *v = ck_block_f16_row(values, stride, j) + base;
-            __m512 x[4];
-            for (int k = 0; k < vectors; k++) x[k] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + 16 * k)));
-            for (int r = 0; r < 4; r++) {
-                const __m512 w = _mm512_set1_ps(p[r * ld + j]);
-                for (int k = 0; k < vectors; k++) acc[4 * r + k] = _mm512_fmadd_ps(w, x[k], acc[4 * r + k]);
-            }
+        switch ((size - base < 64 ? size - base : 64) / 16) {
+        case 4: ck_block_values_pass(p, ld, values, stride, count, base, 4, out, outStride); break;
+        case 3: ck_block_values_pass(p, ld, values, stride, count, base, 3, out, outStride); break;
+        case 2: ck_block_values_pass(p, ld, values, stride, count, base, 2, out, outStride); break;
+        default: ck_block_values_pass(p, ld, values, stride, count, base, 1, out, outStride); break;
         }
-        for (int r = 0; r < 4; r++)
-            for (int k = 0; k < vectors; k++) _mm512_storeu_ps(out + r * outStride + base + 16 * k, acc[4 * r + k]);
     }
 }
 

@@ -24,9 +24,18 @@
 typedef struct {
     uint8_t q[64][64];   // piece t: rows 0–7 of the first group, then 8–15 of the second (4 bytes each)
     int32_t sc[16][16];  // sub-block s's scale of row r
-    int16_t mn[8][32];   // the mins' pairs of row r at 2r and 2r + 1
+    int16_t mn[8][32];   // the mins' pairs of row r at 2r and 2r + 1 (SUBS = 8: four, see ck_panel16_merge)
     float d[16], dmin[16];
 } ck_kpanel16;
+
+// SUBS = 8 (Q4_K, Q5_K): the eight-row panel pairs each 32-value sub-block's
+// min with itself against the activation's two 16-value bsums, eight
+// vpdpwssd per block and activation row. Here the pair is the mins of
+// sub-blocks 2v and 2v + 1 against the activation's sums over those two
+// 32-value sub-blocks (ck_panel16_sums32, once per call), four vpdpwssd: the
+// same integer (|sum32| ≤ 32·128 fits i16; the eight terms < 2^22), and the
+// vpdpwssd compete with the vpdpbusd for the same two pipes.
+enum { CK_PANEL16_MINS8 = 4 };
 
 CK_PANEL16 static inline __m512i ck_panel16_join(const void *lo, const void *hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256((const __m256i *)lo)),
@@ -37,7 +46,17 @@ CK_PANEL16 static inline __m512i ck_panel16_join(const void *lo, const void *hi)
 CK_PANEL16 static inline void ck_panel16_merge(const ck_kpanel *a, const ck_kpanel *b, int subs, ck_kpanel16 *pn) {
     for (int t = 0; t < 64; t++) _mm512_store_si512(pn->q[t], ck_panel16_join(a->q[t], b->q[t]));
     for (int s = 0; s < subs; s++) _mm512_store_si512(pn->sc[s], ck_panel16_join(a->sc[s], b->sc[s]));
-    for (int u = 0; u < 8; u++) _mm512_store_si512(pn->mn[u], ck_panel16_join(a->mn[u], b->mn[u]));
+    if (subs == 16) {
+        for (int u = 0; u < 8; u++) _mm512_store_si512(pn->mn[u], ck_panel16_join(a->mn[u], b->mn[u]));
+    } else {
+        for (int v = 0; v < CK_PANEL16_MINS8; v++) {  // (m_2v, m_2v) and (m_2v+1, m_2v+1) → (m_2v, m_2v+1)
+            const __m256i lo = _mm256_blend_epi16(_mm256_load_si256((const __m256i *)a->mn[2 * v]),
+                                                  _mm256_load_si256((const __m256i *)a->mn[2 * v + 1]), 0xAA);
+            const __m256i hi = _mm256_blend_epi16(_mm256_load_si256((const __m256i *)b->mn[2 * v]),
+                                                  _mm256_load_si256((const __m256i *)b->mn[2 * v + 1]), 0xAA);
+            _mm512_store_si512(pn->mn[v], _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+        }
+    }
     _mm512_store_ps(pn->d, _mm512_castsi512_ps(ck_panel16_join(a->d, b->d)));
     _mm512_store_ps(pn->dmin, _mm512_castsi512_ps(ck_panel16_join(a->dmin, b->dmin)));
 }
@@ -48,6 +67,19 @@ CK_PANEL16 static inline __m512i ck_panel16_y4(const void *p) {
     return _mm512_set1_epi32(v);
 }
 
+// sums[(j·nb + i)·8 + s]: activation row j's sum over block i's 32-value
+// sub-block s (its two 16-value bsums added), for SUBS = 8.
+CK_PANEL16 static inline void ck_panel16_sums32(const void *y, size_t y_stride, int64_t m, int64_t nb, int16_t *sums) {
+    for (int64_t j = 0; j < m; j++) {
+        const moe_block_q8_K *row = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
+        for (int64_t i = 0; i < nb; i++) {
+            const __m128i lo = _mm_loadu_si128((const __m128i *)row[i].bsums);
+            const __m128i hi = _mm_loadu_si128((const __m128i *)(row[i].bsums + 8));
+            _mm_storeu_si128((__m128i *)(sums + (size_t)(j * nb + i) * 8), _mm_hadd_epi16(lo, hi));
+        }
+    }
+}
+
 // R activation blocks against the sixteen-row panel, added to the sixteen
 // outputs of each in acc[j]: one chain per row (R = 8 keeps eight in
 // flight; R < 8 serves only a call's last rows). SUBS = 16 is Q6_K, whose
@@ -56,6 +88,7 @@ CK_PANEL16 static inline __m512i ck_panel16_y4(const void *p) {
 #define CK_PANEL16_DOT(R, SUBS)                                                                              \
     CK_PANEL16 static inline void ck_panel16_dot##R##_##SUBS(const ck_kpanel16 *pn,                        \
                                                              const moe_block_q8_K *const a[R],             \
+                                                             const int16_t *const b[R],                    \
                                                              float (*const acc[R])[16]) {                  \
         __m512i isum[R], msum[R];                                                                            \
         for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm512_setzero_si512();                            \
@@ -70,11 +103,11 @@ CK_PANEL16 static inline __m512i ck_panel16_y4(const void *p) {
             const __m512i sc = _mm512_load_si512(pn->sc[s]);                                                 \
             for (int j = 0; j < (R); j++) isum[j] = _mm512_add_epi32(isum[j], _mm512_mullo_epi32(c[j], sc)); \
         }                                                                                                    \
-        for (int u = 0; u < 8; u++) {                                                                        \
+        for (int u = 0; u < ((SUBS) == 16 ? 8 : CK_PANEL16_MINS8); u++) {                                  \
             const __m512i mn = _mm512_load_si512(pn->mn[u]);                                                 \
             for (int j = 0; j < (R); j++) {                                                                  \
                 if ((SUBS) == 16) isum[j] = _mm512_dpwssd_epi32(isum[j], mn, ck_panel16_y4(a[j]->bsums + 2 * u)); \
-                else msum[j] = _mm512_dpwssd_epi32(msum[j], mn, ck_panel16_y4(a[j]->bsums + 2 * u));          \
+                else msum[j] = _mm512_dpwssd_epi32(msum[j], mn, ck_panel16_y4(b[j] + 2 * u));                 \
             }                                                                                                \
         }                                                                                                    \
         const __m512 d16 = _mm512_load_ps(pn->d), dmin16 = _mm512_load_ps(pn->dmin);                       \
@@ -95,37 +128,42 @@ CK_PANEL16_DOT(1, 16)
 
 // Activation rows j0… (rows_here of them, y_stride apart) against block i
 // of the merged panel, R at a time.
+// sums: the rows' 32-value sums (ck_panel16_sums32) for SUBS = 8, nb blocks
+// a row.
 CK_PANEL16 static inline void ck_panel16_rows(const ck_kpanel16 *pn, int subs, const void *y, size_t y_stride,
-                                              int64_t i, int64_t rows_here, float (*acc)[16]) {
+                                              const int16_t *sums, int64_t nb, int64_t i, int64_t rows_here,
+                                              float (*acc)[16]) {
     const moe_block_q8_K *a[8];
+    const int16_t *b[8];
     float (*dst[8])[16];
     int64_t j = 0;
 #define CK_PANEL16_TAKE(R)                                                                              \
     for (int e = 0; e < (R); e++) {                                                                     \
         a[e] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j + e) * y_stride) + i;           \
+        b[e] = sums + (size_t)((j + e) * nb + i) * 8;                                                   \
         dst[e] = &acc[j + e];                                                                           \
     }
     for (; j + 8 <= rows_here; j += 8) {
         CK_PANEL16_TAKE(8)
-        if (subs == 8) ck_panel16_dot8_8(pn, a, dst);
-        else ck_panel16_dot8_16(pn, a, dst);
+        if (subs == 8) ck_panel16_dot8_8(pn, a, b, dst);
+        else ck_panel16_dot8_16(pn, a, b, dst);
     }
     for (; j + 4 <= rows_here; j += 4) {
         CK_PANEL16_TAKE(4)
-        if (subs == 8) ck_panel16_dot4_8(pn, a, dst);
-        else ck_panel16_dot4_16(pn, a, dst);
+        if (subs == 8) ck_panel16_dot4_8(pn, a, b, dst);
+        else ck_panel16_dot4_16(pn, a, b, dst);
     }
     for (; j < rows_here; j++) {
         CK_PANEL16_TAKE(1)
-        if (subs == 8) ck_panel16_dot1_8(pn, a, dst);
-        else ck_panel16_dot1_16(pn, a, dst);
+        if (subs == 8) ck_panel16_dot1_8(pn, a, b, dst);
+        else ck_panel16_dot1_16(pn, a, b, dst);
     }
 #undef CK_PANEL16_TAKE
 }
 
-// A thread's buffer of at least nb merged panels (kpanel16_vnni.c), or
-// NULL when it cannot be had.
-ck_kpanel16 *ck_panel16_panels(int64_t nb);
+// A thread's buffer of at least nb merged panels followed by m·nb·8 sums
+// (kpanel16_vnni.c), or NULL when it cannot be had.
+ck_kpanel16 *ck_panel16_panels(int64_t nb, int64_t m);
 
 // ck_panel_gemm's contract, sixteen rows at a time. Each pair of groups is
 // unpacked once per call (every block's merged panel, nb × 8.3 KiB, stays in
@@ -134,11 +172,13 @@ ck_kpanel16 *ck_panel16_panels(int64_t nb);
 CK_PANEL16 static inline void ck_panel16_gemm(ck_kpanel_fill fill, int subs, const void *x, size_t block_bytes,
                                               int64_t groups, int64_t nb, const void *y, size_t y_stride, int64_t m,
                                               float *out, size_t out_stride) {
-    ck_kpanel16 *panels = ck_panel16_panels(nb);
+    ck_kpanel16 *panels = ck_panel16_panels(nb, m);
     if (!panels) {
         ck_panel_gemm(fill, subs, x, block_bytes, groups, nb, y, y_stride, m, out, out_stride);
         return;
     }
+    int16_t *sums = (int16_t *)(panels + nb);
+    if (subs == 8 && groups >= 2) ck_panel16_sums32(y, y_stride, m, nb, sums);
     ck_kpanel half[2] __attribute__((aligned(64)));
     float acc[CK_PANEL_ROWS][16] __attribute__((aligned(64)));
     int64_t k = 0;
@@ -159,7 +199,8 @@ CK_PANEL16 static inline void ck_panel16_gemm(ck_kpanel_fill fill, int subs, con
             const int64_t rows_here = m - j0 < CK_PANEL_ROWS ? m - j0 : CK_PANEL_ROWS;
             const uint8_t *yj = (const uint8_t *)y + (size_t)j0 * y_stride;
             memset(acc, 0, sizeof acc[0] * (size_t)rows_here);
-            for (int64_t i = 0; i < nb; i++) ck_panel16_rows(&panels[i], subs, yj, y_stride, i, rows_here, acc);
+            const int16_t *sj = sums + (size_t)(j0 * nb) * 8;
+            for (int64_t i = 0; i < nb; i++) ck_panel16_rows(&panels[i], subs, yj, y_stride, sj, nb, i, rows_here, acc);
             for (int64_t j = 0; j < rows_here; j++)
                 memcpy(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j], sizeof acc[j]);
         }

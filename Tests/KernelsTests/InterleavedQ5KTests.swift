@@ -136,4 +136,25 @@ struct InterleavedQ5KTests {
             }
         }
     }
+
+    @Test("the sixteen-row panel gives the eight-row panel's outputs bit for bit (rows 16–23 repeat rows 0–7 and 8–15)",
+          .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
+          arguments: [8, 33])
+    func sixteenRowsMatchEight(m: Int) throws {
+        // Rows 0–15 go through the merged panel (its mins paired per two
+        // sub-blocks against 32-value activation sums), rows 16–23, the odd
+        // group, through the eight-row panel: the same integers and the
+        // same float epilogue, so equal outputs.
+        var rng = SeededGenerator(seed: 7300 + UInt64(m))
+        let scalar = try #require(KernelTable.scalar[.q5_K])
+        let group = randomWeights(.q5_K, count: 8 * Self.count, &rng)
+        let weights = group + group + group
+        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(Self.count, &rng, scale: Float(1 + j))) }
+        let out = Self.product(moe_gemm_q5_Kx8_q8_K_vnni, Self.repacked(weights, rows: 24), rows: 24, activations)
+        for j in 0..<m {
+            for r in 0..<16 {
+                #expect(out[j * 24 + r] == out[j * 24 + 16 + r % 8], "activation row \(j), weight row \(r)")
+            }
+        }
+    }
 }

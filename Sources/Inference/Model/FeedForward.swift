@@ -50,9 +50,13 @@ struct SwiGLU {
                gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
                compute: ComputeContext) throws {
         try Linear.apply([gate, up], to: x, rows: m, into: [gateBuffer, upBuffer], compute: compute)
-        switch activation {
-        case .silu: siluMultiply(gateBuffer, upBuffer, count: m * hiddenSize)
-        case .geluTanh: geluMultiply(gateBuffer, upBuffer, count: m * hiddenSize)
+        let f = hiddenSize, activation = activation
+        compute.forRows(m) { rows in
+            let gate = gateBuffer + rows.lowerBound * f, up = upBuffer + rows.lowerBound * f
+            switch activation {
+            case .silu: siluMultiply(gate, up, count: rows.count * f)
+            case .geluTanh: geluMultiply(gate, up, count: rows.count * f)
+            }
         }
         try down.apply(gateBuffer, rows: m, into: y, compute: compute)
     }

@@ -108,6 +108,20 @@ final class ComputeContext {
     func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
         pool.parallelFor(count, body)
     }
+
+    /// Row-wise work between products (norms, residual adds, SwiGLU's
+    /// activation, biases and RoPE): split across the pool when a prompt
+    /// gives each thread at least `rowsPerThread` rows, else run here. At
+    /// two threads a 512-token prompt otherwise spends ~3 % of its samples
+    /// in these loops on the calling thread alone while the other waits.
+    /// Every row is computed as before, so results do not change.
+    func forRows(_ count: Int, rowsPerThread: Int = 8, _ body: (Range<Int>) -> Void) {
+        if pool.threadCount > 1, count >= 2 * rowsPerThread {
+            pool.parallelFor(count, grain: rowsPerThread, body)
+        } else if count > 0 {
+            body(0..<count)
+        }
+    }
 }
 
 /// Rows of a token-embedding table, dequantized one at a time on lookup.

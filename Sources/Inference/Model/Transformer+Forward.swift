@@ -20,7 +20,7 @@ extension Transformer {
 
         for (index, layer) in layers.enumerated() {
             // Attention: norm → q/k/v → rope → cache → attend → project → (post-norm) → residual.
-            rmsNorm(s.x, rows: m, width: d, weight: layer.attentionNorm, epsilon: h.rmsEpsilon, into: s.normed)
+            normalizeRows(s.x, rows: m, weight: layer.attentionNorm, into: s.normed)
             try projectQKV(layer, rows: m, localRope: plan.usesLocalRope(layer: index))
             storeKeysAndValues(layer: index, batch: batch)
             attend(layer: index, batch: batch)
@@ -28,7 +28,7 @@ extension Transformer {
             addResidual(normalizedBy: layer.postAttentionNorm, rows: m)
 
             // Feed-forward: norm → FFN (gated, or routed experts) → (post-norm) → residual.
-            rmsNorm(s.x, rows: m, width: d, weight: layer.feedForwardNorm, epsilon: h.rmsEpsilon, into: s.normed)
+            normalizeRows(s.x, rows: m, weight: layer.feedForwardNorm, into: s.normed)
             switch layer.feedForward {
             case .dense(let ffn):
                 try ffn.apply(s.normed, rows: m, into: s.blockOutput, gateBuffer: s.gate, upBuffer: s.up, compute: compute)
@@ -54,10 +54,20 @@ extension Transformer {
     /// family has post-norms (Gemma 2/3).
     private func addResidual(normalizedBy weight: [Float]?, rows m: Int) {
         let s = state, d = hyperparameters.embeddingSize
-        if let weight {
-            rmsNorm(s.blockOutput, rows: m, width: d, weight: weight, epsilon: hyperparameters.rmsEpsilon, into: s.blockOutput)
+        if let weight { normalizeRows(s.blockOutput, rows: m, weight: weight, into: s.blockOutput) }
+        compute.forRows(m) { rows in
+            add(s.blockOutput + rows.lowerBound * d, into: s.x + rows.lowerBound * d, count: rows.count * d)
         }
-        add(s.blockOutput, into: s.x, count: m * d)
+    }
+
+    /// RMSNorm of m embedding-wide rows, split across the pool for prompts.
+    private func normalizeRows(_ x: UnsafeMutablePointer<Float>, rows m: Int, weight: [Float],
+                               into y: UnsafeMutablePointer<Float>) {
+        let d = hyperparameters.embeddingSize, epsilon = hyperparameters.rmsEpsilon
+        compute.forRows(m) { rows in
+            let o = rows.lowerBound * d
+            rmsNorm(x + o, rows: rows.count, width: d, weight: weight, epsilon: epsilon, into: y + o)
+        }
     }
 
     /// q, k, v for every row, with biases, query/key norms and RoPE applied.
@@ -65,7 +75,14 @@ extension Transformer {
         let h = hyperparameters, s = state
         try Linear.apply([layer.query, layer.key, layer.value], to: s.normed, rows: m, into: [s.q, s.k, s.v], compute: compute)
         let (cosines, sines) = localRope ? (s.localCos, s.localSin) : (s.cos, s.sin)
-        for t in 0..<m {
+        compute.forRows(m) { tokens in positionQKV(layer, tokens: tokens, cosines: cosines, sines: sines) }
+    }
+
+    /// Biases, query/key norms, RoPE and the query scale for some tokens.
+    private func positionQKV(_ layer: TransformerLayer, tokens: Range<Int>, cosines: UnsafeMutablePointer<Float>,
+                             sines: UnsafeMutablePointer<Float>) {
+        let h = hyperparameters, s = state
+        for t in tokens {
             let q = s.q + t * h.qWidth, k = s.k + t * h.kvWidth, v = s.v + t * h.kvWidth
             if let b = layer.queryBias { add(b, into: q, count: h.qWidth) }
             if let b = layer.keyBias { add(b, into: k, count: h.kvWidth) }
