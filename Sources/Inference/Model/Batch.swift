@@ -42,10 +42,14 @@ public struct ModelOptions: Sendable, Equatable {
     public var kvType: KVCacheType
     /// Repacks of more bytes than this run after the model is ready, on a
     /// thread of their own, while it serves from the mapped weights
-    /// (`LayoutPreparation`); smaller ones (SmolLM2's 66 MB: about 45 ms)
-    /// run during the load, so the model computes in one layout from its
-    /// first token. 256 MiB unless `MOED_REPACK_AFTER_LOAD_MIB` says
-    /// otherwise (0: always after load).
+    /// (`LayoutPreparation`); smaller ones run during the load, so the
+    /// model computes in one layout from its first token. A repack at load
+    /// costs about 0.35 ms a MB here (page faults and copying), so 96 MiB
+    /// keeps SmolLM2 Q4_1's 94 MB (its Q4_1 matrices and tied Q8_0
+    /// embedding) at load and sends SmolLM2 Q8_0's 136 MB after it: a
+    /// switch to either stays under 100 ms (measured 95-103 ms for the Q8_0
+    /// one with its copy made at load, 50-64 without a copy).
+    /// `MOED_REPACK_AFTER_LOAD_MIB` overrides it (0: always after load).
     public var repackAfterLoadBytes: Int
     /// Whether an MoE model's routed experts are repacked on its layout
     /// thread once it is ready (on by default), or only on each expert's
@@ -64,10 +68,10 @@ public struct ModelOptions: Sendable, Equatable {
         self.preparesExperts = preparesExperts
     }
 
-    /// 256 MiB, or `MOED_REPACK_AFTER_LOAD_MIB` (read once per process).
+    /// 96 MiB, or `MOED_REPACK_AFTER_LOAD_MIB` (read once per process).
     public static let repackAfterLoadDefault: Int = {
         guard let value = getenv("MOED_REPACK_AFTER_LOAD_MIB"), let mib = Int(String(cString: value)), mib >= 0 else {
-            return 256 << 20
+            return 96 << 20
         }
         return mib << 20
     }()
