@@ -6,6 +6,7 @@
 #include "kquants.h"
 #include "kquants_internal.h"
 #include "kx8_scales.h"
+#include "kx8_reference.h"
 #include <string.h>
 
 _Static_assert(sizeof(moe_block_q5_Kx8) == 8 * sizeof(moe_block_q5_K), "block_q5_Kx8 must be 1408 bytes");
@@ -31,7 +32,9 @@ void moe_repack_q5_K_x8(const void *src, void *dst, int64_t rows, int64_t n) {
 }
 
 // Row r of block `blk` as a ggml block.
-static void ck_q5x8_row(const moe_block_q5_Kx8 *blk, int r, moe_block_q5_K *out) {
+static void ck_q5x8_row(const void *group, int r, void *row) {
+    const moe_block_q5_Kx8 *blk = group;
+    moe_block_q5_K *out = row;
     out->d = blk->d[r];
     out->dmin = blk->dmin[r];
     ck_kx8_get_scales(blk->lo4, blk->hi2, r, out->scales);
@@ -40,31 +43,11 @@ static void ck_q5x8_row(const moe_block_q5_Kx8 *blk, int r, moe_block_q5_K *out)
 }
 
 void moe_unpack_q5_K_x8(const void *src, void *dst, int64_t rows, int64_t n) {
-    const int64_t nb = n / MOE_QK_K;
-    const moe_block_q5_Kx8 *a = src;
-    moe_block_q5_K *b = dst;
-    for (int64_t k = 0; k < rows / 8; k++)
-        for (int64_t i = 0; i < nb; i++)
-            for (int r = 0; r < 8; r++) ck_q5x8_row(&a[k * nb + i], r, &b[(8 * k + r) * nb + i]);
+    ck_kx8_unpack(src, dst, rows, n, sizeof(moe_block_q5_K), ck_q5x8_row);
 }
 
-// As moe_gemm_q4_Kx8_q8_K_ref: block terms of the one-row reference dot,
-// summed in block order, so the two agree bit for bit.
+// Bit for bit moe_dot_q5_K_q8_K_ref per row (kx8_reference.h).
 void moe_gemm_q5_Kx8_q8_K_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n) {
-    const int64_t nb = n / MOE_QK_K;
-    const moe_block_q5_Kx8 *a = x;
-    for (int64_t k = 0; k < rows / 8; k++)
-        for (int64_t j = 0; j < m; j++) {
-            const moe_block_q8_K *b = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
-            for (int r = 0; r < 8; r++) {
-                float sum = 0.0f;
-                for (int64_t i = 0; i < nb; i++) {
-                    moe_block_q5_K row;
-                    ck_q5x8_row(&a[k * nb + i], r, &row);
-                    sum += moe_dot_q5_K_q8_K_ref(&row, &b[i], MOE_QK_K);
-                }
-                out[(size_t)j * out_stride + (size_t)(8 * k + r)] = sum;
-            }
-        }
+    ck_kx8_gemm_ref(x, rows, y, y_stride, m, out, out_stride, n, sizeof(moe_block_q5_K), ck_q5x8_row, moe_dot_q5_K_q8_K_ref);
 }

@@ -5,6 +5,7 @@
 
 #include "repack_q6_K.h"
 #include "kquants.h"
+#include "kx8_reference.h"
 #include <string.h>
 
 _Static_assert(sizeof(moe_block_q6_Kx8) == 8 * sizeof(moe_block_q6_K), "block_q6_Kx8 must be 1680 bytes");
@@ -30,7 +31,9 @@ void moe_repack_q6_K_x8(const void *src, void *dst, int64_t rows, int64_t n) {
         }
 }
 
-static void ck_q6x8_row(const moe_block_q6_Kx8 *blk, int r, moe_block_q6_K *out) {
+static void ck_q6x8_row(const void *group, int r, void *row) {
+    const moe_block_q6_Kx8 *blk = group;
+    moe_block_q6_K *out = row;
     out->d = blk->d[r];
     for (int s = 0; s < 16; s++) out->scales[s] = blk->scales[8 * s + r];
     for (int t = 0; t < 16; t++) {
@@ -42,29 +45,10 @@ static void ck_q6x8_row(const moe_block_q6_Kx8 *blk, int r, moe_block_q6_K *out)
 }
 
 void moe_unpack_q6_K_x8(const void *src, void *dst, int64_t rows, int64_t n) {
-    const int64_t nb = n / MOE_QK_K;
-    const moe_block_q6_Kx8 *a = src;
-    moe_block_q6_K *b = dst;
-    for (int64_t k = 0; k < rows / 8; k++)
-        for (int64_t i = 0; i < nb; i++)
-            for (int r = 0; r < 8; r++) ck_q6x8_row(&a[k * nb + i], r, &b[(8 * k + r) * nb + i]);
+    ck_kx8_unpack(src, dst, rows, n, sizeof(moe_block_q6_K), ck_q6x8_row);
 }
 
 void moe_gemm_q6_Kx8_q8_K_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n) {
-    const int64_t nb = n / MOE_QK_K;
-    const moe_block_q6_Kx8 *a = x;
-    for (int64_t k = 0; k < rows / 8; k++)
-        for (int64_t j = 0; j < m; j++) {
-            const moe_block_q8_K *b = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
-            for (int r = 0; r < 8; r++) {
-                float sum = 0.0f;
-                for (int64_t i = 0; i < nb; i++) {
-                    moe_block_q6_K row;
-                    ck_q6x8_row(&a[k * nb + i], r, &row);
-                    sum += moe_dot_q6_K_q8_K_ref(&row, &b[i], MOE_QK_K);
-                }
-                out[(size_t)j * out_stride + (size_t)(8 * k + r)] = sum;
-            }
-        }
+    ck_kx8_gemm_ref(x, rows, y, y_stride, m, out, out_stride, n, sizeof(moe_block_q6_K), ck_q6x8_row, moe_dot_q6_K_q8_K_ref);
 }

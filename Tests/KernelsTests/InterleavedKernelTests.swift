@@ -19,20 +19,7 @@ struct InterleavedKernelTests {
         return out
     }
 
-    /// `out[j * rows + r]` for every activation row j of `activations`.
-    static func product(_ kernel: QuantKernel, _ packed: [UInt8], rows: Int, _ activations: [[UInt8]],
-                        count: Int = count) -> [Float] {
-        var out = [Float](repeating: .nan, count: rows * activations.count)
-        let joined = activations.flatMap { $0 }
-        packed.withUnsafeBytes { w in
-            joined.withUnsafeBytes { a in
-                kernel.interleavedProduct(weights: w.baseAddress!, rows: rows, a.baseAddress!,
-                                          activationStride: activations[0].count, inputRows: activations.count,
-                                          into: &out, outputStride: rows, count: count)
-            }
-        }
-        return out
-    }
+    static let layout = EightRowLayout(type: .q4_1, repack: moe_repack_q4_1_x8, unpack: moe_unpack_q4_1_x8)
 
     @Test("Q4_1 has the layout at every ISA level, Q4_K at every SIMD level, Q5_K, Q6_K, Q5_0 and Q8_0 at avx512vnni (InterleavedQ4KTests, InterleavedQ5KTests, InterleavedQ6KTests, InterleavedQ5_0Tests, InterleavedQ8_0Tests)")
     func whichTypes() throws {
@@ -85,45 +72,13 @@ struct InterleavedKernelTests {
 
     @Test("the scalar product equals the scalar single-row dot exactly", arguments: [1, 3, 5])
     func referenceIsExact(m: Int) throws {
-        let rows = 16
-        var rng = SeededGenerator(seed: 4103 + UInt64(m))
-        let scalar = try #require(KernelTable.scalar[.q4_1])
-        let weights = randomWeights(.q4_1, count: rows * Self.count, &rng)
-        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(Self.count, &rng, scale: Float(1 + j))) }
-        let out = Self.product(scalar, try Self.interleaved(weights, rows: rows), rows: rows, activations)
-        let rowBytes = weights.count / rows
-        for j in 0..<m {
-            for r in 0..<rows {
-                let expected = scalar.dot(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), activations[j], count: Self.count)
-                #expect(out[j * rows + r] == expected, "weight row \(r), activation row \(j)")
-            }
-        }
+        try Self.layout.expectReferenceExact(moe_gemm_q4_1x8_q8_1_ref, rows: 16, count: Self.count, m: m, seed: 4103 + UInt64(m))
     }
 
     @Test("every ISA level agrees with the scalar dots for 1 to 9 activation rows",
           arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9])
     func agreement(m: Int) throws {
-        let rows = 24, tolerance = try #require(Tolerance.dot[.q4_1])
-        var rng = SeededGenerator(seed: 4200 + UInt64(m))
-        let scalar = try #require(KernelTable.scalar[.q4_1])
-        let weights = randomWeights(.q4_1, count: rows * Self.count, &rng)
-        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(Self.count, &rng, scale: Float(1 + j))) }
-        let packed = try Self.interleaved(weights, rows: rows)
-        let rowBytes = weights.count / rows
-        for isa in supportedISAs {
-            let kernel = try #require(KernelTable(isa: isa)?[.q4_1])
-            let out = Self.product(kernel, packed, rows: rows, activations)
-            for j in 0..<m {
-                let x = dequantizedActivations(activations[j], type: .q8_1, count: Self.count)
-                for r in 0..<rows {
-                    let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
-                    let expected = Double(scalar.dot(w, activations[j], count: Self.count))
-                    let magnitude = zip(scalar.dequantized(w, count: Self.count), x).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
-                    #expect(abs(Double(out[j * rows + r]) - expected) <= tolerance * magnitude,
-                            "\(isa), weight row \(r), activation row \(j)")
-                }
-            }
-        }
+        try Self.layout.expectAgreementAtEveryLevel(rows: 24, count: Self.count, m: m, seed: 4200 + UInt64(m))
     }
 
     /// The AVX2 product converts the activation scales of up to 16 KB of
@@ -132,27 +87,7 @@ struct InterleavedKernelTests {
     @Test("every ISA level agrees past one chunk of prepared scales and on rows too long for them",
           arguments: [(2048, 37), (16416, 6)])
     func longRows(count: Int, m: Int) throws {
-        let rows = 8, tolerance = try #require(Tolerance.dot[.q4_1])
-        var rng = SeededGenerator(seed: 4300 + UInt64(m))
-        let scalar = try #require(KernelTable.scalar[.q4_1])
-        let weights = randomWeights(.q4_1, count: rows * count, &rng)
-        let activations = (0..<m).map { j in scalar.quantizedActivations(randomFloats(count, &rng, scale: Float(1 + j % 3))) }
-        let packed = try Self.interleaved(weights, rows: rows, count: count)
-        let rowBytes = weights.count / rows
-        for isa in supportedISAs {
-            let kernel = try #require(KernelTable(isa: isa)?[.q4_1])
-            let out = Self.product(kernel, packed, rows: rows, activations, count: count)
-            for j in 0..<m {
-                let x = dequantizedActivations(activations[j], type: .q8_1, count: count)
-                for r in 0..<rows {
-                    let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
-                    let expected = Double(scalar.dot(w, activations[j], count: count))
-                    let magnitude = zip(scalar.dequantized(w, count: count), x).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
-                    #expect(abs(Double(out[j * rows + r]) - expected) <= tolerance * magnitude,
-                            "\(isa), count \(count), weight row \(r), activation row \(j)")
-                }
-            }
-        }
+        try Self.layout.expectAgreementAtEveryLevel(rows: 8, count: count, m: m, seed: 4300 + UInt64(m))
     }
 
     @Test("weights of 15 against activations of ±127 do not overflow the 16-bit sums", arguments: [Float(1), -1])
@@ -170,7 +105,7 @@ struct InterleavedKernelTests {
         #expect(abs(expected) > 0)
         for isa in supportedISAs {
             let kernel = try #require(KernelTable(isa: isa)?[.q4_1])
-            let out = Self.product(kernel, packed, rows: rows, [activation, activation, activation, activation], count: count)
+            let out = EightRowLayout.product(kernel, packed, rows: rows, [activation, activation, activation, activation], count: count)
             for value in out { #expect(abs(value - expected) <= 1e-6 * abs(expected), "\(isa)") }
         }
     }

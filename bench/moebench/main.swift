@@ -227,7 +227,7 @@ do {
     // a large file's layout, and an MoE's routed experts, are prepared after it is ready
     // (ModelOptions.repackAfterLoadBytes, .preparesExperts): the figures are taken once
     // every matrix is in its final layout
-    let layoutSeconds = try seconds { lm.transformer.waitForLayout() }
+    let layoutSeconds = seconds { lm.transformer.waitForLayout() }
     let loadedRSS = residentBytes()
     if let k = options.expertsUsed { try lm.transformer.setExpertsUsed(k) }
     var result: [String: Any]

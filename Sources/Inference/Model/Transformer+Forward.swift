@@ -72,7 +72,7 @@ extension Transformer {
 
     /// q, k, v for every row, with biases, query/key norms and RoPE applied.
     private func projectQKV(_ layer: TransformerLayer, rows m: Int, localRope: Bool) throws {
-        let h = hyperparameters, s = state
+        let s = state
         try Linear.apply([layer.query, layer.key, layer.value], to: s.normed, rows: m, into: [s.q, s.k, s.v], compute: compute)
         let (cosines, sines) = localRope ? (s.localCos, s.localSin) : (s.cos, s.sin)
         compute.forRows(m) { tokens in positionQKV(layer, tokens: tokens, cosines: cosines, sines: sines) }
