@@ -2,6 +2,7 @@
 // load, its inverse, and the scalar reference for products in that layout.
 
 #include "ck_internal.h"
+#include "x8_q8_0_reference.h"
 
 _Static_assert(sizeof(moe_block_q5_0x8) == 8 * sizeof(moe_block_q5_0), "block_q5_0x8 must be 176 bytes");
 
@@ -53,24 +54,10 @@ static inline int ck_q5_0x8_value(const moe_block_q5_0x8 *blk, int r, int v) {
     return nibble | ((mask[v / 8][r] >> (v % 8)) & 1) << 4;
 }
 
-// Per block and row the integer sum and float step of moe_dot_q5_0_q8_0_ref.
+static int ck_q5_0x8_signed(const void *group, int r, int v) { return ck_q5_0x8_value(group, r, v) - 16; }
+
+// Bit for bit moe_dot_q5_0_q8_0_ref per row (x8_q8_0_reference.h).
 void moe_gemm_q5_0x8_q8_0_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n) {
-    const int64_t nb = n / MOE_QK;
-    const moe_block_q5_0x8 *a = x;
-    for (int64_t k = 0; k < rows / 8; k++) {
-        for (int64_t j = 0; j < m; j++) {
-            const moe_block_q8_0 *b = (const moe_block_q8_0 *)((const uint8_t *)y + (size_t)j * y_stride);
-            for (int r = 0; r < 8; r++) {
-                float sum = 0.0f;
-                for (int64_t i = 0; i < nb; i++) {
-                    const moe_block_q5_0x8 *blk = &a[k * nb + i];
-                    int sumi = 0;
-                    for (int v = 0; v < MOE_QK; v++) sumi += (ck_q5_0x8_value(blk, r, v) - 16) * b[i].qs[v];
-                    sum += (ck_half(blk->d[r]) * ck_half(b[i].d)) * (float)sumi;
-                }
-                out[(size_t)j * out_stride + (size_t)(8 * k + r)] = sum;
-            }
-        }
-    }
+    ck_x8_q8_0_gemm_ref(x, rows, y, y_stride, m, out, out_stride, n, sizeof(moe_block_q5_0x8), ck_q5_0x8_signed);
 }

@@ -3,6 +3,7 @@
 // in that layout.
 
 #include "ck_internal.h"
+#include "x8_q8_0_reference.h"
 
 _Static_assert(sizeof(moe_block_q8_0x8) == 8 * sizeof(moe_block_q8_0), "block_q8_0x8 must be 272 bytes");
 
@@ -59,24 +60,10 @@ void moe_dequant_row_q8_0_x8(const void *x, int64_t row, float *y, int64_t n) {
     }
 }
 
-// Per block and row the integer sum and float step of moe_dot_q8_0_q8_0_ref.
+static int ck_q8_0x8_signed(const void *group, int r, int v) { return ck_q8_0x8_value(group, r, v); }
+
+// Bit for bit moe_dot_q8_0_q8_0_ref per row (x8_q8_0_reference.h).
 void moe_gemm_q8_0x8_q8_0_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n) {
-    const int64_t nb = n / MOE_QK;
-    const moe_block_q8_0x8 *a = x;
-    for (int64_t k = 0; k < rows / 8; k++) {
-        for (int64_t j = 0; j < m; j++) {
-            const moe_block_q8_0 *b = (const moe_block_q8_0 *)((const uint8_t *)y + (size_t)j * y_stride);
-            for (int r = 0; r < 8; r++) {
-                float sum = 0.0f;
-                for (int64_t i = 0; i < nb; i++) {
-                    const moe_block_q8_0x8 *blk = &a[k * nb + i];
-                    int sumi = 0;
-                    for (int v = 0; v < MOE_QK; v++) sumi += ck_q8_0x8_value(blk, r, v) * b[i].qs[v];
-                    sum += (float)sumi * (ck_half(blk->d[r]) * ck_half(b[i].d));
-                }
-                out[(size_t)j * out_stride + (size_t)(8 * k + r)] = sum;
-            }
-        }
-    }
+    ck_x8_q8_0_gemm_ref(x, rows, y, y_stride, m, out, out_stride, n, sizeof(moe_block_q8_0x8), ck_q8_0x8_signed);
 }
