@@ -212,9 +212,10 @@ typedef void (*moe_dotr4_fn)(const void *x, size_t x_stride, const void *y, floa
 // that tile several weight rows in registers.
 typedef void (*moe_gemm4_rows_fn)(const void *x, size_t x_stride, int64_t rows, const void *y, size_t y_stride,
                                   const float *y_scales, float *out, size_t out_stride, int64_t n);
+// One row of a matrix in an x8 layout as floats (y: n values).
+typedef void (*moe_dequant_row_x8_fn)(const void *x, int64_t row, float *y, int64_t n);
 // Decode over a run of weight rows, one row after the other (decode_rows.c):
 // out[r] = dot(x + r * x_stride, y), r < rows.
-typedef void (*moe_dequant_row_x8_fn)(const void *x, int64_t row, float *y, int64_t n);
 typedef void (*moe_dot_rows_fn)(const void *x, size_t x_stride, int64_t rows, const void *y, float *out, int64_t n);
 #define MOE_DOT_ROWS_ARGS const void *x, size_t x_stride, int64_t rows, const void *y, float *out, int64_t n
 void moe_dot_rows_q4_0_avx2(MOE_DOT_ROWS_ARGS);
