@@ -106,6 +106,9 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 #define Q8_0_SHAPE  SHAPE(T_Q8_0, 32, 34, T_Q8_0, 32, 34, moe_dequant_q8_0)
 #define Q8_1_SHAPE  SHAPE(T_Q8_1, 32, 36, T_Q8_1, 32, 36, moe_dequant_q8_1), .quantize_act = moe_quantize_q8_1
 #define K_SHAPE(t, bb, deq) SHAPE(t, 256, bb, T_Q8_K, 256, 292, deq), .quantize_act = moe_quantize_q8_K
+// Q4_K, Q5_K and Q6_K at the SIMD levels quantize their activations in AVX2
+// (kquants_quantize_avx2.c, bit for bit moe_quantize_q8_K).
+#define K_SHAPE_SIMD(t, bb, deq) SHAPE(t, 256, bb, T_Q8_K, 256, 292, deq), .quantize_act = moe_quantize_q8_K_avx2
 // Float weights' four-row kernels read the activation rows widened and interleaved.
 #define FLOAT_GEMM(t, isa) .gemm4 = moe_gemm4_##t##_##t##_##isa, .gemm4_rows = moe_gemm4_rows_##t##_##isa, \
     .scales4 = moe_act_scales4_##t, .scales_per_block = 4
@@ -123,9 +126,9 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
 // Decode streams a run of rows through the one-row dot (decode_rows.c).
 #define K_ROWS(q, dot_isa) .dot_rows = moe_dot_rows_##q##_##dot_isa
 #define K_QUANT_ROWS(dot_isa, isa)                                                                 \
-    [T_Q4_K] = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa), K_ROWS(q4_K, dot_isa)}, \
-    [T_Q5_K] = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa), K_ROWS(q5_K, dot_isa)}, \
-    [T_Q6_K] = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa), K_ROWS(q6_K, dot_isa)}
+    [T_Q4_K] = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa), K_ROWS(q4_K, dot_isa)}, \
+    [T_Q5_K] = {K_SHAPE_SIMD(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa), K_ROWS(q5_K, dot_isa)}, \
+    [T_Q6_K] = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa), K_ROWS(q6_K, dot_isa)}
 // Types that only dequantize, identical at every level.
 #define DEQUANT_ONLY_ROWS                                                                  \
     [T_Q8_1] = {Q8_1_SHAPE},                                                               \
@@ -245,20 +248,20 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
 // level (the avx512 level with the AVX2 product: 4.8 against 6.3 ns per
 // block-row for its one-row dot in cache), Q6_K (repack_q6_K*.c) at
 // avx512vnni: rows returned instead of K_QUANT_ROWS' at lookup.
-static const moe_kernel ck_q4_K_x8_avx2 = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx2, avx2),
+static const moe_kernel ck_q4_K_x8_avx2 = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx2, avx2),
                                            K_ROWS(q4_K, avx2), .repack_x8 = moe_repack_q4_K_x8,
                                            .gemm_x8 = moe_gemm_q4_Kx8_q8_K_avx2};
-static const moe_kernel ck_q4_K_x8_avx512 = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512, avx512),
+static const moe_kernel ck_q4_K_x8_avx512 = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512, avx512),
                                              K_ROWS(q4_K, avx512), .repack_x8 = moe_repack_q4_K_x8,
                                              .gemm_x8 = moe_gemm_q4_Kx8_q8_K_avx2};
-static const moe_kernel ck_q4_K_x8_vnni = {K_SHAPE(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512vnni, avx512vnni),
+static const moe_kernel ck_q4_K_x8_vnni = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512vnni, avx512vnni),
                                            K_ROWS(q4_K, avx512vnni), .repack_x8 = moe_repack_q4_K_x8,
                                            .gemm_x8 = moe_gemm_q4_Kx8_q8_K_vnni};
-static const moe_kernel ck_q6_K_x8_vnni = {K_SHAPE(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx512vnni, avx512vnni),
+static const moe_kernel ck_q6_K_x8_vnni = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx512vnni, avx512vnni),
                                            K_ROWS(q6_K, avx512vnni), .repack_x8 = moe_repack_q6_K_x8,
                                            .gemm_x8 = moe_gemm_q6_Kx8_q8_K_vnni};
 // Q5_K (repack_q5_K*.c) at avx512vnni; the other levels keep ggml's layout.
-static const moe_kernel ck_q5_K_x8_vnni = {K_SHAPE(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, avx512vnni, avx512vnni),
+static const moe_kernel ck_q5_K_x8_vnni = {K_SHAPE_SIMD(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, avx512vnni, avx512vnni),
                                            K_ROWS(q5_K, avx512vnni), .repack_x8 = moe_repack_q5_K_x8,
                                            .gemm_x8 = moe_gemm_q5_Kx8_q8_K_vnni};
 

@@ -156,6 +156,46 @@ struct QuantizerTieTests {
     }
 }
 
+/// The Q8_K quantizer's edge blocks: exact ties after scaling (127 in the
+/// block makes iscale -1), the largest magnitude reached by both signs (the
+/// first one sets the sign), zeros and negative zeros, a NaN or an infinity
+/// (the SIMD code hands those blocks to the reference), and magnitudes so
+/// small that -127 / max overflows.
+@Suite("The SIMD Q8_K quantizer on edge blocks")
+struct QuantizerQ8KEdgeTests {
+    static func blocks() -> [[Float]] {
+        var ties: [Float] = [127, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 126.5, -126.5, 3.4999998, 0, -0.0]
+        ties += (0..<244).map { (i: Int) -> Float in Float(i % 32) - 15.5 }
+        var bothSigns = [Float](repeating: 0.25, count: 256)
+        bothSigns[4] = 3
+        bothSigns[9] = -3
+        let zeros = [Float](repeating: 0, count: 128) + [Float](repeating: -0.0, count: 128)
+        var nan = (0..<256).map { (i: Int) -> Float in Float(i) / 17 - 7 }
+        nan[100] = .nan
+        var infinity = (0..<256).map { (i: Int) -> Float in Float(i) / 13 - 9 }
+        infinity[3] = -.infinity
+        let tiny = (0..<256).map { (i: Int) -> Float in
+            let magnitude = Float(bitPattern: UInt32(i % 7 + 1))  // subnormal
+            return i % 2 == 0 ? magnitude : -magnitude
+        }
+        return [ties, bothSigns, zeros, nan, infinity, tiny]
+    }
+
+    @Test("every SIMD level quantizes each edge block as the reference", arguments: [GGMLType.q4_K, .q5_K, .q6_K])
+    func edges(type: GGMLType) throws {
+        let x = Self.blocks().flatMap { $0 }
+        let reference = try #require(KernelTable.scalar[type]).quantizedActivations(x)
+        for isa in supportedISAs.dropFirst() {
+            let kernel = try #require(KernelTable(isa: isa)?[type])
+            let got = kernel.quantizedActivations(x)
+            for block in 0..<6 {
+                let bytes = block * 292..<(block + 1) * 292
+                #expect(got[bytes] == reference[bytes], "\(type) at \(isa), edge block \(block)")
+            }
+        }
+    }
+}
+
 @Suite("Four activation rows with pre-converted scales")
 struct ScaledFourRowTests {
     @Test("scaled four-row dot agrees with single-row scalar dots at every ISA level", arguments: matrixTypes)

@@ -190,6 +190,8 @@ void moe_gemm_q4_1x8_q8_1_vnni(const void *x, int64_t rows, const void *y, size_
 // AVX2 activation quantizers, bit for bit moe_quantize_q8_0 / _q8_1.
 void moe_quantize_q8_0_avx2(const float *x, void *y, int64_t n);
 void moe_quantize_q8_1_avx2(const float *x, void *y, int64_t n);
+// ... and moe_quantize_q8_K (kquants_quantize_avx2.c).
+void moe_quantize_q8_K_avx2(const float *x, void *y, int64_t n);
 
 // ---- the per-type table -----------------------------------------------------
 // Levels are ordered: each includes everything the ones below need.
