@@ -64,8 +64,10 @@ CK_AVX2 void moe_quantize_q8_K_avx2(const float *x, void *y, int64_t n) {
             memset(b, 0, sizeof *b);
             continue;
         }
-        const float iscale = amax < 0 ? 0.0f : -127.f / ck_q8_K_first_max(x, amax);
-        if (amax < 0 || !(fabsf(iscale) <= FLT_MAX)) {
+        // A NaN or an infinity in the block (amax < 0), or a scale that
+        // overflows: the reference quantizes it.
+        const float iscale = amax > 0 ? -127.f / ck_q8_K_first_max(x, amax) : INFINITY;
+        if (!(fabsf(iscale) <= FLT_MAX)) {
             moe_quantize_q8_K(x, b, MOE_QK_K);
             continue;
         }
