@@ -132,6 +132,7 @@ struct EightRowLayout {
     /// the scalar dots; a level this CPU lacks is named as skipped.
     func expectAgreementAtEveryLevel(rows: Int, count: Int, m: Int, seed: UInt64) throws {
         let (weights, activations) = try inputs(rows: rows, count: count, m: m, seed: seed)
+        var checked = 0
         for isa in KernelISA.allCases {
             guard isa.isSupported else {
                 print("skipped: no \(isa) here, or MOED_KERNEL_ISA caps it (\(type) x8, \(m) rows)")
@@ -140,7 +141,25 @@ struct EightRowLayout {
             guard try #require(KernelTable(isa: isa)?[type]).canInterleave else { continue }
             let out = try tableProduct(isa: isa, weights, rows: rows, activations, count: count)
             try expectAgrees(out, weights, rows: rows, activations, count: count, "\(isa)")
+            checked += 1
         }
+        #expect(checked > 0, "no level of this CPU has \(type)'s x8 layout: nothing was checked")
+    }
+
+    /// The table's product at `isa` equals the scalar dots bit for bit
+    /// (the decode products of the layouts read against q8_0 activations).
+    func expectTableProductExact(isa: KernelISA, rows: Int, count: Int, m: Int, seed: UInt64) throws {
+        let (weights, activations) = try inputs(rows: rows, count: count, m: m, seed: seed)
+        let out = try tableProduct(isa: isa, weights, rows: rows, activations, count: count)
+        #expect(out == (try scalarDots(weights, rows: rows, activations, count: count)))
+    }
+
+    /// The table's product at `isa` agrees with the scalar dots (prompts:
+    /// the sixteen-row panel filled from the layout).
+    func expectTableProductAgrees(isa: KernelISA, rows: Int, count: Int, m: Int, seed: UInt64) throws {
+        let (weights, activations) = try inputs(rows: rows, count: count, m: m, seed: seed)
+        let out = try tableProduct(isa: isa, weights, rows: rows, activations, count: count)
+        try expectAgrees(out, weights, rows: rows, activations, count: count, "\(isa)")
     }
 
     /// Every activation row against every weight row within 1e-5 of the

@@ -28,10 +28,7 @@ struct InterleavedQ5_0Tests {
           needs(.avx512vnni, "AVX-512 VNNI"),
           arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 7), (16416, 5), (65568, 2)])
     func vnniIsExact(count: Int, m: Int) throws {
-        let rows = 16
-        let (weights, activations) = try Self.layout.inputs(rows: rows, count: count, m: m, seed: 5200 + UInt64(count + m))
-        let out = try Self.layout.tableProduct(isa: .avx512vnni, weights, rows: rows, activations, count: count)
-        #expect(out == (try Self.layout.scalarDots(weights, rows: rows, activations, count: count)))
+        try Self.layout.expectTableProductExact(isa: .avx512vnni, rows: 16, count: count, m: m, seed: 5200 + UInt64(count + m))
     }
 
     /// Prompts (8 rows or more) take the sixteen-row panel filled from the
@@ -39,9 +36,6 @@ struct InterleavedQ5_0Tests {
     @Test("avx512vnni, 8 or more activation rows (the panel): the product agrees with the scalar dots",
           needs(.avx512vnni, "AVX-512 VNNI"), arguments: [(256, 8), (256, 9), (896, 64), (16416, 9), (65568, 8)])
     func vnniPanelAgrees(count: Int, m: Int) throws {
-        let rows = 24
-        let (weights, activations) = try Self.layout.inputs(rows: rows, count: count, m: m, seed: 5300 + UInt64(count + m))
-        let out = try Self.layout.tableProduct(isa: .avx512vnni, weights, rows: rows, activations, count: count)
-        try Self.layout.expectAgrees(out, weights, rows: rows, activations, count: count, "avx512vnni")
+        try Self.layout.expectTableProductAgrees(isa: .avx512vnni, rows: 24, count: count, m: m, seed: 5300 + UInt64(count + m))
     }
 }
