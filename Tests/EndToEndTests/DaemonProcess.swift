@@ -185,11 +185,12 @@ func moedRefusal(_ arguments: [String]) throws -> (code: Int32, err: String)? {
 }
 
 /// Runs moectl with `arguments`; returns exit code, stdout and stderr.
-/// `launcher` runs it through another program (e.g. setpriv, as another uid).
+/// `launcher` runs it through another program (e.g. setpriv, as another uid);
+/// `executable` is the moectl to run.
 func moectl(_ arguments: [String], socket: String, stdin: String? = nil,
-            launcher: [String] = []) throws -> (code: Int32, out: String, err: String) {
+            launcher: [String] = [], executable: String = Build.path("moectl")) throws -> (code: Int32, out: String, err: String) {
     let process = Process()
-    let command = launcher + [Build.path("moectl")] + arguments
+    let command = launcher + [executable] + arguments
     process.executableURL = URL(fileURLWithPath: command[0])
     process.arguments = Array(command.dropFirst())
     var environment = ProcessInfo.processInfo.environment

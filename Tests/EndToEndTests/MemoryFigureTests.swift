@@ -4,13 +4,12 @@ import Testing
 import TestSupport
 
 /// scripts/sanitize.sh runs the suites with these set.
-private let underSanitizer = ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { ProcessInfo.processInfo.environment[$0] != nil }
 
 /// `moectl status` tier memory against what the daemon's resident size
 /// really grows by when the tier loads and generates (VmRSS in
 /// /proc/<pid>/status, before and after): within 1.5× either way.
 @Suite("Tier memory figures against the daemon's RSS", .serialized, DefaultModel.isInstalled,
-       .enabled(if: !underSanitizer,
+       .enabled(if: !SanitizerRun.isActive,
                 "skipped: under a sanitizer (scripts/sanitize.sh) the daemon's RSS holds shadow memory and the sanitizer's allocator"))
 struct MemoryFigureTests {
     static let bound = 1.5

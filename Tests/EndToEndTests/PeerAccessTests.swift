@@ -2,12 +2,14 @@ import Foundation
 import Testing
 import MoeAPI
 import MoeClient
+import TestSupport
 
 /// Runs moectl as another uid through setpriv (util-linux): the kernel then
 /// reports that uid to moed as the peer.
 func moectl(as uid: UInt32, gid: UInt32, groups: [UInt32] = [], _ arguments: [String], socket: String) throws -> (code: Int32, out: String, err: String) {
     let groupFlags = groups.isEmpty ? ["--clear-groups"] : ["--groups=" + groups.map(String.init).joined(separator: ",")]
-    return try moectl(arguments, socket: socket, launcher: [PeerAccessTests.setpriv, "--reuid=\(uid)", "--regid=\(gid)"] + groupFlags)
+    return try moectl(arguments, socket: socket, launcher: [PeerAccessTests.setpriv, "--reuid=\(uid)", "--regid=\(gid)"] + groupFlags,
+                      executable: PeerAccessTests.moectlOthersCanRun)
 }
 
 extension Scratch {
@@ -26,6 +28,18 @@ struct PeerAccessTests {
     static let setpriv = "/usr/bin/setpriv"
     static let nobody: UInt32 = 65534
     static let canActAsAnotherUID = getuid() == 0 && FileManager.default.isExecutableFile(atPath: setpriv)
+
+    /// A copy of moectl in a 0755 folder under the run's temporary folder.
+    /// The build's own may sit in a clone under a 0700 folder (`mktemp -d`),
+    /// which the other uid cannot enter, and every run as that uid would
+    /// fail with "permission denied" for reasons that are not moed's.
+    static let moectlOthersCanRun: String = {
+        let copy = TemporaryFiles.path("moectl")
+        try? FileManager.default.copyItem(atPath: Build.path("moectl"), toPath: copy)
+        chmod(URL(fileURLWithPath: copy).deletingLastPathComponent().path, 0o755)
+        chmod(copy, 0o755)
+        return copy
+    }()
 
     @Test("another uid may generate and see status without paths, and is refused use, load, unload and reload; root may",
           .enabled(if: canActAsAnotherUID, "skipped: needs root and setpriv to act as another uid"))

@@ -3,7 +3,6 @@ import MoeAPI
 import Testing
 import TestSupport
 
-private let underSanitizer = ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { ProcessInfo.processInfo.environment[$0] != nil }
 
 /// A tier unloaded gives its memory back: after rounds of loading,
 /// generating on and unloading a second SmolLM2 tier, moed's RSS is back
@@ -12,7 +11,7 @@ private let underSanitizer = ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { Process
 /// arenas before `FreedMemory.release`: +18 MiB after five rounds in a
 /// release build, +3 with it; a debug build's first rounds add up to 9).
 @Suite("Unloading a tier returns its memory", .serialized, DefaultModel.isInstalled,
-       .enabled(if: !underSanitizer,
+       .enabled(if: !SanitizerRun.isActive,
                 "skipped: under a sanitizer (scripts/sanitize.sh) the daemon's RSS holds shadow memory and the sanitizer's allocator"))
 struct UnloadMemoryTests {
     @Test("four rounds of load, generate, unload leave RSS within 12 MiB of the start")

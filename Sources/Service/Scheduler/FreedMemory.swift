@@ -1,4 +1,6 @@
 #if os(Linux)
+import Glibc
+
 /// glibc's `int malloc_trim(size_t pad)`, which the Glibc module does not
 /// export (<malloc.h> is not in its umbrella).
 @_silgen_name("malloc_trim")
@@ -14,7 +16,23 @@ private func glibcMallocTrim(_ pad: Int) -> Int32
 enum FreedMemory {
     static func release() {
         #if os(Linux)
-        _ = glibcMallocTrim(0)
+        if glibcAllocates { _ = glibcMallocTrim(0) }
         #endif
     }
+
+    #if os(Linux)
+    /// Whether `malloc` is glibc's own. When another allocator stands in
+    /// (a sanitizer's runtime, or jemalloc/tcmalloc through LD_PRELOAD),
+    /// glibc's arenas were never set up and `malloc_trim` reads a null
+    /// top chunk: under ThreadSanitizer moed died of SIGSEGV in `mtrim`
+    /// on a tier's unload.
+    static let glibcAllocates: Bool = {
+        guard let libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD) else { return false }
+        defer { dlclose(libc) }
+        guard let own = dlsym(libc, "malloc"), let used = dlsym(nil, "malloc") else {
+            return false
+        }
+        return own == used
+    }()
+    #endif
 }
