@@ -47,6 +47,8 @@ struct MetricsReport {
         counter("moed_tier_requests_total", "Generate requests the tier accepted.", { Double($0.requests) }, into: &out)
         counter("moed_tier_failed_requests_total", "Requests that ended in an error.", { Double($0.failedRequests) }, into: &out)
         counter("moed_tier_prompt_tokens_total", "Prompt tokens processed.", { Double($0.promptTokens) }, into: &out)
+        counter("moed_tier_cached_prompt_tokens_total", "Prompt tokens taken from a cached prefix instead of evaluated.",
+                { Double($0.cachedPromptTokens) }, into: &out)
         counter("moed_tier_generated_tokens_total", "Tokens generated.", { Double($0.completionTokens) }, into: &out)
         counter("moed_tier_generation_seconds_total", "Seconds spent generating.", { $0.generationSeconds }, into: &out)
         counter("moed_tier_loads_total", "Loads that reached ready.", { Double($0.loads) }, into: &out)

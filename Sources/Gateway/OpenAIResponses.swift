@@ -5,15 +5,25 @@ struct Usage: Encodable {
     var promptTokens: UInt32
     var completionTokens: UInt32
     var totalTokens: UInt32
+    /// OpenAI's `prompt_tokens_details.cached_tokens`: prompt tokens moed
+    /// took from a cached prefix instead of evaluating them again.
+    var promptTokensDetails: PromptTokensDetails
 
     init(_ summary: GenerateSummary) {
         promptTokens = summary.promptTokens
         completionTokens = summary.completionTokens
         totalTokens = summary.promptTokens + summary.completionTokens
+        promptTokensDetails = PromptTokensDetails(cachedTokens: summary.cachedPromptTokens)
+    }
+
+    struct PromptTokensDetails: Encodable {
+        var cachedTokens: UInt32
+        enum CodingKeys: String, CodingKey { case cachedTokens = "cached_tokens" }
     }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+        case promptTokensDetails = "prompt_tokens_details"
     }
 }
 

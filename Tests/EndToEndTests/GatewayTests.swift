@@ -114,6 +114,13 @@ struct GatewayTests {
         #expect(!whole.isEmpty)
         #expect(seen["streamed"] as? String == whole)
         #expect(seen["completion_tokens"] as? Int ?? 0 > 0)
+        // The same conversation again continues the cached prefix: usage and
+        // /metrics both say how many prompt tokens were not evaluated again.
+        let prompt = try #require(seen["prompt_tokens"] as? Int)
+        let againCached = try #require(seen["again_cached"] as? Int)
+        #expect(seen["first_cached"] as? Int == 0)
+        #expect(againCached > 0 && againCached < prompt, "\(againCached) of \(prompt) prompt tokens cached")
+        #expect((seen["cached_moved"] as? Double ?? 0) >= Double(againCached))
         #expect(gateway.stop() == 0)
         #expect(daemon.stop() == 0)
     }

@@ -142,11 +142,18 @@ def check_greedy(client, base, model, key):
     """A real model: greedy chat streamed and whole give the same text."""
     ask = dict(model=model, messages=[{"role": "user", "content": "Name a river in Europe."}], max_tokens=12,
                temperature=0)
+    _, before = samples(base, key)
     whole = client.chat.completions.create(**ask)
     streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**ask, stream=True)
                        if c.choices)
+    again = client.chat.completions.create(**ask)
+    _, after = samples(base, key)
+    cached = f"moed_tier_cached_prompt_tokens_total{{tier={model}}}"
     return {"whole": whole.choices[0].message.content, "streamed": streamed,
-            "completion_tokens": whole.usage.completion_tokens, "prompt_tokens": whole.usage.prompt_tokens}
+            "completion_tokens": whole.usage.completion_tokens, "prompt_tokens": whole.usage.prompt_tokens,
+            "first_cached": whole.usage.prompt_tokens_details.cached_tokens,
+            "again_cached": again.usage.prompt_tokens_details.cached_tokens,
+            "cached_moved": after.get(cached, 0) - before.get(cached, 0)}
 
 
 def main():
