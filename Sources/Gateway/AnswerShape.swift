@@ -8,13 +8,16 @@ struct AnswerShape: Sendable {
     let chat: Bool
     let model: String
     let includeUsage: Bool
+    /// Whether the request asked for log-probabilities.
+    let logprobs: Bool
     let id: String
     let created: Int
 
-    init(chat: Bool, model: String, includeUsage: Bool) {
+    init(chat: Bool, model: String, includeUsage: Bool, logprobs: Bool) {
         self.chat = chat
         self.model = model
         self.includeUsage = includeUsage
+        self.logprobs = logprobs
         id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         created = Int(Date().timeIntervalSince1970)
     }
@@ -24,12 +27,21 @@ struct AnswerShape: Sendable {
         return CompletionObject(id: id, object: kind, created: created, model: model, choices: choices, usage: usage)
     }
 
-    func whole(text: String, summary: GenerateSummary) -> CompletionObject {
+    func whole(text: String, summary: GenerateSummary, logprobs entries: [GenerateChunk.TokenLogprob]) -> CompletionObject {
         let reason = openAIFinishReason(summary.finishReason)
-        let choice = chat
+        var offsets = TextOffsets()
+        var choice = chat
             ? Choice(message: ChatMessageBody(role: "assistant", content: text), finishReason: reason)
             : Choice(text: text, finishReason: reason)
+        choice.logprobs = choiceLogprobs(entries, offsets: &offsets)
         return object([choice], usage: Usage(summary), streamed: false)
+    }
+
+    /// The choice's `logprobs` for these tokens in this request's shape, or
+    /// nil when it did not ask for them.
+    func choiceLogprobs(_ entries: [GenerateChunk.TokenLogprob], offsets: inout TextOffsets) -> ChoiceLogprobs? {
+        guard logprobs else { return nil }
+        return chat ? .chat(ChatLogprobs(entries)) : .completion(CompletionLogprobs(entries, offsets: &offsets))
     }
 
     /// The first event: chat streams announce the assistant role.
@@ -38,8 +50,11 @@ struct AnswerShape: Sendable {
         return object([choice], streamed: true)
     }
 
-    func delta(_ text: String) -> CompletionObject {
-        object([chat ? Choice(delta: ChatMessageBody(content: text)) : Choice(text: text)], streamed: true)
+    /// One streamed piece: its text and, if asked for, its tokens' log-probabilities.
+    func delta(_ chunk: GenerateChunk, offsets: inout TextOffsets) -> CompletionObject {
+        var choice = chat ? Choice(delta: ChatMessageBody(content: chunk.text)) : Choice(text: chunk.text)
+        choice.logprobs = choiceLogprobs(chunk.logprobs, offsets: &offsets)
+        return object([choice], streamed: true)
     }
 
     func finish(_ summary: GenerateSummary) -> CompletionObject {

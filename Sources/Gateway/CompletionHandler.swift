@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Grammar
 import MoeAPI
 import MoeClient
 
@@ -25,7 +26,8 @@ struct CompletionHandler: Sendable {
         } catch {
             return OpenAIError.invalid("request body above \(Self.maxBodyBytes) bytes or unreadable: \(error)").response()
         }
-        let shape = AnswerShape(chat: chat, model: generate.tier, includeUsage: body.wantsStreamUsage)
+        let shape = AnswerShape(chat: chat, model: generate.tier, includeUsage: body.wantsStreamUsage,
+                                logprobs: generate.logprobs != nil)
         let call = MoeClient.start(socketPath: socketPath, call: .generate(generate))
         if body.wantsStream { return await streamed(call, shape: shape) }
         return await whole(call.responses, shape: shape, request: request)
@@ -33,7 +35,11 @@ struct CompletionHandler: Sendable {
 
     static func decode(_ bytes: ByteBuffer) throws(OpenAIError) -> CompletionBody {
         do {
-            return try JSONDecoder().decode(CompletionBody.self, from: Data(buffer: bytes))
+            var body = try JSONDecoder().decode(CompletionBody.self, from: Data(buffer: bytes))
+            body.schema = try ResponseFormat.schema(in: JSONValue.parse(Array(buffer: bytes)))
+            return body
+        } catch let error as OpenAIError {
+            throw error
         } catch let error as Swift.DecodingError {
             throw .invalid("malformed request body: \(describe(error))")
         } catch {
@@ -48,19 +54,22 @@ struct CompletionHandler: Sendable {
     private func whole(_ stream: AsyncThrowingStream<MoeAPI.Response, Error>, shape: AnswerShape,
                        request: Request) async -> Response {
         do {
-            let (text, summary) = try await request.body.consumeWithCancellationOnInboundClose { _ in
+            let (text, logprobs, summary) = try await request.body.consumeWithCancellationOnInboundClose { _ in
                 var text = ""
+                var logprobs: [GenerateChunk.TokenLogprob] = []
                 for try await response in stream {
                     switch response.result {
-                    case .chunk(let chunk): text += chunk.text
-                    case .summary(let summary): return (text, summary)
+                    case .chunk(let chunk):
+                        text += chunk.text
+                        logprobs += chunk.logprobs
+                    case .summary(let summary): return (text, logprobs, summary)
                     default: continue
                     }
                 }
                 throw ClientError.connectionLost("moed ended the generate call without a summary")
             }
             finished(shape, summary)
-            return Self.closing(jsonResponse(shape.whole(text: text, summary: summary)))
+            return Self.closing(jsonResponse(shape.whole(text: text, summary: summary, logprobs: logprobs)))
         } catch {
             let answer = OpenAIError.from(error, model: shape.model)
             failed(shape, answer)
@@ -85,12 +94,15 @@ struct CompletionHandler: Sendable {
         let body = ResponseBody { writer in
             var (first, iterator) = pending.value
             var next = first
+            var offsets = TextOffsets()
             do {
                 try await writer.write(shape.event(shape.opening()))
                 while let response = next {
                     switch response.result {
-                    case .chunk(let chunk) where !chunk.text.isEmpty:
-                        try await writer.write(shape.event(shape.delta(chunk.text)))
+                    // A chunk whose text is held back (a character split
+                    // across tokens) still carries its tokens' logprobs.
+                    case .chunk(let chunk) where !chunk.text.isEmpty || (shape.logprobs && !chunk.logprobs.isEmpty):
+                        try await writer.write(shape.event(shape.delta(chunk, offsets: &offsets)))
                     case .summary(let summary):
                         try await writer.write(shape.event(shape.finish(summary)))
                         if shape.includeUsage { try await writer.write(shape.event(shape.usage(summary))) }

@@ -17,12 +17,16 @@ struct CompletionBody: Decodable {
     var stream: Bool?
     var streamOptions: StreamOptions?
     var n: Int?
-    var logprobs: LogprobsFlag?
+    var logprobs: Logprobs?
+    var topLogprobs: Int?
+    /// `response_format` as JSON Schema text (`ResponseFormat`), read from
+    /// the body apart because Decodable loses the key order.
+    var schema: String?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, prompt, temperature, seed, stop, stream, n, logprobs
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
-        case topP = "top_p", topK = "top_k", streamOptions = "stream_options"
+        case topP = "top_p", topK = "top_k", streamOptions = "stream_options", topLogprobs = "top_logprobs"
     }
 
     struct StreamOptions: Decodable {
@@ -81,13 +85,15 @@ struct CompletionBody: Decodable {
         }
     }
 
-    /// `logprobs` is a bool on chat and an integer on completions.
-    struct LogprobsFlag: Decodable {
-        var isRequested: Bool
+    /// `logprobs` is a bool on chat (with `top_logprobs` for the number of
+    /// alternatives) and the number of alternatives on completions.
+    enum Logprobs: Decodable {
+        case flag(Bool)
+        case count(Int)
         init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if c.decodeNil() { isRequested = false } else if let flag = try? c.decode(Bool.self) { isRequested = flag } else {
-                isRequested = try c.decode(Int.self) > 0
+            if c.decodeNil() { self = .flag(false) } else if let flag = try? c.decode(Bool.self) { self = .flag(flag) } else {
+                self = .count(try c.decode(Int.self))
             }
         }
     }
@@ -101,8 +107,9 @@ extension CompletionBody {
     func generateRequest(chat: Bool) throws(OpenAIError) -> GenerateRequest {
         guard let model, !model.isEmpty else { throw .invalid("you must provide a model parameter", param: "model") }
         if let n, n != 1 { throw .invalid("n = \(n): moed returns one choice per request", param: "n") }
-        if logprobs?.isRequested == true { throw .invalid("logprobs are not supported yet", param: "logprobs") }
         var request = GenerateRequest()
+        request.logprobs = try logprobAlternatives(chat: chat)
+        request.jsonSchema = schema
         request.tier = model
         if chat {
             guard let messages, !messages.isEmpty else { throw .invalid("messages must be a non-empty list", param: "messages") }
@@ -126,5 +133,27 @@ extension CompletionBody {
         if let seed { request.sampling.seed = UInt64(bitPattern: seed) }
         request.stop = stop?.strings.filter { !$0.isEmpty } ?? []
         return request
+    }
+
+    /// moed's `logprobs`: nil for none, else the number of alternatives per
+    /// token (chat: `logprobs: true` and `top_logprobs`; completions: `logprobs: N`).
+    private func logprobAlternatives(chat: Bool) throws(OpenAIError) -> UInt32? {
+        let limit = 20  // moed's bound (docs/protocol.md)
+        let count: Int?
+        switch logprobs {
+        case .flag(true)? where chat: count = topLogprobs ?? 0
+        case .flag(false)?, nil:
+            if topLogprobs != nil, chat { throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs") }
+            count = nil
+        case .count(let n)? where !chat: count = n
+        default:
+            throw .invalid(chat ? "logprobs must be true or false on chat completions"
+                                : "logprobs must be the number of alternatives (0 to \(limit)) on completions", param: "logprobs")
+        }
+        guard let count else { return nil }
+        guard (0...limit).contains(count) else {
+            throw .invalid("\(chat ? "top_logprobs" : "logprobs") = \(count): expected 0 to \(limit)", param: chat ? "top_logprobs" : "logprobs")
+        }
+        return UInt32(count)
     }
 }

@@ -47,7 +47,7 @@ struct Choice: Encodable {
     var delta: ChatMessageBody?     // chat, streamed
     var text: String?               // completions
     var finishReason: String?
-    var hasLogprobs = false
+    var logprobs: ChoiceLogprobs?    // only when the request asked for them
 
     enum CodingKeys: String, CodingKey {
         case index, message, delta, text, logprobs, finishReason = "finish_reason"
@@ -59,7 +59,7 @@ struct Choice: Encodable {
         try c.encodeIfPresent(message, forKey: .message)
         try c.encodeIfPresent(delta, forKey: .delta)
         try c.encodeIfPresent(text, forKey: .text)
-        try c.encodeNil(forKey: .logprobs)
+        try c.encode(logprobs, forKey: .logprobs)  // null unless asked for
         try c.encode(finishReason, forKey: .finishReason)  // null while streaming
     }
 }

@@ -93,10 +93,9 @@ struct GatewayTests {
         #expect(daemon.stop() == 0)
     }
 
-    @Test("SmolLM2 on the dense plugin: a greedy chat streams the same text it answers whole", python, DefaultModel.isInstalled)
-    func realModel() throws {
+    /// A SmolLM2 tier on the dense plugin, greedy-friendly (no repeat penalty).
+    func smolLM2(_ scratch: Scratch) throws -> DaemonProcess {
         let model = try #require(DefaultModel.path, DefaultModel.missing)
-        let scratch = Scratch()
         scratch.write("moed.toml", """
             [daemon]
             socket = "\(scratch.socket)"
@@ -107,7 +106,13 @@ struct GatewayTests {
             context = 512
             repeat_penalty = 1.0
             """)
-        let daemon = try DaemonProcess(scratch)
+        return try DaemonProcess(scratch)
+    }
+
+    @Test("SmolLM2 on the dense plugin: a greedy chat streams the same text it answers whole", python, DefaultModel.isInstalled)
+    func realModel() throws {
+        let scratch = Scratch()
+        let daemon = try smolLM2(scratch)
         let gateway = try GatewayProcess(socket: scratch.socket)
         let seen = try GatewayPython.check("greedy", gateway: gateway)
         let whole = try #require(seen["whole"] as? String)
@@ -121,6 +126,51 @@ struct GatewayTests {
         #expect(seen["first_cached"] as? Int == 0)
         #expect(againCached > 0 && againCached < prompt, "\(againCached) of \(prompt) prompt tokens cached")
         #expect((seen["cached_moved"] as? Double ?? 0) >= Double(againCached))
+        #expect(gateway.stop() == 0)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("SmolLM2: response_format's JSON schema shapes the answer; logprobs come in chat's and completions' shapes",
+          python, DefaultModel.isInstalled)
+    func structuredAndLogprobs() throws {
+        let scratch = Scratch()
+        let daemon = try smolLM2(scratch)
+        let gateway = try GatewayProcess(socket: scratch.socket)
+        let seen = try GatewayPython.check("structured", gateway: gateway)
+        // Structured output: JSON that has the schema's fields, the country one of its enum.
+        #expect(seen["schema_finish"] as? String == "stop", "\(seen["schema_answer"] ?? "")")
+        let parsed = try #require(seen["schema_parsed"] as? [String: Any], "not a JSON object: \(seen["schema_answer"] ?? "")")
+        #expect(Set(parsed.keys) == ["river", "country"])
+        #expect(["France", "Germany", "Spain", "Italy", "Other"].contains(parsed["country"] as? String ?? ""))
+        // Chat logprobs: one entry per token; greedy picks the most likely,
+        // which heads its three alternatives; the bytes spell the answer.
+        let entries = try #require(seen["entries"] as? [[String: Any]])
+        #expect(entries.count == seen["completion_tokens"] as? Int)
+        var bytes: [UInt8] = []
+        for entry in entries {
+            let top = entry["top"] as? [[String: Any]] ?? []
+            let logprob = entry["logprob"] as? Double ?? 1
+            #expect(top.count == 3 && logprob <= 0)
+            #expect(top.first?["token"] as? String == entry["token"] as? String, "\(entry)")
+            let tops = top.compactMap { $0["logprob"] as? Double }
+            #expect(tops == tops.sorted(by: >) && abs((tops.first ?? 1) - logprob) < 1e-6)
+            bytes += (entry["bytes"] as? [Int] ?? []).map { UInt8($0) }
+        }
+        #expect(String(decoding: bytes, as: UTF8.self) == seen["content"] as? String)
+        #expect(seen["streamed_tokens"] as? [String] == entries.compactMap { $0["token"] as? String })
+        #expect(seen["plain_logprobs"] as? Bool == true, "logprobs sent without being asked for")
+        // Completions logprobs: parallel lists, offsets into the text.
+        let text = try #require(seen["legacy_text"] as? String)
+        let tokens = try #require(seen["legacy_tokens"] as? [String])
+        let offsets = try #require(seen["legacy_offsets"] as? [Int])
+        let top = try #require(seen["legacy_top"] as? [[String: Double]])
+        #expect(!tokens.isEmpty && tokens.joined() == text)
+        #expect((seen["legacy_logprobs"] as? [Double])?.count == tokens.count && top.count == tokens.count)
+        #expect(top.allSatisfy { $0.count >= 1 && $0.count <= 2 })
+        let scalars = Array(text.unicodeScalars)
+        for (token, offset) in zip(tokens, offsets) {
+            #expect(String(String.UnicodeScalarView(scalars[offset...])).hasPrefix(token), "\(token) at \(offset)")
+        }
         #expect(gateway.stop() == 0)
         #expect(daemon.stop() == 0)
     }

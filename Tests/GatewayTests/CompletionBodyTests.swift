@@ -40,7 +40,13 @@ struct CompletionBodyTests {
         #"{"model":"m","messages":[]}"#, #"{"model":"m","messages":"x"}"#,
         #"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#,
         #"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}"#,
-        #"{"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":3}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a"}}}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"schema":[1]}}}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":"json"}"#,
     ])
     func refused(_ json: String) {
         do {
@@ -53,5 +59,38 @@ struct CompletionBodyTests {
         } catch {
             Issue.record("not an OpenAIError: \(error)")
         }
+    }
+
+    @Test("logprobs: chat takes true and top_logprobs, completions a count; none unless asked")
+    func logprobs() throws {
+        let chat = #"{"model":"m","messages":[{"role":"user","content":"x"}]"#
+        #expect(try body(chat + "}").generateRequest(chat: true).logprobs == nil)
+        #expect(try body(chat + #","logprobs":false}"#).generateRequest(chat: true).logprobs == nil)
+        #expect(try body(chat + #","logprobs":true}"#).generateRequest(chat: true).logprobs == 0)
+        #expect(try body(chat + #","logprobs":true,"top_logprobs":20}"#).generateRequest(chat: true).logprobs == 20)
+        #expect(try body(#"{"model":"m","prompt":"a","logprobs":3}"#).generateRequest(chat: false).logprobs == 3)
+        #expect(throws: OpenAIError.self) { try body(#"{"model":"m","prompt":"a","logprobs":true}"#).generateRequest(chat: false) }
+    }
+
+    @Test("response_format becomes moed's JSON Schema text with the schema's key order kept")
+    func responseFormat() throws {
+        let chat = #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":"#
+        #expect(try body(chat + #"{"type":"text"}}"#).generateRequest(chat: true).jsonSchema == nil)
+        #expect(try body(chat + #"{"type":"json_object"}}"#).generateRequest(chat: true).jsonSchema == #"{"type":"object"}"#)
+        let schema = #"{"type":"object","properties":{"zeta":{"type":"integer","minimum":1.50},"alpha":{"type":"string"}},"required":["zeta"]}"#
+        let request = try body(chat + #"{"type":"json_schema","json_schema":{"name":"r","strict":true,"schema":"# + schema + "}}}")
+            .generateRequest(chat: true)
+        #expect(request.jsonSchema == schema)
+    }
+
+    @Test("completion logprobs: text offsets count Unicode scalars, a character split across tokens once")
+    func textOffsets() {
+        typealias Entry = GenerateChunk.TokenLogprob
+        let pieces: [[UInt8]] = [Array("a".utf8), [0xC3], [0xA9, 0x62], Array(" cd".utf8), Array("e".utf8)]
+        var offsets = TextOffsets()
+        let first = CompletionLogprobs(pieces.prefix(2).map { Entry(token: 1, logprob: -0.5, piece: $0) }, offsets: &offsets)
+        let second = CompletionLogprobs(pieces.dropFirst(2).map { Entry(token: 1, logprob: -.infinity, piece: $0) }, offsets: &offsets)
+        #expect(first.textOffset + second.textOffset == [0, 1, 2, 3, 6])  // "a", "é" split, "b", " cd", "e"
+        #expect(second.tokenLogprobs.allSatisfy { $0 == -9999 })
     }
 }

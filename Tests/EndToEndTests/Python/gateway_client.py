@@ -156,6 +156,45 @@ def check_greedy(client, base, model, key):
             "cached_moved": after.get(cached, 0) - before.get(cached, 0)}
 
 
+RIVER_SCHEMA = {"type": "object", "required": ["river", "country"],
+                "properties": {"river": {"type": "string", "maxLength": 24},
+                               "country": {"enum": ["France", "Germany", "Spain", "Italy", "Other"]}}}
+
+
+def check_structured(client, base, model, key):
+    """A real model: response_format with a JSON schema, and logprobs in both shapes."""
+    question = [{"role": "user", "content": "Name a river in Europe and its country, as JSON."}]
+    shaped = client.chat.completions.create(
+        model=model, messages=question, max_tokens=80, temperature=0,
+        response_format={"type": "json_schema", "json_schema": {"name": "river", "strict": True, "schema": RIVER_SCHEMA}})
+    answer = shaped.choices[0].message.content
+    try:
+        parsed = json.loads(answer)
+    except ValueError:
+        parsed = None
+    ask = dict(model=model, messages=[{"role": "user", "content": "Name a river in Europe."}], max_tokens=8, temperature=0)
+    whole = client.chat.completions.create(**ask, logprobs=True, top_logprobs=3)
+    streamed = []
+    for chunk in client.chat.completions.create(**ask, logprobs=True, top_logprobs=3, stream=True):
+        if chunk.choices and chunk.choices[0].logprobs:
+            streamed += chunk.choices[0].logprobs.content
+    entries = whole.choices[0].logprobs.content
+    text = client.completions.create(model=model, prompt="The capital of France is", max_tokens=6, temperature=0, logprobs=2)
+    legacy = text.choices[0].logprobs
+    return {
+        "schema_finish": shaped.choices[0].finish_reason, "schema_answer": answer,
+        "schema_parsed": parsed if isinstance(parsed, dict) else None,
+        "completion_tokens": whole.usage.completion_tokens,
+        "content": whole.choices[0].message.content,
+        "entries": [{"token": e.token, "logprob": e.logprob, "bytes": e.bytes,
+                     "top": [{"token": t.token, "logprob": t.logprob} for t in e.top_logprobs]} for e in entries],
+        "streamed_tokens": [e.token for e in streamed],
+        "plain_logprobs": client.chat.completions.create(**ask).choices[0].logprobs is None,
+        "legacy_text": text.choices[0].text, "legacy_tokens": legacy.tokens, "legacy_logprobs": legacy.token_logprobs,
+        "legacy_top": legacy.top_logprobs, "legacy_offsets": legacy.text_offset,
+    }
+
+
 def main():
     base, model, check = sys.argv[1], sys.argv[2], sys.argv[3]
     key = sys.argv[4] if len(sys.argv) > 4 else None
@@ -171,7 +210,7 @@ def main():
         seen["metrics_without_key"] = raw(base, "/metrics", method="GET")[0]
     else:
         seen = {"api": check_api, "metrics": check_metrics, "concurrent": check_concurrent,
-                "greedy": check_greedy}[check](client, base, model, key)
+                "greedy": check_greedy, "structured": check_structured}[check](client, base, model, key)
     print(json.dumps(seen))
 
 
