@@ -37,8 +37,15 @@ for san in "${sanitizers[@]}"; do
     short=${san:0:1}san  # asan, tsan
     scratch=".build-$short"
     log="$scratch/sanitize.log"
-    reports="$PWD/$scratch/reports"
-    rm -rf "$reports"; mkdir -p "$reports"
+    # Reports are written under the temporary folder, open to every uid
+    # (sticky): the peer-access tests run moectl as another uid, whose
+    # sanitizer runtime exits 1 without a word when it cannot open its
+    # log_path, and a clone may sit in a folder that uid cannot enter.
+    # They are copied to $scratch/reports at the end.
+    kept="$PWD/$scratch/reports"
+    reports=$(mktemp -d "${TMPDIR:-/tmp}/moed-$short-reports-XXXXXX")
+    chmod 1777 "$reports"
+    rm -rf "$kept"; mkdir -p "$scratch"
     : >"$log"
     export ASAN_OPTIONS="${ASAN_OPTIONS_EXTRA:-$asan_defaults}:log_path=$reports/asan"
     export TSAN_OPTIONS="${TSAN_OPTIONS_EXTRA:-$tsan_defaults}:log_path=$reports/tsan"
@@ -50,7 +57,7 @@ for san in "${sanitizers[@]}"; do
     flags=()
     [ "$san" = thread ] && flags=(-Xlinker --export-dynamic)
     if ! swift build --build-tests --sanitize="$san" --scratch-path "$scratch" -j "$JOBS" "${flags[@]}" >>"$log" 2>&1; then
-        echo "   build FAILED after $(( $(date +%s) - start )) s; see $log"; tail -20 "$log"; status=1; continue
+        echo "   build FAILED after $(( $(date +%s) - start )) s; see $log"; tail -20 "$log"; status=1; rm -rf "$reports"; continue
     fi
     built=$(date +%s)
     echo "   built in $(( built - start )) s; running tests matching '$SUITES'"
@@ -58,6 +65,8 @@ for san in "${sanitizers[@]}"; do
     rc=$?
     done_at=$(date +%s)
     echo "   tests ran in $(( done_at - built )) s (exit $rc)"
+    cp -r "$reports" "$kept" && rm -rf "$reports"
+    reports="$kept"
     findings=$(cat "$reports"/* "$log" 2>/dev/null | grep -cE '^(==[0-9]+==ERROR: |WARNING: ThreadSanitizer)')
     if [ "$rc" -eq 0 ] && [ "$findings" -eq 0 ]; then
         echo "   $san: clean"
