@@ -241,9 +241,10 @@ ck_kpanel16 *ck_panel16_panels(int64_t nb, int64_t m, size_t prep_bytes);
 // by one store, and the lines of consecutive rows lie out_stride apart
 // (32 KiB at 8192 rows, all in one L1 set); written through the caches each
 // first waited for its line to be read in, ~6 % of the panel's samples in a
-// 1.5B Q5_K_M prompt on the stores.
-CK_PANEL16 static inline void ck_panel16_store(float *out, const float acc[16]) {
-    if (((uintptr_t)out & 63) == 0) _mm512_stream_ps(out, _mm512_load_ps(acc));
+// 1.5B Q5_K_M prompt on the stores. Calls of fewer than CK_PANEL_ROWS rows
+// (small batches, whose outputs fit in L2 for the next step) store plainly.
+CK_PANEL16 static inline void ck_panel16_store(float *out, const float acc[16], int stream) {
+    if (stream && ((uintptr_t)out & 63) == 0) _mm512_stream_ps(out, _mm512_load_ps(acc));
     else memcpy(out, acc, 16 * sizeof(float));
 }
 
@@ -260,6 +261,7 @@ CK_PANEL16 static inline void ck_panel16_gemm(ck_kpanel_fill fill, int subs, con
         return;
     }
     uint8_t *prep = (uint8_t *)(panels + nb);
+    const int stream = m >= CK_PANEL_ROWS;
     if (subs == 8 && groups >= 2) ck_panel16_sums32(y, y_stride, m, nb, (int16_t *)prep);
     if (subs == 16 && groups >= 2) ck_panel16_unsigned(y, y_stride, m, nb, prep);
     ck_kpanel half[2] __attribute__((aligned(64)));
@@ -284,7 +286,7 @@ CK_PANEL16 static inline void ck_panel16_gemm(ck_kpanel_fill fill, int subs, con
             memset(acc, 0, sizeof acc[0] * (size_t)rows_here);
             const uint8_t *pj = prep + (size_t)(j0 * nb) * ck_panel16_prep_bytes(subs);
             for (int64_t i = 0; i < nb; i++) ck_panel16_rows(&panels[i], subs, yj, y_stride, pj, nb, i, rows_here, acc);
-            for (int64_t j = 0; j < rows_here; j++) ck_panel16_store(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
+            for (int64_t j = 0; j < rows_here; j++) ck_panel16_store(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j], stream);
         }
     }
     _mm_sfence();  // the streamed lines ordered before the caller's release of the outputs
