@@ -46,19 +46,24 @@ CK_AVX512 static void ck_block_scores_f16(const float *q, size_t qStride, const 
                                           int64_t count, int64_t size, float scale, float *scores, int64_t ld) {
     int64_t j = 0;
     for (; j + 4 <= count; j += 4) {
-        __m512 acc[16];  // acc[4 * key + row]
+        // acc[4 * row + key]: the sums come out as each row's four scores in
+        // one 128-bit lane, stored whole (sixteen single-float extracts and
+        // stores were a sixth of this kernel's samples). The tree sums every
+        // vector in the same order, so the order of acc changes no score.
+        __m512 acc[16];
         for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
         for (int64_t d = 0; d < size; d += 16) {
             for (int k = 0; k < 4; k++) {
                 const __m512 key = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ck_block_f16_row(keys, stride, j + k) + d)));
                 for (int r = 0; r < 4; r++)
-                    acc[4 * k + r] = _mm512_fmadd_ps(_mm512_loadu_ps(q + r * qStride + d), key, acc[4 * k + r]);
+                    acc[4 * r + k] = _mm512_fmadd_ps(_mm512_loadu_ps(q + r * qStride + d), key, acc[4 * r + k]);
             }
         }
-        float sums[16];
-        _mm512_storeu_ps(sums, _mm512_mul_ps(ck_block_sum16(acc), _mm512_set1_ps(scale)));
-        for (int k = 0; k < 4; k++)
-            for (int r = 0; r < 4; r++) scores[r * ld + j + k] = sums[4 * k + r];
+        const __m512 sums = _mm512_mul_ps(ck_block_sum16(acc), _mm512_set1_ps(scale));
+        _mm_storeu_ps(scores + j, _mm512_castps512_ps128(sums));
+        _mm_storeu_ps(scores + ld + j, _mm512_extractf32x4_ps(sums, 1));
+        _mm_storeu_ps(scores + 2 * ld + j, _mm512_extractf32x4_ps(sums, 2));
+        _mm_storeu_ps(scores + 3 * ld + j, _mm512_extractf32x4_ps(sums, 3));
     }
     for (; j < count; j++) {
         const uint16_t *k = ck_block_f16_row(keys, stride, j);

@@ -41,6 +41,9 @@ extension MatmulContext {
                     // in ggml's layout: 64-row chunks (interleavedTiles) made
                     // Q8_0 prompts 0.67× as fast, the panel filled once per chunk
                     panelProduct(gemm, products[k].weights, activations, products[k].output, shapes[k])
+                } else if products[k].layout == .interleaved8,
+                          MatmulContext.interleavedTiling(kernels[k]).group == 2 * QuantKernel.interleavedRows {
+                    interleavedPanelRuns(products[k].weights, activations, products[k].output, shapes[k], kernels[k])
                 } else if products[k].layout == .interleaved8 {
                     interleavedTiles(products[k].weights, activations, products[k].output, shapes[k], kernels[k])
                 } else {
@@ -118,4 +121,33 @@ extension MatmulContext {
             }
         }
     }
+
+    /// Prompt processing on the K-quant x8 layouts with sixteen-row panels
+    /// (avx512vnni, kpanel16_vnni.h): each thread's run of sixteen-row groups
+    /// in one call against up to `panelRunRows` activation rows, so the kernel
+    /// fills each pair's panels and adds up the activations' sub-block sums
+    /// once per run. One call per 64 KiB tile (`interleavedTiles`) redid those
+    /// sums for every tile, a tile being one or two pairs at 2048–8192 columns.
+    func interleavedPanelRuns(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer,
+                              _ output: UnsafeMutablePointer<Float>, _ shape: Shape, _ kernel: QuantKernel) {
+        let group = 2 * QuantKernel.interleavedRows
+        let pairs = (shape.rows + group - 1) / group
+        for start in stride(from: 0, to: shape.inputRows, by: MatmulContext.panelRunRows) {
+            let inputs = start..<min(start + MatmulContext.panelRunRows, shape.inputRows)
+            pool.parallelFor(pairs) { range in
+                let rows = range.lowerBound * group..<min(range.upperBound * group, shape.rows)
+                kernel.interleavedProduct(weights: weights + rows.lowerBound * shape.rowBytes, rows: rows.count,
+                                          activations + inputs.lowerBound * shape.activationRowBytes,
+                                          activationStride: shape.activationRowBytes, inputRows: inputs.count,
+                                          into: output + inputs.lowerBound * shape.rows + rows.lowerBound,
+                                          outputStride: shape.rows, count: shape.columns)
+            }
+        }
+    }
+
+    /// Activation rows per panel run: a 512-token prompt in one pass (the
+    /// activations of a run, 4.7 MB at 8192 columns, stream from L3 per pair
+    /// either way; the sums and panels stay in L2).
+    static let panelRunRows = 512
 }
+

@@ -44,4 +44,47 @@ struct InterleavedQ6KTests {
         block[208] = 0x00; block[209] = 0x3C  // d = 1
         try Self.layout.expectKQuantExtremes(moe_gemm_q6_Kx8_q8_K_vnni, block: block, count: Self.count)
     }
+
+    @Test("the sixteen-row panel (signed weights against unsigned activations) gives Σ d·dy·Σ_s sc_s·Σ(q − 32)·y bit for bit",
+          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [9, 33, 70])
+    func sixteenRowsExact(m: Int) throws {
+        // the integer of each block exactly, then one fused multiply-add per
+        // block in block order: what the panel computed before it took the
+        // signed form (its mins folded into the scale sums)
+        let rows = 16
+        let (weights, activations) = try Self.layout.inputs(rows: rows, count: Self.count, m: m, seed: 7400 + UInt64(m))
+        let out = EightRowLayout.product(moe_gemm_q6_Kx8_q8_K_vnni, Self.layout.repacked(weights, rows: rows, count: Self.count),
+                                         rows: rows, activations, count: Self.count)
+        let blocks = Self.count / 256
+        for j in 0..<m {
+            for r in 0..<rows {
+                var want: Float = 0
+                for i in 0..<blocks {
+                    let w = Array(weights[(r * blocks + i) * 210..<(r * blocks + i + 1) * 210])
+                    let a = Array(activations[j][i * 292..<(i + 1) * 292])
+                    let (isum, d) = Self.blockSum(w, a)
+                    want.addProduct(d * a.withUnsafeBytes { $0.load(as: Float.self) }, Float(isum))
+                }
+                #expect(out[j * rows + r] == want, "activation row \(j), weight row \(r)")
+            }
+        }
+    }
+
+    /// Σ_s sc_s·Σ_{t in s}(q_t − 32)·y_t of one ggml Q6_K block against one
+    /// q8_K block, and the block's d.
+    static func blockSum(_ w: [UInt8], _ a: [UInt8]) -> (Int, Float) {
+        var isum = 0
+        for s in 0..<16 {
+            var sum = 0
+            for t in 16 * s..<16 * s + 16 {
+                let half = t / 128, run = (t % 128) / 32, l = t % 32
+                let low = Int(w[64 * half + 32 * (run % 2) + l] >> (run < 2 ? 0 : 4)) & 0xF
+                let high = Int(w[128 + 32 * half + l] >> (2 * run)) & 3
+                sum += ((low | high << 4) - 32) * Int(Int8(bitPattern: a[4 + t]))
+            }
+            isum += Int(Int8(bitPattern: w[192 + s])) * sum
+        }
+        let d = Float(Float16(bitPattern: UInt16(w[208]) | UInt16(w[209]) << 8))
+        return (isum, d)
+    }
 }

@@ -27,7 +27,10 @@ final class RunState {
         var bytes = 0
         func buffer(_ width: Int) -> UnsafeMutablePointer<Float> {
             bytes += max(1, maxBatch * width) * 4
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxBatch * width))
+            // 64-byte aligned: the prompt products write whole cache lines
+            // of their outputs (and stream them past the caches when aligned)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, maxBatch * width) * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: max(1, maxBatch * width))
             p.initialize(repeating: 0, count: max(1, maxBatch * width))
             all.append(p)
             return p
