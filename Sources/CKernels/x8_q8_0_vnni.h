@@ -116,7 +116,8 @@ CK_X8Q8 static inline void ck_x8q8_prep(const uint8_t *y, size_t y_stride, int64
 // PANEL, the sixteen-row prompt kernel on the layout, and PF, how many
 // bytes ahead a group is fetched by hand (0: left to the hardware
 // prefetcher; a group is one sequential stream). Defines ck_NAME_group /
-// ck_NAME_rows / ck_NAME_row_alone and the public moe_gemm_NAME_q8_0_vnni.
+// ck_NAME_rows and the public moe_gemm_NAME_q8_0_vnni (its scalar twin
+// moe_gemm_NAME_q8_0_ref serves when no buffer can be had).
 //
 // A group's pass serves up to seven activation rows: P pairs, each folded
 // into one register whose float step (scale product, then add, no FMA, as
@@ -192,26 +193,6 @@ CK_X8Q8 static inline void ck_x8q8_prep(const uint8_t *y, size_t y_stride, int64
         }                                                                                                     \
     }                                                                                                         \
                                                                                                               \
-    /* One activation row, its block numbers computed per block: only when no buffer for the preparation    \
-       can be had. */                                                                                         \
-    CK_X8Q8 static void ck_##NAME##_row_alone(const BLOCK *a, int64_t rows, const moe_block_q8_0 *y,          \
-                                              float *out, int64_t nb) {                                       \
-        for (int64_t k = 0; k < rows / 8; k++) {                                                              \
-            __m256 acc = _mm256_setzero_ps();                                                                 \
-            for (int64_t i = 0; i < nb; i++) {                                                                \
-                const BLOCK *blk = &a[k * nb + i];                                                            \
-                __m512i u[4];                                                                                 \
-                UNPACK(blk, u);                                                                               \
-                const int32_t init[2] = {ck_x8q8_neg_sum(&y[i]) * (1 << SHIFT), 0};                          \
-                const __m256i sumi = ck_x8q8_fold1(ck_x8q8_pairs(u, &y[i], init, 1));                            \
-                const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk->d));                  \
-                const __m256 scale = _mm256_mul_ps(d8, _mm256_set1_ps(_cvtsh_ss(y[i].d)));                    \
-                acc = _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sumi)));                     \
-            }                                                                                                 \
-            _mm256_storeu_ps(out + 8 * k, acc);                                                               \
-        }                                                                                                     \
-    }                                                                                                         \
-                                                                                                              \
     /* Prompts take PANEL; decoding prepares every activation row's block numbers once, in pairs, on the     \
        stack or in the thread's scratch buffer. */                                                            \
     CK_X8Q8 void moe_gemm_##NAME##_q8_0_vnni(const void *x, int64_t rows, const void *y, size_t y_stride,     \
@@ -230,10 +211,8 @@ CK_X8Q8 static inline void ck_x8q8_prep(const uint8_t *y, size_t y_stride, int64
         ck_x8q8_pair stack[CK_X8Q8_PAIRS];                                                                    \
         const size_t pairs = (size_t)((m + 1) / 2) * (size_t)nb;                                              \
         ck_x8q8_pair *pp = pairs <= CK_X8Q8_PAIRS ? stack : ck_thread_scratch(sizeof(ck_x8q8_pair) * pairs); \
-        if (!pp) {                                                                                            \
-            for (int64_t j = 0; j < m; j++)                                                                   \
-                ck_##NAME##_row_alone(x, rows, (const moe_block_q8_0 *)(yb + (size_t)j * y_stride),           \
-                                      out + (size_t)j * out_stride, nb);                                      \
+        if (!pp) { /* no buffer to be had: the scalar product, equal bit for bit */                          \
+            moe_gemm_##NAME##_q8_0_ref(x, rows, y, y_stride, m, out, out_stride, n);                          \
             return;                                                                                           \
         }                                                                                                     \
         ck_x8q8_pair_prep(yb, y_stride, m, pp, nb, SHIFT);                                                    \
