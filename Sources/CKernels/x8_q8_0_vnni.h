@@ -6,13 +6,14 @@
 // unsigned bytes: byte 8r + t of u[p] is value 8p + t of row r, biased by
 // 2^SHIFT (q5_0: u = q + 16; q8_0: u = q ^ 0x80 = q + 128). Each activation
 // row then takes four vpdpbusd against its values broadcast by qwords
-// straight from its q8_0 block, a fold of the dword pairs into eight row
-// sums, Σq·y = Σu·y − 2^SHIFT·Σy with Σy from the activation preparation
-// (moe_gemm16_prep_q8_0), and the float step of the scalar dots (scale
-// product, then add, no FMA), so the result equals the scalar dot's bit for
-// bit. Unpacked weights serve up to four activation rows per pass over a
-// group. Prompts (CK_X8Q8_PANEL_ROWS rows or more) take the sixteen-row
-// panel kernel (gemm_q8_0_vnni.c) with a fill from the layout instead.
+// straight from its q8_0 block, starting from −2^SHIFT·Σy (Σq·y = Σu·y −
+// 2^SHIFT·Σy, Σy prepared once per call); two rows' dword pairs fold into
+// one register of sixteen sums, and the float step of the scalar dots (scale
+// product, then add, no FMA) runs sixteen lanes wide for the pair, so the
+// result equals the scalar dot's bit for bit. Unpacked weights serve up to
+// seven activation rows per pass over a group. Prompts (CK_X8Q8_PANEL_ROWS
+// rows or more) take the sixteen-row panel kernel (gemm_q8_0_vnni.c) with a
+// fill from the layout instead.
 
 #include "ck_x86.h"
 #include "gemm_q8_0.h"
@@ -24,7 +25,7 @@
 #define CK_X8Q8_PAIRS 682
 // Activation rows from which a call takes the sixteen-row panel, which
 // runs four activation rows per pass over a panel that serves every row of
-// the call, where the group product unpacks a block per four rows. Its
+// the call, where the group product unpacks a block per seven rows. Its
 // results equal the scalar dot's to rounding (FMA), not bit for bit.
 #define CK_X8Q8_PANEL_ROWS 8
 
