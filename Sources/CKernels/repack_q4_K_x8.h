@@ -108,6 +108,39 @@ CK_KX8_BLOCK(2)
 CK_KX8_BLOCK(3)
 CK_KX8_BLOCK(4)
 
+// One group of eight weight rows against R activation rows (R a constant
+// where it is inlined, so the sums and accumulators stay in registers: with
+// R known only at run time they lived on the stack).
+CK_KX8 static inline __attribute__((always_inline)) void ck_kx8_pass(const moe_block_q4_Kx8 *g, int64_t nb,
+                                                                     const uint8_t *y, size_t y_stride, const int R,
+                                                                     float *out, size_t out_stride) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++) {
+        const moe_block_q4_Kx8 *b = &g[i];
+        _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+        uint8_t sm[128];
+        ck_kx8_scales(b->lo4, b->hi2, sm);
+        const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+        const moe_block_q8_K *a[4];
+        __m256i isum[4], msum[4];
+        for (int j = 0; j < R; j++) a[j] = (const moe_block_q8_K *)(y + (size_t)j * y_stride) + i;
+        // two to four rows: each piece loaded and split once for all
+        switch (R) {
+        case 4: ck_kx8_block4(b, sm, a, isum, msum); break;
+        case 3: ck_kx8_block3(b, sm, a, isum, msum); break;
+        case 2: ck_kx8_block2(b, sm, a, isum, msum); break;
+        default: ck_kx8_block1(b, sm, a[0], &isum[0], &msum[0]); break;
+        }
+        for (int j = 0; j < R; j++) {
+            const __m256 dy = _mm256_set1_ps(a[j]->d);
+            acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+            acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum[j]), acc[j]);
+        }
+    }
+    for (int j = 0; j < R; j++) _mm256_storeu_ps(out + (size_t)j * out_stride, acc[j]);
+}
+
 CK_KX8 void CK_KX8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
@@ -116,33 +149,14 @@ CK_KX8 void CK_KX8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_st
         // activation rows four at a time: a block's scales are unpacked once
         // for them and its pieces come from L1 after the first
         for (int64_t j0 = 0; j0 < m; j0 += 4) {
-            const int64_t rows_here = m - j0 < 4 ? m - j0 : 4;
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-            for (int64_t i = 0; i < nb; i++) {
-                const moe_block_q4_Kx8 *b = &xb[k * nb + i];
-                _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-                uint8_t sm[128];
-                ck_kx8_scales(b->lo4, b->hi2, sm);
-                const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
-                const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
-                const moe_block_q8_K *a[4];
-                __m256i isum[4], msum[4];
-                for (int64_t j = 0; j < rows_here; j++)
-                    a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
-                // two to four rows: each piece loaded and split once for all
-                switch (rows_here) {
-                case 4: ck_kx8_block4(b, sm, a, isum, msum); break;
-                case 3: ck_kx8_block3(b, sm, a, isum, msum); break;
-                case 2: ck_kx8_block2(b, sm, a, isum, msum); break;
-                default: ck_kx8_block1(b, sm, a[0], &isum[0], &msum[0]); break;
-                }
-                for (int64_t j = 0; j < rows_here; j++) {
-                    const __m256 dy = _mm256_set1_ps(a[j]->d);
-                    acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum[j]), acc[j]);
-                    acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum[j]), acc[j]);
-                }
+            const uint8_t *yj = (const uint8_t *)y + (size_t)j0 * y_stride;
+            float *o = out + (size_t)j0 * out_stride + 8 * k;
+            switch (m - j0 < 4 ? m - j0 : 4) {
+            case 4: ck_kx8_pass(xb + k * nb, nb, yj, y_stride, 4, o, out_stride); break;
+            case 3: ck_kx8_pass(xb + k * nb, nb, yj, y_stride, 3, o, out_stride); break;
+            case 2: ck_kx8_pass(xb + k * nb, nb, yj, y_stride, 2, o, out_stride); break;
+            default: ck_kx8_pass(xb + k * nb, nb, yj, y_stride, 1, o, out_stride); break;
             }
-            for (int64_t j = 0; j < rows_here; j++) _mm256_storeu_ps(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
         }
     }
 }

@@ -4,22 +4,26 @@
 // step's three pieces (two of ql, one of qh) give four 32-byte vectors of six-bit values
 // (0…63, unsigned, so vpdpbusd takes them as they are) of sub-blocks
 // 8h + p/4 + {0, 2, 4, 6}, each against four activation bytes broadcast to
-// every lane (lane r sums row r). A sub-block's sums then lose 32·bsum
+// every lane (lane r sums row r). A sub-block's sums start from −32·bsum
 // (the values' offset of 32, from q8_K's sums of 16) and are weighted by
 // its signed scales (vpmovsxbd, vpmulld); per block d·dy of the eight rows
 // scales the eight i32 sums into an accumulator of eight outputs.
 //
-// Bounds: a sub-block's lane sums 16 products ≤ 63 · 127; after the offset
+// Bounds: a sub-block's lane sums 16 products ≤ 63 · 127 from −32·2048; with the offset
 // |Σ (q − 32)·y| ≤ 16 · 32 · 127, × |scale| ≤ 128, sixteen sub-blocks:
 // < 2^28. Exact, as ggml's.
 
 #include "repack_q6_K.h"
 #include "kquants.h"
 #include "kpanel16_vnni.h"
+#include "ck_internal.h"
 #include <immintrin.h>
 #include <string.h>
 
 #define CK_Q6X8 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+// The activation rows' −32·bsum a direct call keeps on its stack (16 KB:
+// four rows of 64 blocks); more come from the thread's scratch buffer.
+#define CK_Q6X8_CENTRES 4096
 
 CK_Q6X8 static inline __m256i ck_q6x8_y4(const int8_t *p) {
     int32_t v;
@@ -42,16 +46,18 @@ CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4
 }
 
 // Σ over the block of scale·((q − 32)·y) for the eight rows, against R
-// activation blocks at once (each step's values made once for all R).
+// activation blocks at once (each step's values made once for all R); each
+// sub-block's chain starts from the row's −32·bsum (cb[j], sixteen per
+// block), so the offset costs nothing in the loop.
 #define CK_Q6X8_BLOCK(R)                                                                           \
     CK_Q6X8 static inline void ck_q6x8_block##R(const moe_block_q6_Kx8 *b, const moe_block_q8_K *const a[R], \
-                                                __m256i isum[R]) {                                  \
+                                                const int32_t *const cb[R], __m256i isum[R]) {      \
         for (int j = 0; j < (R); j++) isum[j] = _mm256_setzero_si256();                             \
         for (int h = 0; h < 2; h++)                                                                 \
             for (int g = 0; g < 2; g++) {                                                           \
                 __m256i acc[R][4];                                                                  \
                 for (int j = 0; j < (R); j++)                                                       \
-                    for (int v = 0; v < 4; v++) acc[j][v] = _mm256_setzero_si256();                 \
+                    for (int v = 0; v < 4; v++) acc[j][v] = _mm256_set1_epi32(cb[j][8 * h + 2 * v + g]); \
                 for (int p = 4 * g; p < 4 * g + 4; p++) {                                           \
                     __m256i w[4];                                                                   \
                     ck_q6x8_values(b->q[8 * h + p], w);                                             \
@@ -65,8 +71,7 @@ CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4
                     const int s = 8 * h + 2 * v + g;                                                \
                     const __m256i scale = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * s))); \
                     for (int j = 0; j < (R); j++) {                                                 \
-                        const __m256i centred = _mm256_sub_epi32(acc[j][v], _mm256_set1_epi32(32 * a[j]->bsums[s])); \
-                        isum[j] = _mm256_add_epi32(isum[j], _mm256_mullo_epi32(centred, scale));    \
+                        isum[j] = _mm256_add_epi32(isum[j], _mm256_mullo_epi32(acc[j][v], scale));  \
                     }                                                                               \
                 }                                                                                   \
             }                                                                                       \
@@ -78,35 +83,69 @@ CK_Q6X8_BLOCK(4)
 
 CK_Q6X8 void ck_gemm_q6_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n);
+// One group of eight weight rows against R activation rows, R a constant
+// where it is inlined, so the sums and accumulators stay in registers (with
+// R known only at run time they lived on the stack).
+CK_Q6X8 static inline __attribute__((always_inline)) void ck_q6x8_pass(const moe_block_q6_Kx8 *g, int64_t nb,
+                                                                       const uint8_t *y, size_t y_stride, const int32_t *cb,
+                                                                       const int R, float *out, size_t out_stride) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++) {
+        const moe_block_q6_Kx8 *b = &g[i];
+        _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+        const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        const moe_block_q8_K *a[4];
+        const int32_t *cbj[4];
+        __m256i isum[4];
+        for (int j = 0; j < R; j++) {
+            a[j] = (const moe_block_q8_K *)(y + (size_t)j * y_stride) + i;
+            cbj[j] = cb + 16 * (j * nb + i);
+        }
+        // each step's values unpacked once for all rows here
+        switch (R) {
+        case 4: ck_q6x8_block4(b, a, cbj, isum); break;
+        case 3: ck_q6x8_block3(b, a, cbj, isum); break;
+        case 2: ck_q6x8_block2(b, a, cbj, isum); break;
+        default: ck_q6x8_block1(b, a, cbj, isum); break;
+        }
+        for (int j = 0; j < R; j++)
+            acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(a[j]->d)), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+    }
+    for (int j = 0; j < R; j++) _mm256_storeu_ps(out + (size_t)j * out_stride, acc[j]);
+}
+
 CK_Q6X8 void ck_gemm_q6_Kx8_q8_K_vnni_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                       float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
     const moe_block_q6_Kx8 *xb = x;
+    // −32·bsum of every sub-block of every activation row, made once per
+    // call (per group and row it was a scalar load, multiply and broadcast
+    // from a general register, then a subtract)
+    int32_t stack[CK_Q6X8_CENTRES];
+    const size_t centres = (size_t)m * (size_t)nb * 16;
+    int32_t *cbuf = centres <= CK_Q6X8_CENTRES ? stack : ck_thread_scratch(sizeof(int32_t) * centres);
+    if (!cbuf) {  // no buffer to be had: the scalar product (equal to rounding)
+        moe_gemm_q6_Kx8_q8_K_ref(x, rows, y, y_stride, m, out, out_stride, n);
+        return;
+    }
+    for (int64_t j = 0; j < m; j++) {
+        const moe_block_q8_K *aj = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
+        for (int64_t i = 0; i < nb; i++)
+            for (int s = 0; s < 16; s++) cbuf[16 * (j * nb + i) + s] = -32 * aj[i].bsums[s];
+    }
     for (int64_t k = 0; k < rows / 8; k++)
         // activation rows four at a time, so a group's blocks come from L1
         // after the first row
         for (int64_t j0 = 0; j0 < m; j0 += 4) {
-            const int64_t rows_here = m - j0 < 4 ? m - j0 : 4;
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-            for (int64_t i = 0; i < nb; i++) {
-                const moe_block_q6_Kx8 *b = &xb[k * nb + i];
-                _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-                const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
-                const moe_block_q8_K *a[4];
-                __m256i isum[4];
-                for (int64_t j = 0; j < rows_here; j++)
-                    a[j] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j0 + j) * y_stride) + i;
-                // each step's values unpacked once for all rows here
-                switch (rows_here) {
-                case 4: ck_q6x8_block4(b, a, isum); break;
-                case 3: ck_q6x8_block3(b, a, isum); break;
-                case 2: ck_q6x8_block2(b, a, isum); break;
-                default: ck_q6x8_block1(b, a, isum); break;
-                }
-                for (int64_t j = 0; j < rows_here; j++)
-                    acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(a[j]->d)), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+            const uint8_t *yj = (const uint8_t *)y + (size_t)j0 * y_stride;
+            const int32_t *cb = cbuf + 16 * j0 * nb;
+            float *o = out + (size_t)j0 * out_stride + 8 * k;
+            switch (m - j0 < 4 ? m - j0 : 4) {
+            case 4: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 4, o, out_stride); break;
+            case 3: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 3, o, out_stride); break;
+            case 2: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 2, o, out_stride); break;
+            default: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 1, o, out_stride); break;
             }
-            for (int64_t j = 0; j < rows_here; j++) _mm256_storeu_ps(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j]);
         }
 }
 

@@ -21,12 +21,14 @@ struct InterleavedQ5_0Tests {
         try Self.layout.expectReferenceExact(moe_gemm_q5_0x8_q8_0_ref, rows: 16, count: 256, m: m, seed: 5100 + UInt64(m))
     }
 
-    /// Decoding (up to 7 rows). 256 values: one chunk of prepared
-    /// activation sums; 16416: a chunk is one row; 65568: too long even for
-    /// one, Σy per block.
+    /// Decoding (up to 7 rows, one pass over the weights: pairs of rows
+    /// folded together and a lone last row). Each pair's preparation is on
+    /// the stack up to 682 pair-blocks (5440 values at 7 rows), from 5472 in
+    /// the thread's scratch buffer.
     @Test("avx512vnni, 1 to 7 activation rows: the table's repack and product equal the scalar dots bit for bit",
           needs(.avx512vnni, "AVX-512 VNNI"),
-          arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 7), (16416, 5), (65568, 2)])
+          arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 6), (256, 7), (896, 6), (5440, 7),
+                      (5472, 7), (10944, 4), (16416, 5), (16416, 7), (65568, 2)])
     func vnniIsExact(count: Int, m: Int) throws {
         try Self.layout.expectTableProductExact(isa: .avx512vnni, rows: 16, count: count, m: m, seed: 5200 + UInt64(count + m))
     }

@@ -36,6 +36,15 @@ struct InterleavedQ6KTests {
         try Self.layout.expectAgreementAtEveryLevel(rows: 24, count: Self.count, m: m, seed: 6200 + UInt64(m))
     }
 
+    /// The direct kernel keeps each activation row's −32·bsum table on its
+    /// stack up to 4096 entries (four rows of 64 blocks); 65 blocks at four
+    /// rows take the thread's scratch buffer.
+    @Test("the VNNI product agrees with the scalar dots on rows whose centring table leaves the stack",
+          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [(16384, 4), (16640, 4)])
+    func vnniLongRows(count: Int, m: Int) throws {
+        try Self.layout.expectAgreementAtEveryLevel(rows: 8, count: count, m: m, seed: 6300 + UInt64(count + m))
+    }
+
     @Test("extreme rows (every weight 63, every scale -128) against activations of ±127 stay exact in i32")
     func extremes() throws {
         guard KernelISA.avx512vnni.isSupported else { print("skipped: no AVX-512 VNNI here (Q6_K x8 extremes)"); return }
