@@ -188,13 +188,16 @@ TOML
         "$SCRATCH/release/moed" --config "$RUNDIR/moed.toml" > "$RUNDIR/moed.log" 2>&1 &
         MOED_PID=$!
         for _ in $(seq 1 100); do [ -S "$RUNDIR/moed.sock" ] && break; sleep 0.1; done
+        service_failed=0
         for r in $(seq 1 "$REPEATS"); do
             MOED_SOCKET="$RUNDIR/moed.sock" MOED_PID=$MOED_PID BENCH_TIER=haiku BENCH_OTHER_TIER=sonnet \
                 "$MOEBENCH" service --model "${MODEL_PATHS[$SERVICE_MODEL]}" --threads 2 --tokens "$DECODE_TOKENS" >> "$SERVICE" \
-                || say "service figures failed (see $RUNDIR/moed.log)"
+                || { service_failed=1; say "service figures failed (see $RUNDIR/moed.log)"; }
         done
         kill -TERM "$MOED_PID" 2>/dev/null || true
         wait "$MOED_PID" 2>/dev/null || true
+        # The run folder is kept only when its log explains a failure.
+        if [ "$service_failed" = 0 ]; then rm -rf "$RUNDIR"; fi
     else
         say "moed did not build: service figures skipped"
     fi

@@ -91,7 +91,7 @@ public final class PluginLoader: @unchecked Sendable {
         let probe: moe_plugin_probe_fn = try symbol(MOE_PLUGIN_PROBE_SYMBOL, in: handle, path: path)
         let initialize: moe_plugin_init_fn = try symbol(MOE_PLUGIN_INIT_SYMBOL, in: handle, path: path)
         try runProbe(probe, path: path, threads: threads)
-        let api = try PluginTable.hostCopy(of: try runInit(initialize, path: path))
+        let api = PluginTable.hostCopy(of: try runInit(initialize, path: path))
         return Plugin(path: path, api: try validate(api, path: path))
     }
 
