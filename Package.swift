@@ -130,7 +130,7 @@ if ProcessInfo.processInfo.environment["MOED_NO_GATEWAY"] == nil {
     package.dependencies.append(.package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"))
     package.targets += [
         .target(name: "Gateway", dependencies: [
-            "MoeClient", "MoeAPI", "MoeLogging", "Grammar",
+            "MoeClient", "MoeAPI", "MoeLogging", "Grammar", "GenerationCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),

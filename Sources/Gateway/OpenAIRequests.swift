@@ -1,3 +1,4 @@
+import GenerationCore
 import MoeAPI
 
 /// The fields of OpenAI's `/v1/chat/completions` and `/v1/completions`
@@ -119,15 +120,17 @@ extension CompletionBody {
             request.prompt = prompt.text
         }
         if let limit = maxCompletionTokens ?? maxTokens {
-            guard limit >= 1, limit <= 1_000_000 else {
-                throw .invalid("max_tokens = \(limit): expected 1 to 1000000", param: "max_tokens")
+            if let problem = GenerationLimits.problem(with: limit, in: GenerationLimits.maxTokens) {
+                throw .invalid("max_tokens: \(problem)", param: "max_tokens")
             }
             request.maxTokens = UInt32(limit)
         }
         if let temperature { request.sampling.temperature = Float(temperature) }
         if let topP { request.sampling.topP = Float(topP) }
         if let topK {
-            guard topK >= 0, topK <= 1_000_000 else { throw .invalid("top_k = \(topK): expected 0 to 1000000", param: "top_k") }
+            if let problem = GenerationLimits.problem(with: topK, in: GenerationLimits.topK) {
+                throw .invalid("top_k: \(problem)", param: "top_k")
+            }
             request.sampling.topK = UInt32(topK)
         }
         if let seed { request.sampling.seed = UInt64(bitPattern: seed) }
@@ -138,7 +141,6 @@ extension CompletionBody {
     /// moed's `logprobs`: nil for none, else the number of alternatives per
     /// token (chat: `logprobs: true` and `top_logprobs`; completions: `logprobs: N`).
     private func logprobAlternatives(chat: Bool) throws(OpenAIError) -> UInt32? {
-        let limit = 20  // moed's bound (docs/protocol.md)
         let count: Int?
         switch logprobs {
         case .flag(true)? where chat: count = topLogprobs ?? 0
@@ -148,11 +150,12 @@ extension CompletionBody {
         case .count(let n)? where !chat: count = n
         default:
             throw .invalid(chat ? "logprobs must be true or false on chat completions"
-                                : "logprobs must be the number of alternatives (0 to \(limit)) on completions", param: "logprobs")
+                                : "logprobs must be the number of alternatives on completions", param: "logprobs")
         }
         guard let count else { return nil }
-        guard (0...limit).contains(count) else {
-            throw .invalid("\(chat ? "top_logprobs" : "logprobs") = \(count): expected 0 to \(limit)", param: chat ? "top_logprobs" : "logprobs")
+        let field = chat ? "top_logprobs" : "logprobs"
+        if let problem = GenerationLimits.problem(with: count, in: GenerationLimits.topLogprobs) {
+            throw .invalid("\(field): \(problem)", param: field)
         }
         return UInt32(count)
     }
