@@ -28,6 +28,10 @@ public final class MoeClient {
 
     private let fd: Int32
     private var decoder = FrameDecoder()
+    /// One receive buffer for the connection's life: a streamed answer is a
+    /// frame per token, and a fresh zeroed 64 KiB per frame was a cost paid
+    /// on the cores the model decodes on.
+    private var receiveBuffer = [UInt8](repeating: 0, count: 65_536)
     private var nextID: UInt64 = 1
     public let socketPath: String
 
@@ -100,17 +104,16 @@ public final class MoeClient {
 
     /// Blocks for the next Response on this connection.
     public func receive() throws -> Response {
-        var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             do {
                 if let payload = try decoder.next() { return try Response(serialized: payload) }
             } catch {
                 throw ClientError.connectionLost("\(error)")
             }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let count = receiveBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { throw ClientError.connectionLost(count == 0 ? "closed by moed" : Self.errnoText()) }
-            decoder.append(buffer[..<count])
+            decoder.append(receiveBuffer[..<count])
         }
     }
 
