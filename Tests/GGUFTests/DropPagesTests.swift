@@ -39,3 +39,39 @@ struct DropPagesTests {
         try Self.dropAndCheck(try GGUFFile(bytes: Self.writer().serialized()))
     }
 }
+
+/// The resident figure a mapped file reports, read from /proc/self/smaps.
+@Suite("A mapping's resident bytes")
+struct ResidentBytesTests {
+    @Test("the Rss line of the mapping that starts at the address, not of its neighbours")
+    func parse() throws {
+        let smaps = Array("""
+            55d0a000-55d0b000 r--p 00000000 08:01 42 /usr/bin/moed
+            Size:                  4 kB
+            Rss:                   4 kB
+            7f00ab000000-7f00ac000000 r--p 00000000 08:01 77 /models/a.gguf
+            Size:              16384 kB
+            KernelPageSize:        4 kB
+            Rss:                1234 kB
+            7f00ad000000-7f00ae000000 rw-p 00000000 00:00 0
+            Rss:                  99 kB
+            """.utf8)
+        #expect(GGUFStorage.rss(ofMappingAt: 0x7f00ab000000, smaps: smaps) == 1234 * 1024)
+        #expect(GGUFStorage.rss(ofMappingAt: 0x55d0a000, smaps: smaps) == 4096)
+        #expect(GGUFStorage.rss(ofMappingAt: 0x7f00ab00, smaps: smaps) == nil, "a prefix of an address is not the address")
+        #expect(GGUFStorage.rss(ofMappingAt: 0x1000, smaps: Array("1000-2000 r--p\nRss: junk kB\n".utf8)) == nil)
+    }
+
+    @Test("a mapped file's figure is read from this process's smaps, and grows as its pages are read")
+    func live() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rss-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try DropPagesTests.writer().write(toFile: path)
+        let file = try GGUFFile(path: path)
+        let t = try #require(file.tensor(named: "stack"))
+        let sum = file.data(of: t).reduce(0) { $0 &+ Int($1) }  // touch every page
+        #expect(sum > 0)
+        let resident = try #require(file.residentBytes, "smaps has the mapping")
+        #expect(resident >= DropPagesTests.count, "every page of the tensor was read: \(resident)")
+    }
+}
