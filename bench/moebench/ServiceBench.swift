@@ -8,7 +8,8 @@ import MoeClient
 /// moed on `socket` (bench/run.sh starts one with two tiers):
 /// - status round trips on one connection (p50, p99);
 /// - generation through the daemon, client-side tokens/s from the first
-///   streamed token to the last, against the same generation in-process;
+///   streamed token to the last, against the same generation in-process,
+///   in five back-to-back pairs of alternating order (medians);
 /// - four concurrent generations through the daemon (four connections)
 ///   against one, both in tokens/s while every stream decodes (from the
 ///   last first token to the first last one: no prefill, no early EOS);
@@ -27,15 +28,33 @@ func serviceFigures(socket: String, tier: String, otherTier: String, model: Stri
     figures["status_p50_us"] = latencies[latencies.count / 2] * 1e6
     figures["status_p99_us"] = latencies[latencies.count * 99 / 100] * 1e6
 
+    // Through moed against in-process, as `generationPairs` pairs taken
+    // back to back in alternating order (one pair of sub-second runs moved
+    // by ±10 % with the host: 0.87–1.07 in one bench). The figures are
+    // this run's medians; the report takes the median over runs.
     let prompt = "The history of the printing press begins"
-    figures["daemon_tokens_per_second"] = try daemonGeneration(client, tier: tier, prompt: prompt, tokens: tokens)
-    let inProcess = try inProcessGeneration(model: model, threads: threads, prompt: prompt, tokens: tokens)
-    figures["in_process_tokens_per_second"] = inProcess.wall
-    figures["in_process_evaluate_tokens_per_second"] = inProcess.evaluate
-    if let daemon = figures["daemon_tokens_per_second"] as? Double, let inProcess = figures["in_process_tokens_per_second"] as? Double,
-       inProcess > 0 {
-        figures["daemon_vs_in_process"] = daemon / inProcess  // this run's pair; the report takes the median of these
+    let lm = try LanguageModel(path: model, options: ModelOptions(threads: threads, contextLength: 4096))
+    lm.transformer.waitForLayout()
+    var daemonRates: [Double] = [], inProcessRates: [Double] = [], evaluateRates: [Double] = [], ratios: [Double] = []
+    for pair in 0..<generationPairs {
+        var daemon = 0.0, inProcess = (wall: 0.0, evaluate: 0.0)
+        if pair % 2 == 0 {
+            daemon = try daemonGeneration(client, tier: tier, prompt: prompt, tokens: tokens)
+            inProcess = try inProcessGeneration(lm, prompt: prompt, tokens: tokens)
+        } else {
+            inProcess = try inProcessGeneration(lm, prompt: prompt, tokens: tokens)
+            daemon = try daemonGeneration(client, tier: tier, prompt: prompt, tokens: tokens)
+        }
+        daemonRates.append(daemon)
+        inProcessRates.append(inProcess.wall)
+        evaluateRates.append(inProcess.evaluate)
+        if inProcess.wall > 0 { ratios.append(daemon / inProcess.wall) }
     }
+    figures["daemon_tokens_per_second"] = median(daemonRates)
+    figures["in_process_tokens_per_second"] = median(inProcessRates)
+    figures["in_process_evaluate_tokens_per_second"] = median(evaluateRates)
+    if !ratios.isEmpty { figures["daemon_vs_in_process"] = median(ratios) }
+    FileHandle.standardError.write(Data("through moed ÷ in-process, pair by pair: \(ratios.map { (($0 * 1000).rounded() / 1000) })\n".utf8))
     let one = try concurrentGenerations(socket: socket, tier: tier, tokens: tokens, streams: 1)
     let four = try concurrentGenerations(socket: socket, tier: tier, tokens: tokens, streams: 4)
     figures["daemon_1_stream_tokens_per_second"] = one
@@ -86,6 +105,15 @@ private func daemonGeneration(_ client: MoeClient, tier: String, prompt: String,
     }
     guard let start = first, streamed > 0 else { return 0 }
     return Double(streamed) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+/// Pairs of (through moed, in-process) generations per service run.
+private let generationPairs = 5
+
+private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 /// The prompts of the concurrent streams: distinct, so no stream is a
@@ -154,10 +182,7 @@ private func concurrentGenerations(socket: String, tier: String, tokens: Int, st
 /// the daemon's side is: wall clock from the first text to the end, so
 /// sampling and detokenizing count on both sides (`evaluate`: the
 /// generator's own figure, evaluate calls only, as before 2026-12-06).
-private func inProcessGeneration(model: String, threads: Int, prompt: String,
-                                 tokens: Int) throws -> (wall: Double, evaluate: Double) {
-    let lm = try LanguageModel(path: model, options: ModelOptions(threads: threads, contextLength: 4096))
-    lm.transformer.waitForLayout()
+private func inProcessGeneration(_ lm: LanguageModel, prompt: String, tokens: Int) throws -> (wall: Double, evaluate: Double) {
     var options = GenerationOptions(maxTokens: tokens)
     options.sampling = .greedy
     var first: UInt64?
