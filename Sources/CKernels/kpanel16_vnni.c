@@ -1,8 +1,8 @@
 // The buffer of merged sixteen-row panels (kpanel16_vnni.h): one pair of
-// groups' panels across a row's blocks, then the call's activation records
-// (ck_panel16_prepare: each block's 256 values, 32-value sums and scale,
-// 276 bytes per row and block), in the thread's working buffer
-// (thread_scratch.c; at 8960 columns and 512 rows 290 KiB + 4.9 MiB).
+// groups' panels across a row's blocks, then the activation rows' prepared
+// values (Q4_K/Q5_K: 32-value sums, 16 bytes per row and block; Q6_K: the
+// values as unsigned bytes, 256), in the thread's working buffer
+// (thread_scratch.c; at 8192 columns and 512 rows 266 KiB + 256 KiB or 4 MiB).
 #include "ck_internal.h"
 #include "kpanel16_vnni.h"
 

@@ -33,7 +33,7 @@ typedef struct {
 // min with itself against the activation's two 16-value bsums, eight
 // vpdpwssd per block and activation row. Here the pair is the mins of
 // sub-blocks 2v and 2v + 1 against the activation's sums over those two
-// 32-value sub-blocks (ck_panel16_prepare, once per call), four vpdpwssd: the
+// 32-value sub-blocks (ck_panel16_sums32, once per call), four vpdpwssd: the
 // same integer (|sum32| ≤ 32·128 fits i16; the eight terms < 2^22), and the
 // vpdpwssd compete with the vpdpbusd for the same two pipes.
 enum { CK_PANEL16_MINS8 = 4 };
@@ -93,55 +93,39 @@ CK_PANEL16 static inline __m512i ck_panel16_y4(const void *p) {
     return _mm512_set1_epi32(v);
 }
 
-// A call's activations, prepared once per call into records in the order
-// the panel reads them: rows in chunks of CK_PANEL_ROWS, and within a chunk
-// block i's records of all its rows side by side. Each record holds the
-// block's 256 values (SUBS = 8: as they are; SUBS = 16: as unsigned bytes,
-// y + 128 = y ^ 0x80, see ck_panel16_signed), its 32-value sums (SUBS = 8,
-// each two 16-value bsums added) and its scale d.
-//
-// Why: the panel passes over block i of 64 rows before block i + 1, and in
-// q8_K rows those blocks lie a row's length apart (10 KiB at 8960 columns,
-// the 1.5B FFN's down projection): 64 strided streams, too many for the
-// prefetchers, whose lines also crowd a few L1 sets (10220 bytes is ~31.7
-// lines mod 64 sets). In `bench/kpanel_bench.c 512 8960` the Q5_K panel ran
-// at 49–79 multiply-adds per ns against 167 at 1536 columns. In records a
-// chunk's block i is one run of 17 KiB read front to back.
-enum { CK_PANEL16_REC = 276, CK_PANEL16_REC_SUMS = 256, CK_PANEL16_REC_D = 272 };
-
-CK_PANEL16 static inline const uint8_t *ck_panel16_record(const uint8_t *prep, int64_t m, int64_t nb, int64_t j, int64_t i) {
-    const int64_t j0 = j - j % CK_PANEL_ROWS, rows = m - j0 < CK_PANEL_ROWS ? m - j0 : CK_PANEL_ROWS;
-    return prep + (size_t)(j0 * nb + i * rows + (j - j0)) * CK_PANEL16_REC;
-}
-
-CK_PANEL16 static inline void ck_panel16_prepare(const void *y, size_t y_stride, int64_t m, int64_t nb, int subs, uint8_t *prep) {
-    const __m512i flip = _mm512_set1_epi8(subs == 16 ? (char)0x80 : 0);
+// sums[(j·nb + i)·8 + s]: activation row j's sum over block i's 32-value
+// sub-block s (its two 16-value bsums added), for SUBS = 8.
+CK_PANEL16 static inline void ck_panel16_sums32(const void *y, size_t y_stride, int64_t m, int64_t nb, int16_t *sums) {
     for (int64_t j = 0; j < m; j++) {
         const moe_block_q8_K *row = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
         for (int64_t i = 0; i < nb; i++) {
-            uint8_t *rec = (uint8_t *)ck_panel16_record(prep, m, nb, j, i);
-            for (int t = 0; t < 4; t++)
-                _mm512_storeu_si512(rec + 64 * t, _mm512_xor_si512(_mm512_loadu_si512(row[i].qs + 64 * t), flip));
             const __m128i lo = _mm_loadu_si128((const __m128i *)row[i].bsums);
             const __m128i hi = _mm_loadu_si128((const __m128i *)(row[i].bsums + 8));
-            _mm_storeu_si128((__m128i *)(rec + CK_PANEL16_REC_SUMS), _mm_hadd_epi16(lo, hi));
-            memcpy(rec + CK_PANEL16_REC_D, &row[i].d, sizeof(float));
+            _mm_storeu_si128((__m128i *)(sums + (size_t)(j * nb + i) * 8), _mm_hadd_epi16(lo, hi));
         }
     }
 }
 
-CK_PANEL16 static inline float ck_panel16_d(const uint8_t *rec) {
-    float d;
-    memcpy(&d, rec + CK_PANEL16_REC_D, sizeof d);
-    return d;
+// The activation rows' values as unsigned bytes (y + 128, i.e. y ^ 0x80):
+// u[(j·nb + i)·256 + t], for SUBS = 16.
+CK_PANEL16 static inline void ck_panel16_unsigned(const void *y, size_t y_stride, int64_t m, int64_t nb, uint8_t *u) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int64_t j = 0; j < m; j++) {
+        const moe_block_q8_K *row = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
+        for (int64_t i = 0; i < nb; i++)
+            for (int t = 0; t < 4; t++)
+                _mm512_store_si512(u + (size_t)(j * nb + i) * 256 + 64 * t,
+                                   _mm512_xor_si512(_mm512_loadu_si512(row[i].qs + 64 * t), flip));
+    }
 }
 
-// R activation records (ck_panel16_prepare) against the sixteen-row panel,
-// added to the sixteen outputs of each in acc[j]: one chain per row (R = 8
-// keeps eight in flight; R < 8 serves only a call's last rows). SUBS = 8
-// (Q4_K, Q5_K).
+// R activation blocks against the sixteen-row panel, added to the sixteen
+// outputs of each in acc[j]: one chain per row (R = 8 keeps eight in
+// flight; R < 8 serves only a call's last rows). SUBS = 8 (Q4_K, Q5_K).
 #define CK_PANEL16_DOT(R, SUBS)                                                                              \
-    CK_PANEL16 static inline void ck_panel16_dot##R##_##SUBS(const ck_kpanel16 *pn, const uint8_t *const a[R], \
+    CK_PANEL16 static inline void ck_panel16_dot##R##_##SUBS(const ck_kpanel16 *pn,                        \
+                                                             const moe_block_q8_K *const a[R],             \
+                                                             const int16_t *const b[R],                    \
                                                              float (*const acc[R])[16]) {                  \
         __m512i isum[R], msum[R];                                                                            \
         for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm512_setzero_si512();                            \
@@ -151,19 +135,18 @@ CK_PANEL16 static inline float ck_panel16_d(const uint8_t *rec) {
             _Pragma("clang loop unroll(full)")                                                               \
             for (int t = 64 / (SUBS) * s; t < 64 / (SUBS) * (s + 1); t++) {                                  \
                 const __m512i w = _mm512_load_si512(pn->q[t]);                                               \
-                for (int j = 0; j < (R); j++) c[j] = _mm512_dpbusd_epi32(c[j], w, ck_panel16_y4(a[j] + 4 * t)); \
+                for (int j = 0; j < (R); j++) c[j] = _mm512_dpbusd_epi32(c[j], w, ck_panel16_y4(a[j]->qs + 4 * t)); \
             }                                                                                                \
             const __m512i sc = _mm512_load_si512(pn->sc[s]);                                                 \
             for (int j = 0; j < (R); j++) isum[j] = _mm512_add_epi32(isum[j], _mm512_mullo_epi32(c[j], sc)); \
         }                                                                                                    \
         for (int u = 0; u < CK_PANEL16_MINS8; u++) {                                                       \
             const __m512i mn = _mm512_load_si512(pn->mn[u]);                                                 \
-            for (int j = 0; j < (R); j++)                                                                    \
-                msum[j] = _mm512_dpwssd_epi32(msum[j], mn, ck_panel16_y4(a[j] + CK_PANEL16_REC_SUMS + 4 * u)); \
+            for (int j = 0; j < (R); j++) msum[j] = _mm512_dpwssd_epi32(msum[j], mn, ck_panel16_y4(b[j] + 2 * u)); \
         }                                                                                                    \
         const __m512 d16 = _mm512_load_ps(pn->d), dmin16 = _mm512_load_ps(pn->dmin);                       \
         for (int j = 0; j < (R); j++) {                                                                      \
-            const __m512 dy = _mm512_set1_ps(ck_panel16_d(a[j]));                                            \
+            const __m512 dy = _mm512_set1_ps(a[j]->d);                                                       \
             __m512 v = _mm512_load_ps(*acc[j]);                                                              \
             v = _mm512_fmadd_ps(_mm512_mul_ps(d16, dy), _mm512_cvtepi32_ps(isum[j]), v);                     \
             v = _mm512_fnmadd_ps(_mm512_mul_ps(dmin16, dy), _mm512_cvtepi32_ps(msum[j]), v);                 \
@@ -174,14 +157,14 @@ CK_PANEL16_DOT(8, 8)
 CK_PANEL16_DOT(4, 8)
 CK_PANEL16_DOT(1, 8)
 
-// The same for Q6_K's signed panel (ck_panel16_signed) against the records'
-// unsigned activation values: no mins, the bias taken off the scale sums
-// before the one conversion and FMA. vpdpbusd's broadcast operand from
-// memory is its signed one, so the activations are broadcast into registers
-// first (a load either way).
+// The same for Q6_K's signed panel (ck_panel16_signed) against the unsigned
+// activation values u[j] (ck_panel16_unsigned): no mins, the bias taken off
+// the scale sums before the one conversion and FMA. vpdpbusd's broadcast
+// operand from memory is its signed one, so the activations are broadcast
+// into registers first (a load either way).
 #define CK_PANEL16_DOT_Q6(R)                                                                                 \
-    CK_PANEL16 static inline void ck_panel16_dot##R##_16(const ck_kpanel16 *pn, const uint8_t *const u[R],  \
-                                                         float (*const acc[R])[16]) {                      \
+    CK_PANEL16 static inline void ck_panel16_dot##R##_16(const ck_kpanel16 *pn, const moe_block_q8_K *const a[R], \
+                                                         const uint8_t *const u[R], float (*const acc[R])[16]) { \
         __m512i isum[R];                                                                                     \
         for (int j = 0; j < (R); j++) isum[j] = _mm512_setzero_si512();                                      \
         for (int s = 0; s < 16; s++) {                                                                       \
@@ -198,7 +181,7 @@ CK_PANEL16_DOT(1, 8)
         const __m512i bias = _mm512_load_si512(pn->bias);                                                    \
         const __m512 d16 = _mm512_load_ps(pn->d);                                                            \
         for (int j = 0; j < (R); j++) {                                                                      \
-            const __m512 dy = _mm512_set1_ps(ck_panel16_d(u[j]));                                            \
+            const __m512 dy = _mm512_set1_ps(a[j]->d);                                                       \
             __m512 v = _mm512_load_ps(*acc[j]);                                                              \
             v = _mm512_fmadd_ps(_mm512_mul_ps(d16, dy), _mm512_cvtepi32_ps(_mm512_sub_epi32(isum[j], bias)), v); \
             _mm512_store_ps(*acc[j], v);                                                                     \
@@ -208,39 +191,43 @@ CK_PANEL16_DOT_Q6(8)
 CK_PANEL16_DOT_Q6(4)
 CK_PANEL16_DOT_Q6(1)
 
-// Bytes per activation row and block of a call's prepared activations.
-static inline size_t ck_panel16_prep_bytes(int subs) {
-    (void)subs;
-    return CK_PANEL16_REC;
-}
+// Bytes per activation row and block of a call's prepared activations:
+// the 32-value sums (SUBS = 8, ck_panel16_sums32) or the unsigned values
+// (SUBS = 16, ck_panel16_unsigned).
+static inline size_t ck_panel16_prep_bytes(int subs) { return subs == 8 ? 16 : 256; }
 
-// The rows_here records of block i in a chunk (recs: the chunk's first
-// record, ck_panel16_record) against block i of the merged panel, R at a
-// time, into acc.
-CK_PANEL16 static inline void ck_panel16_rows(const ck_kpanel16 *pn, int subs, const uint8_t *recs, int64_t i,
-                                              int64_t rows_here, float (*acc)[16]) {
-    const uint8_t *a[8];
+// Activation rows j0… (rows_here of them, y_stride apart) against block i
+// of the merged panel, R at a time; prep: the rows' prepared activations
+// (ck_panel16_prep_bytes per block, nb blocks a row).
+CK_PANEL16 static inline void ck_panel16_rows(const ck_kpanel16 *pn, int subs, const void *y, size_t y_stride,
+                                              const uint8_t *prep, int64_t nb, int64_t i, int64_t rows_here,
+                                              float (*acc)[16]) {
+    const moe_block_q8_K *a[8];
+    const int16_t *b[8];
+    const uint8_t *u[8];
     float (*dst[8])[16];
     int64_t j = 0;
 #define CK_PANEL16_TAKE(R)                                                                              \
     for (int e = 0; e < (R); e++) {                                                                     \
-        a[e] = recs + (size_t)(i * rows_here + j + e) * CK_PANEL16_REC;                                 \
+        a[e] = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)(j + e) * y_stride) + i;           \
+        u[e] = prep + (size_t)((j + e) * nb + i) * ck_panel16_prep_bytes(subs);                         \
+        b[e] = (const int16_t *)u[e];                                                                   \
         dst[e] = &acc[j + e];                                                                           \
     }
     for (; j + 8 <= rows_here; j += 8) {
         CK_PANEL16_TAKE(8)
-        if (subs == 8) ck_panel16_dot8_8(pn, a, dst);
-        else ck_panel16_dot8_16(pn, a, dst);
+        if (subs == 8) ck_panel16_dot8_8(pn, a, b, dst);
+        else ck_panel16_dot8_16(pn, a, u, dst);
     }
     for (; j + 4 <= rows_here; j += 4) {
         CK_PANEL16_TAKE(4)
-        if (subs == 8) ck_panel16_dot4_8(pn, a, dst);
-        else ck_panel16_dot4_16(pn, a, dst);
+        if (subs == 8) ck_panel16_dot4_8(pn, a, b, dst);
+        else ck_panel16_dot4_16(pn, a, u, dst);
     }
     for (; j < rows_here; j++) {
         CK_PANEL16_TAKE(1)
-        if (subs == 8) ck_panel16_dot1_8(pn, a, dst);
-        else ck_panel16_dot1_16(pn, a, dst);
+        if (subs == 8) ck_panel16_dot1_8(pn, a, b, dst);
+        else ck_panel16_dot1_16(pn, a, u, dst);
     }
 #undef CK_PANEL16_TAKE
 }
@@ -275,7 +262,8 @@ CK_PANEL16 static inline void ck_panel16_gemm(ck_kpanel_fill fill, int subs, con
     }
     uint8_t *prep = (uint8_t *)(panels + nb);
     const int stream = m >= CK_PANEL_ROWS;
-    if (groups >= 2) ck_panel16_prepare(y, y_stride, m, nb, subs, prep);
+    if (subs == 8 && groups >= 2) ck_panel16_sums32(y, y_stride, m, nb, (int16_t *)prep);
+    if (subs == 16 && groups >= 2) ck_panel16_unsigned(y, y_stride, m, nb, prep);
     ck_kpanel half[2] __attribute__((aligned(64)));
     float acc[CK_PANEL_ROWS][16] __attribute__((aligned(64)));
     int64_t k = 0;
@@ -294,9 +282,10 @@ CK_PANEL16 static inline void ck_panel16_gemm(ck_kpanel_fill fill, int subs, con
             _mm_prefetch((const char *)x + (size_t)((k + 2) * nb) * block_bytes + o, _MM_HINT_T1);
         for (int64_t j0 = 0; j0 < m; j0 += CK_PANEL_ROWS) {
             const int64_t rows_here = m - j0 < CK_PANEL_ROWS ? m - j0 : CK_PANEL_ROWS;
+            const uint8_t *yj = (const uint8_t *)y + (size_t)j0 * y_stride;
             memset(acc, 0, sizeof acc[0] * (size_t)rows_here);
-            const uint8_t *recs = ck_panel16_record(prep, m, nb, j0, 0);
-            for (int64_t i = 0; i < nb; i++) ck_panel16_rows(&panels[i], subs, recs, i, rows_here, acc);
+            const uint8_t *pj = prep + (size_t)(j0 * nb) * ck_panel16_prep_bytes(subs);
+            for (int64_t i = 0; i < nb; i++) ck_panel16_rows(&panels[i], subs, yj, y_stride, pj, nb, i, rows_here, acc);
             for (int64_t j = 0; j < rows_here; j++) ck_panel16_store(out + (size_t)(j0 + j) * out_stride + 8 * k, acc[j], stream);
         }
     }
