@@ -1,7 +1,7 @@
 // Microbenchmark: the K-quant prompt panel (kpanel_vnni.h) at avx512vnni,
 // one thread: checks the Q4_K, Q5_K and Q6_K x8 products (1 to 70
 // activation rows, direct and panel paths) against the one-row reference
-// dots, then times 512 × 1536 weights against 32 activation rows (or argv[1]) in cache
+// dots, then times 512 (argv[3]) × 1536 (argv[2]) weights against 32 activation rows (or argv[1])
 // (best of 20; Q4_K's panel against its direct kernel), in multiply-adds
 // per ns.
 //
@@ -54,15 +54,18 @@ static int check(const char *name, size_t bb, int dofs, moe_repack_fn repack, ge
     free(w); free(wx);
     return worst < 1e-4;
 }
-static int m_rows = 32;  // activation rows per call: argv[1] (the model's prompt calls take 256)
+static int m_rows = 32;  // activation rows per call: argv[1] (the model's prompt calls take up to 512)
+static int n_cols = 1536;  // columns (multiple of 256): argv[2] (the 1.5B FFN down projection has 8960)
+static int w_rows = 512;  // weight rows (multiple of 16): argv[3] (the 1.5B FFN gate and up have 8960)
 static void bench(const char *name, size_t bb, int dofs, moe_repack_fn repack, gemm_fn a, gemm_fn b) {
-    const int rows = 512, n = 1536, nb = n / 256, m = m_rows;
+    const int rows = w_rows, n = n_cols, nb = n / 256, m = m_rows;
     size_t wb = (size_t)rows * nb * bb;
     uint8_t *w = aligned_alloc(64, wb), *wx = aligned_alloc(64, wb);
     fill_blocks(w, wb, bb, dofs); repack(w, wx, rows, n);
     size_t ys = (size_t)nb * 292;
-    uint8_t *y = malloc(ys * m); float x[1536];
+    uint8_t *y = malloc(ys * m); float *x = malloc(sizeof(float) * n);
     for (int j = 0; j < m; j++) { for (int i = 0; i < n; i++) x[i] = ((int)(next() % 2001) - 1000) / 1000.0f; moe_quantize_q8_K(x, y + j * ys, n); }
+    free(x);
     float *out = malloc(sizeof(float) * rows * m);
     double best[2] = {1e9, 1e9};
     for (int rep = 0; rep < 20; rep++) for (int v = 0; v < 2; v++) {
@@ -76,6 +79,8 @@ static void bench(const char *name, size_t bb, int dofs, moe_repack_fn repack, g
 }
 int main(int argc, char **argv) {
     if (argc > 1) m_rows = atoi(argv[1]);
+    if (argc > 2) n_cols = atoi(argv[2]) / 256 * 256;
+    if (argc > 3) w_rows = atoi(argv[3]) / 16 * 16;
     int ok = 1;
     ok &= check("q4_K", 144, 0, moe_repack_q4_K_x8, moe_gemm_q4_Kx8_q8_K_vnni, moe_dot_q4_K_q8_K_ref);
     ok &= check("q4_K ref", 144, 0, moe_repack_q4_K_x8, moe_gemm_q4_Kx8_q8_K_ref, moe_dot_q4_K_q8_K_ref);

@@ -46,9 +46,9 @@ struct InterleavedQ4KTests {
         try Self.layout.expectKQuantExtremes(product, block: block, count: Self.count)
     }
 
-    @Test("the sixteen-row panel gives the eight-row panel's outputs bit for bit (rows 16–23 repeat rows 0–7 and 8–15)",
+    @Test("the sixteen-row panel gives the eight-row panel's outputs bit for bit (rows 16–23 repeat rows 0–7 and 8–15; 70 and 150: passes of 64 activation rows and a short last one)",
           .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
-          arguments: [8, 33])
+          arguments: [8, 33, 70, 150])
     func sixteenRowsMatchEight(m: Int) throws {
         // Rows 0–15 go through the merged panel (its mins paired per two
         // sub-blocks against 32-value activation sums), rows 16–23, the odd

@@ -44,8 +44,8 @@ struct InterleavedQ5KTests {
         try Self.layout.expectKQuantExtremes(moe_gemm_q5_Kx8_q8_K_vnni, block: block, count: Self.count)
     }
 
-    @Test("the sixteen-row panel gives the eight-row panel's outputs bit for bit (rows 16–23 repeat rows 0–7 and 8–15)",
-          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [8, 33])
+    @Test("the sixteen-row panel gives the eight-row panel's outputs bit for bit (rows 16–23 repeat rows 0–7 and 8–15; 70 and 150: passes of 64 activation rows and a short last one)",
+          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [8, 33, 70, 150])
     func sixteenRowsMatchEight(m: Int) throws {
         // As Q4_K's: the merged panel's paired mins against the eight-row panel's.
         try Self.layout.expectSixteenRowsMatchEight(moe_gemm_q5_Kx8_q8_K_vnni, count: Self.count, m: m, seed: 7300 + UInt64(m))

@@ -55,7 +55,7 @@ struct InterleavedQ6KTests {
     }
 
     @Test("the sixteen-row panel (signed weights against unsigned activations) gives Σ d·dy·Σ_s sc_s·Σ(q − 32)·y bit for bit",
-          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [9, 33, 70])
+          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [9, 33, 70, 150])
     func sixteenRowsExact(m: Int) throws {
         // the integer of each block exactly, then one fused multiply-add per
         // block in block order: what the panel computed before it took the

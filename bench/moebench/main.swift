@@ -128,8 +128,11 @@ func prompt(_ t: Transformer, _ o: Options) throws -> [String: Any] {
     let prompt = syntheticTokens(o.tokens, vocabulary: t.vocabularySize)
     _ = try t.evaluate(BatchEntry.prompt(Array(prompt.prefix(8)), sequence: 1))  // warm the pool and pages
     t.cache.remove(1)
-    let elapsed = try seconds { _ = try t.evaluate(BatchEntry.prompt(prompt)) }
-    return ["tokens": o.tokens, "seconds": elapsed, "tokens_per_second": Double(o.tokens) / elapsed]
+    var elapsed = 0.0
+    let cpu = try threadCPUSeconds { elapsed = try seconds { _ = try t.evaluate(BatchEntry.prompt(prompt)) } }
+    // at one thread, tokens per second of the thread's CPU time (as decode's)
+    return ["tokens": o.tokens, "seconds": elapsed, "tokens_per_second": Double(o.tokens) / elapsed,
+            "cpu_tokens_per_second": Double(o.tokens) / max(cpu, 1e-9)]
 }
 
 /// `streams` sequences decoded together: one evaluate with one entry per
