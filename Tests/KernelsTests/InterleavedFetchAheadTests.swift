@@ -5,7 +5,8 @@ import Testing
 @testable import Kernels
 
 /// The x8 products of two to four activation rows fetch their weight stream
-/// ahead into L2 by hand (kx8_prefetch.h, x8_q8_0_vnni.h), up to 6 KiB past
+/// ahead into L2 by hand (kx8_prefetch.h for Q4_K, Q5_K and Q6_K; x8_q8_0_vnni.h for Q8_0 and
+/// Q5_0), up to 6 KiB past
 /// the matrix's last byte at its end. A prefetch never faults, so a matrix
 /// that ends right before an inaccessible page must give the same outputs,
 /// bit for bit, as the same matrix in an ordinary array.
@@ -18,6 +19,7 @@ struct InterleavedFetchAheadTests {
         var layout: EightRowLayout {
             switch type {
             case .q4_K: EightRowLayout(type: .q4_K, repack: moe_repack_q4_K_x8, unpack: moe_unpack_q4_K_x8)
+            case .q5_K: EightRowLayout(type: .q5_K, repack: moe_repack_q5_K_x8, unpack: moe_unpack_q5_K_x8)
             case .q6_K: EightRowLayout(type: .q6_K, repack: moe_repack_q6_K_x8, unpack: moe_unpack_q6_K_x8)
             case .q5_0: EightRowLayout(type: .q5_0, repack: moe_repack_q5_0_x8, unpack: moe_unpack_q5_0_x8)
             default: EightRowLayout(type: .q8_0, repack: moe_repack_q8_0_x8, unpack: moe_unpack_q8_0_x8)
@@ -26,6 +28,7 @@ struct InterleavedFetchAheadTests {
         var product: EightRowLayout.Product {
             switch type {
             case .q4_K: moe_gemm_q4_Kx8_q8_K_vnni
+            case .q5_K: moe_gemm_q5_Kx8_q8_K_vnni
             case .q6_K: moe_gemm_q6_Kx8_q8_K_vnni
             case .q5_0: moe_gemm_q5_0x8_q8_0_vnni
             default: moe_gemm_q8_0x8_q8_0_vnni
@@ -35,7 +38,7 @@ struct InterleavedFetchAheadTests {
 
     @Test("2 to 4 activation rows on weights that end at an inaccessible page: no fault, the same outputs bit for bit",
           .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
-          arguments: [Case(type: .q4_K, count: 4864), Case(type: .q6_K, count: 4864),
+          arguments: [Case(type: .q4_K, count: 4864), Case(type: .q5_K, count: 4864), Case(type: .q6_K, count: 4864),
                       Case(type: .q5_0, count: 4864), Case(type: .q8_0, count: 4864)])
     func endOfMapping(c: Case) throws {
         let rows = 16
