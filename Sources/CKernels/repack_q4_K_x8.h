@@ -8,6 +8,7 @@
 #include "repack_q4_K.h"
 #include "kquants.h"
 #include "kx8_scales.h"
+#include "kx8_prefetch.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -118,6 +119,7 @@ CK_KX8 static inline __attribute__((always_inline)) void ck_kx8_pass(const moe_b
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q4_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+        if (R >= 2) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
         uint8_t sm[128];
         ck_kx8_scales(b->lo4, b->hi2, sm);
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));

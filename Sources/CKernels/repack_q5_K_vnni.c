@@ -11,6 +11,7 @@
 
 #include "repack_q5_K.h"
 #include "kpanel16_vnni.h"
+#include "kx8_prefetch.h"
 
 // Bit `bit` of every byte of h moved to bit 4, the rest masked off (a
 // 16-bit shift: bit 4 of each byte comes from within the same byte for
@@ -129,6 +130,7 @@ CK_PANEL static inline __attribute__((always_inline)) void ck_q5x8_pass(const mo
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q5_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+        if (R >= 2) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
         uint8_t sm[128];
         ck_kx8_scales(b->lo4, b->hi2, sm);
         const moe_block_q8_K *a[4];

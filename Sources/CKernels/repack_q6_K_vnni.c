@@ -17,6 +17,7 @@
 #include "kquants.h"
 #include "kpanel16_vnni.h"
 #include "ck_internal.h"
+#include "kx8_prefetch.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -93,6 +94,7 @@ CK_Q6X8 static inline __attribute__((always_inline)) void ck_q6x8_pass(const moe
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q6_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+        if (R >= 2) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         const moe_block_q8_K *a[4];
         const int32_t *cbj[4];

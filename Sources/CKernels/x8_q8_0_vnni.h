@@ -28,6 +28,8 @@
 // the call, where the group product unpacks a block per seven rows. Its
 // results equal the scalar dot's to rounding (FMA), not bit for bit.
 #define CK_X8Q8_PANEL_ROWS 8
+// Bytes ahead a pass of two rows or more fetches its group into L2.
+#define CK_X8Q8_AHEAD 6144
 
 // Σu·y − 2^SHIFT·Σy of the eight rows against one activation block, as
 // dword pairs (row r's sum is dwords 2r + 2r + 1): the correction rides in
@@ -135,6 +137,9 @@ CK_X8Q8 static inline void ck_x8q8_prep(const uint8_t *y, size_t y_stride, int64
             if (PF > 0)                                                                                       \
                 for (size_t line = 0; line < sizeof(BLOCK); line += 64)                                       \
                     _mm_prefetch((const char *)blk + (PF) + line, _MM_HINT_T0);                               \
+            if (P > 0) /* two rows or more: the stream into L2 by hand (kx8_prefetch.h) */                    \
+                for (size_t line = 0; line < sizeof(BLOCK); line += 64)                                       \
+                    _mm_prefetch((const char *)blk + CK_X8Q8_AHEAD + line, _MM_HINT_T1);                      \
             __m512i u[4];                                                                                     \
             UNPACK(blk, u);                                                                                   \
             const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk->d));                      \

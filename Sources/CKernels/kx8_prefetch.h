@@ -1,0 +1,27 @@
+// Fetching ahead for the K-quant x8 products of several activation rows
+// (repack_q4_K_x8.h, repack_q6_K_vnni.c): a group's blocks are one
+// sequential stream from memory, and with one activation row the hardware
+// prefetcher keeps up with it. With two to four rows on long rows (ffn_down:
+// 4096–8192 values) it did not: the rows' activation blocks (4 × 292 bytes a
+// block, 22 KiB at 4864 values) no longer stay in L1 next to the weights,
+// and their L2 reloads between the weights' misses left the stream fetched
+// late. Four rows of Q4_K at 4864 values cost 2× what they cost at 1024–2048
+// from memory (130 against 63 ns per block of eight weight rows) and the
+// same in L2 (53.7 ns). Every line of the block CK_KX8_AHEAD blocks on,
+// into L2, brings them to 61–65 (Q6_K 160–200 → 78–82), with no change at
+// 1024 values; at one row it was no faster, so one row is left to the
+// hardware (bench/kx8_rows_bench.c, docs/performance.md).
+#ifndef CK_KX8_PREFETCH_H
+#define CK_KX8_PREFETCH_H
+#include <immintrin.h>
+#include <stddef.h>
+
+#define CK_KX8_AHEAD 6
+
+// The block `ahead` blocks of `bytes` each after `block`, into L2 (a
+// prefetch past the matrix's end is dropped by the hardware, never faults).
+static inline __attribute__((always_inline)) void ck_kx8_fetch_ahead(const void *block, size_t bytes) {
+    const char *p = (const char *)block + CK_KX8_AHEAD * bytes;
+    for (size_t line = 0; line < bytes; line += 64) _mm_prefetch(p + line, _MM_HINT_T1);
+}
+#endif
