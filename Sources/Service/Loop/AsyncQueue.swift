@@ -34,14 +34,14 @@ public final class AsyncQueue {
                 owner(ofHandle: poll, as: AsyncQueue.self)?.wake()
             }
             if status != 0 {
-                // Registered with the loop: it must be closed, not just freed.
+                // Registered with the loop: it must be closed, not just freed
+                // (and deinit, which runs as every property is set, closes the eventfd).
                 closeHandle(handle)
                 throw LoopError(operation: "uv_poll_start", code: status)
             }
         } else {
             handle.deallocate()
-            Glibc.close(fd)
-            throw LoopError(operation: "uv_poll_init", code: status)
+            throw LoopError(operation: "uv_poll_init", code: status)  // deinit closes the eventfd
         }
         handle.pointee.data = Unmanaged.passRetained(self as AnyObject).toOpaque()
     }
