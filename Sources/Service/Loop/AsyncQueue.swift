@@ -28,20 +28,18 @@ public final class AsyncQueue {
         wakeFD = fd
         handle = .allocate(capacity: 1)
         handle.initialize(to: uv_poll_t())
-        var status = uv_poll_init(loop.raw, handle, fd)
-        if status == 0 {
-            status = uv_poll_start(handle, Int32(UV_READABLE.rawValue)) { poll, _, _ in
-                owner(ofHandle: poll, as: AsyncQueue.self)?.wake()
-            }
-            if status != 0 {
-                // Registered with the loop: it must be closed, not just freed
-                // (and deinit, which runs as every property is set, closes the eventfd).
-                closeHandle(handle)
-                throw LoopError(operation: "uv_poll_start", code: status)
-            }
-        } else {
-            handle.deallocate()
-            throw LoopError(operation: "uv_poll_init", code: status)  // deinit closes the eventfd
+        // On a throw from here on, deinit runs (every property is set) and closes the eventfd.
+        let initialized = uv_poll_init(loop.raw, handle, fd)
+        guard initialized == 0 else {
+            handle.deallocate()  // never registered with the loop
+            throw LoopError(operation: "uv_poll_init", code: initialized)
+        }
+        let started = uv_poll_start(handle, Int32(UV_READABLE.rawValue)) { poll, _, _ in
+            owner(ofHandle: poll, as: AsyncQueue.self)?.wake()
+        }
+        guard started == 0 else {
+            closeHandle(handle)  // registered: it must be closed, not just freed
+            throw LoopError(operation: "uv_poll_start", code: started)
         }
         handle.pointee.data = Unmanaged.passRetained(self as AnyObject).toOpaque()
     }
