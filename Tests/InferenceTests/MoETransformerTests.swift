@@ -57,7 +57,11 @@ struct MoETransformerTests {
         for (i, token) in Self.prompt.enumerated() {
             one += try stepwise.evaluate([BatchEntry(token: token, position: i, wantsLogits: true)])
         }
-        #expect(zip(all, one).map { abs($0 - $1) }.max()! < 1e-4)
+        // relative to the largest logit: the two add the same products in
+        // another order (batched and one-row F32 kernels), so the rounding
+        // scales with the logits (1.0e-4 on logits up to 8.1 in the Mixtral case at AVX2)
+        let scale = max(1, one.map { abs($0) }.max()!)
+        #expect(zip(all, one).map { abs($0 - $1) }.max()! < 2e-5 * scale, "largest logit \(scale)")
         // the same routing; the entropies to rounding, since batched products
         // (the F32 router's four-row kernel) add in another order than one row
         let b = try #require(batched.expertStatistics).layers, s = try #require(stepwise.expertStatistics).layers

@@ -27,6 +27,7 @@ final class LayoutPreparation: @unchecked Sendable {
 
     private let file: GGUFFile
     private let ledger: CopyLedger
+    private let arena: WeightArena
     /// Held by `Transformer.evaluate` for a whole pass, and by this
     /// thread while it swaps copies in.
     let evaluateLock = NSLock()
@@ -42,9 +43,10 @@ final class LayoutPreparation: @unchecked Sendable {
     private var banks: [ExpertBank] = []
     private let done = DispatchSemaphore(value: 0)
 
-    init(file: GGUFFile, ledger: CopyLedger) {
+    init(file: GGUFFile, ledger: CopyLedger, arena: WeightArena) {
         self.file = file
         self.ledger = ledger
+        self.arena = arena
         items = []
         remaining = 0
     }
@@ -87,20 +89,21 @@ final class LayoutPreparation: @unchecked Sendable {
             return items
         }
         for item in all {
-            if let copy = item.linear.interleavedCopy(pool: pool, ledger: ledger) { install(item, copy) }
+            if let copy = item.linear.interleavedCopy(pool: pool, ledger: ledger, arena: arena) { install(item, copy) }
         }
         queueLock.withLock { remaining = 0 }
     }
 
     /// Starts the copies left (after `runNow`, only the experts', if any)
     /// on a background thread; with `preparingExperts` false, experts are
-    /// repacked only on their first pick.
+    /// repacked only on their first pick. The same thread then asks for the
+    /// copies' huge pages (`WeightArena.collapse`); `wait` returns after.
     func start(preparingExperts: Bool) {
         let idle = queueLock.withLock { () -> Bool in
             if !preparingExperts { banks = [] }
             return items.isEmpty && banks.isEmpty
         }
-        if idle { done.signal(); return }
+        if idle && arena.isEmpty { done.signal(); return }
         let thread = Thread { [self] in work() }
         thread.name = "moed-layout"
         thread.start()
@@ -126,7 +129,7 @@ final class LayoutPreparation: @unchecked Sendable {
 
     private func work() {
         while let item = nextItem() {
-            let copy = item.linear.interleavedCopy(pool: nil, ledger: ledger)
+            let copy = item.linear.interleavedCopy(pool: nil, ledger: ledger, arena: arena)
             queueLock.withLock {
                 if let copy { finished.append((item, copy)) } else { remaining -= 1 }
                 inFlightBytes = 0
@@ -138,8 +141,18 @@ final class LayoutPreparation: @unchecked Sendable {
         }
         // the last copies, if an evaluate held the lock: wait for it
         evaluateLock.withLock { installFinished() }
+        // the dense matrices first: every token reads them
+        collapse()
         prepareExperts()
+        collapse()
         done.signal()
+    }
+
+    /// Huge pages for the copies made so far (not the file's pages: the
+    /// page cache has none for it without `CONFIG_READ_ONLY_THP_FOR_FS`).
+    private func collapse() {
+        if queueLock.withLock({ cancelled }) { return }
+        arena.collapse()
     }
 
     /// Every expert not yet picked, copied here and installed under the

@@ -49,18 +49,18 @@ struct Linear {
     /// kernel has no such layout, or its rows are not a multiple of eight,
     /// or a copy is installed already. Runs of groups are copied on `pool`'s threads, or on
     /// the calling thread without one (a repack after load, `LayoutPreparation`).
-    func interleavedCopy(pool: ThreadPool?, ledger: CopyLedger? = nil) -> InterleavedWeights? {
-        canInterleave ? mappedCopy(pool: pool, ledger: ledger) : nil
+    func interleavedCopy(pool: ThreadPool?, ledger: CopyLedger? = nil, arena: WeightArena? = nil) -> InterleavedWeights? {
+        canInterleave ? mappedCopy(pool: pool, ledger: ledger, arena: arena) : nil
     }
 
     /// The file's bytes of this matrix (`WeightSlot.mapped`) copied into the
     /// interleaved layout, or nil when it has none. Reads nothing that an
     /// install changes, so it may run while the model evaluates (a routed
     /// expert's copy made on the layout thread, `ExpertBank.copies`).
-    func mappedCopy(pool: ThreadPool?, ledger: CopyLedger? = nil) -> InterleavedWeights? {
+    func mappedCopy(pool: ThreadPool?, ledger: CopyLedger? = nil, arena: WeightArena? = nil) -> InterleavedWeights? {
         let group = QuantKernel.interleavedRows
         guard hasInterleavedLayout, let kernel = KernelTable.best[type], let rowBytes = kernel.rowBytes(count: inputs),
-              let storage = InterleavedWeights(byteCount: outputs * rowBytes, ledger: ledger)
+              let storage = InterleavedWeights(byteCount: outputs * rowBytes, ledger: ledger, arena: arena)
         else { return nil }
         // group k starts 8k rows in, in both layouts
         let source = weights.mapped, destination = storage.bytes, columns = inputs

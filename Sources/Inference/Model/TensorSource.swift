@@ -12,6 +12,8 @@ struct TensorSource {
     var pool: ThreadPool? = nil
     /// Counts the copies made here and by expert banks built from here.
     let ledger: CopyLedger
+    /// The memory those copies live in (`WeightArena`).
+    let arena = WeightArena()
     /// The working memory every MoE layer built from here shares.
     let expertScratch = ExpertScratchShelf()
     /// The matrices to copy into their interleaved layout once every
@@ -23,7 +25,7 @@ struct TensorSource {
         self.repacksWeights = repacksWeights
         self.pool = pool
         ledger = CopyLedger()
-        layout = LayoutPreparation(file: file, ledger: ledger)
+        layout = LayoutPreparation(file: file, ledger: ledger, arena: arena)
     }
 
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }

@@ -26,6 +26,7 @@ final class ExpertBank {
     private var pending: [Bool]
     private let file: GGUFFile
     private let ledger: CopyLedger
+    private let arena: WeightArena
     /// The stacked gate, up and down tensors, for finding an expert's slice of each.
     private let stacks: [GGUFTensorInfo]
     /// Bytes of the copies of the experts still pending (their share of
@@ -41,6 +42,7 @@ final class ExpertBank {
         pending = Array(repeating: source.repacksWeights, count: n)
         file = source.file
         ledger = source.ledger
+        arena = source.arena
         stacks = try names.map { try source.info($0) }
         if source.repacksWeights {
             unsettled.add(n * copyBytesPerExpert)
@@ -94,7 +96,7 @@ final class ExpertBank {
     /// thread makes copies while the model evaluates.
     func copies(_ e: Int, pool: ThreadPool?) -> [InterleavedWeights?] {
         let x = experts[e]
-        return [x.gate, x.up, x.down].map { $0.mappedCopy(pool: pool, ledger: ledger) }
+        return [x.gate, x.up, x.down].map { $0.mappedCopy(pool: pool, ledger: ledger, arena: arena) }
     }
 
     /// Whether expert `e` is still to be repacked. The caller holds the evaluate lock.

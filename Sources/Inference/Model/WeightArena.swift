@@ -1,0 +1,124 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The memory a model's interleaved copies (`InterleavedWeights`) live in:
+/// consecutive, 2 MiB-aligned chunks, so that once the copies are made
+/// (`collapse`, on the layout thread after the model is ready) the kernel
+/// can back them with transparent huge pages.
+///
+/// Why: a decode step streams every weight once. On 4 KiB pages that is a
+/// TLB miss every 4 KiB of every matrix; on 2 MiB pages, one per 512 of
+/// them. Each matrix in a mapping of its own could not be backed by huge
+/// pages at all (an MoE expert's matrices are 288 KiB), hence the chunks.
+///
+/// Not at fault time (`MADV_HUGEPAGE`): with Debian's `defrag=madvise`, a
+/// fault then compacts memory in place when no free huge page is at hand,
+/// which made a load 65-195 ms longer. `MADV_COLLAPSE` (Linux 6.1) does
+/// the same work on the layout thread while the model serves; on older
+/// kernels, or with THP off, it fails and the pages stay as they are.
+final class WeightArena: @unchecked Sendable {
+    static let hugePageBytes = 2 << 20
+    /// Bytes a new chunk reserves (address space; pages are faulted in as
+    /// copies are written, and only the written part is collapsed).
+    static let chunkBytes = 32 << 20
+
+    /// One reservation; unmapped with the last copy in it.
+    final class Chunk: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+        let byteCount: Int
+        private let mapping: UnsafeMutableRawPointer
+        private let mappedBytes: Int
+
+        init?(byteCount: Int) {
+            // Over-reserve by a huge page to align the start.
+            let mappedBytes = byteCount + WeightArena.hugePageBytes
+            guard let mapping = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                  mapping != MAP_FAILED else { return nil }
+            self.mapping = mapping
+            self.mappedBytes = mappedBytes
+            base = mapping + WeightArena.padding(Int(bitPattern: mapping), to: WeightArena.hugePageBytes)
+            self.byteCount = byteCount
+        }
+
+        deinit { munmap(mapping, mappedBytes) }
+    }
+
+    /// Whether `collapse` asks for huge pages (`MOED_HUGE_PAGES=off` turns it
+    /// off, for measuring what they bring).
+    let collapses: Bool
+    private let lock = NSLock()
+    // Guarded by lock.
+    private var current: Chunk?
+    private var used = 0
+    /// Every chunk with copies in it, and the bytes handed out of it.
+    private var filled: [(chunk: Weak, used: Int)] = []
+
+    init(collapses: Bool = WeightArena.collapsesByDefault) {
+        self.collapses = collapses
+    }
+
+    static var collapsesByDefault: Bool {
+        ProcessInfo.processInfo.environment["MOED_HUGE_PAGES"].map { !["off", "0", "false", "no"].contains($0) } ?? true
+    }
+
+    /// Whether no copy was ever allocated here.
+    var isEmpty: Bool { lock.withLock { filled.isEmpty } }
+
+    /// `byteCount` bytes starting on a page boundary (so `release` can give
+    /// back exactly the pages of one copy), and the chunk they are in; nil
+    /// when the memory cannot be had.
+    func allocate(_ byteCount: Int) -> (bytes: UnsafeMutableRawPointer, chunk: Chunk)? {
+        guard byteCount > 0 else { return nil }
+        let size = byteCount + Self.padding(byteCount, to: Self.pageBytes)
+        return lock.withLock {
+            if current == nil || used + size > current!.byteCount {
+                let reserve = max(Self.chunkBytes, size + Self.padding(size, to: Self.hugePageBytes))
+                guard let chunk = Chunk(byteCount: reserve) else { return nil }
+                current = chunk
+                used = 0
+                filled.append((Weak(chunk), 0))
+            }
+            let chunk = current!
+            let bytes = chunk.base + used
+            used += size
+            filled[filled.count - 1].used = used
+            return (bytes, chunk)
+        }
+    }
+
+    /// Gives back the whole pages of a copy that is no longer used (its chunk
+    /// may hold other copies still).
+    static func release(_ bytes: UnsafeMutableRawPointer, byteCount: Int) {
+        let length = byteCount - byteCount % pageBytes
+        if length > 0 { _ = madvise(bytes, length, Int32(MADV_DONTNEED)) }
+    }
+
+    /// Asks the kernel to back every whole huge page of the copies made so
+    /// far with a huge page, and returns how many bytes it did. Takes a few
+    /// ms per 10 MB (it copies them); run it off the request path.
+    @discardableResult
+    func collapse() -> Int {
+        guard collapses else { return 0 }
+        let chunks = lock.withLock { filled.compactMap { entry in entry.chunk.chunk.map { ($0, entry.used) } } }
+        var done = 0
+        for (chunk, used) in chunks {
+            let length = used - used % Self.hugePageBytes
+            // MADV_COLLAPSE; EINVAL on kernels before 6.1 or with THP off
+            if length > 0, madvise(chunk.base, length, 25) == 0 { done += length }
+        }
+        return done
+    }
+
+    private static let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    private static func padding(_ value: Int, to alignment: Int) -> Int {
+        (alignment - value % alignment) % alignment
+    }
+
+    private struct Weak {
+        weak var chunk: Chunk?
+        init(_ chunk: Chunk) { self.chunk = chunk }
+    }
+}
