@@ -28,8 +28,12 @@ struct InterleavedQ8_0Tests {
             packed.withUnsafeBytes { moe_dequant_row_q8_0_x8($0.baseAddress!, Int64(r), &out, Int64(count)) }
             #expect(out == scalar.dequantized(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), count: count), "row \(r)")
         }
-        let kernel = try #require(KernelTable(isa: .avx512vnni)?[.q8_0])
-        #expect(!KernelISA.avx512vnni.isSupported || kernel.canReadInterleavedRows)
+        // the table's own lookup, where the layout is in use (KernelTable is nil for a level the CPU lacks)
+        if KernelISA.avx512vnni.isSupported {
+            #expect(try #require(KernelTable(isa: .avx512vnni)?[.q8_0]).canReadInterleavedRows)
+        } else {
+            print("skipped: the avx512vnni table's Q8_0 row lookup (this CPU has no AVX-512 VNNI)")
+        }
     }
 
     @Test("the scalar product equals the scalar single-row dot exactly", arguments: [1, 3, 5])
