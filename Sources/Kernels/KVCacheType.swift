@@ -84,3 +84,36 @@ extension VectorOps {
     /// Scratch floats `attendBlock` needs.
     public static func blockScratch(length: Int, rows: Int) -> Int { 4 * (length + rows) }
 }
+
+extension VectorOps {
+    /// Decode attention for the `group` query heads that share one KV head
+    /// of an F16 cache: head g's query is `query + g·size`, its output `out +
+    /// g·size`, each as `attendHead` gives it, with every cached row read
+    /// once for the group. `scores` holds `group · length` floats. `maxima`
+    /// and `sums` (`group` floats each) receive what `mergeAttentionParts`
+    /// needs when the rows are one part of a longer range.
+    @inline(__always)
+    public static func attendGroup(isa: KernelISA? = nil, query: UnsafePointer<Float>, group: Int,
+                                   keys: UnsafeRawPointer, values: UnsafeRawPointer, strideBytes: Int, length: Int,
+                                   size: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
+                                   into out: UnsafeMutablePointer<Float>, maxima: UnsafeMutablePointer<Float>? = nil,
+                                   sums: UnsafeMutablePointer<Float>? = nil) {
+        if let isa {
+            moe_attend_group_f16_isa(isa.cValue, query, Int64(group), keys, values, strideBytes, Int64(length),
+                                     Int64(size), scale, scores, out, maxima, sums)
+        } else {
+            moe_attend_group_f16(query, Int64(group), keys, values, strideBytes, Int64(length), Int64(size), scale,
+                                 scores, out, maxima, sums)
+        }
+    }
+
+    /// The results of `attendGroup` over `parts` consecutive pieces of one
+    /// range of cached rows (outputs `parts × heads × size` floats, maxima
+    /// and sums `parts × heads`) merged into the result over the whole range.
+    @inline(__always)
+    public static func mergeAttentionParts(_ parts: Int, heads: Int, size: Int, outputs: UnsafePointer<Float>,
+                                           maxima: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+                                           into out: UnsafeMutablePointer<Float>) {
+        moe_attend_merge_parts(Int64(parts), Int64(heads), Int64(size), outputs, maxima, sums, out)
+    }
+}

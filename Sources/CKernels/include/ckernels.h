@@ -352,6 +352,24 @@ void moe_attend_block_kv_isa(moe_kv_type type, moe_isa isa, const float *q, size
                              const void *keys, const void *values, size_t stride, int64_t length, int64_t size,
                              float scale, float *scores, float *out, size_t outStride);
 
+// Decode attention for the `group` query heads that share one KV head, over
+// an F16 cache: head g's query is q + g·size and its output out + g·size,
+// each moe_attend_head_kv over the same keys and values, which are read once
+// for the whole group. `scores` holds group · length floats of scratch.
+// `maxima` and `sums` (group floats each, or NULL) receive each head's
+// largest score and Σ exp(score − largest), for moe_attend_merge_parts.
+void moe_attend_group_f16(const float *q, int64_t group, const void *keys, const void *values, size_t stride,
+                          int64_t length, int64_t size, float scale, float *scores, float *out, float *maxima,
+                          float *sums);
+void moe_attend_group_f16_isa(moe_isa isa, const float *q, int64_t group, const void *keys, const void *values,
+                              size_t stride, int64_t length, int64_t size, float scale, float *scores, float *out,
+                              float *maxima, float *sums);
+// `parts` results of moe_attend_group_f16 over consecutive pieces of one key
+// range (outputs parts × heads × size, maxima and sums parts × heads) merged
+// into the result over the whole range (heads × size).
+void moe_attend_merge_parts(int64_t parts, int64_t heads, int64_t size, const float *outs, const float *maxima,
+                            const float *sums, float *out);
+
 // A pause hint for spin-wait loops (the thread pool's), so a spinning
 // thread yields pipeline resources to its sibling hyperthread.
 static inline void moe_cpu_relax(void) {
