@@ -1,5 +1,5 @@
 // Fetching ahead for the K-quant x8 products of several activation rows
-// (repack_q4_K_x8.h, repack_q6_K_vnni.c): a group's blocks are one
+// (repack_q4_K_x8.h, repack_q6_K_x8.h): a group's blocks are one
 // sequential stream from memory, and with one activation row the hardware
 // prefetcher keeps up with it. With two to four rows on long rows (ffn_down:
 // 4096–8192 values) it did not: the rows' activation blocks (4 × 292 bytes a

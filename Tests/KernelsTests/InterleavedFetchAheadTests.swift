@@ -15,7 +15,8 @@ struct InterleavedFetchAheadTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let type: GGMLType
         let count: Int
-        var testDescription: String { "\(type), \(count) values a row" }
+        var isa = KernelISA.avx512vnni
+        var testDescription: String { "\(type) at \(isa), \(count) values a row" }
         var layout: EightRowLayout {
             switch type {
             case .q4_K: EightRowLayout(type: .q4_K, repack: moe_repack_q4_K_x8, unpack: moe_unpack_q4_K_x8)
@@ -26,7 +27,8 @@ struct InterleavedFetchAheadTests {
             }
         }
         var product: EightRowLayout.Product {
-            switch type {
+            if isa == .avx2 { return type == .q4_K ? moe_gemm_q4_Kx8_q8_K_avx2 : moe_gemm_q6_Kx8_q8_K_avx2 }
+            return switch type {
             case .q4_K: moe_gemm_q4_Kx8_q8_K_vnni
             case .q5_K: moe_gemm_q5_Kx8_q8_K_vnni
             case .q6_K: moe_gemm_q6_Kx8_q8_K_vnni
@@ -37,10 +39,11 @@ struct InterleavedFetchAheadTests {
     }
 
     @Test("2 to 4 activation rows on weights that end at an inaccessible page: no fault, the same outputs bit for bit",
-          .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
           arguments: [Case(type: .q4_K, count: 4864), Case(type: .q5_K, count: 4864), Case(type: .q6_K, count: 4864),
-                      Case(type: .q5_0, count: 4864), Case(type: .q8_0, count: 4864)])
+                      Case(type: .q5_0, count: 4864), Case(type: .q8_0, count: 4864),
+                      Case(type: .q4_K, count: 4864, isa: .avx2), Case(type: .q6_K, count: 4864, isa: .avx2)])
     func endOfMapping(c: Case) throws {
+        guard c.isa.isSupported else { print("skipped: no \(c.isa) here, or MOED_KERNEL_ISA caps it (\(c.type) x8 fetching ahead)"); return }
         let rows = 16
         for m in 2...4 {
             let (weights, activations) = try c.layout.inputs(rows: rows, count: c.count, m: m, seed: 9100 + UInt64(m))

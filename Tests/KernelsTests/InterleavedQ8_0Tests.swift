@@ -28,8 +28,10 @@ struct InterleavedQ8_0Tests {
             packed.withUnsafeBytes { moe_dequant_row_q8_0_x8($0.baseAddress!, Int64(r), &out, Int64(count)) }
             #expect(out == scalar.dequantized(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), count: count), "row \(r)")
         }
+        // (KernelTable has no avx512vnni table on a CPU without it)
+        guard KernelISA.avx512vnni.isSupported else { print("skipped: no AVX-512 VNNI here (Q8_0 x8 row lookup in the table)"); return }
         let kernel = try #require(KernelTable(isa: .avx512vnni)?[.q8_0])
-        #expect(!KernelISA.avx512vnni.isSupported || kernel.canReadInterleavedRows)
+        #expect(kernel.canReadInterleavedRows)
     }
 
     @Test("the scalar product equals the scalar single-row dot exactly", arguments: [1, 3, 5])
