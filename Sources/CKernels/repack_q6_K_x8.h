@@ -1,7 +1,8 @@
 // Body of the Q6_K x8 direct products (include/repack_q6_K.h), included by
 // repack_q6_K_vnni.c and repack_q6_K_avx2.c. Before including, define
 // CK_Q6X8 (the function attribute), CK_Q6X8_DOT(acc, u8, s8) (acc + the
-// four-byte dot of each i32 lane) and CK_Q6X8_ENTRY (the exported name).
+// four-byte dot of each i32 lane), CK_Q6X8_ENTRY (the exported name) and,
+// optionally, CK_KX8_AHEAD_FROM (kx8_prefetch.h).
 // Notes on the method: repack_q6_K_vnni.c.
 
 #include "repack_q6_K.h"
@@ -83,7 +84,7 @@ CK_Q6X8 static inline __attribute__((always_inline)) void ck_q6x8_pass(const moe
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q6_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-        if (R >= 2) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
+        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         const moe_block_q8_K *a[4];
         const int32_t *cbj[4];
