@@ -1,5 +1,5 @@
 // Fetching ahead for the K-quant x8 products of several activation rows
-// (repack_q4_K_x8.h, repack_q6_K_vnni.c): a group's blocks are one
+// (repack_q4_K_x8.h, repack_q6_K_x8.h): a group's blocks are one
 // sequential stream from memory, and with one activation row the hardware
 // prefetcher keeps up with it. With two to four rows on long rows (ffn_down:
 // 4096–8192 values) it did not: the rows' activation blocks (4 × 292 bytes a
@@ -10,13 +10,23 @@
 // same in L2 (53.7 ns). Every line of the block CK_KX8_AHEAD blocks on,
 // into L2, brings them to 61–65 (Q6_K 160–200 → 78–82), with no change at
 // 1024 values; at one row it was no faster, so one row is left to the
-// hardware (bench/kx8_rows_bench.c, docs/performance.md).
+// hardware (bench/kx8_rows_bench.c, docs/performance.md) at avx512vnni.
+// The AVX2 products fetch ahead from one row: on an AMD EPYC VM of the
+// Zen 3 family (family 25 model 1, no AVX-512, one thread, from memory)
+// one-row decode of the 64-expert and dense Q4_K_M shapes read 13.0–13.7
+// GB/s by hand-off to the hardware and 15.2–15.3 with the fetch
+// (bench/moe_ffn_bench.c, docs/performance.md item 37).
 #ifndef CK_KX8_PREFETCH_H
 #define CK_KX8_PREFETCH_H
 #include <immintrin.h>
 #include <stddef.h>
 
 #define CK_KX8_AHEAD 6
+// The fewest activation rows a product fetches ahead for (a kernel file
+// may set it before including; see above).
+#ifndef CK_KX8_AHEAD_FROM
+#define CK_KX8_AHEAD_FROM 2
+#endif
 
 // The block `ahead` blocks of `bytes` each after `block`, into L2 (a
 // prefetch past the matrix's end is dropped by the hardware, never faults).

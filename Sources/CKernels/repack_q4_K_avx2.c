@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#define CK_KX8_AHEAD_FROM 1  // one-row decode too (kx8_prefetch.h)
+
 #define CK_KX8 __attribute__((target("avx2,fma,f16c")))
 #define CK_KX8_DOT(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
 #define CK_KX8_DOT16(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))

@@ -246,8 +246,10 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
 
 // Q4_K repacks eight rows at a time (x8, repack_q4_K*.c) at every SIMD
 // level (the avx512 level with the AVX2 product: 4.8 against 6.3 ns per
-// block-row for its one-row dot in cache), Q6_K (repack_q6_K*.c) at
-// avx512vnni: rows returned instead of K_QUANT_ROWS' at lookup.
+// block-row for its one-row dot in cache), Q6_K (repack_q6_K*.c) at avx2
+// and avx512vnni (AVX2: 6.8 against 13.4 ns per block-row for the one-row
+// dot in cache on Zen 3, bench/moe_ffn_bench.c): rows returned instead of
+// K_QUANT_ROWS' at lookup.
 static const moe_kernel ck_q4_K_x8_avx2 = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx2, avx2),
                                            K_ROWS(q4_K, avx2), .repack_x8 = moe_repack_q4_K_x8,
                                            .gemm_x8 = moe_gemm_q4_Kx8_q8_K_avx2};
@@ -257,6 +259,9 @@ static const moe_kernel ck_q4_K_x8_avx512 = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequa
 static const moe_kernel ck_q4_K_x8_vnni = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, avx512vnni, avx512vnni),
                                            K_ROWS(q4_K, avx512vnni), .repack_x8 = moe_repack_q4_K_x8,
                                            .gemm_x8 = moe_gemm_q4_Kx8_q8_K_vnni};
+static const moe_kernel ck_q6_K_x8_avx2 = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx2, avx2),
+                                           K_ROWS(q6_K, avx2), .repack_x8 = moe_repack_q6_K_x8,
+                                           .gemm_x8 = moe_gemm_q6_Kx8_q8_K_avx2};
 static const moe_kernel ck_q6_K_x8_vnni = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx512vnni, avx512vnni),
                                            K_ROWS(q6_K, avx512vnni), .repack_x8 = moe_repack_q6_K_x8,
                                            .gemm_x8 = moe_gemm_q6_Kx8_q8_K_vnni};
@@ -302,6 +307,7 @@ const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_Q4_K && isa == MOE_ISA_AVX512) return &ck_q4_K_x8_avx512;
     if (type == T_Q4_K && isa == MOE_ISA_AVX2) return &ck_q4_K_x8_avx2;
     if (type == T_Q6_K && isa == MOE_ISA_AVX512VNNI) return &ck_q6_K_x8_vnni;
+    if (type == T_Q6_K && isa == MOE_ISA_AVX2) return &ck_q6_K_x8_avx2;
     if (type == T_Q5_K && isa == MOE_ISA_AVX512VNNI) return &ck_q5_K_x8_vnni;
     if (type == T_Q5_0 && isa == MOE_ISA_AVX512VNNI) return &ck_q5_0_x8_vnni;
     if (type == T_Q8_0 && isa == MOE_ISA_AVX512VNNI && !ck_q8_0_x8_off()) return &ck_q8_0_x8_vnni;

@@ -4,8 +4,8 @@ import Glibc
 import Testing
 @testable import Kernels
 
-/// The x8 products of two to four activation rows fetch their weight stream
-/// ahead into L2 by hand (kx8_prefetch.h for Q4_K, Q5_K and Q6_K; x8_q8_0_vnni.h for Q8_0 and
+/// The x8 products of two to four activation rows (one to four at avx2)
+/// fetch their weight stream ahead into L2 by hand (kx8_prefetch.h for Q4_K, Q5_K and Q6_K; x8_q8_0_vnni.h for Q8_0 and
 /// Q5_0), up to 6 KiB past
 /// the matrix's last byte at its end. A prefetch never faults, so a matrix
 /// that ends right before an inaccessible page must give the same outputs,
@@ -15,7 +15,8 @@ struct InterleavedFetchAheadTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let type: GGMLType
         let count: Int
-        var testDescription: String { "\(type), \(count) values a row" }
+        var isa = KernelISA.avx512vnni
+        var testDescription: String { "\(type) at \(isa), \(count) values a row" }
         var layout: EightRowLayout {
             switch type {
             case .q4_K: EightRowLayout(type: .q4_K, repack: moe_repack_q4_K_x8, unpack: moe_unpack_q4_K_x8)
@@ -26,7 +27,8 @@ struct InterleavedFetchAheadTests {
             }
         }
         var product: EightRowLayout.Product {
-            switch type {
+            if isa == .avx2 { return type == .q4_K ? moe_gemm_q4_Kx8_q8_K_avx2 : moe_gemm_q6_Kx8_q8_K_avx2 }
+            return switch type {
             case .q4_K: moe_gemm_q4_Kx8_q8_K_vnni
             case .q5_K: moe_gemm_q5_Kx8_q8_K_vnni
             case .q6_K: moe_gemm_q6_Kx8_q8_K_vnni
@@ -36,13 +38,15 @@ struct InterleavedFetchAheadTests {
         }
     }
 
-    @Test("2 to 4 activation rows on weights that end at an inaccessible page: no fault, the same outputs bit for bit",
-          .enabled(if: KernelISA.avx512vnni.isSupported, "skipped: no AVX-512 VNNI here (or MOED_KERNEL_ISA caps it)"),
+    @Test("2 to 4 activation rows (1 to 4 at avx2) on weights that end at an inaccessible page: no fault, the same outputs bit for bit",
           arguments: [Case(type: .q4_K, count: 4864), Case(type: .q5_K, count: 4864), Case(type: .q6_K, count: 4864),
-                      Case(type: .q5_0, count: 4864), Case(type: .q8_0, count: 4864)])
+                      Case(type: .q5_0, count: 4864), Case(type: .q8_0, count: 4864),
+                      Case(type: .q4_K, count: 4864, isa: .avx2), Case(type: .q6_K, count: 4864, isa: .avx2)])
     func endOfMapping(c: Case) throws {
+        guard c.isa.isSupported else { print("skipped: no \(c.isa) here, or MOED_KERNEL_ISA caps it (\(c.type) x8 fetching ahead)"); return }
         let rows = 16
-        for m in 2...4 {
+        // the AVX2 products fetch ahead from one row (kx8_prefetch.h)
+        for m in (c.isa == .avx2 ? 1 : 2)...4 {
             let (weights, activations) = try c.layout.inputs(rows: rows, count: c.count, m: m, seed: 9100 + UInt64(m))
             let packed = c.layout.repacked(weights, rows: rows, count: c.count)
             let expected = EightRowLayout.product(c.product, packed, rows: rows, activations, count: c.count)

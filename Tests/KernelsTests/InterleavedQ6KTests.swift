@@ -5,18 +5,19 @@ import Testing
 
 /// Q6_K in the eight-row interleaved layout (repack_q6_K*.c): the repack and
 /// its inverse, the scalar product on it against the one-row reference dot
-/// (exactly), and the VNNI product against the scalar dots, for 1 to 9
-/// activation rows. Only the avx512vnni table repacks Q6_K.
+/// (exactly), and every level's product that has the layout (AVX2's at
+/// avx2, VNNI's at avx512vnni) against the scalar dots, for 1 to 9
+/// activation rows and more.
 @Suite("Interleaved Q6_K kernels")
 struct InterleavedQ6KTests {
     static let count = 1024  // values per row: 4 blocks of 256
     static let layout = EightRowLayout(type: .q6_K, repack: moe_repack_q6_K_x8, unpack: moe_unpack_q6_K_x8)
 
-    @Test("the avx512vnni table repacks Q6_K; no other level does")
+    @Test("the avx2 and avx512vnni tables repack Q6_K; the scalar and plain avx512 ones do not")
     func whichLevels() throws {
         for isa in supportedISAs {
             let table = try #require(KernelTable(isa: isa))
-            #expect(table[.q6_K]?.canInterleave == (isa == .avx512vnni), "\(isa)")
+            #expect(table[.q6_K]?.canInterleave == (isa == .avx2 || isa == .avx512vnni), "\(isa)")
         }
     }
 
@@ -30,28 +31,42 @@ struct InterleavedQ6KTests {
         try Self.layout.expectReferenceExact(moe_gemm_q6_Kx8_q8_K_ref, rows: 16, count: Self.count, m: m, seed: 6103 + UInt64(m))
     }
 
-    @Test("the VNNI product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct up to eight, four rows a pass; the panel from nine, two passes past 64)",
-          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
-    func vnniAgreement(m: Int) throws {
+    @Test("every level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct, four rows a pass; VNNI's panel from nine, two passes past 64)",
+          arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
+    func agreement(m: Int) throws {
         try Self.layout.expectAgreementAtEveryLevel(rows: 24, count: Self.count, m: m, seed: 6200 + UInt64(m))
     }
 
     /// The direct kernel keeps each activation row's −32·bsum table on its
     /// stack up to 4096 entries (four rows of 64 blocks); 65 blocks at four
     /// rows take the thread's scratch buffer.
-    @Test("the VNNI product agrees with the scalar dots on rows whose centring table leaves the stack",
-          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [(16384, 4), (16640, 4)])
-    func vnniLongRows(count: Int, m: Int) throws {
+    @Test("every level's product agrees with the scalar dots on rows whose centring table leaves the stack",
+          arguments: [(16384, 4), (16640, 4)])
+    func longRows(count: Int, m: Int) throws {
         try Self.layout.expectAgreementAtEveryLevel(rows: 8, count: count, m: m, seed: 6300 + UInt64(count + m))
     }
 
-    @Test("extreme rows (every weight 63, every scale -128) against activations of ±127 stay exact in i32")
-    func extremes() throws {
-        guard KernelISA.avx512vnni.isSupported else { print("skipped: no AVX-512 VNNI here (Q6_K x8 extremes)"); return }
+    @Test("extreme rows (every weight 63, every scale -128) against activations of ±127 stay exact in i32 (and i16 for AVX2's pairs)",
+          arguments: [KernelISA.avx2, .avx512vnni])
+    func extremes(isa: KernelISA) throws {
+        guard isa.isSupported else { print("skipped: no \(isa) here, or MOED_KERNEL_ISA caps it (Q6_K x8 extremes)"); return }
+        let product: EightRowLayout.Product = isa == .avx2 ? moe_gemm_q6_Kx8_q8_K_avx2 : moe_gemm_q6_Kx8_q8_K_vnni
         var block = [UInt8](repeating: 0xFF, count: 210)
         for s in 192..<208 { block[s] = 0x80 }  // scales -128
         block[208] = 0x00; block[209] = 0x3C  // d = 1
-        try Self.layout.expectKQuantExtremes(moe_gemm_q6_Kx8_q8_K_vnni, block: block, count: Self.count)
+        try Self.layout.expectKQuantExtremes(product, block: block, count: Self.count)
+    }
+
+    /// The AVX2 product makes the VNNI one's integers (maddubs pairs, then
+    /// madd with ones, for each vpdpbusd) and the same float epilogue.
+    @Test("the AVX2 product gives the VNNI product's outputs bit for bit", needs(.avx512vnni, "AVX-512 VNNI"),
+          arguments: [1, 4, 7])
+    func avx2MatchesVNNI(m: Int) throws {
+        let rows = 16
+        let (weights, activations) = try Self.layout.inputs(rows: rows, count: Self.count, m: m, seed: 7500 + UInt64(m))
+        let packed = Self.layout.repacked(weights, rows: rows, count: Self.count)
+        #expect(EightRowLayout.product(moe_gemm_q6_Kx8_q8_K_avx2, packed, rows: rows, activations, count: Self.count)
+                == EightRowLayout.product(moe_gemm_q6_Kx8_q8_K_vnni, packed, rows: rows, activations, count: Self.count))
     }
 
     @Test("the sixteen-row panel (signed weights against unsigned activations) gives Σ d·dy·Σ_s sc_s·Σ(q − 32)·y bit for bit",

@@ -1,0 +1,142 @@
+// Body of the Q6_K x8 direct products (include/repack_q6_K.h), included by
+// repack_q6_K_vnni.c and repack_q6_K_avx2.c. Before including, define
+// CK_Q6X8 (the function attribute), CK_Q6X8_DOT(acc, u8, s8) (acc + the
+// four-byte dot of each i32 lane), CK_Q6X8_ENTRY (the exported name) and,
+// optionally, CK_KX8_AHEAD_FROM (kx8_prefetch.h).
+// Notes on the method: repack_q6_K_vnni.c.
+
+#include "repack_q6_K.h"
+#include "kquants.h"
+#include "ck_internal.h"
+#include "kx8_prefetch.h"
+#include <immintrin.h>
+#include <string.h>
+
+// The activation rows' −32·bsum a direct call keeps on its stack (16 KB:
+// four rows of 64 blocks); more come from the thread's scratch buffer.
+#define CK_Q6X8_CENTRES 4096
+
+CK_Q6X8 static inline __m256i ck_q6x8_y4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// One step's four vectors of six-bit values (see the layout).
+CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)step[0]);
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)step[1]);
+    const __m256i top = _mm256_loadu_si256((const __m256i *)step[2]);
+    w[0] = _mm256_or_si256(_mm256_and_si256(lo, m4), _mm256_slli_epi16(_mm256_and_si256(top, m3), 4));
+    w[1] = _mm256_or_si256(_mm256_and_si256(hi, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 2), m3), 4));
+    w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lo, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 4), m3), 4));
+    w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(hi, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 6), m3), 4));
+}
+
+// Σ over the block of scale·((q − 32)·y) for the eight rows, against R
+// activation blocks at once (each step's values made once for all R); each
+// sub-block's chain starts from the row's −32·bsum (cb[j], sixteen per
+// block), so the offset costs nothing in the loop.
+#define CK_Q6X8_BLOCK(R)                                                                           \
+    CK_Q6X8 static inline void ck_q6x8_block##R(const moe_block_q6_Kx8 *b, const moe_block_q8_K *const a[R], \
+                                                const int32_t *const cb[R], __m256i isum[R]) {      \
+        for (int j = 0; j < (R); j++) isum[j] = _mm256_setzero_si256();                             \
+        for (int h = 0; h < 2; h++)                                                                 \
+            for (int g = 0; g < 2; g++) {                                                           \
+                __m256i acc[R][4];                                                                  \
+                for (int j = 0; j < (R); j++)                                                       \
+                    for (int v = 0; v < 4; v++) acc[j][v] = _mm256_set1_epi32(cb[j][8 * h + 2 * v + g]); \
+                for (int p = 4 * g; p < 4 * g + 4; p++) {                                           \
+                    __m256i w[4];                                                                   \
+                    ck_q6x8_values(b->q[8 * h + p], w);                                             \
+                    for (int j = 0; j < (R); j++) {                                                 \
+                        const int8_t *y = a[j]->qs + 128 * h + 4 * p;                               \
+                        for (int v = 0; v < 4; v++)                                                 \
+                            acc[j][v] = CK_Q6X8_DOT(acc[j][v], w[v], ck_q6x8_y4(y + 32 * v)); \
+                    }                                                                               \
+                }                                                                                   \
+                for (int v = 0; v < 4; v++) {                                                       \
+                    const int s = 8 * h + 2 * v + g;                                                \
+                    const __m256i scale = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * s))); \
+                    for (int j = 0; j < (R); j++) {                                                 \
+                        isum[j] = _mm256_add_epi32(isum[j], _mm256_mullo_epi32(acc[j][v], scale));  \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+    }
+CK_Q6X8_BLOCK(1)
+CK_Q6X8_BLOCK(2)
+CK_Q6X8_BLOCK(3)
+CK_Q6X8_BLOCK(4)
+
+CK_Q6X8 void CK_Q6X8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                           float *out, size_t out_stride, int64_t n);
+// One group of eight weight rows against R activation rows, R a constant
+// where it is inlined, so the sums and accumulators stay in registers (with
+// R known only at run time they lived on the stack).
+CK_Q6X8 static inline __attribute__((always_inline)) void ck_q6x8_pass(const moe_block_q6_Kx8 *g, int64_t nb,
+                                                                       const uint8_t *y, size_t y_stride, const int32_t *cb,
+                                                                       const int R, float *out, size_t out_stride) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++) {
+        const moe_block_q6_Kx8 *b = &g[i];
+        _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
+        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
+        const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        const moe_block_q8_K *a[4];
+        const int32_t *cbj[4];
+        __m256i isum[4];
+        for (int j = 0; j < R; j++) {
+            a[j] = (const moe_block_q8_K *)(y + (size_t)j * y_stride) + i;
+            cbj[j] = cb + 16 * (j * nb + i);
+        }
+        // each step's values unpacked once for all rows here
+        switch (R) {
+        case 4: ck_q6x8_block4(b, a, cbj, isum); break;
+        case 3: ck_q6x8_block3(b, a, cbj, isum); break;
+        case 2: ck_q6x8_block2(b, a, cbj, isum); break;
+        default: ck_q6x8_block1(b, a, cbj, isum); break;
+        }
+        for (int j = 0; j < R; j++)
+            acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(a[j]->d)), _mm256_cvtepi32_ps(isum[j]), acc[j]);
+    }
+    for (int j = 0; j < R; j++) _mm256_storeu_ps(out + (size_t)j * out_stride, acc[j]);
+}
+
+CK_Q6X8 void CK_Q6X8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                           float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    const moe_block_q6_Kx8 *xb = x;
+    // −32·bsum of every sub-block of every activation row, made once per
+    // call (per group and row it was a scalar load, multiply and broadcast
+    // from a general register, then a subtract)
+    int32_t stack[CK_Q6X8_CENTRES];
+    const size_t centres = (size_t)m * (size_t)nb * 16;
+    int32_t *cbuf = centres <= CK_Q6X8_CENTRES ? stack : ck_thread_scratch(sizeof(int32_t) * centres);
+    if (!cbuf) {  // no buffer to be had: the scalar product (equal to rounding)
+        moe_gemm_q6_Kx8_q8_K_ref(x, rows, y, y_stride, m, out, out_stride, n);
+        return;
+    }
+    for (int64_t j = 0; j < m; j++) {
+        const moe_block_q8_K *aj = (const moe_block_q8_K *)((const uint8_t *)y + (size_t)j * y_stride);
+        for (int64_t i = 0; i < nb; i++)
+            for (int s = 0; s < 16; s++) cbuf[16 * (j * nb + i) + s] = -32 * aj[i].bsums[s];
+    }
+    for (int64_t k = 0; k < rows / 8; k++)
+        // activation rows four at a time, so a group's blocks come from L1
+        // after the first row
+        for (int64_t j0 = 0; j0 < m; j0 += 4) {
+            const uint8_t *yj = (const uint8_t *)y + (size_t)j0 * y_stride;
+            const int32_t *cb = cbuf + 16 * j0 * nb;
+            float *o = out + (size_t)j0 * out_stride + 8 * k;
+            switch (m - j0 < 4 ? m - j0 : 4) {
+            case 4: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 4, o, out_stride); break;
+            case 3: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 3, o, out_stride); break;
+            case 2: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 2, o, out_stride); break;
+            default: ck_q6x8_pass(xb + k * nb, nb, yj, y_stride, cb, 1, o, out_stride); break;
+            }
+        }
+}
