@@ -1,6 +1,9 @@
 // AVX2 product of Q4_K weights in the x8 layout: repack_q4_K_x8.h with
 // each vpdpbusd replaced by maddubs (u8 nibble × s8 activation, pairs to
 // i16: at most 2 · 15 · 127, no saturation), madd with ones and an add.
+// More than eight activation rows (prompts) go through the panel
+// (kpanel_avx2.h), which unpacks each block once for all of them and
+// gives the same integers, so the same floats.
 
 #include <immintrin.h>
 
@@ -9,5 +12,14 @@
 #define CK_KX8 __attribute__((target("avx2,fma,f16c")))
 #define CK_KX8_DOT(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
 #define CK_KX8_DOT16(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
-#define CK_KX8_ENTRY moe_gemm_q4_Kx8_q8_K_avx2
+#define CK_KX8_ENTRY ck_gemm_q4_Kx8_q8_K_avx2_direct
 #include "repack_q4_K_x8.h"
+
+void ck_gemm_q4_Kx8_q8_K_avx2_direct(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                     float *out, size_t out_stride, int64_t n);
+
+CK_KX8 void moe_gemm_q4_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                      float *out, size_t out_stride, int64_t n) {
+    if (m > 8) moe_gemm_panel_q4_Kx8_q8_K_avx2(x, rows, y, y_stride, m, out, out_stride, n);
+    else ck_gemm_q4_Kx8_q8_K_avx2_direct(x, rows, y, y_stride, m, out, out_stride, n);
+}

@@ -125,10 +125,17 @@ int moe_isa_supported(moe_isa isa) { return isa >= MOE_ISA_SCALAR && isa <= moe_
     .dot = moe_dot_##q##_q8_K_##dot_isa, .gemm4 = moe_gemm4_##q##_q8_K_##isa, SCALES_Q8_K
 // Decode streams a run of rows through the one-row dot (decode_rows.c).
 #define K_ROWS(q, dot_isa) .dot_rows = moe_dot_rows_##q##_##dot_isa
-#define K_QUANT_ROWS(dot_isa, isa)                                                                 \
+// ROWS8(q) names the prompt panel on ggml's layout (AVX2_ROWS8) or none.
+#define K_QUANT_ROWS(dot_isa, isa, ROWS8)                                                          \
     [T_Q4_K] = {K_SHAPE_SIMD(T_Q4_K, 144, moe_dequant_q4_K), K_MULTI(q4_K, dot_isa, isa), K_ROWS(q4_K, dot_isa)}, \
-    [T_Q5_K] = {K_SHAPE_SIMD(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa), K_ROWS(q5_K, dot_isa)}, \
-    [T_Q6_K] = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa), K_ROWS(q6_K, dot_isa)}
+    [T_Q5_K] = {K_SHAPE_SIMD(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, dot_isa, isa), K_ROWS(q5_K, dot_isa), \
+                ROWS8(q5_K)},                                                                      \
+    [T_Q6_K] = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, dot_isa, isa), K_ROWS(q6_K, dot_isa), \
+                ROWS8(q6_K)}
+// Q5_K and Q6_K prompts at AVX2 (and avx512, whose K-quant gemm4 are the
+// same shape) in eight-row panels (kpanel_avx2.h).
+#define AVX2_ROWS8(q) .gemm_rows8 = moe_gemm_rows8_##q##_q8_K_avx2
+#define NO_ROWS8(q) .gemm_rows8 = NULL
 // Types that only dequantize, identical at every level.
 #define DEQUANT_ONLY_ROWS                                                                  \
     [T_Q8_1] = {Q8_1_SHAPE},                                                               \
@@ -189,7 +196,7 @@ static const moe_kernel ck_avx2[CK_TYPES] = {
     [T_Q5_0] = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx2, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0},
     [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx2, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
     [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
-    K_QUANT_ROWS(avx2, avx2),
+    K_QUANT_ROWS(avx2, avx2, AVX2_ROWS8),
     DEQUANT_ONLY_ROWS,
     LOW_BIT_ROWS(avx2, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
@@ -212,7 +219,7 @@ static const moe_kernel ck_avx512[CK_TYPES] = {
     [T_Q5_1] = {Q5_1_SHAPE, .dot = moe_dot_q5_1_q8_1_avx2, AVX2_QUANT(q5_1, q8_1), SCALES_Q8_1},
     [T_Q8_0] = {Q8_0_SHAPE, .dot = moe_dot_q8_0_q8_0_avx2, AVX2_QUANT(q8_0, q8_0), SCALES_Q8_0},
     // F + BW only at this level; the avx512vnni level has VNNI K-quant kernels.
-    K_QUANT_ROWS(avx512, avx512),
+    K_QUANT_ROWS(avx512, avx512, AVX2_ROWS8),
     DEQUANT_ONLY_ROWS,
     LOW_BIT_ROWS(avx512, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };
@@ -239,7 +246,7 @@ static const moe_kernel ck_avx512vnni[CK_TYPES] = {
     [T_Q5_0] = {Q5_0_SHAPE, VNNI_QUANT(q5_0, q8_0, vnni), SCALES_Q8_0_VNNI},
     [T_Q5_1] = {Q5_1_SHAPE, VNNI_QUANT(q5_1, q8_1, vnni), SCALES_Q8_1},
     [T_Q8_0] = {Q8_0_SHAPE, VNNI_QUANT(q8_0, q8_0, avx2), SCALES_Q8_0_VNNI},
-    K_QUANT_ROWS(avx512vnni, avx512vnni),
+    K_QUANT_ROWS(avx512vnni, avx512vnni, NO_ROWS8),
     DEQUANT_ONLY_ROWS,
     LOW_BIT_ROWS(avx512vnni, moe_quantize_q8_0_avx2, LOW_BIT_GEMM4),
 };

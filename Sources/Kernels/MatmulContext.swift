@@ -151,6 +151,18 @@ public final class MatmulContext {
             panelProduct(gemm, weights, activations, output, shape)
             return
         }
+        if shape.inputRows > MatmulContext.smallBatchRows, let gemm = kernel.eightRowPanelFunction,
+           shape.rows % 8 == 0 {
+            // eight weight rows a panel (kpanel_avx2.h), every activation row
+            // through it in one call; threads take runs of whole groups
+            pool.parallelFor(shape.rows / 8) { range in
+                let first = range.lowerBound * 8
+                gemm(weights + first * shape.rowBytes, shape.rowBytes, Int64(range.count * 8), activations,
+                     shape.activationRowBytes, Int64(shape.inputRows), output + first, shape.rows,
+                     Int64(shape.columns))
+            }
+            return
+        }
         // at least four rows: the float kernels tile four weight rows in
         // registers, and a wide f32/f16 row (8960 values: 35 / 18 KB) would
         // otherwise leave one to three rows a tile, all on the one-row kernel

@@ -38,6 +38,8 @@ public struct QuantKernel: @unchecked Sendable {
     let interleaveFunction: moe_repack_fn?
     let interleavedProductFunction: moe_gemm_x8_fn?
     let interleavedRowFunction: moe_dequant_row_x8_fn?
+    /// Prompts in ggml's layout through eight-row panels (Q5_K/Q6_K at AVX2), or nil.
+    let eightRowPanelFunction: moe_gemm_rows8_fn?
 
     init?(_ kernel: UnsafePointer<moe_kernel>, isa: KernelISA) {
         let k = kernel.pointee
@@ -63,6 +65,7 @@ public struct QuantKernel: @unchecked Sendable {
         self.interleaveFunction = k.gemm_x8 == nil ? nil : k.repack_x8  // both or neither
         self.interleavedProductFunction = k.repack_x8 == nil ? nil : k.gemm_x8
         self.interleavedRowFunction = k.repack_x8 == nil || k.gemm_x8 == nil ? nil : k.dequant_row_x8
+        self.eightRowPanelFunction = k.gemm_rows8
     }
 
     /// Whether weights of this type can be multiplied (some types, such as

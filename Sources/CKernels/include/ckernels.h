@@ -173,6 +173,15 @@ void moe_unpack_q4_1_x8(const void *src, void *dst, int64_t rows, int64_t n);  /
 typedef void (*moe_repack_fn)(const void *src, void *dst, int64_t rows, int64_t n);
 typedef void (*moe_gemm_x8_fn)(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);
+// `rows` (a multiple of 8) weight rows in ggml's layout, row_bytes apart,
+// against m activation rows: out[j * out_stride + r] = dot(row r, y_j).
+// Prompt panels of Q5_K and Q6_K at AVX2 (kpanel_avx2.h).
+typedef void (*moe_gemm_rows8_fn)(const void *x, size_t row_bytes, int64_t rows, const void *y, size_t y_stride,
+                                  int64_t m, float *out, size_t out_stride, int64_t n);
+void moe_gemm_rows8_q5_K_q8_K_avx2(const void *x, size_t row_bytes, int64_t rows, const void *y, size_t y_stride,
+                                   int64_t m, float *out, size_t out_stride, int64_t n);
+void moe_gemm_rows8_q6_K_q8_K_avx2(const void *x, size_t row_bytes, int64_t rows, const void *y, size_t y_stride,
+                                   int64_t m, float *out, size_t out_stride, int64_t n);
 void moe_gemm_q4_1x8_q8_1_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n);
 void moe_gemm_q4_1x8_q8_1_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
@@ -277,6 +286,10 @@ typedef struct {
     // gives it from ggml's (a tied token embedding's lookup reads its rows
     // from the copy); NULL where the layout has no such lookup.
     moe_dequant_row_x8_fn dequant_row_x8;
+    // Prompts (more than a small batch of rows) in ggml's layout, eight
+    // weight rows unpacked once per block for many activation rows; NULL
+    // where the four-row tiles run.
+    moe_gemm_rows8_fn gemm_rows8;
 } moe_kernel;
 
 // Highest ISA level this CPU (and OS) supports, lowered by MOED_KERNEL_ISA;

@@ -38,6 +38,10 @@ void moe_gemm_q4_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_
                                float *out, size_t out_stride, int64_t n);  // AVX-512 VL + VNNI
 void moe_gemm_q4_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);
+// The AVX2 prompt panel (kpanel_avx2.h) alone, at any m (the entry above
+// takes it for m > 8); bit for bit the entry's direct kernel.
+void moe_gemm_panel_q4_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                     float *out, size_t out_stride, int64_t n);
 
 #ifdef __cplusplus
 }

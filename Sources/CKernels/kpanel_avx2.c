@@ -1,0 +1,136 @@
+// The AVX2 K-quant prompt panels (kpanel_avx2.h): the fills and the entry
+// points. Q4_K fills from its x8 layout (decoding at AVX2 already reads
+// it); Q5_K and Q6_K from eight rows in ggml's layout, so their decode and
+// its one-row dots stay as they are (their x8 layouts have no AVX2 direct
+// kernel for a few rows). The ggml fill unpacks each row's 256 values into
+// a row-major scratch and turns that into pieces with an 8 × 8 transpose of
+// 32-bit lanes per 32 values.
+
+#include "kpanel_avx2.h"
+#include "kquants_internal.h"
+#include "kx8_scales.h"
+#include "repack_q4_K.h"
+#include "repack_q5_K.h"
+#include "repack_q6_K.h"
+
+// Pieces 8g…8g+7 of the panel from 32 values (bytes 32g…) of each of the
+// eight unpacked rows.
+CK_PANEL2 static inline void ck_panel2_transpose(const uint8_t tmp[8][256], int g, ck_kpanel2 *pn) {
+    __m256i r[8], t[8], u[8];
+    for (int e = 0; e < 8; e++) r[e] = _mm256_load_si256((const __m256i *)(tmp[e] + 32 * g));
+    for (int e = 0; e < 8; e += 2) {
+        t[e] = _mm256_unpacklo_epi32(r[e], r[e + 1]);
+        t[e + 1] = _mm256_unpackhi_epi32(r[e], r[e + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) {
+        u[h] = _mm256_unpacklo_epi64(t[h], t[h + 2]);
+        u[h + 1] = _mm256_unpackhi_epi64(t[h], t[h + 2]);
+        u[h + 2] = _mm256_unpacklo_epi64(t[h + 1], t[h + 3]);
+        u[h + 3] = _mm256_unpackhi_epi64(t[h + 1], t[h + 3]);
+    }
+    // u[e] (e < 4) holds element e (low 128 bits) and 4 + e (high) of rows 0–3; u[4 + e] rows 4–7
+    for (int e = 0; e < 4; e++) {
+        _mm256_store_si256((__m256i *)pn->q[8 * g + e], _mm256_permute2x128_si256(u[e], u[e + 4], 0x20));
+        _mm256_store_si256((__m256i *)pn->q[8 * g + 4 + e], _mm256_permute2x128_si256(u[e], u[e + 4], 0x31));
+    }
+}
+
+CK_PANEL2 static void ck_q4x8_fill2(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *pn) {
+    (void)row_bytes;
+    const moe_block_q4_Kx8 *b = (const moe_block_q4_Kx8 *)x + i;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; c++)
+        for (int p = 0; p < 8; p++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));
+            _mm256_store_si256((__m256i *)pn->q[16 * c + p], _mm256_and_si256(w, m4));
+            _mm256_store_si256((__m256i *)pn->q[16 * c + 8 + p], _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+        }
+    uint8_t sm[128];
+    ck_kx8_scales(b->lo4, b->hi2, sm);
+    for (int s = 0; s < 8; s++)
+        for (int r = 0; r < 8; r++) {
+            pn->sc[s][2 * r] = pn->sc[s][2 * r + 1] = sm[8 * s + r];
+            pn->mn[s][2 * r] = pn->mn[s][2 * r + 1] = sm[64 + 8 * s + r];
+        }
+    _mm256_store_ps(pn->d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d)));
+    _mm256_store_ps(pn->dmin, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin)));
+}
+
+CK_PANEL2 static void ck_q5_fill2(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *pn) {
+    uint8_t tmp[8][256] __attribute__((aligned(32)));
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (int r = 0; r < 8; r++) {
+        const moe_block_q5_K *b = (const moe_block_q5_K *)((const uint8_t *)x + (size_t)r * row_bytes) + i;
+        __m256i qh = _mm256_loadu_si256((const __m256i *)b->qh);
+        for (int c = 0; c < 4; c++) {
+            const __m256i ql = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * c));
+            // bit 2c of qh is value 64c + l's fifth bit, bit 2c + 1 value 64c + 32 + l's
+            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(qh, one), 4);
+            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4);
+            _mm256_store_si256((__m256i *)(tmp[r] + 64 * c), _mm256_or_si256(_mm256_and_si256(ql, m4), h0));
+            _mm256_store_si256((__m256i *)(tmp[r] + 64 * c + 32),
+                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql, 4), m4), h1));
+            qh = _mm256_srli_epi16(qh, 2);
+        }
+        uint8_t s8[8], m8[8];
+        moe_kq_unpack_scales_mins(b->scales, s8, m8);
+        for (int s = 0; s < 8; s++) {
+            pn->sc[s][2 * r] = pn->sc[s][2 * r + 1] = s8[s];
+            pn->mn[s][2 * r] = pn->mn[s][2 * r + 1] = m8[s];
+        }
+        pn->d[r] = moe_kq_half_to_float(b->d);
+        pn->dmin[r] = moe_kq_half_to_float(b->dmin);
+    }
+    for (int g = 0; g < 8; g++) ck_panel2_transpose(tmp, g, pn);
+}
+
+// Q6_K as q = value + 32 (0…63), its signed scales, and mins −32·sc with
+// dmin = −d: d·Σ sc·q·y − (−d)·Σ(−32·sc)·bsum = d·Σ sc·(q − 32)·y.
+CK_PANEL2 static void ck_q6_fill2(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *pn) {
+    uint8_t tmp[8][256] __attribute__((aligned(32)));
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    for (int r = 0; r < 8; r++) {
+        const moe_block_q6_K *b = (const moe_block_q6_K *)((const uint8_t *)x + (size_t)r * row_bytes) + i;
+        for (int h = 0; h < 2; h++) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+#define CK_HI(shift) _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4)
+            uint8_t *o = tmp[r] + 128 * h;
+            _mm256_store_si256((__m256i *)o, _mm256_or_si256(_mm256_and_si256(l0, m4), CK_HI(0)));
+            _mm256_store_si256((__m256i *)(o + 32), _mm256_or_si256(_mm256_and_si256(l1, m4), CK_HI(2)));
+            _mm256_store_si256((__m256i *)(o + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), CK_HI(4)));
+            _mm256_store_si256((__m256i *)(o + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), CK_HI(6)));
+#undef CK_HI
+        }
+        for (int s = 0; s < 16; s++) pn->sc[s][2 * r] = pn->sc[s][2 * r + 1] = b->scales[s];
+        for (int u = 0; u < 8; u++) {
+            pn->mn[u][2 * r] = (int16_t)(-32 * b->scales[2 * u]);
+            pn->mn[u][2 * r + 1] = (int16_t)(-32 * b->scales[2 * u + 1]);
+        }
+        pn->d[r] = moe_kq_half_to_float(b->d);
+        pn->dmin[r] = -pn->d[r];
+    }
+    for (int g = 0; g < 8; g++) ck_panel2_transpose(tmp, g, pn);
+}
+
+CK_PANEL2_GEMM(ck_panel2_gemm_q4, 8, 8)
+CK_PANEL2_GEMM(ck_panel2_gemm_q5, 8, 4)
+CK_PANEL2_GEMM(ck_panel2_gemm_q6, 16, 2)
+
+CK_PANEL2 void moe_gemm_panel_q4_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                               float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    ck_panel2_gemm_q4(ck_q4x8_fill2, x, sizeof(moe_block_q4_Kx8) * (size_t)nb, 0, rows / 8, nb, y, y_stride, m, out,
+                      out_stride);
+}
+
+CK_PANEL2 void moe_gemm_rows8_q5_K_q8_K_avx2(const void *x, size_t row_bytes, int64_t rows, const void *y,
+                                             size_t y_stride, int64_t m, float *out, size_t out_stride, int64_t n) {
+    ck_panel2_gemm_q5(ck_q5_fill2, x, 8 * row_bytes, row_bytes, rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+}
+
+CK_PANEL2 void moe_gemm_rows8_q6_K_q8_K_avx2(const void *x, size_t row_bytes, int64_t rows, const void *y,
+                                             size_t y_stride, int64_t m, float *out, size_t out_stride, int64_t n) {
+    ck_panel2_gemm_q6(ck_q6_fill2, x, 8 * row_bytes, row_bytes, rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
+}
