@@ -5,18 +5,18 @@ import Testing
 
 /// Q6_K in the eight-row interleaved layout (repack_q6_K*.c): the repack and
 /// its inverse, the scalar product on it against the one-row reference dot
-/// (exactly), and the VNNI product against the scalar dots, for 1 to 9
-/// activation rows. Only the avx512vnni table repacks Q6_K.
+/// (exactly), and the AVX2 and VNNI products against the scalar dots, for
+/// 1 to 9 activation rows. The avx2 and avx512vnni tables repack Q6_K.
 @Suite("Interleaved Q6_K kernels")
 struct InterleavedQ6KTests {
     static let count = 1024  // values per row: 4 blocks of 256
     static let layout = EightRowLayout(type: .q6_K, repack: moe_repack_q6_K_x8, unpack: moe_unpack_q6_K_x8)
 
-    @Test("the avx512vnni table repacks Q6_K; no other level does")
+    @Test("the avx2 and avx512vnni tables repack Q6_K; no other level does")
     func whichLevels() throws {
         for isa in supportedISAs {
             let table = try #require(KernelTable(isa: isa))
-            #expect(table[.q6_K]?.canInterleave == (isa == .avx512vnni), "\(isa)")
+            #expect(table[.q6_K]?.canInterleave == (isa == .avx2 || isa == .avx512vnni), "\(isa)")
         }
     }
 
@@ -30,9 +30,9 @@ struct InterleavedQ6KTests {
         try Self.layout.expectReferenceExact(moe_gemm_q6_Kx8_q8_K_ref, rows: 16, count: Self.count, m: m, seed: 6103 + UInt64(m))
     }
 
-    @Test("the VNNI product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct up to eight, four rows a pass; the panel from nine, two passes past 64)",
-          needs(.avx512vnni, "AVX-512 VNNI"), arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
-    func vnniAgreement(m: Int) throws {
+    @Test("every level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (AVX2: four rows a pass; VNNI: direct up to eight, the panel from nine, two passes past 64)",
+          arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
+    func agreement(m: Int) throws {
         try Self.layout.expectAgreementAtEveryLevel(rows: 24, count: Self.count, m: m, seed: 6200 + UInt64(m))
     }
 
@@ -45,13 +45,15 @@ struct InterleavedQ6KTests {
         try Self.layout.expectAgreementAtEveryLevel(rows: 8, count: count, m: m, seed: 6300 + UInt64(count + m))
     }
 
-    @Test("extreme rows (every weight 63, every scale -128) against activations of ±127 stay exact in i32")
-    func extremes() throws {
-        guard KernelISA.avx512vnni.isSupported else { print("skipped: no AVX-512 VNNI here (Q6_K x8 extremes)"); return }
+    @Test("extreme rows (every weight 63, every scale -128) against activations of ±127 stay exact in i32 (and i16 for AVX2's paired steps)",
+          arguments: [KernelISA.avx2, .avx512vnni])
+    func extremes(isa: KernelISA) throws {
+        guard isa.isSupported else { print("skipped: no \(isa) here, or MOED_KERNEL_ISA caps it (Q6_K x8 extremes)"); return }
+        let product: EightRowLayout.Product = isa == .avx2 ? moe_gemm_q6_Kx8_q8_K_avx2 : moe_gemm_q6_Kx8_q8_K_vnni
         var block = [UInt8](repeating: 0xFF, count: 210)
         for s in 192..<208 { block[s] = 0x80 }  // scales -128
         block[208] = 0x00; block[209] = 0x3C  // d = 1
-        try Self.layout.expectKQuantExtremes(moe_gemm_q6_Kx8_q8_K_vnni, block: block, count: Self.count)
+        try Self.layout.expectKQuantExtremes(product, block: block, count: Self.count)
     }
 
     @Test("the sixteen-row panel (signed weights against unsigned activations) gives Σ d·dy·Σ_s sc_s·Σ(q − 32)·y bit for bit",

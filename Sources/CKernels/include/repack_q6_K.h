@@ -32,6 +32,8 @@ void moe_gemm_q6_Kx8_q8_K_ref(const void *x, int64_t rows, const void *y, size_t
                               float *out, size_t out_stride, int64_t n);
 void moe_gemm_q6_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);  // AVX-512 VL + VNNI
+void moe_gemm_q6_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                               float *out, size_t out_stride, int64_t n);  // AVX2
 
 #ifdef __cplusplus
 }
