@@ -130,6 +130,24 @@ CK_PANEL2 void moe_gemm_rows8_q5_K_q8_K_avx2(const void *x, size_t row_bytes, in
     ck_panel2_gemm_q5(ck_q5_fill2, x, 8 * row_bytes, row_bytes, rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
 }
 
+// Q6_K's x8 layout (repack_q6_K_avx2.c decodes from it at avx2): block i
+// of the group's eight rows given back as eight ggml blocks on the stack,
+// then ggml's fill. 1.7 KiB rearranged per block and group, against the
+// panel's m · 2048 multiply-adds for it.
+CK_PANEL2 static void ck_q6x8_fill2(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *pn) {
+    (void)row_bytes;
+    moe_block_q6_K rows8[8];
+    moe_unpack_q6_K_x8((const moe_block_q6_Kx8 *)x + i, rows8, 8, MOE_QK_K);
+    ck_q6_fill2(rows8, sizeof(moe_block_q6_K), 0, pn);
+}
+
+CK_PANEL2 void moe_gemm_panel_q6_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                               float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    ck_panel2_gemm_q6(ck_q6x8_fill2, x, sizeof(moe_block_q6_Kx8) * (size_t)nb, 0, rows / 8, nb, y, y_stride, m, out,
+                      out_stride);
+}
+
 CK_PANEL2 void moe_gemm_rows8_q6_K_q8_K_avx2(const void *x, size_t row_bytes, int64_t rows, const void *y,
                                              size_t y_stride, int64_t m, float *out, size_t out_stride, int64_t n) {
     ck_panel2_gemm_q6(ck_q6_fill2, x, 8 * row_bytes, row_bytes, rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);

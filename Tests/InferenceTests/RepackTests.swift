@@ -84,7 +84,7 @@ struct RepackTests {
 
     @Test("a tied Q8_0 output is repacked and the embedding lookup reads its rows from the copy",
           .enabled(if: KernelTable.best[.q8_0]?.canReadInterleavedRows == true,
-                   "skipped: Q8_0 has its x8 layout only at avx512vnni, which this CPU (or MOED_KERNEL_ISA) lacks"))
+                   "skipped: Q8_0 has its x8 layout only at avx2 and avx512vnni, which this CPU (or MOED_KERNEL_ISA) lacks"))
     func tiedQ8_0() throws {
         let repacked = try Self.loadTiedQ8_0(repacking: true)
         #expect(repacked.output.layout == .interleaved8)
@@ -98,6 +98,13 @@ struct RepackTests {
             mapped.tokenEmbedding.row(token, into: &b)
             #expect(a == b, "token \(token)")
         }
-        #expect(Self.difference(try Self.run(repacked), try Self.run(mapped)) <= 1e-4)
+        // At avx512vnni both layouts' decode products are the scalar dot bit
+        // for bit. At avx2 only the repacked one is (repack_q8_0_avx2.c);
+        // ggml's layout takes the one-row dot (its lanes summed in another
+        // order) and gemm4 (FMA), and requantizing each layer's activations
+        // to q8_0 turns such last-bit differences into whole steps of 1/127:
+        // 2.0e-3 measured (item 40 of docs/performance.md).
+        let tolerance = KernelTable.best[.q8_0]?.isa == .avx512vnni ? 1e-4 : 5e-3
+        #expect(Self.difference(try Self.run(repacked), try Self.run(mapped)) <= tolerance)
     }
 }

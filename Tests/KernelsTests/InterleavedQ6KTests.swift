@@ -31,7 +31,7 @@ struct InterleavedQ6KTests {
         try Self.layout.expectReferenceExact(moe_gemm_q6_Kx8_q8_K_ref, rows: 16, count: Self.count, m: m, seed: 6103 + UInt64(m))
     }
 
-    @Test("every level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct, four rows a pass; VNNI's panel from nine, two passes past 64)",
+    @Test("every level's product agrees with the scalar dots for 1 to 9, 33 and 70 activation rows (direct, four rows a pass; the panel from nine at avx2 and avx512vnni, two passes past 64)",
           arguments: [1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70])
     func agreement(m: Int) throws {
         try Self.layout.expectAgreementAtEveryLevel(rows: 24, count: Self.count, m: m, seed: 6200 + UInt64(m))

@@ -29,10 +29,12 @@ struct InterleavedQ8_0Tests {
             #expect(out == scalar.dequantized(Array(weights[r * rowBytes..<(r + 1) * rowBytes]), count: count), "row \(r)")
         }
         // the table's own lookup, where the layout is in use (KernelTable is nil for a level the CPU lacks)
-        if KernelISA.avx512vnni.isSupported {
-            #expect(try #require(KernelTable(isa: .avx512vnni)?[.q8_0]).canReadInterleavedRows)
-        } else {
-            print("skipped: the avx512vnni table's Q8_0 row lookup (this CPU has no AVX-512 VNNI)")
+        for isa in [KernelISA.avx2, .avx512vnni] {
+            if isa.isSupported {
+                #expect(try #require(KernelTable(isa: isa)?[.q8_0]).canReadInterleavedRows, "\(isa)")
+            } else {
+                print("skipped: the \(isa) table's Q8_0 row lookup (this CPU lacks \(isa))")
+            }
         }
     }
 
@@ -61,9 +63,30 @@ struct InterleavedQ8_0Tests {
         try Self.layout.expectTableProductAgrees(isa: .avx512vnni, rows: 24, count: count, m: m, seed: 8300 + UInt64(count + m))
     }
 
-    @Test("the other levels keep Q8_0 in ggml's layout (no AVX2 or AVX-512-without-VNNI product yet)")
+    /// AVX2 (repack_q8_0_avx2.c): four activation rows a pass at any m,
+    /// every output the scalar dot's bit for bit.
+    @Test("avx2, 1 to 9 and 33 activation rows: the table's repack and product equal the scalar dots bit for bit",
+          needs(.avx2, "AVX2"),
+          arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 6), (256, 7), (256, 8), (256, 9),
+                      (896, 33), (5472, 7), (16416, 5)])
+    func avx2IsExact(count: Int, m: Int) throws {
+        try Self.layout.expectTableProductExact(isa: .avx2, rows: 24, count: count, m: m, seed: 8400 + UInt64(count + m))
+    }
+
+    @Test("avx2: weights of -128 and 127 against activations of ±127 stay exact in maddubs' i16 pairs (|q|·127·2 < 2^15)")
+    func avx2Extremes() throws {
+        guard KernelISA.avx2.isSupported else { print("skipped: no avx2 here, or MOED_KERNEL_ISA caps it (Q8_0 x8 extremes)"); return }
+        for value: UInt8 in [0x80, 0x7F] {
+            var one = [UInt8](repeating: value, count: 34)
+            one[0] = 0x00; one[1] = 0x3C  // d = 1
+            let block = [UInt8]((0..<8).flatMap { _ in one })  // eight blocks: 256 values
+            try Self.layout.expectKQuantExtremes(moe_gemm_q8_0x8_q8_0_avx2, block: block, count: 512)
+        }
+    }
+
+    @Test("the avx512 level keeps Q8_0 in ggml's layout (no AVX-512-without-VNNI product)")
     func otherLevels() throws {
-        for isa in supportedISAs where isa != .avx512vnni {
+        for isa in supportedISAs where isa != .avx512vnni && isa != .avx2 {
             let kernel = try #require(KernelTable(isa: isa)?[.q8_0])
             #expect(!kernel.canInterleave && !kernel.canReadInterleavedRows, "\(isa)")
         }
