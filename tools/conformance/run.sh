@@ -11,6 +11,7 @@
 # prints the Markdown table, writes models/conformance/report.json and exits
 # non-zero if any check fails.
 set -euo pipefail
+CALLER="$PWD"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 VENV="$REPO/.venv"
@@ -57,5 +58,13 @@ build_moectl() {
 setup_venv
 fetch_model
 BIN="$(build_moectl)"
+# --json-out relative to where run.sh was called from (moeconf runs in $HERE)
+args=(); after_json_out=0
+for a in "$@"; do
+    if [ "$after_json_out" = 1 ] && [[ "$a" != /* ]]; then a="$CALLER/$a"; fi
+    if [[ "$a" == --json-out=* && "${a#--json-out=}" != /* ]]; then a="--json-out=$CALLER/${a#--json-out=}"; fi
+    [ "$a" = --json-out ] && after_json_out=1 || after_json_out=0
+    args+=("$a")
+done
 cd "$HERE"
-exec "$VENV/bin/python" -m moeconf --repo "$REPO" --moectl "$BIN" "$@"
+exec "$VENV/bin/python" -m moeconf --repo "$REPO" --moectl "$BIN" "${args[@]}"
