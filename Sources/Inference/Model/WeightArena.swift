@@ -50,8 +50,8 @@ final class WeightArena: @unchecked Sendable {
     let collapses: Bool
     private let lock = NSLock()
     // Guarded by lock.
+    /// The chunk copies are carved from now (the last of `filled`, held).
     private var current: Chunk?
-    private var used = 0
     /// Every chunk with copies in it, and the bytes handed out of it.
     private var filled: [(chunk: Weak, used: Int)] = []
 
@@ -73,17 +73,15 @@ final class WeightArena: @unchecked Sendable {
         guard byteCount > 0 else { return nil }
         let size = byteCount + Self.padding(byteCount, to: Self.pageBytes)
         return lock.withLock {
-            if current == nil || used + size > current!.byteCount {
+            if current == nil || filled[filled.count - 1].used + size > current!.byteCount {
                 let reserve = max(Self.chunkBytes, size + Self.padding(size, to: Self.hugePageBytes))
                 guard let chunk = Chunk(byteCount: reserve) else { return nil }
                 current = chunk
-                used = 0
                 filled.append((Weak(chunk), 0))
             }
-            let chunk = current!
-            let bytes = chunk.base + used
-            used += size
-            filled[filled.count - 1].used = used
+            let chunk = current!, last = filled.count - 1
+            let bytes = chunk.base + filled[last].used
+            filled[last].used += size
             return (bytes, chunk)
         }
     }
