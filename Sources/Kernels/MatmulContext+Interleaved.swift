@@ -18,10 +18,13 @@ extension MatmulContext {
     /// the K-quant panels at avx512vnni (kpanel16_vnni.h) unpack each pair
     /// of groups once per call and run sixteen rows at a time, so they take
     /// 256 rows a call (their unpacking was 9 % of a 1.5B Q5_K_M prompt's
-    /// product time at 64) and tiles of whole pairs.
+    /// product time at 64) and tiles of whole pairs. Q8_0 at avx2
+    /// (x8_panel_avx2.h) runs pairs of groups too, and widens each 64-row
+    /// chunk's activations once per call: a thread's whole run of groups in
+    /// one call, not one or two groups per 64 KiB tile.
     static func interleavedTiling(_ kernel: QuantKernel) -> (chunkRows: Int, group: Int) {
         switch (kernel.isa, kernel.type) {
-        case (.avx512vnni, .q4_K), (.avx512vnni, .q5_K), (.avx512vnni, .q6_K):
+        case (.avx512vnni, .q4_K), (.avx512vnni, .q5_K), (.avx512vnni, .q6_K), (.avx2, .q8_0):
             return (256, 2 * QuantKernel.interleavedRows)
         default:
             return (interleavedChunkRows, QuantKernel.interleavedRows)

@@ -63,17 +63,19 @@ struct InterleavedQ8_0Tests {
         try Self.layout.expectTableProductAgrees(isa: .avx512vnni, rows: 24, count: count, m: m, seed: 8300 + UInt64(count + m))
     }
 
-    /// AVX2 (repack_q8_0_avx2.c): four activation rows a pass at any m,
-    /// every output the scalar dot's bit for bit.
-    @Test("avx2, 1 to 9 and 33 activation rows: the table's repack and product equal the scalar dots bit for bit",
+    /// AVX2 (repack_q8_0_avx2.c): below twelve activation rows the direct
+    /// kernel, from twelve the 16-bit panel (x8_panel_avx2.h: pairs of groups,
+    /// 16-block segments, 64-row chunks; 24 rows make a pair and a lone
+    /// group), every output the scalar dot's bit for bit.
+    @Test("avx2, 1 to 9, 33 and 70 activation rows: the table's repack and product equal the scalar dots bit for bit",
           needs(.avx2, "AVX2"),
           arguments: [(256, 1), (256, 2), (256, 3), (256, 4), (256, 5), (256, 6), (256, 7), (256, 8), (256, 9),
-                      (896, 33), (5472, 7), (16416, 5)])
+                      (896, 33), (5472, 7), (16416, 5), (1056, 70), (16416, 9), (544, 12), (8960, 64), (256, 13)])
     func avx2IsExact(count: Int, m: Int) throws {
         try Self.layout.expectTableProductExact(isa: .avx2, rows: 24, count: count, m: m, seed: 8400 + UInt64(count + m))
     }
 
-    @Test("avx2: weights of -128 and 127 against activations of ±127 stay exact in maddubs' i16 pairs (|q|·127·2 < 2^15)")
+    @Test("avx2: weights of -128 and 127 against activations of ±127 stay exact (maddubs' i16 pairs |q|·127·2 < 2^15; the panel's madd pairs)")
     func avx2Extremes() throws {
         guard KernelISA.avx2.isSupported else { print("skipped: no avx2 here, or MOED_KERNEL_ISA caps it (Q8_0 x8 extremes)"); return }
         for value: UInt8 in [0x80, 0x7F] {

@@ -38,7 +38,8 @@ void moe_dequant_row_q8_0_x8(const void *x, int64_t row, float *y, int64_t n);
 // rounding from 8 rows (the sixteen-row panel, FMA).
 void moe_gemm_q8_0x8_q8_0_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n);
-// AVX2 (repack_q8_0_avx2.c): equals moe_dot_q8_0_q8_0_ref per row exactly, any m.
+// AVX2 (repack_q8_0_avx2.c; from 12 rows x8_panel_avx2.h): equals
+// moe_dot_q8_0_q8_0_ref per row exactly, any m.
 void moe_gemm_q8_0x8_q8_0_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);
 void moe_gemm_q8_0x8_q8_0_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
