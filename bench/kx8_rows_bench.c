@@ -1,4 +1,5 @@
-// Microbenchmark: the Q4_K and Q6_K x8 products at avx512vnni for two to
+// Microbenchmark: the Q4_K and Q6_K x8 products at avx2 and avx512vnni (the
+// levels this CPU has) for two to
 // eight activation rows (several streams decoding at once), from memory,
 // one thread: matrices of the synthetic 1.5B's FFN shape (8192 × 2048, six
 // of them, far beyond the last-level cache), each call against m rows, the
@@ -20,6 +21,8 @@
 #include <time.h>
 void ck_gemm_q4_Kx8_q8_K_vnni_direct(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
 void ck_gemm_q6_Kx8_q8_K_vnni_direct(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
+void ck_gemm_q4_Kx8_q8_K_avx2_direct(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
+void ck_gemm_q6_Kx8_q8_K_avx2_direct(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
 typedef void (*gemm_fn)(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
 typedef float (*dot_fn)(const void *, const void *, int64_t);
 enum { ROWS = 8192, N = 2048, NB = N / 256, MATS = 6, REPEATS = 31 };
@@ -75,8 +78,12 @@ static void run(const char *name, size_t bb, int dofs, moe_repack_fn repack, gem
     free(raw); free(y); free(out);
 }
 int main(void) {
-    if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512vl")) { printf("skipped: no AVX-512 VNNI here\n"); return 0; }
-    run("q4_K x8", 144, 0, moe_repack_q4_K_x8, ck_gemm_q4_Kx8_q8_K_vnni_direct, moe_gemm_q4_Kx8_q8_K_vnni, moe_dot_q4_K_q8_K_ref);
-    run("q6_K x8", 210, 208, moe_repack_q6_K_x8, ck_gemm_q6_Kx8_q8_K_vnni_direct, moe_gemm_q6_Kx8_q8_K_vnni, moe_dot_q6_K_q8_K_ref);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        run("q4_K x8 avx2", 144, 0, moe_repack_q4_K_x8, ck_gemm_q4_Kx8_q8_K_avx2_direct, moe_gemm_q4_Kx8_q8_K_avx2, moe_dot_q4_K_q8_K_ref);
+        run("q6_K x8 avx2", 210, 208, moe_repack_q6_K_x8, ck_gemm_q6_Kx8_q8_K_avx2_direct, moe_gemm_q6_Kx8_q8_K_avx2, moe_dot_q6_K_q8_K_ref);
+    } else printf("avx2: skipped: no AVX2/FMA/F16C here\n");
+    if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512vl")) { printf("avx512vnni: skipped: no AVX-512 VNNI here\n"); return 0; }
+    run("q4_K x8 vnni", 144, 0, moe_repack_q4_K_x8, ck_gemm_q4_Kx8_q8_K_vnni_direct, moe_gemm_q4_Kx8_q8_K_vnni, moe_dot_q4_K_q8_K_ref);
+    run("q6_K x8 vnni", 210, 208, moe_repack_q6_K_x8, ck_gemm_q6_Kx8_q8_K_vnni_direct, moe_gemm_q6_Kx8_q8_K_vnni, moe_dot_q6_K_q8_K_ref);
     return 0;
 }

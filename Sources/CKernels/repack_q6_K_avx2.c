@@ -1,8 +1,10 @@
 // AVX2 product of Q6_K weights in the x8 layout: repack_q6_K_x8.h with
-// each vpdpbusd replaced by maddubs (u8 six-bit value ≤ 63 × s8 activation,
-// pairs to i16: at most 2 · 63 · 128 = 16128, no saturation), madd with
-// ones and an add. The same integers as the VNNI product, so the same
-// outputs. Up to eight activation rows take this direct kernel, four rows a
+// maddubs (u8 six-bit value ≤ 63 × s8 activation, pairs to i16: at most
+// 2 · 63 · 128 = 16128, no saturation) in place of vpdpbusd: for one and
+// two rows with a madd by ones and an add, for three and four with two
+// pieces summed in i16 and taken by the sub-block's scale in one madd
+// (CK_Q6X8_SUMS16; the bounds are in the header). The same integers as
+// the VNNI product, so the same outputs. Up to eight activation rows take this direct kernel, four rows a
 // pass; more take the AVX2 panel (below), as Q4_K's do.
 //
 // Why the layout pays here: the one-row AVX2 dot on ggml's layout is
@@ -20,6 +22,7 @@
 #define CK_Q6X8 __attribute__((target("avx2,fma,f16c")))
 #define CK_Q6X8_DOT(acc, u, s) \
     _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
+#define CK_Q6X8_SUMS16  // three and four rows
 #define CK_Q6X8_ENTRY ck_gemm_q6_Kx8_q8_K_avx2_direct
 #include "repack_q6_K_x8.h"
 

@@ -2,7 +2,9 @@
 // repack_q6_K_vnni.c and repack_q6_K_avx2.c. Before including, define
 // CK_Q6X8 (the function attribute), CK_Q6X8_DOT(acc, u8, s8) (acc + the
 // four-byte dot of each i32 lane), CK_Q6X8_ENTRY (the exported name) and,
-// optionally, CK_KX8_AHEAD_FROM (kx8_prefetch.h).
+// optionally, CK_KX8_AHEAD_FROM (kx8_prefetch.h) and CK_Q6X8_SUMS16 (the
+// i16 sums below for three and four rows, where the dot is built of
+// maddubs).
 // Notes on the method: repack_q6_K_vnni.c.
 
 #include "repack_q6_K.h"
@@ -35,6 +37,85 @@ CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4
     w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(hi, 4), m4),
                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 6), m3), 4));
 }
+
+#ifdef CK_Q6X8_SUMS16
+// Without vpdpbusd (AVX2): a maddubs lane is two products of a six-bit
+// value and an activation, at most 2 · 63 · 128 = 16128, so two pieces add
+// up in i16 (≤ 32256 < 32767, no saturation) and one madd by the
+// sub-block's scale, in both i16 halves of its row's lane (|scale| ≤ 128),
+// gives the row's i32 sum: per 32 products a maddubs and half an i16 add,
+// a madd and an add, where the VNNI body's dot took maddubs, madd with
+// ones and add, plus a mullo per sub-block. The −32 · Σ scale · bsum of
+// the offset comes from the activation's i16 bsums, two sub-blocks per
+// madd. The integers are the same, so the floats are.
+//
+// Values v and v + 2 of a step share its low or high nibble bytes, so they
+// are made together: two sums a row, four rows' in 8 of the 16 ymm
+// registers, and each step's bytes loaded twice (from L1).
+//
+// Only three and four rows take these blocks: the scales' i16 pairs and
+// the offset's madds are made per block and shared by the rows, and for
+// one row they cost more than the chunks save (in L2, CPU time, 2048
+// values, Zen 3 EPYC: one row 8.7 ns a block-row against 7.6; two rows
+// even, 5.5; three 4.9 against 5.2; four 4.5 against 5.7), so one and two
+// rows keep the blocks below.
+
+// Sub-block s's eight scales, each in both i16 halves of its row's lane.
+CK_Q6X8 static inline __m256i ck_q6x8_scales16(const int8_t *p) {
+    const __m128i sc = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)p));
+    return _mm256_set_m128i(_mm_unpackhi_epi16(sc, sc), _mm_unpacklo_epi16(sc, sc));
+}
+
+// Scales of sub-blocks s and s + 1 as an i16 pair per row lane.
+CK_Q6X8 static inline __m256i ck_q6x8_scale_pairs(const int8_t *p) {
+    const __m128i a = _mm_loadl_epi64((const __m128i *)p), b = _mm_loadl_epi64((const __m128i *)(p + 8));
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, b));
+}
+
+#define CK_Q6X8_BLOCK16(R)                                                                         \
+    CK_Q6X8 static inline void ck_q6x8_block##R(const moe_block_q6_Kx8 *b, const moe_block_q8_K *const a[R], \
+                                                const int32_t *const cb[R], __m256i isum[R]) {      \
+        (void)cb;                                                                                   \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);                    \
+        for (int j = 0; j < (R); j++) isum[j] = _mm256_setzero_si256();                             \
+        for (int k = 0; k < 8; k++) {                                                               \
+            const __m256i sp = ck_q6x8_scale_pairs(b->scales + 16 * k);                             \
+            for (int j = 0; j < (R); j++) {                                                         \
+                int32_t pair;                                                                       \
+                memcpy(&pair, a[j]->bsums + 2 * k, 4);                                              \
+                isum[j] = _mm256_add_epi32(isum[j], _mm256_madd_epi16(sp, _mm256_set1_epi32(pair))); \
+            }                                                                                       \
+        }                                                                                           \
+        for (int j = 0; j < (R); j++) isum[j] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(isum[j], 5)); \
+        for (int h = 0; h < 2; h++)                                                                 \
+            for (int vv = 0; vv < 2; vv++)                                                          \
+                for (int c = 0; c < 4; c++) { /* pieces 2c, 2c + 1: sub-blocks of g = c / 2 */      \
+                    __m256i s0[R], s1[R];                                                           \
+                    for (int j = 0; j < (R); j++) s0[j] = s1[j] = _mm256_setzero_si256();           \
+                    for (int p = 2 * c; p < 2 * c + 2; p++) {                                       \
+                        const __m256i x = _mm256_loadu_si256((const __m256i *)b->q[8 * h + p][vv]); \
+                        const __m256i top = _mm256_loadu_si256((const __m256i *)b->q[8 * h + p][2]); \
+                        /* top's bits 2v, 2v + 1 to 4, 5 of each byte (16-bit shifts: */            \
+                        /* the mask keeps only bits that came from the same byte) */                \
+                        const __m256i ta = _mm256_and_si256(vv ? _mm256_slli_epi16(top, 2) : _mm256_slli_epi16(top, 4), m30); \
+                        const __m256i tb = _mm256_and_si256(vv ? _mm256_srli_epi16(top, 2) : top, m30); \
+                        const __m256i wa = _mm256_or_si256(_mm256_and_si256(x, m4), ta);            \
+                        const __m256i wb = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), tb); \
+                        for (int j = 0; j < (R); j++) {                                             \
+                            const int8_t *y = a[j]->qs + 128 * h + 4 * p + 32 * vv;                 \
+                            s0[j] = _mm256_add_epi16(s0[j], _mm256_maddubs_epi16(wa, ck_q6x8_y4(y))); \
+                            s1[j] = _mm256_add_epi16(s1[j], _mm256_maddubs_epi16(wb, ck_q6x8_y4(y + 64))); \
+                        }                                                                           \
+                    }                                                                               \
+                    const int g = c / 2;                                                            \
+                    const __m256i sa = ck_q6x8_scales16(b->scales + 8 * (8 * h + 2 * vv + g));     \
+                    const __m256i sb = ck_q6x8_scales16(b->scales + 8 * (8 * h + 2 * (vv + 2) + g)); \
+                    for (int j = 0; j < (R); j++)                                                   \
+                        isum[j] = _mm256_add_epi32(isum[j], _mm256_add_epi32(_mm256_madd_epi16(s0[j], sa), \
+                                                                             _mm256_madd_epi16(s1[j], sb))); \
+                }                                                                                   \
+    }
+#endif
 
 // Σ over the block of scale·((q − 32)·y) for the eight rows, against R
 // activation blocks at once (each step's values made once for all R); each
@@ -69,8 +150,13 @@ CK_Q6X8 static inline void ck_q6x8_values(const uint8_t (*step)[32], __m256i w[4
     }
 CK_Q6X8_BLOCK(1)
 CK_Q6X8_BLOCK(2)
+#ifdef CK_Q6X8_SUMS16
+CK_Q6X8_BLOCK16(3)
+CK_Q6X8_BLOCK16(4)
+#else
 CK_Q6X8_BLOCK(3)
 CK_Q6X8_BLOCK(4)
+#endif
 
 CK_Q6X8 void CK_Q6X8_ENTRY(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                            float *out, size_t out_stride, int64_t n);
