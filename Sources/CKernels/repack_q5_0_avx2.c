@@ -25,8 +25,9 @@
 
 #define CK_Q50A __attribute__((target("avx2,fma,f16c")))
 
-// Activation rows per stack buffer of block sums; more go to the thread's
-// scratch buffer (a prompt tile's 64 rows of 896 columns take 7 KB).
+// Block sums (activation rows × blocks a row) kept on the stack, 8 KB; more
+// go to the thread's scratch buffer (a prompt tile's 64 rows of 896 columns
+// are 1792).
 enum { CK_Q50A_STACK_SUMS = 2048 };
 // Bytes fetched ahead of the block in hand, into L2, as the VNNI kernel
 // does (repack_q5_0_vnni.c), about twelve blocks: 2048 bytes decoded Qwen
