@@ -282,17 +282,25 @@ static const moe_kernel ck_q5_K_x8_vnni = {K_SHAPE_SIMD(T_Q5_K, 176, moe_dequant
 static const moe_kernel ck_q5_0_x8_vnni = {Q5_0_SHAPE, VNNI_QUANT(q5_0, q8_0, vnni), SCALES_Q8_0_VNNI,
                                            .repack_x8 = moe_repack_q5_0_x8, .gemm_x8 = moe_gemm_q5_0x8_q8_0_vnni};
 
+// And at avx2 (repack_q5_0_avx2.c, item 41), decoding and prompts alike:
+// the one-row dot on ggml's layout decoded Qwen2.5-0.5B Q4_K_M (44 % of
+// its bytes Q5_0) at 54 % of the read-bandwidth bound on Zen 3.
+// MOED_Q5_0_X8=0 keeps Q5_0 in ggml's layout there (A/B comparisons).
+static const moe_kernel ck_q5_0_x8_avx2 = {Q5_0_SHAPE, .dot = moe_dot_q5_0_q8_0_avx2, AVX2_QUANT(q5_0, q8_0), SCALES_Q8_0,
+                                           .repack_x8 = moe_repack_q5_0_x8, .gemm_x8 = moe_gemm_q5_0x8_q8_0_avx2};
+
 // Q8_0 repacks eight rows at a time (repack_q8_0*.c) at avx512vnni, for
 // decoding, several streams and prompts (the panel filled from the layout),
 // and its rows are what a tied token embedding's lookup reads.
-// MOED_Q8_0_X8=0 keeps Q8_0 in ggml's layout (A/B comparisons; read once).
-static int ck_q8_0_x8_off(void) {
-    static atomic_int off = -1;
-    int v = atomic_load(&off);
+// MOED_Q8_0_X8=0 keeps Q8_0 in ggml's layout (A/B comparisons; read once),
+// as MOED_Q5_0_X8=0 does Q5_0 at avx2.
+static atomic_int ck_q8_0_x8_off_flag = -1, ck_q5_0_x8_off_flag = -1;
+static int ck_x8_off(const char *name, atomic_int *off) {
+    int v = atomic_load(off);
     if (v < 0) {
-        const char *e = getenv("MOED_Q8_0_X8");
+        const char *e = getenv(name);
         v = e != NULL && strcmp(e, "0") == 0;
-        atomic_store(&off, v);
+        atomic_store(off, v);
     }
     return v;
 }
@@ -322,8 +330,9 @@ const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_Q6_K && isa == MOE_ISA_AVX2) return &ck_q6_K_x8_avx2;
     if (type == T_Q5_K && isa == MOE_ISA_AVX512VNNI) return &ck_q5_K_x8_vnni;
     if (type == T_Q5_0 && isa == MOE_ISA_AVX512VNNI) return &ck_q5_0_x8_vnni;
-    if (type == T_Q8_0 && isa == MOE_ISA_AVX512VNNI && !ck_q8_0_x8_off()) return &ck_q8_0_x8_vnni;
-    if (type == T_Q8_0 && isa == MOE_ISA_AVX2 && !ck_q8_0_x8_off()) return &ck_q8_0_x8_avx2;
+    if (type == T_Q5_0 && isa == MOE_ISA_AVX2 && !ck_x8_off("MOED_Q5_0_X8", &ck_q5_0_x8_off_flag)) return &ck_q5_0_x8_avx2;
+    if (type == T_Q8_0 && isa == MOE_ISA_AVX512VNNI && !ck_x8_off("MOED_Q8_0_X8", &ck_q8_0_x8_off_flag)) return &ck_q8_0_x8_vnni;
+    if (type == T_Q8_0 && isa == MOE_ISA_AVX2 && !ck_x8_off("MOED_Q8_0_X8", &ck_q8_0_x8_off_flag)) return &ck_q8_0_x8_avx2;
     const moe_kernel *table;
     switch (isa) {
     case MOE_ISA_SCALAR: table = ck_scalar; break;

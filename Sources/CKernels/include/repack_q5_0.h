@@ -39,6 +39,9 @@ void moe_unpack_q5_0_x8(const void *src, void *dst, int64_t rows, int64_t n);  /
 // block sums and float steps in the same order).
 void moe_gemm_q5_0x8_q8_0_ref(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                               float *out, size_t out_stride, int64_t n);
+// AVX2 (repack_q5_0_avx2.c): equals moe_dot_q5_0_q8_0_ref per row exactly, any m.
+void moe_gemm_q5_0x8_q8_0_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                               float *out, size_t out_stride, int64_t n);
 void moe_gemm_q5_0x8_q8_0_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);  // AVX-512 BW/VL + VNNI
 
