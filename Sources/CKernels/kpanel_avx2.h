@@ -57,6 +57,9 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
         for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                           \
         for (int s = 0; s < (SUBS); s++) {                                                                  \
             const __m256i sc = _mm256_load_si256((const __m256i *)pn->sc[s]);                               \
+            /* unrolled: the loop's counter and branch per CHUNK pieces cost */                             \
+            /* Q6_K (two pieces a pass) 15 % of the panel's time */                                          \
+            _Pragma("clang loop unroll(full)")                                                              \
             for (int t0 = 64 / (SUBS) * s; t0 < 64 / (SUBS) * (s + 1); t0 += (CHUNK)) {                     \
                 __m256i c[R];                                                                               \
                 for (int j = 0; j < (R); j++) c[j] = _mm256_setzero_si256();                                \
