@@ -40,7 +40,7 @@ typedef struct {
 // group, row_bytes unused; ggml's: row r at x + r·row_bytes).
 typedef void (*ck_kpanel2_fill)(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *panel);
 
-enum { CK_PANEL2_ROWS = 64 };
+enum { CK_PANEL2_ROWS = 64, CK_PANEL2_TILE_BYTES = 65536 };
 
 CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
     int32_t v;
@@ -91,6 +91,12 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
 // row_bytes, i)) against m activation rows: out[j·out_stride + 8k + r].
 // Activation rows go CK_PANEL2_ROWS at a time (their blocks stay in L2
 // while the groups pass), each weight block unpacked once per such pass.
+// The groups go in tiles of about CK_PANEL2_TILE_BYTES, every pass over a
+// tile before the next: a call with all of a matrix's groups and 512
+// rows (tiledProduct's gemm_rows8: Q5_K) otherwise read its weights from
+// memory again for each of the eight passes (1.5B Q5_K gate 8960 × 1536:
+// 72–74 → 83–84 MAC/ns, bench/kpanel2_bench.c). The x8 entries' callers
+// already tile (interleavedTiles). Only the loop order changes.
 #define CK_PANEL2_GEMM(NAME, SUBS, CHUNK)                                                                   \
     CK_PANEL2_DOT(4, SUBS, CHUNK)                                                                           \
     CK_PANEL2_DOT(1, SUBS, CHUNK)                                                                           \
@@ -99,9 +105,11 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
                                float *out, size_t out_stride) {                                             \
         ck_kpanel2 panel __attribute__((aligned(64)));                                                      \
         float acc[CK_PANEL2_ROWS][8] __attribute__((aligned(64)));                                          \
+        const int64_t tile = group_bytes >= CK_PANEL2_TILE_BYTES ? 1 : CK_PANEL2_TILE_BYTES / (int64_t)group_bytes; \
+        for (int64_t k0 = 0; k0 < groups; k0 += tile)                                                       \
         for (int64_t j0 = 0; j0 < m; j0 += CK_PANEL2_ROWS) {                                                \
             const int64_t here = m - j0 < CK_PANEL2_ROWS ? m - j0 : CK_PANEL2_ROWS;                         \
-            for (int64_t k = 0; k < groups; k++) {                                                          \
+            for (int64_t k = k0; k < groups && k < k0 + tile; k++) {                                        \
                 memset(acc, 0, sizeof acc[0] * (size_t)here);                                               \
                 for (int64_t i = 0; i < nb; i++) {                                                          \
                     fill((const uint8_t *)x + (size_t)k * group_bytes, row_bytes, i, &panel);               \
