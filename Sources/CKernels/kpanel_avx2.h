@@ -40,7 +40,11 @@ typedef struct {
 // group, row_bytes unused; ggml's: row r at x + r·row_bytes).
 typedef void (*ck_kpanel2_fill)(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *panel);
 
-enum { CK_PANEL2_ROWS = 64, CK_PANEL2_TILE_BYTES = 65536 };
+// 128 rows a pass: half the fills of 64 for gemm_rows8's calls (all of a
+// prompt's rows), whose ggml fill transposes (Q5_K gate/down 83.6–83.8 /
+// 78.6–78.8 → 87.4 / 81.0–83.8 MAC/ns with the tiles, bench/kpanel2_bench.c);
+// the x8 entries' callers hand over at most 64 rows.
+enum { CK_PANEL2_ROWS = 128, CK_PANEL2_TILE_BYTES = 65536 };
 
 CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
     int32_t v;
