@@ -1,10 +1,11 @@
 // The AVX2 K-quant prompt panels (kpanel_avx2.h): the fills and the entry
-// points. Q4_K fills from its x8 layout (decoding at AVX2 already reads
-// it); Q5_K and Q6_K from eight rows in ggml's layout, so their decode and
-// its one-row dots stay as they are (their x8 layouts have no AVX2 direct
-// kernel for a few rows). The ggml fill unpacks each row's 256 values into
-// a row-major scratch and turns that into pieces with an 8 × 8 transpose of
-// 32-bit lanes per 32 values.
+// points. Q4_K and Q6_K fill from their x8 layouts (decoding at AVX2
+// already reads them); Q5_K, and Q6_K matrices still in ggml's layout,
+// from eight rows in ggml's layout, so their decode and its one-row dots
+// stay as they are (Q5_K's x8 layout has no AVX2 direct kernel for a few
+// rows). The ggml fill unpacks each row's 256 values into a row-major
+// scratch and turns that into pieces with an 8 × 8 transpose of 32-bit
+// lanes per 32 values.
 
 #include "kpanel_avx2.h"
 #include "kquants_internal.h"
@@ -130,15 +131,48 @@ CK_PANEL2 void moe_gemm_rows8_q5_K_q8_K_avx2(const void *x, size_t row_bytes, in
     ck_panel2_gemm_q5(ck_q5_fill2, x, 8 * row_bytes, row_bytes, rows / 8, n / MOE_QK_K, y, y_stride, m, out, out_stride);
 }
 
-// Q6_K's x8 layout (repack_q6_K_avx2.c decodes from it at avx2): block i
-// of the group's eight rows given back as eight ggml blocks on the stack,
-// then ggml's fill. 1.7 KiB rearranged per block and group, against the
-// panel's m · 2048 multiply-adds for it.
+// Q6_K's x8 layout (repack_q6_K_avx2.c decodes from it at avx2) straight
+// into the panel: step t = 8h + p's three pieces already hold row r's four
+// bytes at 4r, as the panel's pieces do, so they give pieces 32h + p +
+// {0, 8, 16, 24} (values 128h + 4p + {0, 32, 64, 96}…) with no transpose.
+// It replaced giving the block back as eight ggml blocks on the stack for
+// ck_q6_fill2, which took 13 % of a 1.5B Q6_K prompt's CPU time (perf).
 CK_PANEL2 static void ck_q6x8_fill2(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *pn) {
     (void)row_bytes;
-    moe_block_q6_K rows8[8];
-    moe_unpack_q6_K_x8((const moe_block_q6_Kx8 *)x + i, rows8, 8, MOE_QK_K);
-    ck_q6_fill2(rows8, sizeof(moe_block_q6_K), 0, pn);
+    const moe_block_q6_Kx8 *b = (const moe_block_q6_Kx8 *)x + i;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    for (int t = 0; t < 16; t++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)b->q[t][0]);
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)b->q[t][1]);
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)b->q[t][2]);
+        // qh bits 2e, 2e + 1 are the sixth and fifth bits of piece e's values
+        // (bits 4, 5 of the stored q); 16-bit shifts, masked to 0x30 per byte
+        uint8_t (*q)[32] = pn->q + 32 * (t / 8) + t % 8;
+        _mm256_store_si256((__m256i *)q[0], _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                                            _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)));
+        _mm256_store_si256((__m256i *)q[8], _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                                            _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)));
+        _mm256_store_si256((__m256i *)q[16], _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                                             _mm256_and_si256(qh, m30)));
+        _mm256_store_si256((__m256i *)q[24], _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)));
+    }
+    // scales[8s + r]: sub-block s's eight rows, each doubled; the mins pair
+    // sub-blocks 2u and 2u + 1 of a row, times −32 (see ck_q6_fill2)
+    for (int s = 0; s < 16; s++) {
+        const __m128i v = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * s)));
+        _mm256_store_si256((__m256i *)pn->sc[s], _mm256_set_m128i(_mm_unpackhi_epi16(v, v), _mm_unpacklo_epi16(v, v)));
+    }
+    const __m256i m32 = _mm256_set1_epi16(-32);
+    for (int u = 0; u < 8; u++) {
+        const __m128i a = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 16 * u)));
+        const __m128i c = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 16 * u + 8)));
+        const __m256i v = _mm256_set_m128i(_mm_unpackhi_epi16(a, c), _mm_unpacklo_epi16(a, c));
+        _mm256_store_si256((__m256i *)pn->mn[u], _mm256_mullo_epi16(v, m32));
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+    _mm256_store_ps(pn->d, d);
+    _mm256_store_ps(pn->dmin, _mm256_xor_ps(d, _mm256_set1_ps(-0.0f)));
 }
 
 CK_PANEL2 void moe_gemm_panel_q6_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,

@@ -40,7 +40,11 @@ typedef struct {
 // group, row_bytes unused; ggml's: row r at x + r·row_bytes).
 typedef void (*ck_kpanel2_fill)(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *panel);
 
-enum { CK_PANEL2_ROWS = 64 };
+// 128 rows a pass: half the fills of 64 for gemm_rows8's calls (all of a
+// prompt's rows), whose ggml fill transposes (Q5_K gate/down 83.6–83.8 /
+// 78.6–78.8 → 87.4 / 81.0–83.8 MAC/ns with the tiles, bench/kpanel2_bench.c);
+// the x8 entries' callers hand over at most 64 rows.
+enum { CK_PANEL2_ROWS = 128, CK_PANEL2_TILE_BYTES = 65536 };
 
 CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
     int32_t v;
@@ -57,6 +61,9 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
         for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                           \
         for (int s = 0; s < (SUBS); s++) {                                                                  \
             const __m256i sc = _mm256_load_si256((const __m256i *)pn->sc[s]);                               \
+            /* unrolled: the loop's counter and branch per CHUNK pieces cost */                             \
+            /* Q6_K (two pieces a pass) 15 % of the panel's time */                                          \
+            _Pragma("clang loop unroll(full)")                                                              \
             for (int t0 = 64 / (SUBS) * s; t0 < 64 / (SUBS) * (s + 1); t0 += (CHUNK)) {                     \
                 __m256i c[R];                                                                               \
                 for (int j = 0; j < (R); j++) c[j] = _mm256_setzero_si256();                                \
@@ -88,6 +95,12 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
 // row_bytes, i)) against m activation rows: out[j·out_stride + 8k + r].
 // Activation rows go CK_PANEL2_ROWS at a time (their blocks stay in L2
 // while the groups pass), each weight block unpacked once per such pass.
+// The groups go in tiles of about CK_PANEL2_TILE_BYTES, every pass over a
+// tile before the next: a call with all of a matrix's groups and 512
+// rows (tiledProduct's gemm_rows8: Q5_K) otherwise read its weights from
+// memory again for each of the eight passes (1.5B Q5_K gate 8960 × 1536:
+// 72–74 → 83–84 MAC/ns, bench/kpanel2_bench.c). The x8 entries' callers
+// already tile (interleavedTiles). Only the loop order changes.
 #define CK_PANEL2_GEMM(NAME, SUBS, CHUNK)                                                                   \
     CK_PANEL2_DOT(4, SUBS, CHUNK)                                                                           \
     CK_PANEL2_DOT(1, SUBS, CHUNK)                                                                           \
@@ -96,9 +109,11 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
                                float *out, size_t out_stride) {                                             \
         ck_kpanel2 panel __attribute__((aligned(64)));                                                      \
         float acc[CK_PANEL2_ROWS][8] __attribute__((aligned(64)));                                          \
+        const int64_t tile = group_bytes >= CK_PANEL2_TILE_BYTES ? 1 : CK_PANEL2_TILE_BYTES / (int64_t)group_bytes; \
+        for (int64_t k0 = 0; k0 < groups; k0 += tile)                                                       \
         for (int64_t j0 = 0; j0 < m; j0 += CK_PANEL2_ROWS) {                                                \
             const int64_t here = m - j0 < CK_PANEL2_ROWS ? m - j0 : CK_PANEL2_ROWS;                         \
-            for (int64_t k = 0; k < groups; k++) {                                                          \
+            for (int64_t k = k0; k < groups && k < k0 + tile; k++) {                                        \
                 memset(acc, 0, sizeof acc[0] * (size_t)here);                                               \
                 for (int64_t i = 0; i < nb; i++) {                                                          \
                     fill((const uint8_t *)x + (size_t)k * group_bytes, row_bytes, i, &panel);               \
