@@ -42,6 +42,17 @@ CK_KX8 static inline __m256i ck_kx8_bsum_pair(const int16_t *p) {
     return _mm256_set1_epi32(v);
 }
 
+// Σ mn·bsum of a block's eight sub-blocks for R activation rows (R a
+// constant where inlined), added to msum.
+CK_KX8 static inline __attribute__((always_inline)) void ck_kx8_min_sums(const uint8_t sm[128],
+                                                                         const moe_block_q8_K *const a[], const int R,
+                                                                         __m256i msum[]) {
+    for (int s = 0; s < 8; s++) {
+        const __m256i mn = ck_kx8_mins16(sm + 64 + 8 * s);
+        for (int j = 0; j < R; j++) msum[j] = CK_KX8_DOT16(msum[j], mn, ck_kx8_bsum_pair(a[j]->bsums + 2 * s));
+    }
+}
+
 #ifdef CK_KX8_SUMS16
 // Without vpdpbusd (AVX2): a piece's maddubs lanes are two products of a
 // nibble and an activation, at most 2 · 15 · 128 = 3840, so a sub-block's
@@ -86,11 +97,7 @@ CK_KX8 static inline __m256i ck_kx8_scales16(const uint8_t *p) { return ck_kx8_m
                 const __m256i sc = ck_kx8_scales16(sm + 16 * c + 8 * h);                            \
                 for (int j = 0; j < (R); j++) isum[j] = _mm256_add_epi32(isum[j], _mm256_madd_epi16(s16[j], sc)); \
             }                                                                                       \
-        for (int s = 0; s < 8; s++) {                                                               \
-            const __m256i mn = ck_kx8_mins16(sm + 64 + 8 * s);                                      \
-            for (int j = 0; j < (R); j++)                                                           \
-                msum[j] = CK_KX8_DOT16(msum[j], mn, ck_kx8_bsum_pair(a[j]->bsums + 2 * s));         \
-        }                                                                                           \
+        ck_kx8_min_sums(sm, a, (R), msum);                                                          \
     }
 CK_KX8_BLOCK(1)
 #else
@@ -121,11 +128,7 @@ CK_KX8_BLOCK(1)
                 isum[j] = _mm256_add_epi32(isum[j], _mm256_add_epi32(_mm256_mullo_epi32(lo[j], sl), \
                                                                      _mm256_mullo_epi32(hi[j], sh))); \
         }                                                                                           \
-        for (int s = 0; s < 8; s++) {                                                               \
-            const __m256i mn = ck_kx8_mins16(sm + 64 + 8 * s);                                      \
-            for (int j = 0; j < (R); j++)                                                           \
-                msum[j] = CK_KX8_DOT16(msum[j], mn, ck_kx8_bsum_pair(a[j]->bsums + 2 * s));         \
-        }                                                                                           \
+        ck_kx8_min_sums(sm, a, (R), msum);                                                          \
     }
 
 // One activation row (decode): two chains per sub-block, so the vpdpbusd
