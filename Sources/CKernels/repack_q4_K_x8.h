@@ -53,6 +53,16 @@ CK_KX8 static inline __attribute__((always_inline)) void ck_kx8_min_sums(const u
     }
 }
 
+// The opening both block bodies below share: the signature (Σ sc·(q·y)
+// into isum, Σ mn·bsum into msum, for R activation rows), the nibble mask
+// and the zeroed sums.
+#define CK_KX8_BLOCK_OPEN(R)                                                                       \
+    CK_KX8 static inline void ck_kx8_block##R(const moe_block_q4_Kx8 *b, const uint8_t sm[128],     \
+                                              const moe_block_q8_K *const a[R], __m256i isum[R],    \
+                                              __m256i msum[R]) {                                    \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                  \
+        for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();
+
 #ifdef CK_KX8_SUMS16
 // Without vpdpbusd (AVX2): a piece's maddubs lanes are two products of a
 // nibble and an activation, at most 2 · 15 · 128 = 3840, so a sub-block's
@@ -77,11 +87,7 @@ CK_KX8 static inline __m256i ck_kx8_scales16(const uint8_t *p) { return ck_kx8_m
 #define CK_KX8_UNROLL_4 _Pragma("clang loop unroll_count(2)")
 
 #define CK_KX8_BLOCK(R)                                                                            \
-    CK_KX8 static inline void ck_kx8_block##R(const moe_block_q4_Kx8 *b, const uint8_t sm[128],     \
-                                              const moe_block_q8_K *const a[R], __m256i isum[R],    \
-                                              __m256i msum[R]) {                                    \
-        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                  \
-        for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                   \
+    CK_KX8_BLOCK_OPEN(R)                                                                           \
         for (int c = 0; c < 4; c++)                                                                 \
             for (int h = 0; h < 2; h++) {                                                           \
                 __m256i s16[R];                                                                     \
@@ -105,11 +111,7 @@ CK_KX8_BLOCK(1)
 // activation blocks at once: each piece is loaded and split into nibbles
 // once for all R (R = 4 uses 8 of the 32 ymm registers for sums).
 #define CK_KX8_BLOCK(R)                                                                            \
-    CK_KX8 static inline void ck_kx8_block##R(const moe_block_q4_Kx8 *b, const uint8_t sm[128],     \
-                                              const moe_block_q8_K *const a[R], __m256i isum[R],    \
-                                              __m256i msum[R]) {                                    \
-        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                  \
-        for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                   \
+    CK_KX8_BLOCK_OPEN(R)                                                                           \
         for (int c = 0; c < 4; c++) {                                                               \
             __m256i lo[R], hi[R];                                                                   \
             for (int j = 0; j < (R); j++) lo[j] = hi[j] = _mm256_setzero_si256();                   \
