@@ -114,14 +114,17 @@ def run_streams(e: Engine, a) -> dict:
         e.decode(prompt_entries(prompt, s))
         nxt.append(e.argmax(-1))
         pos.append(len(prompt))
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.thread_time()
     for _ in range(a.tokens):
         e.decode([(nxt[s], pos[s], s, True) for s in range(n)])
         for s in range(n):
             nxt[s], pos[s] = e.argmax(s), pos[s] + 1
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.thread_time() - start_cpu
     total = n * a.tokens
-    return {"streams": n, "tokens": total, "seconds": elapsed, "tokens_per_second": total / elapsed}
+    # at one thread, tokens per CPU second (as decode's): run --streams 1 and
+    # --streams 4 and divide for how batched decoding scales
+    return {"streams": n, "tokens": total, "seconds": elapsed, "tokens_per_second": total / elapsed,
+            "cpu_tokens_per_second": total / max(cpu, 1e-9)}
 
 
 def instruction_sets() -> str:

@@ -175,6 +175,10 @@ func streams(_ t: Transformer, _ o: Options) throws -> [String: Any] {
     let total = n * o.tokens
     return ["streams": n, "tokens": total, "seconds": elapsed, "tokens_per_second": Double(total) / elapsed,
             "single_tokens_per_second": oneStream, "vs_single": Double(total) / elapsed / oneStream,
+            // at one thread, both rates by the calling thread's CPU time (a change
+            // to one-row decode moves the ratio without moving the four streams)
+            "cpu_tokens_per_second": Double(total) / max(elapsedCPU, 1e-9),
+            "single_cpu_tokens_per_second": Double(o.tokens) / max(singleCPU, 1e-9),
             // the calling thread's CPU time: at one thread, the ratio without the machine's load
             "cpu_vs_single": Double(n) * singleCPU / max(elapsedCPU, 1e-9)]
 }
