@@ -5,8 +5,8 @@ import Testing
 @testable import Kernels
 
 /// The x8 products of two to four activation rows (one to four at avx2)
-/// fetch their weight stream ahead into L2 by hand (kx8_prefetch.h for Q4_K, Q5_K and Q6_K; x8_q8_0_vnni.h for Q8_0 and
-/// Q5_0), up to 6 KiB past
+/// fetch their weight stream ahead into L2 by hand (kx8_prefetch.h for Q4_K, Q5_K and Q6_K, and for Q8_0 at avx2;
+/// x8_q8_0_vnni.h for Q8_0 and Q5_0 at avx512vnni), up to 6 KiB past
 /// the matrix's last byte at its end. A prefetch never faults, so a matrix
 /// that ends right before an inaccessible page must give the same outputs,
 /// bit for bit, as the same matrix in an ordinary array.
@@ -27,7 +27,13 @@ struct InterleavedFetchAheadTests {
             }
         }
         var product: EightRowLayout.Product {
-            if isa == .avx2 { return type == .q4_K ? moe_gemm_q4_Kx8_q8_K_avx2 : moe_gemm_q6_Kx8_q8_K_avx2 }
+            if isa == .avx2 {
+                return switch type {
+                case .q4_K: moe_gemm_q4_Kx8_q8_K_avx2
+                case .q6_K: moe_gemm_q6_Kx8_q8_K_avx2
+                default: moe_gemm_q8_0x8_q8_0_avx2
+                }
+            }
             return switch type {
             case .q4_K: moe_gemm_q4_Kx8_q8_K_vnni
             case .q5_K: moe_gemm_q5_Kx8_q8_K_vnni
@@ -41,11 +47,12 @@ struct InterleavedFetchAheadTests {
     @Test("2 to 4 activation rows (1 to 4 at avx2) on weights that end at an inaccessible page: no fault, the same outputs bit for bit",
           arguments: [Case(type: .q4_K, count: 4864), Case(type: .q5_K, count: 4864), Case(type: .q6_K, count: 4864),
                       Case(type: .q5_0, count: 4864), Case(type: .q8_0, count: 4864),
-                      Case(type: .q4_K, count: 4864, isa: .avx2), Case(type: .q6_K, count: 4864, isa: .avx2)])
+                      Case(type: .q4_K, count: 4864, isa: .avx2), Case(type: .q6_K, count: 4864, isa: .avx2),
+                      Case(type: .q8_0, count: 4864, isa: .avx2)])
     func endOfMapping(c: Case) throws {
         guard c.isa.isSupported else { print("skipped: no \(c.isa) here, or MOED_KERNEL_ISA caps it (\(c.type) x8 fetching ahead)"); return }
         let rows = 16
-        // the AVX2 products fetch ahead from one row (kx8_prefetch.h)
+        // the AVX2 products fetch ahead from one row (kx8_prefetch.h, repack_q8_0_avx2.c)
         for m in (c.isa == .avx2 ? 1 : 2)...4 {
             let (weights, activations) = try c.layout.inputs(rows: rows, count: c.count, m: m, seed: 9100 + UInt64(m))
             let packed = c.layout.repacked(weights, rows: rows, count: c.count)
