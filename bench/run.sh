@@ -37,6 +37,9 @@ STREAMS_MODELS="${STREAMS_MODELS:-q4_1}"
 # SERVICE_MODEL=0.3b-q4_k_m for four streams through moed on a K-quant file
 # (it must also be in MODELS; the second tier stays SmolLM2 Q8_0).
 SERVICE_MODEL="${SERVICE_MODEL:-q4_1}"
+# moed's threads and the in-process side's in the service figure: 1 takes
+# the pool's spinning out of its CPU-time figures (docs/performance.md item 47)
+SERVICE_THREADS="${SERVICE_THREADS:-2}"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 SCRATCH="$ROOT/.build-bench"
@@ -173,7 +176,7 @@ if wants service && [ -n "${MODEL_PATHS[$SERVICE_MODEL]:-}" ] && [ -n "${MODEL_P
 socket = "$RUNDIR/moed.sock"
 plugin_dir = "$SCRATCH/release"
 default_tier = "haiku"
-threads = 2
+threads = $SERVICE_THREADS
 
 [tiers.haiku]
 plugin = "dense"
@@ -191,7 +194,7 @@ TOML
         service_failed=0
         for r in $(seq 1 "$REPEATS"); do
             MOED_SOCKET="$RUNDIR/moed.sock" MOED_PID=$MOED_PID BENCH_TIER=haiku BENCH_OTHER_TIER=sonnet \
-                "$MOEBENCH" service --model "${MODEL_PATHS[$SERVICE_MODEL]}" --threads 2 --tokens "$DECODE_TOKENS" >> "$SERVICE" \
+                "$MOEBENCH" service --model "${MODEL_PATHS[$SERVICE_MODEL]}" --threads "$SERVICE_THREADS" --tokens "$DECODE_TOKENS" >> "$SERVICE" \
                 || { service_failed=1; say "service figures failed (see $RUNDIR/moed.log)"; }
         done
         kill -TERM "$MOED_PID" 2>/dev/null || true

@@ -72,6 +72,22 @@ struct PluginModelTests {
         #expect(throws: PluginCallError.self) { try model.clearSequence(sequence) }
     }
 
+    @Test("several wanted rows come back in item order, each a whole row of the one buffer")
+    func evaluateSeveralRows() throws {
+        let model = try plugin.open(OpenParameters(path: TestPaths.temporaryFile("abcd")))
+        let sequence = try model.createSequence()
+        let rows = try model.evaluate([
+            BatchItem(token: 256, position: 0, sequence: sequence, wantsLogits: true),
+            BatchItem(token: 97, position: 1, sequence: sequence, wantsLogits: true),
+        ])
+        try #require(rows.count == 2)
+        #expect(rows.allSatisfy { $0.count == model.info.vocabularySize })
+        // The toy predicts text[p + 1] after position p: "b", then "c".
+        let best = rows.map { row in row.indices.max { row[$0] < row[$1] }.map { $0 - row.startIndex } }
+        #expect(best == [98, 99])
+        try model.removeSequence(sequence)
+    }
+
     @Test("chat rendering goes through the plugin's template")
     func chat() throws {
         let model = try plugin.open(OpenParameters(path: TestPaths.temporaryFile("x")))

@@ -26,7 +26,7 @@ final class AccountedModel: ModelBackend {
     func createSequence() throws -> Int32 { try inner.createSequence() }
     func removeSequence(_ sequence: Int32) throws { try inner.removeSequence(sequence) }
     func clearSequence(_ sequence: Int32) throws { try inner.clearSequence(sequence) }
-    func evaluate(_ items: [BatchItem]) throws -> [[Float]] {
+    func evaluate(_ items: [BatchItem]) throws -> [ArraySlice<Float>] {
         kvBytes += UInt64(items.count) * 10  // 10 bytes a position
         return try inner.evaluate(items)
     }

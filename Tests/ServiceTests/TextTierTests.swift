@@ -35,7 +35,7 @@ final class FakeTextModel: ModelBackend {
     func createSequence() throws -> Int32 { throw StepError("no sequences") }
     func removeSequence(_ sequence: Int32) throws { throw StepError("no sequences") }
     func clearSequence(_ sequence: Int32) throws { throw StepError("no sequences") }
-    func evaluate(_ items: [BatchItem]) throws -> [[Float]] { throw StepError("no logits") }
+    func evaluate(_ items: [BatchItem]) throws -> [ArraySlice<Float>] { throw StepError("no logits") }
     func expertStatistics() throws -> [UInt64] { [] }
     func routingEntropy() throws -> [Double] { [] }
     func close() { isClosed = true }

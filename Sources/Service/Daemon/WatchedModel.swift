@@ -26,7 +26,7 @@ final class WatchedModel: ModelBackend {
     func createSequence() throws -> Int32 { try model.createSequence() }
     func removeSequence(_ sequence: Int32) throws { try model.removeSequence(sequence) }
     func clearSequence(_ sequence: Int32) throws { try model.clearSequence(sequence) }
-    func evaluate(_ items: [BatchItem]) throws -> [[Float]] { try model.evaluate(items) }
+    func evaluate(_ items: [BatchItem]) throws -> [ArraySlice<Float>] { try model.evaluate(items) }
     func expertStatistics() throws -> [UInt64] { try model.expertStatistics() }
     func routingEntropy() throws -> [Double] { try model.routingEntropy() }
     var canEditSequences: Bool { model.canEditSequences }

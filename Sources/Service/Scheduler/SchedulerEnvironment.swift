@@ -13,7 +13,8 @@ public protocol ModelBackend: AnyObject {
     func removeSequence(_ sequence: Int32) throws
     /// Forgets every position of the sequence (a context shift re-fills it).
     func clearSequence(_ sequence: Int32) throws
-    func evaluate(_ items: [BatchItem]) throws -> [[Float]]
+    /// One logits row per item that wants one, in item order.
+    func evaluate(_ items: [BatchItem]) throws -> [ArraySlice<Float>]
     func expertStatistics() throws -> [UInt64]
     /// Per layer, the mean routing entropy in nats; empty for dense.
     func routingEntropy() throws -> [Double]

@@ -213,7 +213,7 @@ struct StepJob {
                                        wantsLogits: offset == tokens.count - 1))
             }
         }
-        let rows: [[Float]]
+        let rows: [ArraySlice<Float>]
         do {
             rows = try model.evaluate(items)
         } catch {
