@@ -1,10 +1,10 @@
-// Microbenchmark: the Q4_K and Q6_K x8 direct products at avx2 for one to
+// Microbenchmark: the Q4_K, Q5_K and Q6_K x8 direct products at avx2 for one to
 // four activation rows (one to four streams decoding together) with the
-// weights in L2 (256 rows × 2048 values: 295 KB of Q4_K, 430 KB of Q6_K),
-// so the figure is the kernel's compute, not the memory's: per-thread CPU
-// time, best of 15 runs of 200 calls, in ns per block-row (256 values of
-// one weight row) and activation row. docs/performance.md item 44 took its
-// before/after figures with this. Checks the products against the
+// weights in L2 (256 rows × 2048 values: 295 KB of Q4_K, 360 KB of Q5_K,
+// 430 KB of Q6_K), so the figure is the kernel's compute, not the memory's:
+// per-thread CPU time, best of 15 runs of 200 calls, in ns per block-row
+// (256 values of one weight row) and activation row. docs/performance.md
+// items 44 and 45 took their figures with this. Checks the products against the
 // reference dot first.
 //
 //   clang -O2 -fno-math-errno -ISources/CKernels/include -ISources/CKernels \
@@ -12,6 +12,7 @@
 #include "ckernels.h"
 #include "kquants.h"
 #include "repack_q4_K.h"
+#include "repack_q5_K.h"
 #include "repack_q6_K.h"
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 void ck_gemm_q4_Kx8_q8_K_avx2_direct(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
+void ck_gemm_q5_Kx8_q8_K_avx2_direct(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
 void ck_gemm_q6_Kx8_q8_K_avx2_direct(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
 typedef void (*gemm_fn)(const void *, int64_t, const void *, size_t, int64_t, float *, size_t, int64_t);
 typedef float (*dot_fn)(const void *, const void *, int64_t);
@@ -71,6 +73,7 @@ int main(void) {
         return 0;
     }
     run("q4_K x8 avx2", 144, 0, moe_repack_q4_K_x8, ck_gemm_q4_Kx8_q8_K_avx2_direct, moe_dot_q4_K_q8_K_ref);
+    run("q5_K x8 avx2", 176, 0, moe_repack_q5_K_x8, ck_gemm_q5_Kx8_q8_K_avx2_direct, moe_dot_q5_K_q8_K_ref);
     run("q6_K x8 avx2", 210, 208, moe_repack_q6_K_x8, ck_gemm_q6_Kx8_q8_K_avx2_direct, moe_dot_q6_K_q8_K_ref);
     return 0;
 }

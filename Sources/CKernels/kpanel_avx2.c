@@ -1,11 +1,10 @@
 // The AVX2 K-quant prompt panels (kpanel_avx2.h): the fills and the entry
-// points. Q4_K and Q6_K fill from their x8 layouts (decoding at AVX2
-// already reads them); Q5_K, and Q6_K matrices still in ggml's layout,
-// from eight rows in ggml's layout, so their decode and its one-row dots
-// stay as they are (Q5_K's x8 layout has no AVX2 direct kernel for a few
-// rows). The ggml fill unpacks each row's 256 values into a row-major
-// scratch and turns that into pieces with an 8 × 8 transpose of 32-bit
-// lanes per 32 values.
+// points. Q4_K, Q5_K and Q6_K fill from their x8 layouts (decoding at
+// AVX2 reads them too); Q5_K and Q6_K matrices still in ggml's layout (a
+// matrix before its copy is made, or rows not a multiple of eight) from
+// eight rows in ggml's layout (gemm_rows8): that fill unpacks each row's
+// 256 values into a row-major scratch and turns that into pieces with an
+// 8 × 8 transpose of 32-bit lanes per 32 values.
 
 #include "kpanel_avx2.h"
 #include "kquants_internal.h"
@@ -115,14 +114,61 @@ CK_PANEL2 static void ck_q6_fill2(const void *x, size_t row_bytes, int64_t i, ck
     for (int g = 0; g < 8; g++) ck_panel2_transpose(tmp, g, pn);
 }
 
-CK_PANEL2_GEMM(ck_panel2_gemm_q4, 8, 8)
-CK_PANEL2_GEMM(ck_panel2_gemm_q5, 8, 4)
-CK_PANEL2_GEMM(ck_panel2_gemm_q6, 16, 2)
+CK_PANEL2_GEMM(ck_panel2_gemm_q4, 8, 8, FUSED)
+CK_PANEL2_GEMM(ck_panel2_gemm_q5, 8, 4, SCALAR)
+CK_PANEL2_GEMM(ck_panel2_gemm_q6, 16, 2, FUSED)
 
 CK_PANEL2 void moe_gemm_panel_q4_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                                float *out, size_t out_stride, int64_t n) {
     const int64_t nb = n / MOE_QK_K;
     ck_panel2_gemm_q4(ck_q4x8_fill2, x, sizeof(moe_block_q4_Kx8) * (size_t)nb, 0, rows / 8, nb, y, y_stride, m, out,
+                      out_stride);
+}
+
+// Q5_K's x8 layout (repack_q5_K_avx2.c decodes from it at avx2) straight
+// into the panel: qs piece 8c + p already holds row r's four bytes at 4r,
+// so its low nibbles are panel piece 16c + p (values 64c + 4p…) and its
+// high ones 16c + 8 + p (64c + 32 + 4p…), as Q4_K's fill; the fifth bits
+// come from qh piece p (bit 2c for the low nibbles, 2c + 1 for the high).
+// No ggml blocks on the stack and no transpose, as ck_q5_fill2 needs.
+CK_PANEL2 static inline __m256i ck_q5x8_bit4(__m256i h, int bit) {
+    // a 16-bit shift of at most four left or three right: bit 4 of each
+    // byte comes from the same byte
+    const __m256i moved = bit <= 4 ? _mm256_slli_epi16(h, 4 - bit) : _mm256_srli_epi16(h, bit - 4);
+    return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
+CK_PANEL2 static void ck_q5x8_fill2(const void *x, size_t row_bytes, int64_t i, ck_kpanel2 *pn) {
+    (void)row_bytes;
+    const moe_block_q5_Kx8 *b = (const moe_block_q5_Kx8 *)x + i;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int p = 0; p < 8; p++) {
+        const __m256i h = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * p));
+        for (int c = 0; c < 4; c++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (8 * c + p)));
+            _mm256_store_si256((__m256i *)pn->q[16 * c + p], _mm256_or_si256(_mm256_and_si256(w, m4), ck_q5x8_bit4(h, 2 * c)));
+            _mm256_store_si256((__m256i *)pn->q[16 * c + 8 + p],
+                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), ck_q5x8_bit4(h, 2 * c + 1)));
+        }
+    }
+    // sub-block s's eight scales (bytes 8s…) and mins (64 + 8s…), each
+    // widened to its row's lane and doubled into both i16 halves
+    uint8_t sm[128];
+    ck_kx8_scales(b->lo4, b->hi2, sm);
+    for (int s = 0; s < 8; s++) {
+        const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sm + 8 * s)));
+        const __m256i mn = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sm + 64 + 8 * s)));
+        _mm256_store_si256((__m256i *)pn->sc[s], _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16)));
+        _mm256_store_si256((__m256i *)pn->mn[s], _mm256_or_si256(mn, _mm256_slli_epi32(mn, 16)));
+    }
+    _mm256_store_ps(pn->d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d)));
+    _mm256_store_ps(pn->dmin, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin)));
+}
+
+CK_PANEL2 void moe_gemm_panel_q5_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                               float *out, size_t out_stride, int64_t n) {
+    const int64_t nb = n / MOE_QK_K;
+    ck_panel2_gemm_q5(ck_q5x8_fill2, x, sizeof(moe_block_q5_Kx8) * (size_t)nb, 0, rows / 8, nb, y, y_stride, m, out,
                       out_stride);
 }
 

@@ -52,9 +52,22 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
     return _mm256_set1_epi32(v);
 }
 
+// A block's float step, v += d·dy·isum − dmin·dy·msum: FUSED as the x8
+// direct kernels of Q4_K and Q6_K take it (so their panels give their
+// outputs bit for bit), SCALAR as moe_dot_q5_K_q8_K_ref rounds it (d·dy
+// times the sum, the two products subtracted, then added; Q5_K's direct
+// kernel does the same, so both equal the reference bit for bit).
+#define CK_PANEL2_FINISH_FUSED(v, d8, dmin8, dy, isum, msum)                                               \
+    v = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum), v);                                \
+    v = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum), v);
+#define CK_PANEL2_FINISH_SCALAR(v, d8, dmin8, dy, isum, msum)                                              \
+    v = _mm256_add_ps(v, _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum)),      \
+                                       _mm256_mul_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum))));
+
 // R activation blocks against the panel: SUBS sub-blocks, CHUNK pieces per
-// i16 sum (see the bounds above); added to acc[j]'s eight outputs.
-#define CK_PANEL2_DOT(R, SUBS, CHUNK)                                                                       \
+// i16 sum (see the bounds above); added to acc[j]'s eight outputs by
+// CK_PANEL2_FINISH_##ORDER.
+#define CK_PANEL2_DOT(R, SUBS, CHUNK, ORDER)                                                                \
     CK_PANEL2 static inline void ck_panel2_dot##R##_##SUBS##_##CHUNK(                                       \
         const ck_kpanel2 *pn, const moe_block_q8_K *const a[R], float (*const acc[R])[8]) {                  \
         __m256i isum[R], msum[R];                                                                           \
@@ -85,8 +98,7 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
         for (int j = 0; j < (R); j++) {                                                                     \
             const __m256 dy = _mm256_set1_ps(a[j]->d);                                                      \
             __m256 v = _mm256_load_ps(*acc[j]);                                                             \
-            v = _mm256_fmadd_ps(_mm256_mul_ps(d8, dy), _mm256_cvtepi32_ps(isum[j]), v);                     \
-            v = _mm256_fnmadd_ps(_mm256_mul_ps(dmin8, dy), _mm256_cvtepi32_ps(msum[j]), v);                 \
+            CK_PANEL2_FINISH_##ORDER(v, d8, dmin8, dy, isum[j], msum[j])                                    \
             _mm256_store_ps(*acc[j], v);                                                                    \
         }                                                                                                   \
     }
@@ -101,9 +113,9 @@ CK_PANEL2 static inline __m256i ck_panel2_y4(const void *p) {
 // memory again for each of the eight passes (1.5B Q5_K gate 8960 × 1536:
 // 72–74 → 83–84 MAC/ns, bench/kpanel2_bench.c). The x8 entries' callers
 // already tile (interleavedTiles). Only the loop order changes.
-#define CK_PANEL2_GEMM(NAME, SUBS, CHUNK)                                                                   \
-    CK_PANEL2_DOT(4, SUBS, CHUNK)                                                                           \
-    CK_PANEL2_DOT(1, SUBS, CHUNK)                                                                           \
+#define CK_PANEL2_GEMM(NAME, SUBS, CHUNK, ORDER)                                                            \
+    CK_PANEL2_DOT(4, SUBS, CHUNK, ORDER)                                                                    \
+    CK_PANEL2_DOT(1, SUBS, CHUNK, ORDER)                                                                    \
     CK_PANEL2 static void NAME(ck_kpanel2_fill fill, const void *x, size_t group_bytes, size_t row_bytes,   \
                                int64_t groups, int64_t nb, const void *y, size_t y_stride, int64_t m,       \
                                float *out, size_t out_stride) {                                             \

@@ -272,7 +272,14 @@ static const moe_kernel ck_q6_K_x8_avx2 = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant
 static const moe_kernel ck_q6_K_x8_vnni = {K_SHAPE_SIMD(T_Q6_K, 210, moe_dequant_q6_K), K_MULTI(q6_K, avx512vnni, avx512vnni),
                                            K_ROWS(q6_K, avx512vnni), .repack_x8 = moe_repack_q6_K_x8,
                                            .gemm_x8 = moe_gemm_q6_Kx8_q8_K_vnni};
-// Q5_K (repack_q5_K*.c) at avx512vnni; the other levels keep ggml's layout.
+// Q5_K (repack_q5_K*.c) at avx2 and avx512vnni; the plain avx512 level
+// keeps ggml's layout. At avx2 the one-row dot on ggml's layout decoded a
+// 1.5B Q5_K_M file at ~10.8 GB/s effective against ~15 for the x8 types
+// (docs/performance.md item 45); gemm_rows8 stays for a matrix still in
+// ggml's layout, as Q6_K's.
+static const moe_kernel ck_q5_K_x8_avx2 = {K_SHAPE_SIMD(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, avx2, avx2),
+                                           K_ROWS(q5_K, avx2), AVX2_ROWS8(q5_K), .repack_x8 = moe_repack_q5_K_x8,
+                                           .gemm_x8 = moe_gemm_q5_Kx8_q8_K_avx2};
 static const moe_kernel ck_q5_K_x8_vnni = {K_SHAPE_SIMD(T_Q5_K, 176, moe_dequant_q5_K), K_MULTI(q5_K, avx512vnni, avx512vnni),
                                            K_ROWS(q5_K, avx512vnni), .repack_x8 = moe_repack_q5_K_x8,
                                            .gemm_x8 = moe_gemm_q5_Kx8_q8_K_vnni};
@@ -329,6 +336,7 @@ const moe_kernel *moe_kernel_get(uint32_t type, moe_isa isa) {
     if (type == T_Q6_K && isa == MOE_ISA_AVX512VNNI) return &ck_q6_K_x8_vnni;
     if (type == T_Q6_K && isa == MOE_ISA_AVX2) return &ck_q6_K_x8_avx2;
     if (type == T_Q5_K && isa == MOE_ISA_AVX512VNNI) return &ck_q5_K_x8_vnni;
+    if (type == T_Q5_K && isa == MOE_ISA_AVX2) return &ck_q5_K_x8_avx2;
     if (type == T_Q5_0 && isa == MOE_ISA_AVX512VNNI) return &ck_q5_0_x8_vnni;
     if (type == T_Q5_0 && isa == MOE_ISA_AVX2 && !ck_x8_off("MOED_Q5_0_X8", &ck_q5_0_x8_off_flag)) return &ck_q5_0_x8_avx2;
     if (type == T_Q8_0 && isa == MOE_ISA_AVX512VNNI && !ck_x8_off("MOED_Q8_0_X8", &ck_q8_0_x8_off_flag)) return &ck_q8_0_x8_vnni;

@@ -30,6 +30,7 @@ struct InterleavedFetchAheadTests {
             if isa == .avx2 {
                 return switch type {
                 case .q4_K: moe_gemm_q4_Kx8_q8_K_avx2
+                case .q5_K: moe_gemm_q5_Kx8_q8_K_avx2
                 case .q6_K: moe_gemm_q6_Kx8_q8_K_avx2
                 default: moe_gemm_q8_0x8_q8_0_avx2
                 }
@@ -47,8 +48,8 @@ struct InterleavedFetchAheadTests {
     @Test("2 to 4 activation rows (1 to 4 at avx2) on weights that end at an inaccessible page: no fault, the same outputs bit for bit",
           arguments: [Case(type: .q4_K, count: 4864), Case(type: .q5_K, count: 4864), Case(type: .q6_K, count: 4864),
                       Case(type: .q5_0, count: 4864), Case(type: .q8_0, count: 4864),
-                      Case(type: .q4_K, count: 4864, isa: .avx2), Case(type: .q6_K, count: 4864, isa: .avx2),
-                      Case(type: .q8_0, count: 4864, isa: .avx2)])
+                      Case(type: .q4_K, count: 4864, isa: .avx2), Case(type: .q5_K, count: 4864, isa: .avx2),
+                      Case(type: .q6_K, count: 4864, isa: .avx2), Case(type: .q8_0, count: 4864, isa: .avx2)])
     func endOfMapping(c: Case) throws {
         guard c.isa.isSupported else { print("skipped: no \(c.isa) here, or MOED_KERNEL_ISA caps it (\(c.type) x8 fetching ahead)"); return }
         let rows = 16

@@ -35,6 +35,12 @@ void moe_gemm_q5_Kx8_q8_K_ref(const void *x, int64_t rows, const void *y, size_t
                               float *out, size_t out_stride, int64_t n);
 void moe_gemm_q5_Kx8_q8_K_vnni(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
                                float *out, size_t out_stride, int64_t n);  // AVX-512 VL + VNNI
+void moe_gemm_q5_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                               float *out, size_t out_stride, int64_t n);  // AVX2 (the panel for m > 8)
+// The AVX2 prompt panel (kpanel_avx2.c) on this layout, at any m. The
+// AVX2 products equal moe_dot_q5_K_q8_K_ref per row exactly.
+void moe_gemm_panel_q5_Kx8_q8_K_avx2(const void *x, int64_t rows, const void *y, size_t y_stride, int64_t m,
+                                     float *out, size_t out_stride, int64_t n);
 
 #ifdef __cplusplus
 }
