@@ -174,7 +174,9 @@ public final class PluginModel: @unchecked Sendable {
 
     /// Logits rows (vocabularySize floats each) for the items that want
     /// them: views of one buffer the plugin filled, so four streams' step
-    /// copies no row (4 × 196 KB a step for SmolLM2's 49152 logits).
+    /// copies no row (4 × 196 KB a step for SmolLM2's 49152 logits). Each
+    /// slice keeps the buffer's indices (row i starts at i · vocabulary):
+    /// read it from `startIndex` or through `withUnsafeBufferPointer`.
     public func evaluate(_ items: [BatchItem]) throws -> [ArraySlice<Float>] {
         let model = try open()
         let raw = items.map {

@@ -43,12 +43,8 @@ struct AVX2PanelTests {
         let (weights, activations) = try Self.q4.inputs(rows: rows, count: Self.count, m: m, seed: 8100 + UInt64(m))
         let packed = Self.q4.repacked(weights, rows: rows, count: Self.count)
         let panel = EightRowLayout.product(moe_gemm_panel_q4_Kx8_q8_K_avx2, packed, rows: rows, activations, count: Self.count)
-        // the direct kernel: the entry at four rows a call (it takes the panel past eight)
-        var direct: [Float] = []
-        for j0 in stride(from: 0, to: m, by: 4) {
-            direct += EightRowLayout.product(moe_gemm_q4_Kx8_q8_K_avx2, packed, rows: rows,
-                                             Array(activations[j0..<min(j0 + 4, m)]), count: Self.count)
-        }
+        let direct = EightRowLayout.productFourRowsACall(moe_gemm_q4_Kx8_q8_K_avx2, packed, rows: rows, activations,
+                                                          count: Self.count)
         #expect(panel == direct)
         try Self.q4.expectAgrees(panel, weights, rows: rows, activations, count: Self.count, "Q4_K panel")
     }

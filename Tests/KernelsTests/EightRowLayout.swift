@@ -69,6 +69,15 @@ struct EightRowLayout {
         return out
     }
 
+    /// The direct kernel's outputs at any m: the entry called four rows at
+    /// a time (past eight rows it takes the panel), for the panel tests.
+    static func productFourRowsACall(_ fn: Product, _ packed: [UInt8], rows: Int, _ activations: [[UInt8]],
+                                     count: Int) -> [Float] {
+        stride(from: 0, to: activations.count, by: 4).flatMap { j0 in
+            product(fn, packed, rows: rows, Array(activations[j0..<min(j0 + 4, activations.count)]), count: count)
+        }
+    }
+
     static func product(_ kernel: QuantKernel, _ packed: [UInt8], rows: Int, _ activations: [[UInt8]], count: Int) -> [Float] {
         var out = [Float](repeating: .nan, count: rows * activations.count)
         let joined = activations.flatMap { $0 }

@@ -58,11 +58,8 @@ struct InterleavedQ5KTests {
         let (weights, activations) = try Self.layout.inputs(rows: rows, count: Self.count, m: m, seed: 7700 + UInt64(m))
         let packed = Self.layout.repacked(weights, rows: rows, count: Self.count)
         let panel = EightRowLayout.product(moe_gemm_panel_q5_Kx8_q8_K_avx2, packed, rows: rows, activations, count: Self.count)
-        var direct: [Float] = []
-        for j0 in stride(from: 0, to: m, by: 4) {
-            direct += EightRowLayout.product(moe_gemm_q5_Kx8_q8_K_avx2, packed, rows: rows,
-                                             Array(activations[j0..<min(j0 + 4, m)]), count: Self.count)
-        }
+        let direct = EightRowLayout.productFourRowsACall(moe_gemm_q5_Kx8_q8_K_avx2, packed, rows: rows, activations,
+                                                          count: Self.count)
         #expect(panel.map(\.bitPattern) == direct.map(\.bitPattern))
         #expect(panel == (try Self.layout.scalarDots(weights, rows: rows, activations, count: Self.count)))
     }
