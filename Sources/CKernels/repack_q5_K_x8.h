@@ -67,13 +67,15 @@ CK_Q5X8 static inline __m256i ck_q5x8_scales16(const uint8_t *p) { return ck_q5x
 
 #define CK_Q5X8_BLOCK(R)                                                                                    \
     CK_Q5X8 static inline void ck_q5x8_block##R(const moe_block_q5_Kx8 *b, const uint8_t sm[128],              \
-                                                const moe_block_q8_K *const a[R], __m256i isum[R], __m256i msum[R]) { \
+                                                const moe_block_q8_K *const a[R], __m256i isum[R], __m256i msum[R], \
+                                                const void *spread) {                                        \
         const __m256i m4 = _mm256_set1_epi8(0x0f);                                                           \
         for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                            \
         _Pragma("clang loop unroll(full)")                                                                   \
         for (int c = 0; c < 4; c++)                                                                          \
             _Pragma("clang loop unroll(full)")                                                               \
             for (int h = 0; h < 2; h++) { /* sub-block 2c + h */                                             \
+                ck_kx8_fetch_slice(spread, sizeof *b, 2 * c + h, 8);                                         \
                 const __m256i sc = ck_q5x8_scales16(sm + 16 * c + 8 * h);                                    \
                 for (int p0 = 0; p0 < 8; p0 += 4) {                                                          \
                     __m256i s16[R];                                                                          \
@@ -132,7 +134,9 @@ CK_Q5X8 static inline void ck_q5x8_block1(const moe_block_q5_Kx8 *b, const uint8
 // once for all R (several streams decoding).
 #define CK_Q5X8_BLOCK(R)                                                                                     \
     CK_Q5X8 static inline void ck_q5x8_block##R(const moe_block_q5_Kx8 *b, const uint8_t sm[128],              \
-                                                const moe_block_q8_K *const a[R], __m256i isum[R], __m256i msum[R]) { \
+                                                const moe_block_q8_K *const a[R], __m256i isum[R], __m256i msum[R], \
+                                                const void *spread) {                                         \
+        (void)spread;                                                                                         \
         for (int j = 0; j < (R); j++) isum[j] = msum[j] = _mm256_setzero_si256();                             \
         for (int c = 0; c < 4; c++) {                                                                         \
             __m256i lo[R], hi[R];                                                                             \
@@ -172,18 +176,25 @@ CK_Q5X8 static inline __attribute__((always_inline)) void ck_q5x8_pass(const moe
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q5_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
+        // see kx8_prefetch.h: the AVX2 body fetches inside for one row
+#ifdef CK_Q5X8_SUMS16
+        const void *spread = R == 1 && R >= CK_KX8_AHEAD_FROM ? b : NULL;
+        if (R > 1 && R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
+#else
+        const void *spread = NULL;
+        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
+#endif
         uint8_t sm[128];
         ck_kx8_scales(b->lo4, b->hi2, sm);
         const moe_block_q8_K *a[4];
         __m256i isum[4], msum[4];
         for (int j = 0; j < R; j++) a[j] = (const moe_block_q8_K *)(y + (size_t)j * y_stride) + i;
         switch (R) {
-        case 4: ck_q5x8_block4(b, sm, a, isum, msum); break;
-        case 3: ck_q5x8_block3(b, sm, a, isum, msum); break;
-        case 2: ck_q5x8_block2(b, sm, a, isum, msum); break;
+        case 4: ck_q5x8_block4(b, sm, a, isum, msum, spread); break;
+        case 3: ck_q5x8_block3(b, sm, a, isum, msum, spread); break;
+        case 2: ck_q5x8_block2(b, sm, a, isum, msum, spread); break;
 #ifdef CK_Q5X8_SUMS16
-        default: ck_q5x8_block1(b, sm, a, isum, msum); break;
+        default: ck_q5x8_block1(b, sm, a, isum, msum, spread); break;
 #else
         default: ck_q5x8_block1(b, sm, a[0], &isum[0], &msum[0]); break;  // a fifth row
 #endif

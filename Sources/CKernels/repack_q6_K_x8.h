@@ -74,8 +74,10 @@ CK_Q6X8 static inline __m256i ck_q6x8_scale_pairs(const int8_t *p) {
 
 #define CK_Q6X8_BLOCK16(R)                                                                         \
     CK_Q6X8 static inline void ck_q6x8_block##R(const moe_block_q6_Kx8 *b, const moe_block_q8_K *const a[R], \
-                                                const int32_t *const cb[R], __m256i isum[R]) {      \
+                                                const int32_t *const cb[R], __m256i isum[R],        \
+                                                const void *spread) {                               \
         (void)cb;                                                                                   \
+        (void)spread;                                                                               \
         const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);                    \
         for (int j = 0; j < (R); j++) isum[j] = _mm256_setzero_si256();                             \
         for (int k = 0; k < 8; k++) {                                                               \
@@ -117,20 +119,37 @@ CK_Q6X8 static inline __m256i ck_q6x8_scale_pairs(const int8_t *p) {
     }
 #endif
 
+// One row with CK_Q6X8_SPREAD (AVX2) fetches ahead inside the block
+// (kx8_prefetch.h), its sixteen steps unrolled so the parts are constants.
+#ifdef CK_Q6X8_SPREAD
+#define CK_Q6X8_UNROLL_SPREAD(R) CK_Q6X8_UNROLL_SPREAD_##R
+#else
+#define CK_Q6X8_UNROLL_SPREAD(R)
+#endif
+#define CK_Q6X8_UNROLL_SPREAD_1 _Pragma("clang loop unroll(full)")
+#define CK_Q6X8_UNROLL_SPREAD_2
+#define CK_Q6X8_UNROLL_SPREAD_3
+#define CK_Q6X8_UNROLL_SPREAD_4
+
 // Σ over the block of scale·((q − 32)·y) for the eight rows, against R
 // activation blocks at once (each step's values made once for all R); each
 // sub-block's chain starts from the row's −32·bsum (cb[j], sixteen per
 // block), so the offset costs nothing in the loop.
 #define CK_Q6X8_BLOCK(R)                                                                           \
     CK_Q6X8 static inline void ck_q6x8_block##R(const moe_block_q6_Kx8 *b, const moe_block_q8_K *const a[R], \
-                                                const int32_t *const cb[R], __m256i isum[R]) {      \
+                                                const int32_t *const cb[R], __m256i isum[R],        \
+                                                const void *spread) {                               \
         for (int j = 0; j < (R); j++) isum[j] = _mm256_setzero_si256();                             \
+        CK_Q6X8_UNROLL_SPREAD(R)                                                                    \
         for (int h = 0; h < 2; h++)                                                                 \
+            CK_Q6X8_UNROLL_SPREAD(R)                                                                \
             for (int g = 0; g < 2; g++) {                                                           \
                 __m256i acc[R][4];                                                                  \
                 for (int j = 0; j < (R); j++)                                                       \
                     for (int v = 0; v < 4; v++) acc[j][v] = _mm256_set1_epi32(cb[j][8 * h + 2 * v + g]); \
+                CK_Q6X8_UNROLL_SPREAD(R)                                                            \
                 for (int p = 4 * g; p < 4 * g + 4; p++) {                                           \
+                    ck_kx8_fetch_slice(spread, sizeof *b, 8 * h + p, 16);                           \
                     __m256i w[4];                                                                   \
                     ck_q6x8_values(b->q[8 * h + p], w);                                             \
                     for (int j = 0; j < (R); j++) {                                                 \
@@ -170,7 +189,14 @@ CK_Q6X8 static inline __attribute__((always_inline)) void ck_q6x8_pass(const moe
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q6_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);  // see kx8_prefetch.h
+        // see kx8_prefetch.h: with CK_Q6X8_SPREAD one row fetches inside the block
+#ifdef CK_Q6X8_SPREAD
+        const void *spread = R == 1 && R >= CK_KX8_AHEAD_FROM ? b : NULL;
+        if (R > 1 && R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
+#else
+        const void *spread = NULL;
+        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
+#endif
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         const moe_block_q8_K *a[4];
         const int32_t *cbj[4];
@@ -181,10 +207,10 @@ CK_Q6X8 static inline __attribute__((always_inline)) void ck_q6x8_pass(const moe
         }
         // each step's values unpacked once for all rows here
         switch (R) {
-        case 4: ck_q6x8_block4(b, a, cbj, isum); break;
-        case 3: ck_q6x8_block3(b, a, cbj, isum); break;
-        case 2: ck_q6x8_block2(b, a, cbj, isum); break;
-        default: ck_q6x8_block1(b, a, cbj, isum); break;
+        case 4: ck_q6x8_block4(b, a, cbj, isum, spread); break;
+        case 3: ck_q6x8_block3(b, a, cbj, isum, spread); break;
+        case 2: ck_q6x8_block2(b, a, cbj, isum, spread); break;
+        default: ck_q6x8_block1(b, a, cbj, isum, spread); break;
         }
         for (int j = 0; j < R; j++)
             acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(a[j]->d)), _mm256_cvtepi32_ps(isum[j]), acc[j]);
