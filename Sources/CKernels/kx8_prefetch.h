@@ -51,6 +51,20 @@ static inline __attribute__((always_inline)) void ck_kx8_fetch_ahead(const void 
 // The parts must be constants where this is inlined (the body's loops
 // unrolled): with the line range computed at run time the spread product
 // was 0.75–0.93× the burst's.
+// How a pass of `rows` activation rows fetches block `block` ahead: with
+// CK_KX8_SPREAD defined (the AVX2 bodies) one row returns the block, for
+// the body to fetch in slices (ck_kx8_fetch_slice); otherwise the block
+// six on is fetched whole here, from CK_KX8_AHEAD_FROM rows, and null is
+// returned. `rows` is a constant where this is inlined.
+static inline __attribute__((always_inline)) const void *ck_kx8_fetch_plan(const void *block, size_t bytes, int rows) {
+    if (rows < CK_KX8_AHEAD_FROM) return NULL;
+#ifdef CK_KX8_SPREAD
+    if (rows == 1) return block;
+#endif
+    ck_kx8_fetch_ahead(block, bytes);
+    return NULL;
+}
+
 static inline __attribute__((always_inline)) void ck_kx8_fetch_slice(const void *block, size_t bytes, int part,
                                                                      int parts) {
     if (!block) return;

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #define CK_KX8_AHEAD_FROM 1  // one-row decode too (kx8_prefetch.h)
+#define CK_KX8_SPREAD        // one row: fetched between the block's steps (kx8_prefetch.h)
 
 #define CK_KX8 __attribute__((target("avx2,fma,f16c")))
 #define CK_KX8_DOT16(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))

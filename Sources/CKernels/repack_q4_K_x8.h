@@ -3,8 +3,9 @@
 // CK_KX8 (the function attribute), CK_KX8_DOT(acc, u8, s8) (acc + the
 // four-byte dot of each i32 lane; not used with CK_KX8_SUMS16), CK_KX8_DOT16(acc, a, b) (acc + the
 // two-i16 dot of each i32 lane), CK_KX8_ENTRY (the exported name) and,
-// optionally, CK_KX8_AHEAD_FROM (kx8_prefetch.h) and CK_KX8_SUMS16 (the
-// i16 sums below, where the dot would be built of maddubs).
+// optionally, CK_KX8_AHEAD_FROM and CK_KX8_SPREAD (kx8_prefetch.h) and
+// CK_KX8_SUMS16 (the i16 sums below, where the dot would be built of
+// maddubs; CK_KX8_SPREAD needs them).
 // Notes on the method: repack_q4_K_vnni.c.
 
 #include "repack_q4_K.h"
@@ -194,15 +195,7 @@ CK_KX8 static inline __attribute__((always_inline)) void ck_kx8_pass(const moe_b
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q4_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-        // see kx8_prefetch.h: the AVX2 body fetches inside for one row,
-        // between its pieces
-#ifdef CK_KX8_SUMS16
-        const void *spread = R == 1 && R >= CK_KX8_AHEAD_FROM ? b : NULL;
-        if (R > 1 && R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
-#else
-        const void *spread = NULL;
-        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
-#endif
+        const void *spread = ck_kx8_fetch_plan(b, sizeof *b, R);  // see kx8_prefetch.h
         uint8_t sm[128];
         ck_kx8_scales(b->lo4, b->hi2, sm);
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));

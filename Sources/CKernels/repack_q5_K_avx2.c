@@ -22,6 +22,7 @@
 #include <immintrin.h>
 
 #define CK_KX8_AHEAD_FROM 1  // one-row decode too (kx8_prefetch.h)
+#define CK_KX8_SPREAD        // one row: fetched between the block's steps (kx8_prefetch.h)
 
 #define CK_Q5X8 __attribute__((target("avx2,fma,f16c")))
 #define CK_Q5X8_SUMS16         // i16 sums, madd by the scales

@@ -1,7 +1,8 @@
 // Body of the Q5_K x8 direct products (include/repack_q5_K.h) for one to
 // eight activation rows, four a pass, included by repack_q5_K_vnni.c and
 // repack_q5_K_avx2.c. Before including, define CK_Q5X8 (the function
-// attribute) and, optionally, CK_KX8_AHEAD_FROM (kx8_prefetch.h),
+// attribute) and, optionally, CK_KX8_AHEAD_FROM and CK_KX8_SPREAD
+// (kx8_prefetch.h; CK_KX8_SPREAD needs CK_Q5X8_SUMS16),
 // CK_Q5X8_SUMS16 (the i16 sums below, where there is no vpdpbusd) and
 // CK_Q5X8_SCALAR_ORDER (the float step as the scalar dot's, below).
 // Notes on the method: repack_q5_K_vnni.c (VNNI), repack_q5_K_avx2.c.
@@ -176,14 +177,7 @@ CK_Q5X8 static inline __attribute__((always_inline)) void ck_q5x8_pass(const moe
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q5_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-        // see kx8_prefetch.h: the AVX2 body fetches inside for one row
-#ifdef CK_Q5X8_SUMS16
-        const void *spread = R == 1 && R >= CK_KX8_AHEAD_FROM ? b : NULL;
-        if (R > 1 && R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
-#else
-        const void *spread = NULL;
-        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
-#endif
+        const void *spread = ck_kx8_fetch_plan(b, sizeof *b, R);  // see kx8_prefetch.h
         uint8_t sm[128];
         ck_kx8_scales(b->lo4, b->hi2, sm);
         const moe_block_q8_K *a[4];

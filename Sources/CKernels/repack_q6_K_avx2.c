@@ -18,12 +18,12 @@
 #include <immintrin.h>
 
 #define CK_KX8_AHEAD_FROM 1  // one-row decode too (kx8_prefetch.h)
+#define CK_KX8_SPREAD        // one row: fetched between the block's steps (kx8_prefetch.h)
 
 #define CK_Q6X8 __attribute__((target("avx2,fma,f16c")))
 #define CK_Q6X8_DOT(acc, u, s) \
     _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
 #define CK_Q6X8_SUMS16  // three and four rows
-#define CK_Q6X8_SPREAD  // one row fetches ahead inside the block (kx8_prefetch.h)
 #define CK_Q6X8_ENTRY ck_gemm_q6_Kx8_q8_K_avx2_direct
 #include "repack_q6_K_x8.h"
 

@@ -2,7 +2,7 @@
 // repack_q6_K_vnni.c and repack_q6_K_avx2.c. Before including, define
 // CK_Q6X8 (the function attribute), CK_Q6X8_DOT(acc, u8, s8) (acc + the
 // four-byte dot of each i32 lane), CK_Q6X8_ENTRY (the exported name) and,
-// optionally, CK_KX8_AHEAD_FROM (kx8_prefetch.h) and CK_Q6X8_SUMS16 (the
+// optionally, CK_KX8_AHEAD_FROM and CK_KX8_SPREAD (kx8_prefetch.h) and CK_Q6X8_SUMS16 (the
 // i16 sums below for three and four rows, where the dot is built of
 // maddubs).
 // Notes on the method: repack_q6_K_vnni.c.
@@ -119,9 +119,9 @@ CK_Q6X8 static inline __m256i ck_q6x8_scale_pairs(const int8_t *p) {
     }
 #endif
 
-// One row with CK_Q6X8_SPREAD (AVX2) fetches ahead inside the block
+// One row with CK_KX8_SPREAD (AVX2) fetches ahead inside the block
 // (kx8_prefetch.h), its sixteen steps unrolled so the parts are constants.
-#ifdef CK_Q6X8_SPREAD
+#ifdef CK_KX8_SPREAD
 #define CK_Q6X8_UNROLL_SPREAD(R) CK_Q6X8_UNROLL_SPREAD_##R
 #else
 #define CK_Q6X8_UNROLL_SPREAD(R)
@@ -189,14 +189,7 @@ CK_Q6X8 static inline __attribute__((always_inline)) void ck_q6x8_pass(const moe
     for (int64_t i = 0; i < nb; i++) {
         const moe_block_q6_Kx8 *b = &g[i];
         _mm_prefetch((const char *)(b + 1), _MM_HINT_T0);
-        // see kx8_prefetch.h: with CK_Q6X8_SPREAD one row fetches inside the block
-#ifdef CK_Q6X8_SPREAD
-        const void *spread = R == 1 && R >= CK_KX8_AHEAD_FROM ? b : NULL;
-        if (R > 1 && R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
-#else
-        const void *spread = NULL;
-        if (R >= CK_KX8_AHEAD_FROM) ck_kx8_fetch_ahead(b, sizeof *b);
-#endif
+        const void *spread = ck_kx8_fetch_plan(b, sizeof *b, R);  // see kx8_prefetch.h
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         const moe_block_q8_K *a[4];
         const int32_t *cbj[4];
