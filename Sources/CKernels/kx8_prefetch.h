@@ -37,20 +37,6 @@ static inline __attribute__((always_inline)) void ck_kx8_fetch_ahead(const void 
     for (size_t line = 0; line < bytes; line += 64) _mm_prefetch(p + line, _MM_HINT_T1);
 }
 
-// The same fetch spread through the block's work: slice `part` of `parts`
-// of the lines of the block CK_KX8_AHEAD blocks after `block` (nothing when
-// `block` is null: rows that do not fetch ahead). A block body calls it once
-// per part between its pieces, `part` and `parts` constants.
-// Why (AVX2, AMD EPYC Zen 3 class VM, one thread, from memory, 80 Q4_K x8
-// matrices of 8192 × 2048 on huge pages, each pass beside a plain AVX2 read
-// of the same pages): the whole block's 18 lines fetched at its start read
-// 0.69–0.83 of the plain read; two or three lines before each of its eight
-// sub-block halves, 0.85–0.94, 1.13–1.16× as fast in the same passes — a
-// burst of prefetches holds the core's miss buffers, and the work behind it
-// waits. The distance (4–12 blocks) and the hint (T1, NTA) changed nothing.
-// The parts must be constants where this is inlined (the body's loops
-// unrolled): with the line range computed at run time the spread product
-// was 0.75–0.93× the burst's.
 // How a pass of `rows` activation rows fetches block `block` ahead: with
 // CK_KX8_SPREAD defined (the AVX2 bodies) one row returns the block, for
 // the body to fetch in slices (ck_kx8_fetch_slice); otherwise the block
@@ -65,6 +51,20 @@ static inline __attribute__((always_inline)) const void *ck_kx8_fetch_plan(const
     return NULL;
 }
 
+// The same fetch spread through the block's work: slice `part` of `parts`
+// of the lines of the block CK_KX8_AHEAD blocks after `block` (nothing when
+// `block` is null: rows that do not fetch ahead). A block body calls it once
+// per part between its pieces, `part` and `parts` constants.
+// Why (AVX2, AMD EPYC Zen 3 class VM, one thread, from memory, 80 Q4_K x8
+// matrices of 8192 × 2048 on huge pages, each pass beside a plain AVX2 read
+// of the same pages): the whole block's 18 lines fetched at its start read
+// 0.69–0.83 of the plain read; two or three lines before each of its eight
+// sub-block halves, 0.85–0.94, 1.13–1.16× as fast in the same passes — a
+// burst of prefetches holds the core's miss buffers, and the work behind it
+// waits. The distance (4–12 blocks) and the hint (T1, NTA) changed nothing.
+// The parts must be constants where this is inlined (the body's loops
+// unrolled): with the line range computed at run time the spread product
+// was 0.75–0.93× the burst's.
 static inline __attribute__((always_inline)) void ck_kx8_fetch_slice(const void *block, size_t bytes, int part,
                                                                      int parts) {
     if (!block) return;
