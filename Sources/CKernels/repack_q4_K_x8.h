@@ -12,6 +12,10 @@
 #include "kquants.h"
 #include "kx8_scales.h"
 #include "kx8_prefetch.h"
+#if defined(CK_KX8_SPREAD) && !defined(CK_KX8_SUMS16)
+// only the CK_KX8_SUMS16 body fetches its slices: without it one row would fetch nothing
+#error "CK_KX8_SPREAD needs CK_KX8_SUMS16"
+#endif
 #include <immintrin.h>
 #include <string.h>
 
