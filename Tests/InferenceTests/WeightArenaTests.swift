@@ -77,6 +77,66 @@ struct WeightArenaTests {
         _ = (inArena, own)
     }
 
+    @Test func anExpectedSizeMakesTheNextChunkHoldItAll() throws {
+        let arena = WeightArena(collapses: false)
+        let piece = WeightArena.chunkBytes / 3 + 1
+        arena.expect(WeightArena.footprint(4 * piece, copies: 4))
+        let pieces = try (0..<4).map { _ in try #require(arena.allocate(piece)) }
+        // four pieces of more than a third of a usual chunk, all in the first one
+        #expect(pieces.allSatisfy { $0.chunk === pieces[0].chunk })
+        #expect(pieces[0].chunk.byteCount % WeightArena.hugePageBytes == 0)
+        // the expectation is spent: the next chunk is a usual one
+        let next = try #require(arena.allocate(piece))
+        #expect(next.chunk !== pieces[0].chunk)
+        #expect(next.chunk.byteCount == WeightArena.chunkBytes)
+    }
+
+    /// The kernel's flags of the mapping holding `address` (`VmFlags` in /proc/self/smaps).
+    static func mappingFlags(_ address: UnsafeMutableRawPointer) -> [String]? {
+        // read to the end: the file's size reads as 0, so a sized read gets nothing
+        guard let data = FileHandle(forReadingAtPath: "/proc/self/smaps")?.readDataToEndOfFile(),
+              let smaps = String(data: data, encoding: .utf8) else { return nil }
+        let target = UInt(bitPattern: Int(bitPattern: address))
+        var inside = false
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let range = fields.first, range.contains("-"), !range.hasSuffix(":") {
+                let bounds = range.split(separator: "-").compactMap { UInt($0, radix: 16) }
+                inside = bounds.count == 2 && bounds[0] <= target && target < bounds[1]
+            } else if inside, fields.first == "VmFlags:" {
+                return fields.dropFirst().map(String.init)
+            }
+        }
+        return nil
+    }
+
+    /// Whether this kernel takes `MADV_HUGEPAGE` (THP built in and not "never").
+    static let hugePageAdviceWorks: Bool = {
+        let size = 2 << 20
+        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              raw != MAP_FAILED else { return false }
+        defer { munmap(raw, size) }
+        return madvise(raw, size, Int32(MADV_HUGEPAGE)) == 0
+    }()
+
+    @Test(.enabled(if: WeightArenaTests.hugePageAdviceWorks, "skipped: this kernel takes no MADV_HUGEPAGE (THP off or 'never')"))
+    func onlyTheLayoutThreadsArenaAsksForHugePagesAtFault() throws {
+        let layoutThreads = WeightArena(collapses: true, faultsHugePages: true)
+        let load = WeightArena(collapses: true)
+        let off = WeightArena(collapses: false, faultsHugePages: true)
+        let a = try #require(InterleavedWeights(byteCount: WeightArena.hugePageBytes, arena: layoutThreads))
+        let b = try #require(InterleavedWeights(byteCount: WeightArena.hugePageBytes, arena: load))
+        let c = try #require(InterleavedWeights(byteCount: WeightArena.hugePageBytes, arena: off))
+        for (i, copy) in [a, b, c].enumerated() { memset(copy.bytes, Int32(i + 1), copy.byteCount) }
+        // "hg": the mapping was advised MADV_HUGEPAGE
+        #expect(try #require(Self.mappingFlags(a.bytes)).contains("hg"))
+        #expect(try !#require(Self.mappingFlags(b.bytes)).contains("hg"))
+        #expect(!off.faultsHugePages)
+        #expect(try !#require(Self.mappingFlags(c.bytes)).contains("hg"))
+        let bytes = UnsafeRawBufferPointer(start: a.bytes, count: a.byteCount)
+        #expect(bytes.allSatisfy { $0 == 1 })
+    }
+
     @Test(.enabled(if: WeightArenaTests.collapseWorks, "skipped: this kernel does not collapse memory into huge pages (MADV_COLLAPSE, Linux 6.1, THP not 'never')"))
     func collapseKeepsTheBytesAndCoversWholeHugePages() throws {
         let arena = WeightArena(collapses: true)

@@ -27,7 +27,11 @@ final class LayoutPreparation: @unchecked Sendable {
 
     private let file: GGUFFile
     private let ledger: CopyLedger
+    /// The model's arena: the copies made during the load and on an expert's first pick.
     private let arena: WeightArena
+    /// The copies this thread makes, on huge pages from their first write
+    /// (`WeightArena`: no request waits on its faults).
+    private let background: WeightArena
     /// Held by `Transformer.evaluate` for a whole pass, and by this
     /// thread while it swaps copies in.
     let evaluateLock = NSLock()
@@ -47,6 +51,7 @@ final class LayoutPreparation: @unchecked Sendable {
         self.file = file
         self.ledger = ledger
         self.arena = arena
+        background = WeightArena(collapses: arena.collapses, faultsHugePages: true)
         items = []
         remaining = 0
     }
@@ -104,6 +109,11 @@ final class LayoutPreparation: @unchecked Sendable {
             return items.isEmpty && banks.isEmpty
         }
         if idle && arena.isEmpty { done.signal(); return }
+        background.expect(queueLock.withLock { () -> Int in
+            let matrices = items.reduce(0) { $0 + $1.linear.byteCount }
+            let experts = banks.reduce(0) { $0 + $1.unsettled.bytes }
+            return WeightArena.footprint(matrices + experts, copies: items.count + banks.reduce(0) { $0 + 3 * $1.count })
+        })
         let thread = Thread { [self] in work() }
         thread.name = "moed-layout"
         thread.start()
@@ -129,7 +139,7 @@ final class LayoutPreparation: @unchecked Sendable {
 
     private func work() {
         while let item = nextItem() {
-            let copy = item.linear.interleavedCopy(pool: nil, ledger: ledger, arena: arena)
+            let copy = item.linear.interleavedCopy(pool: nil, ledger: ledger, arena: background)
             queueLock.withLock {
                 if let copy { finished.append((item, copy)) } else { remaining -= 1 }
                 inFlightBytes = 0
@@ -149,10 +159,13 @@ final class LayoutPreparation: @unchecked Sendable {
     }
 
     /// Huge pages for the copies made so far (not the file's pages: the
-    /// page cache has none for it without `CONFIG_READ_ONLY_THP_FOR_FS`).
+    /// page cache has none for it without `CONFIG_READ_ONLY_THP_FOR_FS`):
+    /// the load's and the first picks', and any of this thread's that did
+    /// not get one at fault time (none free, memory not compacted).
     private func collapse() {
         if queueLock.withLock({ cancelled }) { return }
         arena.collapse()
+        background.collapse()
     }
 
     /// Every expert not yet picked, copied here and installed under the
@@ -163,7 +176,7 @@ final class LayoutPreparation: @unchecked Sendable {
             for e in 0..<bank.count {
                 if queueLock.withLock({ cancelled }) { return }
                 if evaluateLock.withLock({ bank.isPending(e) }) {
-                    let copies = bank.copies(e, pool: nil)
+                    let copies = bank.copies(e, pool: nil, into: background)
                     evaluateLock.withLock { bank.install(e, copies) }
                 }
             }

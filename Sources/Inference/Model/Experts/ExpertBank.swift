@@ -93,9 +93,10 @@ final class ExpertBank {
     /// rules as at load: kernel, rows a multiple of eight), nil for a matrix
     /// that has none or whose copy cannot be allocated. Reads only the
     /// mapped bytes, which never change, so it needs no lock: the layout
-    /// thread makes copies while the model evaluates.
-    func copies(_ e: Int, pool: ThreadPool?) -> [InterleavedWeights?] {
-        let x = experts[e]
+    /// thread makes copies while the model evaluates, in its own arena
+    /// (`into`; the model's by default).
+    func copies(_ e: Int, pool: ThreadPool?, into arena: WeightArena? = nil) -> [InterleavedWeights?] {
+        let x = experts[e], arena = arena ?? self.arena
         return [x.gate, x.up, x.down].map { $0.mappedCopy(pool: pool, ledger: ledger, arena: arena) }
     }
 
