@@ -11,8 +11,9 @@
 // amortised. Scores are kept (two passes, not an online softmax), so the
 // result is the per-row kernel's up to float summation order.
 //
-// Levels without a block kernel of their own (and F32/Q8_0 caches) run the
-// per-row kernel for each row, so they are correct by construction.
+// AVX-512 (heads of 16·k) and AVX2 (heads of 8·k) have block kernels over an
+// F16 cache; the scalar level and F32/Q8_0 caches run the per-row kernel
+// for each row, so they are correct by construction.
 
 #include "ck_x86.h"
 
@@ -112,19 +113,104 @@ CK_AVX512 static void ck_block_values_f16(const float *p, int64_t ld, const void
     }
 }
 
-// Four rows: scores over length+3 keys, row r's softmax over its first
-// length + r (the rest zeroed so the value pass may run all rows to the end).
-CK_AVX512 static void ck_attend_block4_f16_avx512(const float *q, size_t qStride, const void *keys, const void *values,
-                                                  size_t stride, int64_t length, int64_t size, float scale,
-                                                  float *scores, float *out, size_t outStride) {
-    const int64_t count = length + CK_BLOCK_ROWS - 1;
-    ck_block_scores_f16(q, qStride, keys, stride, count, size, scale, scores, count);
+// Row r's softmax over its first length + r scores of `count`, the rest
+// zeroed so the value pass may run all rows to the end.
+static void ck_block_softmax(float *scores, int64_t count, int64_t length) {
     for (int r = 0; r < CK_BLOCK_ROWS; r++) {
         float *row = scores + r * count;
         moe_vec_softmax_f32(row, length + r);
         for (int64_t j = length + r; j < count; j++) row[j] = 0.0f;
     }
+}
+
+// Four rows: scores over length+3 keys, softmax per row, values.
+CK_AVX512 static void ck_attend_block4_f16_avx512(const float *q, size_t qStride, const void *keys, const void *values,
+                                                  size_t stride, int64_t length, int64_t size, float scale,
+                                                  float *scores, float *out, size_t outStride) {
+    const int64_t count = length + CK_BLOCK_ROWS - 1;
+    ck_block_scores_f16(q, qStride, keys, stride, count, size, scale, scores, count);
+    ck_block_softmax(scores, count, length);
     ck_block_values_f16(scores, count, values, stride, count, size, out, outStride);
+}
+
+// ---- AVX2 -------------------------------------------------------------------
+// The same block with 8-wide vectors and 16 registers: a tile of four rows
+// by two keys (eight sums, reduced by two ck_hsum4 trees), each widened key
+// used by the four rows; the value pass four rows by two vectors (eight
+// sums), each widened value used four times. The head-by-head AVX2 kernel
+// widens every key and value once per row and reduces every score alone.
+
+// scores[r * ld + j] = scale · q_r·k_j for 4 query rows and j < count.
+CK_AVX2 static void ck_block_scores_f16_avx2(const float *q, size_t qStride, const void *keys, size_t stride,
+                                             int64_t count, int64_t size, float scale, float *scores, int64_t ld) {
+    const __m128 s = _mm_set1_ps(scale);
+    int64_t j = 0;
+    for (; j + 2 <= count; j += 2) {
+        __m256 acc[8];  // acc[2 * row + key]: rows 0-1 in acc[0..3], rows 2-3 in acc[4..7]
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+        const uint16_t *k0 = ck_block_f16_row(keys, stride, j), *k1 = ck_block_f16_row(keys, stride, j + 1);
+        for (int64_t d = 0; d < size; d += 8) {
+            const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k0 + d)));
+            const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k1 + d)));
+            for (int r = 0; r < 4; r++) {
+                const __m256 x = _mm256_loadu_ps(q + r * qStride + d);
+                acc[2 * r] = _mm256_fmadd_ps(x, a, acc[2 * r]);
+                acc[2 * r + 1] = _mm256_fmadd_ps(x, b, acc[2 * r + 1]);
+            }
+        }
+        // [r0k0, r0k1, r1k0, r1k1] and the same for rows 2-3
+        const __m128 upper = _mm_mul_ps(ck_hsum4(acc), s), lower = _mm_mul_ps(ck_hsum4(acc + 4), s);
+        _mm_storel_pi((__m64 *)(scores + j), upper);
+        _mm_storeh_pi((__m64 *)(scores + ld + j), upper);
+        _mm_storel_pi((__m64 *)(scores + 2 * ld + j), lower);
+        _mm_storeh_pi((__m64 *)(scores + 3 * ld + j), lower);
+    }
+    for (; j < count; j++) {
+        const uint16_t *k = ck_block_f16_row(keys, stride, j);
+        for (int r = 0; r < 4; r++) {
+            __m256 a = _mm256_setzero_ps();
+            for (int64_t d = 0; d < size; d += 8)
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(q + r * qStride + d),
+                                    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d))), a);
+            scores[r * ld + j] = ck_hsum256(a) * scale;
+        }
+    }
+}
+
+// out_r = Σ_j p[r][j] v_j for 4 rows over `vectors` (1 or 2) × 8 values from
+// base; `vectors` a constant where inlined, so the sums stay in registers.
+CK_AVX2 static inline __attribute__((always_inline)) void
+ck_block_values_pass_avx2(const float *p, int64_t ld, const void *values, size_t stride, int64_t count, int64_t base,
+                          int vectors, float *out, size_t outStride) {
+    __m256 acc[8];  // acc[2 * row + vector]
+    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < count; j++) {
+        const uint16_t *v = ck_block_f16_row(values, stride, j) + base;
+        __m256 x[2];
+        for (int k = 0; k < vectors; k++) x[k] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8 * k)));
+        for (int r = 0; r < 4; r++) {
+            const __m256 w = _mm256_broadcast_ss(p + r * ld + j);
+            for (int k = 0; k < vectors; k++) acc[2 * r + k] = _mm256_fmadd_ps(w, x[k], acc[2 * r + k]);
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < vectors; k++) _mm256_storeu_ps(out + r * outStride + base + 8 * k, acc[2 * r + k]);
+}
+
+CK_AVX2 static void ck_block_values_f16_avx2(const float *p, int64_t ld, const void *values, size_t stride,
+                                             int64_t count, int64_t size, float *out, size_t outStride) {
+    int64_t base = 0;
+    for (; base + 16 <= size; base += 16) ck_block_values_pass_avx2(p, ld, values, stride, count, base, 2, out, outStride);
+    if (base < size) ck_block_values_pass_avx2(p, ld, values, stride, count, base, 1, out, outStride);
+}
+
+CK_AVX2 static void ck_attend_block4_f16_avx2(const float *q, size_t qStride, const void *keys, const void *values,
+                                              size_t stride, int64_t length, int64_t size, float scale,
+                                              float *scores, float *out, size_t outStride) {
+    const int64_t count = length + CK_BLOCK_ROWS - 1;
+    ck_block_scores_f16_avx2(q, qStride, keys, stride, count, size, scale, scores, count);
+    ck_block_softmax(scores, count, length);
+    ck_block_values_f16_avx2(scores, count, values, stride, count, size, out, outStride);
 }
 
 void moe_attend_block_kv_isa(moe_kv_type type, moe_isa isa, const float *q, size_t qStride, int64_t rows,
@@ -135,6 +221,10 @@ void moe_attend_block_kv_isa(moe_kv_type type, moe_isa isa, const float *q, size
         for (; r + CK_BLOCK_ROWS <= rows; r += CK_BLOCK_ROWS)
             ck_attend_block4_f16_avx512(q + r * qStride, qStride, keys, values, stride, length + r, size, scale,
                                         scores, out + r * outStride, outStride);
+    } else if (type == MOE_KV_F16 && isa >= MOE_ISA_AVX2 && size % 8 == 0) {
+        for (; r + CK_BLOCK_ROWS <= rows; r += CK_BLOCK_ROWS)
+            ck_attend_block4_f16_avx2(q + r * qStride, qStride, keys, values, stride, length + r, size, scale,
+                                      scores, out + r * outStride, outStride);
     }
     for (; r < rows; r++)
         moe_attend_head_kv_isa(type, isa, q + r * qStride, keys, values, stride, length + r, size, scale, scores,
