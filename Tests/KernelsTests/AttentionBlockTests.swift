@@ -62,8 +62,10 @@ private struct BlockCase {
 }
 
 /// (head size, cached rows before the block, rows): odd lengths, a block
-/// from position 0, prompts continuing a cached prefix, and tails of 1–3 rows.
-private let blockShapes = [(64, 0, 9), (64, 37, 13), (128, 5, 7), (32, 0, 1), (96, 11, 6), (64, 130, 4), (16, 2, 3)]
+/// from position 0, prompts continuing a cached prefix, and tails of 1–3
+/// rows; heads of 24 and 80 end the AVX2 value pass on a single vector.
+private let blockShapes = [(64, 0, 9), (64, 37, 13), (128, 5, 7), (32, 0, 1), (96, 11, 6), (64, 130, 4), (16, 2, 3),
+                           (24, 3, 5), (80, 9, 8)]
 
 @Suite("Prompt attention over blocks of query rows")
 struct AttentionBlockTests {
