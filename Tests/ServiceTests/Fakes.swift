@@ -147,12 +147,13 @@ struct Harness {
     let backends = FakeBackends()
     let scheduler: Scheduler
 
-    init(_ toml: String, stepsPerRun: Int = 64) throws {
+    init(_ toml: String, stepsPerRun: Int = 64, prefillChunk: Int = 256) throws {
         let configuration = try Configuration.parse(toml, path: "test.toml")
         let clock = self.clock
         var environment = SchedulerEnvironment(now: { clock.now }, backends: backends, executor: executor,
                                                physicalMemory: { 1 << 30 })
         environment.stepsPerRun = stepsPerRun
+        environment.prefillChunk = prefillChunk
         scheduler = Scheduler(configuration: configuration, environment: environment)
     }
 

@@ -1,5 +1,6 @@
 import Testing
 import MoeAPI
+import PluginHost
 @testable import Service
 
 /// A tier's lane runs decoding steps back to back while its streams stay
@@ -75,6 +76,57 @@ struct StepRunTests {
         #expect(sequences[3] == [0, 1])  // the next step after the arrival
         #expect(sink.text(of: 1) == "defghijabc")
         #expect(try #require(sink.final(of: 2)).error == nil)
+    }
+
+    @Test("a long prompt joins in chunks while another stream generates, and yields the same text")
+    func chunkedPrefill() throws {
+        let long = String(repeating: "xyz", count: 13)  // 39 bytes + BOS: 40 prompt tokens
+        func run(chunk: Int) throws -> (calls: [[BatchItem]], sink: CollectingSink) {
+            let h = try Harness(Harness.twoTiers, prefillChunk: chunk)
+            let sink = CollectingSink()
+            h.generate("ab", id: 1, sink: sink, maxTokens: 10)
+            h.openModel()
+            let model = try #require(h.backends.models["haiku"])
+            model.onEvaluate = { calls in
+                if calls == 2 { h.generate(long, id: 2, sink: sink, maxTokens: 3) }
+            }
+            h.executor.settle()
+            return (model.evaluateCalls, sink)
+        }
+        let (calls, sink) = try run(chunk: 16)
+        let newcomer: [[BatchItem]] = calls.map { step in step.filter { $0.sequence == 1 } }
+        let joined = try #require(newcomer.firstIndex { !$0.isEmpty })
+        try #require(newcomer.count >= joined + 4)
+        let prompt = Array(newcomer[joined..<(joined + 3)])
+        // 16 + 16 + 8 prompt tokens in three steps, then one token a step
+        let sizes: [Int] = newcomer[joined..<(joined + 4)].map { $0.count }
+        #expect(sizes == [16, 16, 8, 1])
+        let positions: [Int32] = prompt.flatMap { $0 }.map { $0.position }
+        #expect(positions == (0..<40).map { Int32($0) })
+        // logits only for the prompt's last token, not at the ends of the first chunks
+        let logits: [Int] = prompt.map { step in step.filter { $0.wantsLogits }.count }
+        #expect(logits == [0, 0, 1])
+        // the running stream got its token in every one of those steps
+        let running: [Int] = calls[joined..<(joined + 3)].map { step in step.filter { $0.sequence == 0 }.count }
+        #expect(running == [1, 1, 1])
+        #expect(sink.text(of: 1) == "defghijabc")
+        let whole = try run(chunk: 1 << 20)
+        let wholeNewcomer: [[BatchItem]] = whole.calls.map { step in step.filter { $0.sequence == 1 } }
+        #expect(wholeNewcomer.first { !$0.isEmpty }?.count == 40)
+        #expect(sink.text(of: 2) == whole.sink.text(of: 2))
+        #expect(try #require(sink.final(of: 2)).error == nil)
+    }
+
+    @Test("a prompt with no stream generating is evaluated whole, however long")
+    func aloneNotChunked() throws {
+        let h = try Harness(Harness.twoTiers, prefillChunk: 4)
+        let sink = CollectingSink()
+        h.generate("abcdefghij", id: 1, sink: sink, maxTokens: 2)
+        h.openModel()
+        h.executor.settle()
+        let model = try #require(h.backends.models["haiku"])
+        #expect(model.evaluateCalls.first?.count == 11)
+        #expect(try #require(sink.final(of: 1)).error == nil)
     }
 
     @Test("a stream cancelled mid-run frees its sequence once and the others go on")

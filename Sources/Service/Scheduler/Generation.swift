@@ -43,10 +43,18 @@ final class Generation {
     /// batch, so the sequence is not kept for reuse.
     var kvIsTrusted = true
 
-    /// What the next evaluation feeds: the prompt after its cached part,
-    /// then one sampled token at a time.
-    var tokensToEvaluate: [Int32] {
-        pendingToken.map { [$0] } ?? Array(promptTokens[min(cachedPromptTokens, promptTokens.count)...])
+    /// Whether some of the prompt is still to evaluate (no token sampled yet).
+    var isPrefilling: Bool { pendingToken == nil }
+
+    /// What the next evaluation feeds: the prompt after its cached part and
+    /// the chunks already evaluated — at most `limit` tokens of it (chunked
+    /// prefill, `SchedulerEnvironment.prefillChunk`) — then one sampled
+    /// token at a time. While prefilling, `context` is the prompt's
+    /// evaluated prefix (a context shift only follows a sampled token).
+    func tokensToEvaluate(limit: Int = .max) -> ArraySlice<Int32> {
+        if let pendingToken { return [pendingToken] }
+        let start = min(context.count, promptTokens.count)
+        return promptTokens[start..<(start + min(max(1, limit), promptTokens.count - start))]
     }
 
     // Loop side.

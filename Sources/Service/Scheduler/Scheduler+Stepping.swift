@@ -91,7 +91,8 @@ extension Scheduler {
         let job = StepJob(model: model, generations: tier.active, retiredSequences: tier.retiredSequences,
                           prefixCache: tier.prefixCache,
                           contextLength: model.info.contextLength > 0 ? model.info.contextLength : tier.settings.context,
-                          vocabularies: tier.grammarVocabularies, now: environment.now)
+                          prefillChunk: environment.prefillChunk, vocabularies: tier.grammarVocabularies,
+                          now: environment.now)
         tier.retiredSequences = []
         let executor = environment.executor, steps = environment.stepsPerRun
         executor.run(lane: tier.name) { [self] in

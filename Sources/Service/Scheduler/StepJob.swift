@@ -76,6 +76,8 @@ struct StepJob {
     /// The tier's prefix cache; nil when the model cannot edit sequences.
     let prefixCache: PrefixCache?
     let contextLength: Int
+    /// Prompt tokens per step for a newcomer while others generate (`SchedulerEnvironment.prefillChunk`).
+    let prefillChunk: Int
     /// The tier's vocabulary for grammars (structured output).
     var vocabularies = GrammarVocabularyCache()
     let now: () -> Double
@@ -203,14 +205,24 @@ struct StepJob {
         g.sequence = try model.createSequence()
     }
 
+    /// One batch for every ready generation: each decoding one's sampled
+    /// token, each newcomer's prompt — in chunks of `prefillChunk` while
+    /// some other stream is decoding. A newcomer gets its first token in the
+    /// step that evaluates the last of its prompt; before that it yields no
+    /// outcome.
     private func evaluate(_ generations: [Generation]) -> [StepOutcome] {
         guard !generations.isEmpty else { return [] }
+        let limit = generations.contains { !$0.isPrefilling } ? prefillChunk : .max
+        let feeds = generations.map { $0.tokensToEvaluate(limit: limit) }
+        // whether the generation samples this step: decoding, or its prompt's last chunk
+        let samples = zip(generations, feeds).map { g, tokens in
+            !g.isPrefilling || g.context.count + tokens.count >= g.promptTokens.count
+        }
         var items: [BatchItem] = []
-        for g in generations {
-            let tokens = g.tokensToEvaluate
-            for (offset, token) in tokens.enumerated() {
+        for (i, g) in generations.enumerated() {
+            for (offset, token) in feeds[i].enumerated() {
                 items.append(BatchItem(token: token, position: Int32(g.context.count + offset), sequence: g.sequence,
-                                       wantsLogits: offset == tokens.count - 1))
+                                       wantsLogits: samples[i] && offset == feeds[i].count - 1))
             }
         }
         let rows: [ArraySlice<Float>]
@@ -220,9 +232,9 @@ struct StepJob {
             generations.forEach { $0.kvIsTrusted = false }
             return generations.map { StepOutcome(generation: $0, event: .failed("\(error)")) }
         }
-        return zip(generations, rows).map { g, row in
-            let evaluated = g.tokensToEvaluate
-            g.context += evaluated
+        generations.enumerated().forEach { i, g in g.context += feeds[i] }
+        let sampling = generations.indices.filter { samples[$0] }.map { generations[$0] }
+        return zip(sampling, rows).map { g, row in
             let choice = row.withUnsafeBufferPointer { g.chooser.choose(from: $0) }
             g.pendingToken = choice.token
             g.sampledTokens += 1
