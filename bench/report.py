@@ -107,6 +107,15 @@ def main() -> None:
     twin_runs = [r for r in runs if r.get("twin_of")]  # dense twins decoded beside an MoE file
     runs = [r for r in runs if not r.get("twin_of")]
     cpu_samples: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    # decode runs against the probe taken just before their pair (run.sh probe_beside)
+    probed: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        probe = r.get("probe")
+        if r["figure"] == "decode" and probe and r["label"] in model_bytes:
+            gbps = probe.get(f"gbps_{r['threads']}_thread" + ("s" if r["threads"] > 1 else ""))
+            if gbps:
+                probed[key(r)][r["engine"]].append(
+                    r["tokens_per_second"] * model_bytes[r["label"]]["active_bytes"] / (gbps * 1e9))
     for r in runs:
         samples[key(r)][r["engine"]].append(r["tokens_per_second"])
         if r.get("cpu_tokens_per_second") and r["threads"] == 1:
@@ -142,7 +151,10 @@ def main() -> None:
             per_token = model_bytes[label]["active_bytes"]
             for e in ("moed", "llama.cpp"):
                 if row[e]:
-                    row[f"{e}_bound_fraction"] = row[e] * per_token / bound
+                    # the median of each run against its own probe; the start's probe for older runs
+                    fractions = probed[k].get(e)
+                    row[f"{e}_bound_fraction"] = statistics.median(fractions) if fractions else row[e] * per_token / bound
+                    row[f"{e}_bound_probes"] = "beside each run" if fractions else "at the start"
                     row[f"{e}_effective_gbps"] = row[e] * per_token / 1e9
         rows.append(row)
 

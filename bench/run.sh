@@ -104,6 +104,12 @@ done
 # ---- runs: each figure alternates engines, and which goes first, every repeat ----
 : > "$RESULTS"
 TWIN_OF=""  # set while a dense twin runs beside an MoE file: recorded, so the report pairs them
+# The read bound beside each decode pair: this VM's probe moved 10 % between
+# runs minutes apart (20.2–22.2 GB/s in session 25's), more than a kernel
+# change moves decode, so each decode run records the probe taken just
+# before its pair and the report divides by that (bench/report.py).
+PROBE=""
+probe_beside() { PROBE="$("$SCRATCH/bandwidth" 1024)" || PROBE=""; }
 one() {  # engine label figure size threads extra...
     local engine=$1 label=$2 figure=$3 size=$4 threads=$5; shift 5
     local model="${MODEL_PATHS[$label]}" line start=$SECONDS
@@ -113,7 +119,7 @@ one() {  # engine label figure size threads extra...
         line="$("$PY" bench/llama_bench.py "$figure" --model "$model" --threads "$threads" "$@" 2>/dev/null)" || { say "llama_bench failed: $figure $label"; return; }
     fi
     local wall=$((SECONDS - start))
-    echo "$line" | "$PY" -c "import json,sys; d=json.load(sys.stdin); d.update(label='$label', size=$size, wall_seconds=$wall, repeat=$REPEAT, twin_of='$TWIN_OF' or None); print(json.dumps(d))" >> "$RESULTS"
+    echo "$line" | PROBE="$PROBE" "$PY" -c "import json,os,sys; d=json.load(sys.stdin); p=os.environ['PROBE']; d.update(label='$label', size=$size, wall_seconds=$wall, repeat=$REPEAT, twin_of='$TWIN_OF' or None, probe=json.loads(p) if p else None); print(json.dumps(d))" >> "$RESULTS"
     echo "   $engine $figure $label size=$size t=$threads: $(echo "$line" | grep -o '"tokens_per_second": *[0-9.]*') (${wall} s)" >&2
 }
 pair() {  # repeat label figure size threads extra...
@@ -145,8 +151,10 @@ for r in $(seq 1 "$REPEATS"); do
     for t in $THREADS; do
         for label in "${LABELS[@]}"; do
             if { wants decode && ! is_moe "$label"; } || { wants moe && is_moe "$label"; }; then
+                probe_beside
                 pair "$r" "$label" decode 0 "$t" --tokens "$(decode_tokens "$label")"
                 if is_moe "$label"; then twin_beside "$r" "$label" "$t"; fi
+                PROBE=""
             fi
             if wants prompt; then
                 sizes="$PROMPT_SIZES"; [ "$label" = q4_1 ] && sizes="128 $PROMPT_SIZES"
