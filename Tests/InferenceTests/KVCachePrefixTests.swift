@@ -18,6 +18,13 @@ struct KVCachePrefixTests {
         zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
     }
 
+    /// How far a continued prompt's logits may be from a fresh prefill's:
+    /// the continued rows go through prompt attention in other blocks of
+    /// four (kernels/attention_block.c) than the fresh ones, so the scores
+    /// are summed in another order (1.6e-5 seen at AVX2). A wrong position
+    /// or a stale cached row moves them by tenths.
+    static let tolerance: Float = 1e-4
+
     @Test("a truncated sequence continues as a fresh prefill of the new prompt")
     func truncateThenContinue() throws {
         let t = try load()
@@ -27,7 +34,7 @@ struct KVCachePrefixTests {
         #expect(t.cache.length(of: 1) == 5)
         let continued = try t.evaluate(BatchEntry.prompt(Array(Self.prompt.dropFirst(5)), sequence: 1, start: 5))
         let fresh = try t.evaluate(BatchEntry.prompt(Self.prompt, sequence: 2))
-        #expect(maxDifference(continued, fresh) < 1e-5)
+        #expect(maxDifference(continued, fresh) < Self.tolerance)
     }
 
     @Test("a copied prefix continues as a fresh prefill, and the source is unchanged")
@@ -37,11 +44,11 @@ struct KVCachePrefixTests {
         t.cache.copy(1, to: 2, count: 7)
         #expect(t.cache.length(of: 2) == 7 && t.cache.length(of: 1) == Self.prompt.count)
         let copied = try t.evaluate(BatchEntry.prompt(Array(Self.prompt.dropFirst(7)), sequence: 2, start: 7))
-        #expect(maxDifference(copied, source) < 1e-5)
+        #expect(maxDifference(copied, source) < Self.tolerance)
         // The source goes on from its own end.
         let next = try t.evaluate([BatchEntry(token: 33, position: Self.prompt.count, sequence: 1, wantsLogits: true)])
         let fresh = try t.evaluate(BatchEntry.prompt(Self.prompt + [33], sequence: 3))
-        #expect(maxDifference(next, fresh) < 1e-5)
+        #expect(maxDifference(next, fresh) < Self.tolerance)
     }
 
     @Test("bytes count the blocks a sequence holds, kept when it is truncated")
