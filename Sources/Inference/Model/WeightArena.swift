@@ -25,10 +25,11 @@ import Glibc
 /// MoE's experts) live in an arena of their own that does ask at fault
 /// time (`faultsHugePages`): a stall there holds up no request, and the
 /// collapse would copy every byte a second time. On the AVX2 VM of
-/// session 25 (1 GB of a 64-expert Q4_K_M file's copies, one thread) the
-/// layout after ready took 0.6-0.8 s instead of 1.2-4.7 s, its system
-/// time 0.4-0.5 s instead of 0.9-1.1, and 988 MB of the copies were on
-/// huge pages instead of 924 (docs/performance.md, item 50).
+/// session 25 (1 GB of a 64-expert Q4_K_M file's copies, one thread,
+/// medians of four) the layout after ready took 0.53 s instead of 1.24
+/// (the collapse's runs swung 1.2-4.7 s), its system time 0.34 s instead
+/// of 0.97, and 976 MB of the copies were on huge pages instead of 924
+/// (docs/performance.md, item 50).
 final class WeightArena: @unchecked Sendable {
     static let hugePageBytes = 2 << 20
     /// Bytes a new chunk reserves (address space; pages are faulted in as
