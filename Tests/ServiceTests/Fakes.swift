@@ -70,6 +70,8 @@ final class FakeModel: ModelBackend {
     var isClosed = false
     /// What `fileProblem(since:)` reports: set it to play a file changed on disk.
     var fileProblem: String?
+    /// Return one logits row fewer than asked for (a backend breaking its contract).
+    var dropsARow = false
     /// Called at the start of each tokenize.
     var onTokenize: (() -> Void)?
     private var next: Int32 = 0
@@ -98,7 +100,7 @@ final class FakeModel: ModelBackend {
     func evaluate(_ items: [BatchItem]) throws -> [ArraySlice<Float>] {
         onEvaluate?(evaluateCalls.count)
         evaluateCalls.append(items)
-        return items.filter(\.wantsLogits).map { item in
+        return items.filter(\.wantsLogits).dropLast(dropsARow ? 1 : 0).map { item in
             var row = [Float](repeating: 0, count: 258)
             let p = Int(item.position) + 1
             row[eosAfter.map { p >= $0 } == true ? 257 : Int(text[p % text.count])] = 10

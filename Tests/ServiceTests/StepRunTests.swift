@@ -113,8 +113,22 @@ struct StepRunTests {
         let whole = try run(chunk: 1 << 20)
         let wholeNewcomer: [[BatchItem]] = whole.calls.map { step in step.filter { $0.sequence == 1 } }
         #expect(wholeNewcomer.first { !$0.isEmpty }?.count == 40)
+        // the prompt's last position (39) predicts text[40 % 10], then one a step
+        #expect(sink.text(of: 2) == "abc")
         #expect(sink.text(of: 2) == whole.sink.text(of: 2))
         #expect(try #require(sink.final(of: 2)).error == nil)
+    }
+
+    @Test("a backend that returns too few rows of logits fails the step's streams instead of leaving one waiting")
+    func missingRowFails() throws {
+        let h = try Harness(Harness.twoTiers)
+        let sink = CollectingSink()
+        h.generate("ab", id: 1, sink: sink, maxTokens: 5)
+        h.openModel()
+        try #require(h.backends.models["haiku"]).dropsARow = true
+        h.executor.settle()
+        let error = try #require(sink.final(of: 1)?.error)
+        #expect(error.message.contains("returned 0 rows of logits for 1"), "\(error.message)")
     }
 
     @Test("a prompt with no stream generating is evaluated whole, however long")

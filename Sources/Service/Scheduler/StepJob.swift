@@ -232,8 +232,15 @@ struct StepJob {
             generations.forEach { $0.kvIsTrusted = false }
             return generations.map { StepOutcome(generation: $0, event: .failed("\(error)")) }
         }
-        generations.enumerated().forEach { i, g in g.context += feeds[i] }
         let sampling = generations.indices.filter { samples[$0] }.map { generations[$0] }
+        // ModelBackend's contract, checked: a generation left without its row
+        // would wait for a token forever
+        guard rows.count == sampling.count else {
+            generations.forEach { $0.kvIsTrusted = false }
+            let problem = "the model returned \(rows.count) rows of logits for \(sampling.count)"
+            return generations.map { StepOutcome(generation: $0, event: .failed(problem)) }
+        }
+        generations.enumerated().forEach { i, g in g.context += feeds[i] }
         return zip(sampling, rows).map { g, row in
             let choice = row.withUnsafeBufferPointer { g.chooser.choose(from: $0) }
             g.pendingToken = choice.token
