@@ -79,29 +79,9 @@ extension MatmulContext {
 
     /// Boundaries of the units a pass of `count` items is claimed in, in
     /// order: at most four per thread (so `parallelFor` hands out one per
-    /// claim), largest first, shrinking linearly to the last. Threads that
-    /// claim as they finish then end the pass within about the last unit of
-    /// each other (1/36 of the pass at two threads) instead of within one
-    /// of `parallelFor`'s equal chunks (1/8): a decode step's passes are
-    /// short, so the tail a thread spins through is a large part of them.
+    /// claim), largest first, shrinking to the last (`ThreadPool.guidedBounds`).
     static func guidedUnits(_ count: Int, threads: Int) -> [Int] {
-        let unitCount = min(count, max(1, threads) * 4)
-        guard unitCount > 1 else { return [0, count] }
-        let weightSum = unitCount * (unitCount + 1) / 2
-        var bounds = [0]
-        bounds.reserveCapacity(unitCount + 1)
-        var start = 0, weightLeft = weightSum
-        for k in 0..<unitCount {
-            let weight = unitCount - k
-            // this unit's share of what is left, at least one item, leaving one for each later unit
-            let share = (count - start) * weight / weightLeft
-            let size = min(max(1, share), count - start - (unitCount - k - 1))
-            start += size
-            weightLeft -= weight
-            bounds.append(start)
-        }
-        bounds[unitCount] = count
-        return bounds
+        ThreadPool.guidedBounds(count, chunks: max(1, threads) * ThreadPool.chunksPerThread)
     }
 
     /// Every picked row of every input the pass reads, quantized to each

@@ -50,10 +50,51 @@ public final class ThreadPool: @unchecked Sendable {
         }
         defer { shared.endJob() }
         // Several chunks per thread balance cores that are shared with other
-        // processes; fewer would leave the caller waiting on a slow one.
-        let chunk = max(grain, (count + threadCount * 4 - 1) / (threadCount * 4))  // ≤ 4 per thread
+        // processes; fewer would leave the caller waiting on a slow one. They
+        // shrink from first to last, so the threads finish within about the
+        // last, small chunk of each other (`guidedBounds`).
+        let chunks = min(threadCount * ThreadPool.chunksPerThread, (count + grain - 1) / grain)
         withoutActuallyEscaping(body) { body in
-            shared.run(count: count, chunk: chunk, body: body)
+            shared.run(count: count, chunks: chunks, grain: grain, body: body)
+        }
+    }
+
+    /// Chunks a job is cut into per thread, at most.
+    static let chunksPerThread = 4
+
+    /// Fills `bounds[0...chunks]` with the boundaries of `chunks` runs that
+    /// cover `0..<count` in order, largest first and shrinking linearly to
+    /// the last (weights chunks, chunks − 1, …, 1), each but the last at
+    /// least `grain` long and none empty. Threads that claim as they finish
+    /// then end a job within about the last run of each other — 1/36 of it
+    /// at two threads with four runs each — instead of within one of equal
+    /// runs (1/8): a decode step's jobs are short, so the tail a thread spins
+    /// through is a large part of them. Needs 1 ≤ chunks ≤ ⌈count / grain⌉.
+    static func guidedBounds(_ count: Int, chunks: Int, grain: Int = 1, into bounds: UnsafeMutablePointer<Int>) {
+        var start = 0, weightLeft = chunks * (chunks + 1) / 2
+        bounds[0] = 0
+        for k in 0..<chunks {
+            let weight = chunks - k, later = chunks - k - 1
+            // this run's share of what is left, at least `grain`, leaving
+            // `grain` for each later run but the last and one for that
+            let share = (count - start) * weight / weightLeft
+            let leave = later == 0 ? 0 : (later - 1) * grain + 1
+            let size = min(max(grain, share), count - start - leave)
+            start += size
+            weightLeft -= weight
+            bounds[k + 1] = start
+        }
+        bounds[chunks] = count
+    }
+
+    /// `guidedBounds` as an array (for plans made once and kept).
+    static func guidedBounds(_ count: Int, chunks: Int, grain: Int = 1) -> [Int] {
+        let grain = max(1, grain)
+        guard chunks > 1, count > grain else { return [0, count] }
+        let chunks = min(chunks, (count + grain - 1) / grain)
+        return [Int](unsafeUninitializedCapacity: chunks + 1) { buffer, initialized in
+            guidedBounds(count, chunks: chunks, grain: grain, into: buffer.baseAddress!)
+            initialized = chunks + 1
         }
     }
 }
@@ -76,8 +117,8 @@ final class PoolState: @unchecked Sendable {
     // Written by the submitter before it publishes a job; read by a worker
     // only while it holds an unfinished chunk, so the job is still live.
     private var body: ((Range<Int>) -> Void)?
-    private var count = 0
-    private var chunk = 1
+    private let bounds: UnsafeMutablePointer<Int>  // chunk i is bounds[i]..<bounds[i + 1]
+    private let boundsCapacity: Int
     private var chunkCount = 0  // the submitter's copy; workers read the claim word's
     var workerCount: Int
 
@@ -91,6 +132,8 @@ final class PoolState: @unchecked Sendable {
 
     init(workers: Int) {
         workerCount = workers
+        boundsCapacity = (workers + 1) * ThreadPool.chunksPerThread + 1
+        bounds = .allocate(capacity: boundsCapacity)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
     }
@@ -100,6 +143,7 @@ final class PoolState: @unchecked Sendable {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
         wake.deallocate()
+        bounds.deallocate()
     }
 
     func startWorker() -> pthread_t? {
@@ -123,11 +167,12 @@ final class PoolState: @unchecked Sendable {
 
     func endJob() { submitting.store(false, ordering: .releasing) }
 
-    func run(count: Int, chunk: Int, body: @escaping (Range<Int>) -> Void) {
+    /// Runs `body` over `0..<count` in `chunks` guided chunks (at most the
+    /// pool's `chunksPerThread` per thread), with the workers.
+    func run(count: Int, chunks: Int, grain: Int, body: @escaping (Range<Int>) -> Void) {
         self.body = body
-        self.count = count
-        self.chunk = chunk
-        chunkCount = (count + chunk - 1) / chunk
+        chunkCount = max(1, min(chunks, boundsCapacity - 1, count))
+        ThreadPool.guidedBounds(count, chunks: chunkCount, grain: grain, into: bounds)
         finishedChunks.store(0, ordering: .relaxed)
         let job = generation.load(ordering: .relaxed) &+ 1
         claim.store(ClaimWord.first(job: job, chunks: chunkCount), ordering: .relaxed)
@@ -203,8 +248,7 @@ final class PoolState: @unchecked Sendable {
     /// before the chunk is reported finished.
     private func runChunk(_ index: Int) {
         guard let body else { return }
-        let start = index * chunk
-        body(start..<min(start + chunk, count))
+        body(bounds[index]..<bounds[index + 1])
     }
 }
 

@@ -27,6 +27,27 @@ struct ThreadPoolTests {
         #expect(shortRanges.load(ordering: .relaxed) == 0)
     }
 
+    @Test("a job's chunks cover it in order, shrink, and keep the grain but for the last",
+          arguments: [1, 4, 16])
+    func guidedChunks(grain: Int) throws {
+        for threads in [2, 3] {
+            for count in [grain + 1, 2 * grain, 7 * grain + 3, 112, 1000, 19_000] where count > grain {
+                let chunks = min(threads * ThreadPool.chunksPerThread, (count + grain - 1) / grain)
+                let bounds = ThreadPool.guidedBounds(count, chunks: chunks, grain: grain)
+                let sizes = zip(bounds.dropFirst(), bounds).map { $0 - $1 }
+                try #require(sizes.count == chunks, "\(count) by \(grain): \(bounds)")
+                #expect(bounds.first == 0 && bounds.last == count, "\(count) by \(grain): \(bounds)")
+                #expect(sizes.allSatisfy { $0 >= 1 } && sizes.dropLast().allSatisfy { $0 >= grain },
+                        "\(count) by \(grain): \(sizes)")
+                #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $1 <= max($0 + 1, grain) }, "\(count): \(sizes)")
+                // the tail a thread may wait through is far below an equal chunk's
+                if count >= 36 * threads * grain {
+                    #expect(sizes.last! * 2 * chunks < count, "\(count) by \(grain): last \(sizes.last!)")
+                }
+            }
+        }
+    }
+
     @Test("two threads really run at once")
     func usesWorkers() {
         let pool = ThreadPool(threadCount: 2)
