@@ -50,7 +50,7 @@ let package = Package(
         // One generation core for moectl run and the daemon: sampling and its
         // defaults, stop rules, UTF-8 hold-back, finish reasons, logprobs, context shift, grammars.
         .target(name: "GenerationCore", dependencies: ["Grammar"]),
-        .testTarget(name: "GenerationCoreTests", dependencies: ["GenerationCore"]),
+        .testTarget(name: "GenerationCoreTests", dependencies: ["GenerationCore", "TestSupport"]),
         // Model math: forward passes, KV cache, the in-process generation loop.
         .target(name: "Inference", dependencies: ["GGUF", "Kernels", "Tokenizer", "GenerationCore", "Grammar"]),
         // Offline model surgery: sparse upcycling of a dense GGUF into a Mixtral-layout MoE.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GenerationCore
+import TestSupport
 
 @Suite("Sampler")
 struct SamplerTests {
@@ -15,6 +16,34 @@ struct SamplerTests {
     func greedy() {
         #expect(sample(.greedy) == [1])
         #expect(sample(.greedy, [0, 5, 5, 1]) == [1])
+    }
+
+    @Test("Greedy's argmax is the first largest logit at every length, NaN and −∞ never win")
+    func argmaxAgreesWithOneChain() {
+        // the definition, one compare at a time
+        func reference(_ x: [Float]) -> Int32 {
+            var best = 0, value = -Float.infinity
+            for (i, v) in x.enumerated() where v > value { best = i; value = v }
+            return Int32(best)
+        }
+        var generator = SeededGenerator(seed: 7)
+        for n in Array(0...100) + [255, 256, 257, 4099, 49152] {
+            for pattern in 0..<6 {
+                var x = (0..<n).map { _ in Float(Int.random(in: -40...40, using: &generator)) / 4 }  // many ties
+                if n > 0 {
+                    switch pattern {
+                    case 1: x[Int.random(in: 0..<n, using: &generator)] = .nan
+                    case 2: x = x.map { _ in -.infinity }
+                    case 3: x = x.map { _ in .nan }
+                    case 4: x[n - 1] = 100  // the largest in the tail past the lanes
+                    case 5: x[Int.random(in: 0..<n, using: &generator)] = .infinity
+                    default: break
+                    }
+                }
+                let got = x.withUnsafeBufferPointer { Sampler.argmax($0) }
+                #expect(got == reference(x), "\(n) logits, pattern \(pattern)")
+            }
+        }
     }
 
     @Test("The same seed gives the same tokens; another seed gives others")

@@ -61,15 +61,40 @@ public struct Sampler: Sendable {
         return draw()
     }
 
-    /// The index of the largest logit (the first one on ties, like llama.cpp).
+    /// The index of the largest logit (the first one on ties, like llama.cpp;
+    /// NaN never wins; 0 when nothing is above −∞). The largest value is
+    /// found eight lanes at a time in four chains, then its first index:
+    /// half the time of one compare-and-branch chain over SmolLM2's 49152
+    /// logits (23 → 12 µs here), paid once per stream per step.
     public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        var best = 0
-        var bestValue = -Float.infinity
-        for i in 0..<logits.count where logits[i] > bestValue {
-            best = i
-            bestValue = logits[i]
+        guard let base = logits.baseAddress else { return 0 }
+        let n = logits.count
+        var top = -Float.infinity, i = 0
+        if n >= 32 {
+            let raw = UnsafeRawPointer(base), lanes = MemoryLayout<SIMD8<Float>>.size
+            var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
+            while i + 32 <= n {
+                let at = i * MemoryLayout<Float>.size
+                let a = raw.loadUnaligned(fromByteOffset: at, as: SIMD8<Float>.self)
+                let b = raw.loadUnaligned(fromByteOffset: at + lanes, as: SIMD8<Float>.self)
+                let c = raw.loadUnaligned(fromByteOffset: at + 2 * lanes, as: SIMD8<Float>.self)
+                let d = raw.loadUnaligned(fromByteOffset: at + 3 * lanes, as: SIMD8<Float>.self)
+                // a comparison with NaN is false, so NaN lanes never replace
+                m0.replace(with: a, where: a .> m0)
+                m1.replace(with: b, where: b .> m1)
+                m2.replace(with: c, where: c .> m2)
+                m3.replace(with: d, where: d .> m3)
+                i += 32
+            }
+            m0.replace(with: m1, where: m1 .> m0)
+            m2.replace(with: m3, where: m3 .> m2)
+            m0.replace(with: m2, where: m2 .> m0)
+            top = m0.max()
         }
-        return Int32(best)
+        for j in i..<n where base[j] > top { top = base[j] }
+        guard top > -.infinity else { return 0 }
+        for j in 0..<n where base[j] == top { return Int32(j) }
+        return 0
     }
 
     /// Divides the positive logits (multiplies the negative ones) of the
