@@ -40,21 +40,33 @@ struct CompletionBody: Decodable {
         var content: String
 
         enum CodingKeys: String, CodingKey { case role, content }
+        /// OpenAI's roles; the chat template renders each (an unknown one
+        /// would go into the prompt as it came).
+        static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool", "function"]
         struct Part: Decodable { var type: String; var text: String? }
 
         init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             role = try c.decode(String.self, forKey: .role)
-            if let text = try? c.decodeIfPresent(String.self, forKey: .content) {
+            guard Self.roles.contains(role) else {
+                throw Swift.DecodingError.dataCorruptedError(forKey: .role, in: c,
+                    debugDescription: "role must be one of \(Self.roles.sorted().joined(separator: ", ")), not \(role.debugDescription)")
+            }
+            let absent = try !c.contains(.content) || c.decodeNil(forKey: .content)
+            if absent {
+                content = ""  // an assistant message with tool calls
+            } else if let text = try? c.decode(String.self, forKey: .content) {
                 content = text
             } else if let parts = try? c.decode([Part].self, forKey: .content) {
-                guard parts.allSatisfy({ $0.type == "text" }) else {
+                guard parts.allSatisfy({ $0.type == "text" && $0.text != nil }) else {
                     throw Swift.DecodingError.dataCorruptedError(forKey: .content, in: c,
-                        debugDescription: "only text content parts are supported")
+                        debugDescription: "only text content parts (with their text) are supported")
                 }
                 content = parts.compactMap(\.text).joined()
             } else {
-                content = ""  // an assistant message with tool calls, or null
+                // a number, an object…: refused, not read as an empty message
+                throw Swift.DecodingError.dataCorruptedError(forKey: .content, in: c,
+                    debugDescription: "content must be a string or a list of text parts")
             }
         }
     }

@@ -14,11 +14,13 @@ struct CompletionBodyTests {
     func chat() throws {
         let request = try body("""
             {"model":"haiku","messages":[{"role":"system","content":"be brief"},
+             {"role":"assistant","content":null},{"role":"tool"},
              {"role":"user","content":[{"type":"text","text":"hi "},{"type":"text","text":"there"}]}],
              "max_tokens":7,"temperature":0.5,"top_p":0.9,"seed":42,"stop":"END","stream":true,"user":"x"}
             """).generateRequest(chat: true)
         #expect(request.tier == "haiku")
-        #expect(request.messages == [ChatMessage(role: "system", content: "be brief"), ChatMessage(role: "user", content: "hi there")])
+        #expect(request.messages == [ChatMessage(role: "system", content: "be brief"), ChatMessage(role: "assistant", content: ""),
+                                     ChatMessage(role: "tool", content: ""), ChatMessage(role: "user", content: "hi there")])
         #expect(request.maxTokens == 7)
         #expect(request.sampling.temperature == 0.5)
         #expect(request.sampling.topP == 0.9)
@@ -47,6 +49,11 @@ struct CompletionBodyTests {
         #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a"}}}"#,
         #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"schema":[1]}}}"#,
         #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":"json"}"#,
+        #"{"model":"m","messages":[{"role":"user","content":5}]}"#,
+        #"{"model":"m","messages":[{"role":"banana","content":"x"}]}"#,
+        #"{"model":"m","messages":[{"role":"user","content":{"text":"x"}}]}"#,
+        #"{"model":"m","messages":[{"role":"user","content":[{"type":"text"}]}]}"#,
+        #"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#,
     ])
     func refused(_ json: String) {
         do {
