@@ -68,6 +68,7 @@ struct CompletionHandler: Sendable {
                 }
                 throw ClientError.connectionLost("moed ended the generate call without a summary")
             }
+            if let tooLong = OpenAIError.promptTooLong(summary, chat: shape.chat) { throw tooLong }
             finished(shape, summary)
             return Self.closing(jsonResponse(shape.whole(text: text, summary: summary, logprobs: logprobs)))
         } catch {
@@ -85,6 +86,10 @@ struct CompletionHandler: Sendable {
         let first: MoeAPI.Response?
         do {
             first = try await Self.firstGenerated(&iterator)
+            // a prompt that does not fit ends before any token: a plain HTTP error
+            if case .summary(let summary)? = first?.result, let tooLong = OpenAIError.promptTooLong(summary, chat: shape.chat) {
+                throw tooLong
+            }
         } catch {
             let answer = OpenAIError.from(error, model: shape.model)
             failed(shape, answer)

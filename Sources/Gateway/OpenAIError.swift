@@ -29,6 +29,20 @@ struct OpenAIError: Error, Encodable {
         OpenAIError(status: .notFound, message: "No route for \(path).", type: "invalid_request_error", param: nil, code: "not_found")
     }
 
+    /// moed ends a generation whose prompt does not fit the tier's context at
+    /// once, with `context_full` and no token (docs/configuration.md, "When
+    /// the context is full"); OpenAI and llama-server answer that request
+    /// with a 400, and clients act on its code (trim the conversation,
+    /// retry), so the gateway does too rather than send an empty answer.
+    static func promptTooLong(_ summary: GenerateSummary, chat: Bool) -> OpenAIError? {
+        guard summary.finishReason == "context_full", summary.completionTokens == 0 else { return nil }
+        return OpenAIError(
+            status: .badRequest,
+            message: "The \(chat ? "messages come" : "prompt comes") to \(summary.promptTokens) tokens, more than tier "
+                + "`\(summary.tier)`'s context holds: shorten \(chat ? "them" : "it"), or raise the tier's `context`.",
+            type: "invalid_request_error", param: chat ? "messages" : "prompt", code: "context_length_exceeded")
+    }
+
     /// Maps what went wrong talking to moed to an HTTP answer.
     static func from(_ error: Error, model: String = "") -> OpenAIError {
         if let error = error as? OpenAIError { return error }

@@ -47,6 +47,14 @@ struct GatewayTests {
         #expect((shape["message"] as? String)?.isEmpty == false)
         #expect((seen["wrong_type"] as? [String: Any])?["status"] as? Int == 400)
         #expect((seen["healthz"] as? [String: Any])?["status"] as? Int == 200)
+        // a prompt the context cannot hold is a 400 with OpenAI's code, streamed or not
+        for (name, param) in [("too_long", "prompt"), ("too_long_stream", "messages")] {
+            let tooLong = try #require(seen[name] as? [String: Any], "\(name): \(seen[name] ?? "nil")")
+            #expect(tooLong["status"] as? Int == 400, "\(name)")
+            #expect(tooLong["code"] as? String == "context_length_exceeded", "\(name)")
+            #expect(tooLong["param"] as? String == param, "\(name)")
+            #expect((tooLong["message"] as? String)?.contains("tokens") == true, "\(name): \(tooLong)")
+        }
         #expect(gateway.stop() == 0)
         #expect(daemon.stop() == 0)
     }

@@ -73,6 +73,20 @@ def check_api(client, base, model, key):
     seen["malformed"] = {"status": status, "error": body.get("error") if isinstance(body, dict) else body}
     status, body = raw(base, "/v1/chat/completions", json.dumps({"model": model, "messages": "x"}), key)
     seen["wrong_type"] = {"status": status, "type": body.get("error", {}).get("type") if isinstance(body, dict) else body}
+    # a prompt longer than the tier's context (2048 tokens by default; the toy takes a byte a token)
+    too_long = "x" * 5000
+    attempts = {
+        "too_long": lambda: client.completions.create(model=model, prompt=too_long, max_tokens=4),
+        "too_long_stream": lambda: list(client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": too_long}], max_tokens=4, stream=True)),
+    }
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            seen[name] = "no error"
+        except openai.BadRequestError as error:
+            seen[name] = {"status": error.status_code, "code": error.code, "param": error.param,
+                          "message": error.message}
     status, body = raw(base, "/healthz", method="GET")
     seen["healthz"] = {"status": status, "body": body}
     return seen
