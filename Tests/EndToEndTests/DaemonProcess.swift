@@ -188,12 +188,13 @@ func moedRefusal(_ arguments: [String]) throws -> (code: Int32, err: String)? {
 /// `launcher` runs it through another program (e.g. setpriv, as another uid);
 /// `executable` is the moectl to run.
 func moectl(_ arguments: [String], socket: String, stdin: String? = nil,
-            launcher: [String] = [], executable: String = Build.path("moectl")) throws -> (code: Int32, out: String, err: String) {
+            launcher: [String] = [], executable: String = Build.path("moectl"),
+            environment extra: [String: String] = [:]) throws -> (code: Int32, out: String, err: String) {
     let process = Process()
     let command = launcher + [executable] + arguments
     process.executableURL = URL(fileURLWithPath: command[0])
     process.arguments = Array(command.dropFirst())
-    var environment = ProcessInfo.processInfo.environment
+    var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
     environment["MOED_SOCKET"] = socket
     process.environment = environment
     let out = Pipe()

@@ -42,4 +42,28 @@ struct LayoutAfterLoadDaemonTests {
         #expect(status.code == 0 && status.out.contains("ready"), "\(status.out)")
         #expect(daemon.stop() == 0)
     }
+
+    @Test("moectl's offline verbs wait for a layout made after load: score's logits are bit for bit those of one made during it")
+    func offlineVerbsWait() throws {
+        var model = SyntheticModel()
+        model.weightType = .q4_1
+        model.contextLength = 1024
+        // enough matrices that the first pass starts before the last copy lands
+        (model.embedding, model.feedForward, model.layers) = (256, 1024, 8)
+        let path = try model.write(named: "layout-after-load-score")
+        let scratch = Scratch()
+        // long enough that the first passes would start before the copies land
+        let text = String(repeating: "the cat sat on the mat and looked at the dog. ", count: 12)
+        var logits: [Data] = []
+        for mib in ["0", "1024"] {
+            let out = scratch.directory + "/logits-\(mib).bin"
+            let scored = try moectl(["score", "--model", path, "--threads", "1", "--context", "1024", "--logits-out", out, text],
+                                    socket: scratch.socket, environment: ["MOED_REPACK_AFTER_LOAD_MIB": mib])
+            #expect(scored.code == 0, "\(scored.err)")
+            logits.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        #expect(logits[0].count > 0)
+        let same = logits[0] == logits[1]  // a Bool: a failed #expect on the Data would diff megabytes
+        #expect(same, "the logits depend on when the layout after load landed")
+    }
 }
