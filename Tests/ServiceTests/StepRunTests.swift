@@ -9,12 +9,18 @@ import PluginHost
 /// a run, as the loop thread would while the lane computes.
 @Suite("Runs of steps")
 struct StepRunTests {
-    @Test("the lane goes on to the next step without waiting for the loop")
-    func pipelined() throws {
+    /// The two-tier harness with one stream ("ab", id 1) asked for and its model open.
+    static func streaming(maxTokens: UInt32) throws -> (Harness, CollectingSink) {
         let h = try Harness(Harness.twoTiers)
         let sink = CollectingSink()
-        h.generate("ab", id: 1, sink: sink, maxTokens: 5)
+        h.generate("ab", id: 1, sink: sink, maxTokens: maxTokens)
         h.openModel()
+        return (h, sink)
+    }
+
+    @Test("the lane goes on to the next step without waiting for the loop")
+    func pipelined() throws {
+        let (h, sink) = try Self.streaming(maxTokens: 5)
         var waiting: [Int] = []
         h.backends.models["haiku"]!.onEvaluate = { _ in waiting.append(h.executor.pendingLoopCount) }
         h.executor.settle()
@@ -61,10 +67,7 @@ struct StepRunTests {
 
     @Test("a request that arrives mid-run joins at the next step")
     func newcomerJoins() throws {
-        let h = try Harness(Harness.twoTiers)
-        let sink = CollectingSink()
-        h.generate("ab", id: 1, sink: sink, maxTokens: 10)
-        h.openModel()
+        let (h, sink) = try Self.streaming(maxTokens: 10)
         let model = try #require(h.backends.models["haiku"])
         model.onEvaluate = { calls in
             if calls == 2 { h.generate("cd", id: 2, sink: sink, maxTokens: 3) }
@@ -121,10 +124,7 @@ struct StepRunTests {
 
     @Test("a backend that returns too few rows of logits fails the step's streams instead of leaving one waiting")
     func missingRowFails() throws {
-        let h = try Harness(Harness.twoTiers)
-        let sink = CollectingSink()
-        h.generate("ab", id: 1, sink: sink, maxTokens: 5)
-        h.openModel()
+        let (h, sink) = try Self.streaming(maxTokens: 5)
         try #require(h.backends.models["haiku"]).dropsARow = true
         h.executor.settle()
         let error = try #require(sink.final(of: 1)?.error)
